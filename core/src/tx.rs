@@ -1,0 +1,113 @@
+//! Transactions. A submitter signs the canonical bytes of a [`TxBody`]; the signed transaction carries those
+//! exact bytes, so every node hashes and verifies what the submitter signed, never a re-encoding.
+
+use crate::bytes::Bytes;
+use crate::crypto::{PublicKey, SecretKey, Signature, SignatureError};
+use crate::encoding::{self, DecodeError, limit};
+use crate::hash::{Hash32, tag, tagged_hash};
+use crate::record::{Record, ShapeError};
+use serde::{Deserialize, Serialize};
+
+/// A transaction's id: `SHA-256("clearance/v1/tx-id" ‖ 0x00 ‖ body bytes)`. It is also the id of the record.
+pub type TxId = Hash32;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TxBody {
+    /// The chain this transaction is for: the hash of the genesis document.
+    pub chain_id: Hash32,
+    pub submitter: PublicKey,
+    /// Per-key sequence number: the first transaction of a key is 1, and each next one is one more.
+    pub sequence: u64,
+    pub record: Record,
+}
+
+/// The form that travels and is stored: the body's canonical bytes and the submitter's signature over them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedTx {
+    pub body: Bytes,
+    pub signature: Signature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("{0}")]
+    Decode(#[from] DecodeError),
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChain { expected: Hash32, got: Hash32 },
+    #[error("submitter signature: {0}")]
+    Signature(#[from] SignatureError),
+    #[error("record: {0}")]
+    Shape(#[from] ShapeError),
+    #[error("sequence number must be at least 1")]
+    ZeroSequence,
+}
+
+impl TxError {
+    /// A stable code for APIs and results.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TxError::Decode(_) => "TX_MALFORMED",
+            TxError::WrongChain { .. } => "TX_WRONG_CHAIN",
+            TxError::Signature(_) => "TX_BAD_SIGNATURE",
+            TxError::Shape(_) => "TX_INVALID_RECORD",
+            TxError::ZeroSequence => "TX_BAD_SEQUENCE",
+        }
+    }
+}
+
+impl SignedTx {
+    /// Encodes and signs `body`.
+    pub fn sign(body: &TxBody, key: &SecretKey) -> SignedTx {
+        let bytes = encoding::encode(body);
+        let signature = key.sign(tag::TX, &bytes);
+        SignedTx {
+            body: Bytes(bytes),
+            signature,
+        }
+    }
+
+    pub fn id(&self) -> TxId {
+        tagged_hash(tag::TX_ID, self.body.as_slice())
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        encoding::encode(self)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<SignedTx, DecodeError> {
+        encoding::decode(bytes, limit::SIGNED_TX, "signed transaction")
+    }
+
+    /// Decodes the body and checks everything that needs no ledger state: the chain, the signature
+    /// (`verify_strict` over the received body bytes), the sequence number and the record's shape.
+    pub fn verify(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
+        let body: TxBody = encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
+        if body.chain_id != *chain_id {
+            return Err(TxError::WrongChain {
+                expected: *chain_id,
+                got: body.chain_id,
+            });
+        }
+        body.submitter
+            .verify(tag::TX, self.body.as_slice(), &self.signature)?;
+        if body.sequence == 0 {
+            return Err(TxError::ZeroSequence);
+        }
+        body.record.check_shape()?;
+        Ok(VerifiedTx {
+            id: self.id(),
+            body,
+            signed: self.clone(),
+        })
+    }
+}
+
+/// A transaction whose signature and shape have been checked, with its decoded body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedTx {
+    pub id: TxId,
+    pub body: TxBody,
+    pub signed: SignedTx,
+}
