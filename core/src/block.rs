@@ -124,7 +124,7 @@ pub fn tx_root(txs: &[Bytes]) -> Hash32 {
 
 /// The deterministic outcome of executing one transaction.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Outcome {
     /// The record was appended to the global log at `log_index`.
     Accepted { log_index: u64 },

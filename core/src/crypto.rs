@@ -22,7 +22,7 @@ fixed_bytes!(
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("public key {key}: not a valid ed25519 point encoding")]
+    #[error("public key {key}: not a valid, canonical ed25519 point encoding")]
     Malformed { key: PublicKey },
     #[error("public key {key}: weak key (a point of small order), which proves nothing when it signs")]
     Weak { key: PublicKey },
@@ -40,6 +40,10 @@ impl PublicKey {
     /// Decodes the point and rejects weak keys. Used when a genesis is loaded and when a key is registered.
     pub fn validate(&self) -> Result<VerifyingKey, KeyError> {
         let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::Malformed { key: *self })?;
+        // One point, one encoding: refuse y >= p, so that byte-wise duplicate checks are point-wise checks.
+        if vk.to_edwards().compress().to_bytes() != self.0 {
+            return Err(KeyError::Malformed { key: *self });
+        }
         if vk.is_weak() {
             return Err(KeyError::Weak { key: *self });
         }

@@ -183,10 +183,11 @@ impl ConsensusParams {
                 ),
             ));
         }
-        if self.max_block_bytes as usize > limit::BLOCK - 1024 {
+        // Half the decode limit leaves room for framing: 8 bytes per transaction at most 100000 transactions.
+        if self.max_block_bytes as usize > limit::BLOCK / 2 {
             return Err(param(
                 "max_block_bytes",
-                format!("must leave room within the {}-byte block limit", limit::BLOCK),
+                format!("must be at most {} bytes, half the block decode limit", limit::BLOCK / 2),
             ));
         }
         if self.max_block_txs == 0 || self.max_block_txs > 100_000 {
@@ -269,6 +270,17 @@ impl Genesis {
                     peer_id: m.peer_id.to_peer_id(),
                     first,
                     second: m.id.clone(),
+                });
+            }
+        }
+        for (key, member) in &peer_ids {
+            if let Some(owner) = validator_keys.get(key) {
+                return Err(GenesisError::Member {
+                    member: member.clone(),
+                    error: ShapeError::Field {
+                        field: "peer_id",
+                        rule: format!("its key is the validator key of {owner}; network and validator keys must differ"),
+                    },
                 });
             }
         }

@@ -5,7 +5,7 @@
 use crate::crypto::PublicKey;
 use crate::hash::Hash32;
 use crate::ids::{
-    CertificateNumber, CountryCode, CustomsOffice, HsCode, IdError, Mrn, OperatorId, ReasonCode, Text, Ucr,
+    CertificateNumber, CountryCode, CustomsOffice, HsCode, Mrn, OperatorId, ReasonCode, Text, Ucr,
 };
 use crate::time::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -40,8 +40,6 @@ pub enum Record {
 /// What is wrong with a record's shape, independent of the ledger's state.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShapeError {
-    #[error("{0}")]
-    Identifier(#[from] IdError),
     #[error("{field}: {rule}")]
     Field { field: &'static str, rule: String },
 }
@@ -334,7 +332,11 @@ impl<'de> Deserialize<'de> for Roles {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Roles, D::Error> {
         if d.is_human_readable() {
             let list = Vec::<Role>::deserialize(d)?;
-            Ok(Roles::from_roles(&list))
+            let roles = Roles::from_roles(&list);
+            if roles.iter().count() != list.len() {
+                return Err(serde::de::Error::custom("a role is listed more than once"));
+            }
+            Ok(roles)
         } else {
             Roles::from_bits(u32::deserialize(d)?).map_err(serde::de::Error::custom)
         }
@@ -389,12 +391,22 @@ impl MemberInfo {
         if let Some(bad) = self.addresses.iter().find(|a| !a.as_str().starts_with('/')) {
             return Err(field("addresses", format!("{bad} is not a multiaddr (must start with /)")));
         }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(dup) = self.addresses.iter().find(|a| !seen.insert(*a)) {
+            return Err(field("addresses", format!("{dup} is listed twice")));
+        }
+        if self.validator_key == self.peer_id.key() {
+            return Err(field(
+                "peer_id",
+                "the network key must not be the validator key",
+            ));
+        }
         Ok(())
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MembershipChange {
     Admit(MemberInfo),
     Remove { member: CountryCode },
@@ -493,6 +505,13 @@ impl Record {
                     return Err(field(
                         "linked_certificates",
                         format!("at most {MAX_LINKED_CERTIFICATES} certificates"),
+                    ));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                if let Some(dup) = r.linked_certificates.iter().find(|c| !seen.insert(*c)) {
+                    return Err(field(
+                        "linked_certificates",
+                        format!("{} {} is listed twice", dup.issuer, dup.number),
                     ));
                 }
                 Ok(())

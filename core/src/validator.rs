@@ -1,6 +1,6 @@
-//! The validator set: one member, one vote. With `n` members, `f = ⌊(n−1)/3⌋` and a quorum is `n − f`
-//! (equal to `2f+1` when `n = 3f+1`, and the smallest size at which any two quorums share an honest member
-//! for every other `n`).
+//! The validator set: one member, one vote. With `n` members, `f = ⌊(n−1)/3⌋` and a quorum is
+//! `n − f = ⌊2n/3⌋ + 1`, Tendermint's "more than two thirds". It equals `2f+1` when `n = 3f+1`; for other `n`,
+//! `2f+1` is too small (n = 5: two quorums of 3 may share only one member, who may be faulty).
 
 use crate::crypto::PublicKey;
 use crate::encoding::{self, DecodeError, limit};

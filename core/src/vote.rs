@@ -172,8 +172,8 @@ pub enum CommitError {
     DuplicateSigner(CountryCode),
     #[error("{got} distinct precommits, a quorum is {needed}")]
     NoQuorum { got: usize, needed: usize },
-    #[error("{0}")]
-    Decode(#[from] DecodeError),
+    #[error("header is for chain {got}, the verifier's chain is {expected}")]
+    WrongChain { expected: Hash32, got: Hash32 },
 }
 
 impl CommitCertificate {
@@ -186,14 +186,22 @@ impl CommitCertificate {
     }
 }
 
-/// Checks that `cert` proves a quorum of `set` precommitted `header`; returns the signers in certificate order.
-/// Used by the node, by block sync and by auditors alike.
+/// Checks that `cert` proves a quorum of `set` precommitted `header` on the chain `chain_id` (the verifier's own,
+/// from its genesis: two chains with the same members share validator-set hashes, so the header's claim is not
+/// enough). Returns the signers in certificate order. Used by the node, by block sync and by auditors alike.
 pub fn verify_commit(
+    chain_id: &Hash32,
     set: &ValidatorSet,
     header: &HeaderView,
     cert: &CommitCertificate,
 ) -> Result<Vec<CountryCode>, CommitError> {
     let h = &header.header;
+    if h.chain_id != *chain_id {
+        return Err(CommitError::WrongChain {
+            expected: *chain_id,
+            got: h.chain_id,
+        });
+    }
     if cert.height != h.height {
         return Err(CommitError::Height {
             header: h.height,
@@ -219,7 +227,7 @@ pub fn verify_commit(
     let mut signers: Vec<CountryCode> = Vec::with_capacity(cert.precommits.len());
     for (index, signed) in cert.precommits.iter().enumerate() {
         let vote = signed
-            .verify(&h.chain_id, set)
+            .verify(chain_id, set)
             .map_err(|error| CommitError::Vote { index, error })?;
         if vote.kind != VoteKind::Precommit
             || vote.height != cert.height

@@ -10,6 +10,7 @@ use clearance_core::vote::*;
 use common::*;
 
 struct Fixture {
+    chain: Hash32,
     set: ValidatorSet,
     header: HeaderView,
     n: usize,
@@ -32,7 +33,12 @@ fn fixture(n: usize) -> Fixture {
         validator_set_hash: set.hash(),
         next_validator_set_hash: set.hash(),
     });
-    Fixture { set, header, n }
+    Fixture {
+        chain: g.chain_id(),
+        set,
+        header,
+        n,
+    }
 }
 
 /// Member i of `genesis(n)` signs with `key(i + 1)`.
@@ -76,10 +82,10 @@ fn accepts_a_quorum_at_n4_and_n7() {
         let f = fixture(n);
         let q = f.set.quorum();
         let signers: Vec<usize> = (0..q).collect();
-        let names = verify_commit(&f.set, &f.header, &cert(&f, &signers)).unwrap();
+        let names = verify_commit(&f.chain, &f.set, &f.header, &cert(&f, &signers)).unwrap();
         assert_eq!(names.len(), q);
         let all: Vec<usize> = (0..f.n).collect();
-        verify_commit(&f.set, &f.header, &cert(&f, &all)).unwrap();
+        verify_commit(&f.chain, &f.set, &f.header, &cert(&f, &all)).unwrap();
         let c = cert(&f, &signers);
         assert_eq!(CommitCertificate::from_bytes(&c.to_bytes()).unwrap(), c);
     }
@@ -88,11 +94,11 @@ fn accepts_a_quorum_at_n4_and_n7() {
 #[test]
 fn rejects_less_than_a_quorum_and_double_counting() {
     let f = fixture(4);
-    let err = verify_commit(&f.set, &f.header, &cert(&f, &[0, 1])).unwrap_err();
+    let err = verify_commit(&f.chain, &f.set, &f.header, &cert(&f, &[0, 1])).unwrap_err();
     assert!(matches!(err, CommitError::NoQuorum { got: 2, needed: 3 }));
-    let err = verify_commit(&f.set, &f.header, &cert(&f, &[0, 1, 1])).unwrap_err();
+    let err = verify_commit(&f.chain, &f.set, &f.header, &cert(&f, &[0, 1, 1])).unwrap_err();
     assert!(matches!(err, CommitError::DuplicateSigner(_)));
-    let err = verify_commit(&f.set, &f.header, &cert(&f, &[0, 1, 2, 3, 0])).unwrap_err();
+    let err = verify_commit(&f.chain, &f.set, &f.header, &cert(&f, &[0, 1, 2, 3, 0])).unwrap_err();
     assert!(matches!(err, CommitError::TooManyVotes(5)));
 }
 
@@ -101,20 +107,20 @@ fn rejects_wrong_votes() {
     let f = fixture(4);
     let mut c = cert(&f, &[0, 1]);
     c.precommits.push(precommit(&f, 2, None, VoteKind::Precommit));
-    assert!(matches!(verify_commit(&f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
+    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
 
     let mut c = cert(&f, &[0, 1]);
     c.precommits.push(precommit(&f, 2, Some(f.header.hash), VoteKind::Prevote));
-    assert!(matches!(verify_commit(&f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
+    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
 
     let mut c = cert(&f, &[0, 1, 2]);
     c.precommits[2].signature = key(99).sign(clearance_core::hash::tag::VOTE, c.precommits[2].vote.as_slice());
-    assert!(matches!(verify_commit(&f.set, &f.header, &c), Err(CommitError::Vote { index: 2, .. })));
+    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::Vote { index: 2, .. })));
 
     // A vote signed under another domain does not count.
     let mut c = cert(&f, &[0, 1, 2]);
     c.precommits[2].signature = key(3).sign(clearance_core::hash::tag::PROPOSAL, c.precommits[2].vote.as_slice());
-    assert!(verify_commit(&f.set, &f.header, &c).is_err());
+    assert!(verify_commit(&f.chain, &f.set, &f.header, &c).is_err());
 
     // A non-member's vote.
     let mut c = cert(&f, &[0, 1]);
@@ -128,7 +134,7 @@ fn rejects_wrong_votes() {
     };
     c.precommits.push(SignedVote::sign(&outsider, &key(5)));
     assert!(matches!(
-        verify_commit(&f.set, &f.header, &c),
+        verify_commit(&f.chain, &f.set, &f.header, &c),
         Err(CommitError::Vote { error: VoteError::NotAValidator(_), .. })
     ));
 }
@@ -140,19 +146,18 @@ fn rejects_wrong_header_or_set() {
     let mut other = f.header.header.clone();
     other.height = 8;
     let other = HeaderView::from_header(other);
-    assert!(matches!(verify_commit(&f.set, &other, &c), Err(CommitError::Height { .. })));
+    assert!(matches!(verify_commit(&f.chain, &f.set, &other, &c), Err(CommitError::Height { .. })));
 
     let mut other = f.header.header.clone();
     other.tx_count = 1;
     let other = HeaderView::from_header(other);
-    assert!(matches!(verify_commit(&f.set, &other, &c), Err(CommitError::BlockHash { .. })));
+    assert!(matches!(verify_commit(&f.chain, &f.set, &other, &c), Err(CommitError::BlockHash { .. })));
 
     let seven = genesis(7).validator_set().unwrap();
-    assert!(matches!(verify_commit(&seven, &f.header, &c), Err(CommitError::ValidatorSet { .. })));
+    assert!(matches!(verify_commit(&f.chain, &seven, &f.header, &c), Err(CommitError::ValidatorSet { .. })));
 
-    // Votes from another chain.
-    let g = fixture(4);
-    let mut foreign = g.header.header.clone();
+    // A header of another chain is refused even with a valid quorum for it.
+    let mut foreign = f.header.header.clone();
     foreign.chain_id = Hash32::sha256(b"another chain");
     let foreign = HeaderView::from_header(foreign);
     let c = CommitCertificate {
@@ -164,7 +169,23 @@ fn rejects_wrong_header_or_set() {
             .collect(),
     };
     assert!(matches!(
-        verify_commit(&f.set, &foreign, &c),
+        verify_commit(&f.chain, &f.set, &foreign, &c),
+        Err(CommitError::WrongChain { .. })
+    ));
+
+    // Votes signed for another chain do not count for this one.
+    let mut c = cert(&f, &[0, 1]);
+    let vote = Vote {
+        chain_id: Hash32::sha256(b"another chain"),
+        height: 7,
+        round: 2,
+        kind: VoteKind::Precommit,
+        block: Some(f.header.hash),
+        validator: cc(MEMBER_IDS[2]),
+    };
+    c.precommits.push(SignedVote::sign(&vote, &key(3)));
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &f.header, &c),
         Err(CommitError::Vote { error: VoteError::WrongChain { .. }, .. })
     ));
 }

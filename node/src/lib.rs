@@ -1,1 +1,31 @@
-//! placeholder
+//! # clearance-node
+//!
+//! The member node: the Tendermint consensus state machine and the driver that feeds it, libp2p
+//! networking, the mempool, block execution through `clearance-core`'s rules, RocksDB storage, block sync,
+//! the HTTP API, the event stream, metrics and configuration, and the `clearance-node` binary.
+//!
+//! It never defines record rules (they live in `clearance-core`), and it never signs a vote before the
+//! safety state that justifies it is synced to disk.
+//!
+//! Built so far: the dependency set and the cross-check of `core`'s peer-id derivation against libp2p.
+//! Consensus, storage and networking are the open issues that follow.
+
+#[cfg(test)]
+mod tests {
+    use clearance_core::SecretKey;
+    use clearance_core::peer::PeerKey;
+
+    /// `core` derives peer ids without libp2p; they must be exactly libp2p's.
+    #[test]
+    fn core_peer_ids_match_libp2p() {
+        for seed in [1u8, 7, 200] {
+            let secret = SecretKey::from_seed([seed; 32]);
+            let mut bytes = secret.seed();
+            let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut bytes).expect("32-byte seed");
+            let libp2p_id = keypair.public().to_peer_id().to_base58();
+            let ours = PeerKey::from_key(secret.public_key());
+            assert_eq!(ours.to_peer_id(), libp2p_id);
+            assert_eq!(PeerKey::parse(&libp2p_id).expect("parses"), ours);
+        }
+    }
+}

@@ -1,1 +1,45 @@
-//! placeholder
+//! # clearance-tests
+//!
+//! Tests that run the project's real binaries as separate processes, in temporary directories:
+//! command-line tools now, and multi-node clusters on 127.0.0.1 as the node arrives.
+//!
+//! The binaries must be built first (`scripts/test` does `cargo build --workspace --bins`); this crate
+//! never builds or mocks them.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// The path of a workspace binary in the same target directory as the running test.
+pub fn binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test knows its own path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary lives in target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build the binaries first (cargo build --workspace --bins, as scripts/test does)",
+        path.display()
+    );
+    path
+}
+
+/// Runs a workspace binary with `args` and returns its output.
+pub fn run(name: &str, args: &[&str]) -> Output {
+    Command::new(binary(name))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"))
+}
+
+/// Standard output as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Standard error as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
