@@ -149,4 +149,15 @@ mod tests {
         ));
         assert!(key(3).public_key().validate().is_ok());
     }
+
+    #[test]
+    fn non_canonical_encodings_are_rejected() {
+        // y = p + k for k < 19 still fits in 255 bits; each names the same point as y = k.
+        for k in 0u8..19 {
+            let mut bytes = [0xffu8; 32];
+            bytes[31] = 0x7f;
+            bytes[0] = 0xed + k; // p = 2^255 - 19 = 0x7fff...ffed, little-endian
+            assert!(PublicKey(bytes).validate().is_err(), "y = p + {k}");
+        }
+    }
 }

@@ -47,6 +47,11 @@ fn duplicate_keys_and_peers() {
     assert!(matches!(g.validate(), Err(GenesisError::DuplicatePeerId { .. })));
 
     let mut g = genesis(4);
+    g.members[3].peer_id = clearance_core::peer::PeerKey::from_key(g.members[0].validator_key);
+    let err = g.validate().unwrap_err().to_string();
+    assert!(err.contains("validator key of KZ"), "{err}");
+
+    let mut g = genesis(4);
     let first = g.submitters[0].clone();
     g.submitters.push(first);
     assert!(matches!(g.validate(), Err(GenesisError::DuplicateSubmitterKey { .. })));

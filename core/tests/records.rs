@@ -77,6 +77,16 @@ fn shape_rules() {
     c.certificate.hs_codes.push(c.certificate.hs_codes[0].clone());
     assert!(records[0].check_shape().unwrap_err().to_string().contains("twice"));
 
+    let Record::ClearanceDecision(d) = &mut records[3] else { panic!() };
+    d.declaration.mrn = Some(mrn());
+    d.linked_certificates.push(d.linked_certificates[0].clone());
+    assert!(records[3].check_shape().unwrap_err().to_string().contains("twice"));
+
+    let Record::MembershipPropose(m) = &mut records[10] else { panic!() };
+    let MembershipChange::Admit(info) = &mut m.change else { panic!() };
+    info.peer_id = clearance_core::peer::PeerKey::from_key(info.validator_key);
+    assert!(records[10].check_shape().unwrap_err().to_string().contains("network key"));
+
     let Record::AeoStatus(a) = &mut records[4] else { panic!() };
     a.reason_code = None;
     assert!(records[4].check_shape().unwrap_err().to_string().contains("reason_code"));
@@ -99,6 +109,7 @@ fn roles_binary_rejects_unknown_bits() {
     assert_eq!(bytes, (roles.bits()).to_le_bytes());
     assert!(encoding::decode::<Roles>(&(1u32 << 20).to_le_bytes(), 4, "roles").is_err());
     assert_eq!(serde_json::to_string(&roles).unwrap(), r#"["aeo","key_admin"]"#);
+    assert!(serde_json::from_str::<Roles>(r#"["aeo","aeo"]"#).is_err());
 }
 
 fn body(record: Record, chain_id: Hash32) -> TxBody {
