@@ -50,6 +50,14 @@ impl PublicKey {
         Ok(vk)
     }
 
+    /// Validates the key once, for a holder that verifies many signatures under it.
+    pub fn to_checked(&self) -> Result<CheckedKey, KeyError> {
+        Ok(CheckedKey {
+            key: *self,
+            point: self.validate()?,
+        })
+    }
+
     /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` with `verify_strict`.
     pub fn verify(
         &self,
@@ -61,6 +69,33 @@ impl PublicKey {
         let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
         vk.verify_strict(&tagged_message(tag, bytes), &sig)
             .map_err(|_| SignatureError::Invalid { key: *self, tag })
+    }
+}
+
+/// A public key that passed [`PublicKey::validate`], with its decoded point, so that verifying many signatures
+/// under it does not decode and check the point each time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedKey {
+    key: PublicKey,
+    point: VerifyingKey,
+}
+
+impl CheckedKey {
+    pub fn key(&self) -> PublicKey {
+        self.key
+    }
+
+    /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` with `verify_strict`.
+    pub fn verify(
+        &self,
+        tag: &'static str,
+        bytes: &[u8],
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
+        self.point
+            .verify_strict(&tagged_message(tag, bytes), &sig)
+            .map_err(|_| SignatureError::Invalid { key: self.key, tag })
     }
 }
 

@@ -2,7 +2,7 @@
 //! `n − f = ⌊2n/3⌋ + 1`, Tendermint's "more than two thirds". It equals `2f+1` when `n = 3f+1`; for other `n`,
 //! `2f+1` is too small (n = 5: two quorums of 3 may share only one member, who may be faulty).
 
-use crate::crypto::PublicKey;
+use crate::crypto::{CheckedKey, PublicKey, Signature, SignatureError};
 use crate::encoding::{self, DecodeError, limit};
 use crate::hash::{Hash32, tag, tagged_hash};
 use crate::ids::CountryCode;
@@ -24,6 +24,8 @@ pub struct Validator {
 #[serde(try_from = "Vec<Validator>", into = "Vec<Validator>")]
 pub struct ValidatorSet {
     validators: Vec<Validator>,
+    /// The validators' keys, validated once when the set is built; same order as `validators`.
+    checked: Vec<CheckedKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -65,11 +67,12 @@ impl ValidatorSet {
             }
         }
         let mut keys = std::collections::BTreeMap::new();
+        let mut checked = Vec::with_capacity(validators.len());
         for v in &validators {
-            v.key.validate().map_err(|error| ValidatorSetError::BadKey {
+            checked.push(v.key.to_checked().map_err(|error| ValidatorSetError::BadKey {
                 member: v.member.clone(),
                 error,
-            })?;
+            })?);
             if let Some(first) = keys.insert(v.key, v.member.clone()) {
                 return Err(ValidatorSetError::DuplicateKey {
                     key: v.key,
@@ -78,7 +81,27 @@ impl ValidatorSet {
                 });
             }
         }
-        Ok(ValidatorSet { validators })
+        Ok(ValidatorSet {
+            validators,
+            checked,
+        })
+    }
+
+    /// Verifies a signature by the validator at `index` (as returned by [`ValidatorSet::index_of`]).
+    pub fn verify(
+        &self,
+        index: usize,
+        tag: &'static str,
+        bytes: &[u8],
+        signature: &Signature,
+    ) -> Result<(), SignatureError> {
+        match self.checked.get(index) {
+            Some(key) => key.verify(tag, bytes, signature),
+            None => Err(SignatureError::Invalid {
+                key: PublicKey([0; 32]),
+                tag,
+            }),
+        }
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<ValidatorSet, DecodeError> {

@@ -11,7 +11,7 @@ use crate::ids::CountryCode;
 use crate::validator::ValidatorSet;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum VoteKind {
     Prevote,
@@ -72,12 +72,10 @@ impl SignedVote {
                 got: vote.chain_id,
             });
         }
-        let validator = set
-            .get(&vote.validator)
+        let index = set
+            .index_of(&vote.validator)
             .ok_or_else(|| VoteError::NotAValidator(vote.validator.clone()))?;
-        validator
-            .key
-            .verify(tag::VOTE, self.vote.as_slice(), &self.signature)
+        set.verify(index, tag::VOTE, self.vote.as_slice(), &self.signature)
             .map_err(|error| VoteError::Signature {
                 member: vote.validator.clone(),
                 error,
@@ -124,12 +122,10 @@ impl SignedProposal {
                 got: p.chain_id,
             });
         }
-        let validator = set
-            .get(&p.proposer)
+        let index = set
+            .index_of(&p.proposer)
             .ok_or_else(|| VoteError::NotAValidator(p.proposer.clone()))?;
-        validator
-            .key
-            .verify(tag::PROPOSAL, self.proposal.as_slice(), &self.signature)
+        set.verify(index, tag::PROPOSAL, self.proposal.as_slice(), &self.signature)
             .map_err(|error| VoteError::Signature {
                 member: p.proposer.clone(),
                 error,
@@ -254,4 +250,44 @@ pub fn verify_commit(
         });
     }
     Ok(signers)
+}
+
+/// Two votes by one validator for the same height, round and kind, for different blocks: proof that the
+/// validator equivocated. Either vote alone is valid; together they are evidence to commit to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivocation {
+    pub first: SignedVote,
+    pub second: SignedVote,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    #[error("vote {which}: {error}")]
+    Vote { which: &'static str, error: VoteError },
+    #[error("the two votes are not by one validator for one height, round and kind")]
+    NotComparable,
+    #[error("the two votes are for the same block: no equivocation")]
+    SameBlock,
+}
+
+impl Equivocation {
+    /// Checks both signatures and that the votes conflict; returns the offending validator.
+    pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<CountryCode, EvidenceError> {
+        let a = self.first.verify(chain_id, set).map_err(|error| EvidenceError::Vote {
+            which: "first",
+            error,
+        })?;
+        let b = self.second.verify(chain_id, set).map_err(|error| EvidenceError::Vote {
+            which: "second",
+            error,
+        })?;
+        if a.validator != b.validator || a.height != b.height || a.round != b.round || a.kind != b.kind {
+            return Err(EvidenceError::NotComparable);
+        }
+        if a.block == b.block {
+            return Err(EvidenceError::SameBlock);
+        }
+        Ok(a.validator)
+    }
 }

@@ -7,8 +7,10 @@
 //! It never defines record rules (they live in `clearance-core`), and it never signs a vote before the
 //! safety state that justifies it is synced to disk.
 //!
-//! Built so far: the dependency set and the cross-check of `core`'s peer-id derivation against libp2p.
-//! Consensus, storage and networking are the open issues that follow.
+//! Built so far: the consensus state machine ([`consensus`]) and the cross-check of `core`'s peer-id derivation
+//! against libp2p. Storage, networking and the binary are the open issues that follow.
+
+pub mod consensus;
 
 #[cfg(test)]
 mod tests {

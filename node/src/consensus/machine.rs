@@ -1,0 +1,793 @@
+//! Tendermint as a pure state machine: Algorithm 1 of Buchman, Kwon and Milosevic, "The latest gossip on BFT
+//! consensus" (2018). Comments of the form `[L22]` name the line of the paper a rule implements.
+//!
+//! Inputs are messages, timeouts, the executor's verdicts and commit notices; outputs are messages to broadcast,
+//! timeouts to schedule, safety state to persist, blocks to validate or build, decisions and evidence. Nothing
+//! here reads a clock, draws randomness or does I/O, so a seeded simulation replays it exactly.
+
+use super::types::{Ignored, Input, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts};
+use super::votes::{VoteBook, VoteOutcome};
+use clearance_core::block::Block;
+use clearance_core::crypto::SecretKey;
+use clearance_core::hash::Hash32;
+use clearance_core::validator::ValidatorSet;
+use clearance_core::vote::{
+    CommitCertificate, Proposal, SignedProposal, SignedVote, Vote, VoteError, VoteKind,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How many rounds above the current one a member may have messages buffered in; more are dropped.
+pub const MAX_FUTURE_ROUNDS_PER_MEMBER: usize = 4;
+/// Messages buffered per member for the next height, of which at most two proposals.
+pub const MAX_NEXT_HEIGHT_PER_MEMBER: usize = 8;
+const MAX_NEXT_HEIGHT_PROPOSALS_PER_MEMBER: usize = 2;
+/// Distinct proposals kept per round. Only an equivocating proposer makes more than one; keeping a few lets an
+/// honest node follow whichever of them gathers a quorum, and the cap bounds what the equivocator can pin.
+pub const MAX_PROPOSALS_PER_ROUND: usize = 4;
+/// Rounds beyond this are absurd for any real network and are refused outright.
+pub const MAX_ROUND: u32 = 1_000_000;
+
+pub struct Config {
+    pub chain_id: Hash32,
+    pub timeouts: Timeouts,
+    /// The validator key; `None` for a node that follows consensus without voting.
+    pub key: Option<SecretKey>,
+}
+
+/// A proposal accepted for a round, with the block it names.
+struct RoundProposal {
+    signed: SignedProposal,
+    proposal: Proposal,
+    block: Block,
+}
+
+/// The "for the first time" guards of the current round.
+#[derive(Default)]
+struct RoundFlags {
+    /// [L34]
+    prevote_timeout_scheduled: bool,
+    /// [L36]
+    polka_seen: bool,
+    /// [L47]
+    precommit_timeout_scheduled: bool,
+}
+
+pub struct Machine {
+    chain_id: Hash32,
+    timeouts: Timeouts,
+    key: Option<SecretKey>,
+    validators: ValidatorSet,
+    /// This node's index in `validators`, if it is a member.
+    me: Option<usize>,
+    /// h_p, round_p, step_p, the lock, the valid value and what was signed.
+    safety: SafetyState,
+    /// decision_p[h_p] ≠ nil: waiting for `HeightCommitted`.
+    decided: bool,
+    votes: VoteBook,
+    /// Signed votes already taken in at this height, so that repeats cost a lookup instead of a verification.
+    seen_votes: HashSet<SignedVote>,
+    /// Proposals of each round in arrival order; the first is the one the prevote rules use.
+    proposals: BTreeMap<u32, Vec<RoundProposal>>,
+    /// Blocks of this height by hash (proposals seen), so a valid value can be proposed again.
+    blocks: HashMap<Hash32, Block>,
+    verdicts: HashMap<Hash32, bool>,
+    validating: HashSet<Hash32>,
+    flags: RoundFlags,
+    /// The round for which a block to propose was requested.
+    building: Option<u32>,
+    /// Messages for `h_p + 1`, by sender index.
+    next_height: BTreeMap<usize, Vec<Input>>,
+    ignored: Ignored,
+}
+
+impl Machine {
+    /// A machine for `height` with `validators`. `persisted` is the safety state last synced to disk, if any:
+    /// when it is for the same height the machine resumes where it stopped, and in every case it never signs at
+    /// or below the last signed step. Call [`Machine::start`] next.
+    pub fn new(
+        config: Config,
+        validators: ValidatorSet,
+        height: u64,
+        persisted: Option<SafetyState>,
+    ) -> Machine {
+        let safety = match persisted {
+            Some(s) if s.height == height => s,
+            Some(s) => SafetyState {
+                last_signed: s.last_signed,
+                ..SafetyState::new(height)
+            },
+            None => SafetyState::new(height),
+        };
+        let mut m = Machine {
+            chain_id: config.chain_id,
+            timeouts: config.timeouts,
+            key: config.key,
+            me: None,
+            validators,
+            safety,
+            decided: false,
+            votes: VoteBook::default(),
+            seen_votes: HashSet::new(),
+            proposals: BTreeMap::new(),
+            blocks: HashMap::new(),
+            verdicts: HashMap::new(),
+            validating: HashSet::new(),
+            flags: RoundFlags::default(),
+            building: None,
+            next_height: BTreeMap::new(),
+            ignored: Ignored::default(),
+        };
+        m.me = m.my_index();
+        m
+    }
+
+    /// [L10] `upon start do StartRound(0)`, or, after a restart within a height, resumption at the persisted round
+    /// and step with the messages signed before the crash broadcast again.
+    pub fn start(&mut self) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.safety.signed.is_empty() && self.safety.step == Step::Propose && self.safety.round == 0 {
+            self.start_round(0, &mut out);
+        } else {
+            for vote in self.safety.valid_polka.clone() {
+                self.on_vote(vote, &mut out);
+            }
+            for signed in self.safety.signed.clone() {
+                // A proposal's block did not survive the crash, so only votes can be sent again.
+                if let Signed::Vote(vote) = signed {
+                    out.push(Output::Broadcast(Message::Vote(vote.clone())));
+                    self.on_vote(vote, &mut out);
+                }
+            }
+            if self.safety.step == Step::Propose {
+                let round = self.safety.round;
+                self.start_round(round, &mut out);
+            }
+        }
+        self.evaluate(&mut out);
+        out
+    }
+
+    pub fn handle(&mut self, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Proposal { proposal, block } => self.on_proposal(proposal, block, &mut out),
+            Input::Vote(vote) => self.on_vote(vote, &mut out),
+            Input::Timeout(t) => self.on_timeout(t, &mut out),
+            Input::BlockVerdict {
+                height,
+                block_hash,
+                valid,
+            } => {
+                if height == self.safety.height {
+                    self.validating.remove(&block_hash);
+                    self.verdicts.insert(block_hash, valid);
+                }
+            }
+            Input::BlockToPropose {
+                height,
+                round,
+                block,
+            } => self.on_block_to_propose(height, round, block, &mut out),
+            Input::HeightCommitted {
+                height,
+                next_validators,
+            } => self.on_height_committed(height, next_validators, &mut out),
+        }
+        self.evaluate(&mut out);
+        out
+    }
+
+    pub fn height(&self) -> u64 {
+        self.safety.height
+    }
+
+    pub fn round(&self) -> u32 {
+        self.safety.round
+    }
+
+    pub fn step(&self) -> Step {
+        self.safety.step
+    }
+
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    /// Whether this height is decided and the machine waits for `HeightCommitted`.
+    pub fn is_decided(&self) -> bool {
+        self.decided
+    }
+
+    /// Every proposal and vote held for the current height. The driver re-gossips them periodically: liveness
+    /// after the network heals rests on correct nodes relaying what they received, not only what they signed.
+    pub fn gossip(&self) -> Vec<Message> {
+        let proposals = self.proposals.values().flatten().map(|p| Message::Proposal {
+            proposal: p.signed.clone(),
+            block: p.block.clone(),
+        });
+        let votes = self.votes.all_votes().map(|v| Message::Vote(v.clone()));
+        proposals.chain(votes).collect()
+    }
+
+    pub fn ignored(&self) -> &Ignored {
+        &self.ignored
+    }
+
+    /// A one-line account of the round state, for logs and for a consensus-state endpoint: round, step, lock,
+    /// valid value, and per recent round the proposals and the vote counts per value.
+    pub fn describe(&self) -> String {
+        let short = |h: Option<Hash32>| h.map_or("nil".to_string(), |h| h.to_hex()[..8].to_string());
+        let mut text = format!(
+            "h{} r{} {:?} locked {:?} valid {:?} decided {}",
+            self.safety.height,
+            self.safety.round,
+            self.safety.step,
+            self.safety.locked.map(|(r, h)| (r, short(Some(h)))),
+            self.safety.valid.map(|(r, h)| (r, short(Some(h)))),
+            self.decided
+        );
+        let from = self.safety.round.saturating_sub(3);
+        let mut rounds: Vec<u32> = (0..3).chain(from..=self.safety.round.saturating_add(1)).collect();
+        rounds.dedup();
+        for (r, _) in self.safety.locked.iter().chain(self.safety.valid.iter()) {
+            if !rounds.contains(r) {
+                rounds.insert(0, *r);
+            }
+        }
+        for round in rounds {
+            let props: Vec<String> = self
+                .proposals
+                .get(&round)
+                .map(|ps| {
+                    ps.iter()
+                        .map(|p| format!("{}(vr {:?})", short(Some(p.proposal.block_hash)), p.proposal.valid_round))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let tally = |t: Option<&super::votes::Tally>| t.map(|t| t.summary(&short)).unwrap_or_default();
+            text.push_str(&format!(
+                " | r{round}: proposals {props:?} prevotes [{}] precommits [{}]",
+                tally(self.votes.prevotes(round)),
+                tally(self.votes.precommits(round))
+            ));
+        }
+        text
+    }
+
+    fn my_index(&self) -> Option<usize> {
+        let key = self.key.as_ref()?.public_key();
+        self.validators
+            .validators()
+            .iter()
+            .position(|v| v.key == key)
+    }
+
+    fn quorum(&self) -> usize {
+        self.validators.quorum()
+    }
+
+    fn is_proposer(&self, round: u32) -> bool {
+        let proposer = self.validators.proposer(self.safety.height, round);
+        self.me
+            .is_some_and(|i| self.validators.validators()[i].member == proposer.member)
+    }
+
+    fn schedule(&self, step: Step, out: &mut Vec<Output>) {
+        let round = self.safety.round;
+        out.push(Output::ScheduleTimeout {
+            timeout: Timeout {
+                height: self.safety.height,
+                round,
+                step,
+            },
+            after_ms: self.timeouts.duration_ms(step, round),
+        });
+    }
+
+    /// [L11] StartRound(round).
+    fn start_round(&mut self, round: u32, out: &mut Vec<Output>) {
+        self.safety.round = round; // [L12]
+        self.safety.step = Step::Propose; // [L13]
+        self.flags = RoundFlags::default();
+        self.building = None;
+        if self.is_proposer(round) {
+            // [L14]
+            let valid_block = self
+                .safety
+                .valid
+                .and_then(|(vr, hash)| self.blocks.get(&hash).map(|b| (vr, b.clone())));
+            match valid_block {
+                // [L15-16] propose validValue with validRound.
+                Some((vr, block)) => self.sign_proposal(block, Some(vr), out),
+                // [L18] getValue(). After a restart the valid block may be gone from memory; proposing a new
+                // value then costs liveness at most, never safety.
+                None => {
+                    self.building = Some(round);
+                    out.push(Output::BuildBlock {
+                        height: self.safety.height,
+                        round,
+                    });
+                }
+            }
+        }
+        // [L21] The proposer schedules it too: should its own block never arrive, it still moves on.
+        self.schedule(Step::Propose, out);
+    }
+
+    /// Whether this validator may sign at `step` of the current round: strictly after everything it signed.
+    fn may_sign(&self, step: Step) -> bool {
+        let here = (self.safety.height, self.safety.round, step);
+        self.key.is_some() && self.me.is_some() && self.safety.last_signed.is_none_or(|last| here > last)
+    }
+
+    /// Records a signature in the safety state, asks for it to be synced, and only then broadcasts.
+    fn release(&mut self, step: Step, msg: Message, out: &mut Vec<Output>) {
+        self.safety.last_signed = Some((self.safety.height, self.safety.round, step));
+        self.safety.signed.push(match &msg {
+            Message::Proposal { proposal, .. } => Signed::Proposal(proposal.clone()),
+            Message::Vote(v) => Signed::Vote(v.clone()),
+        });
+        out.push(Output::PersistSafetyState(self.safety.clone()));
+        out.push(Output::Broadcast(msg.clone()));
+        // The paper counts a process's own messages like any other.
+        match msg {
+            Message::Proposal { proposal, block } => self.on_proposal(proposal, block, out),
+            Message::Vote(v) => self.on_vote(v, out),
+        }
+    }
+
+    /// [L19] broadcast ⟨PROPOSAL, h_p, round_p, proposal, validRound_p⟩.
+    fn sign_proposal(&mut self, block: Block, valid_round: Option<u32>, out: &mut Vec<Output>) {
+        if !self.may_sign(Step::Propose) {
+            return;
+        }
+        let (Some(key), Some(me)) = (&self.key, self.me) else {
+            return;
+        };
+        let hash = clearance_core::block::block_hash(block.header.as_slice());
+        let proposal = Proposal {
+            chain_id: self.chain_id,
+            height: self.safety.height,
+            round: self.safety.round,
+            valid_round,
+            block_hash: hash,
+            proposer: self.validators.validators()[me].member.clone(),
+        };
+        let signed = SignedProposal::sign(&proposal, key);
+        // A block this node built, or its valid value, which it already validated.
+        self.verdicts.insert(hash, true);
+        self.release(
+            Step::Propose,
+            Message::Proposal {
+                proposal: signed,
+                block,
+            },
+            out,
+        );
+    }
+
+    /// Signs and releases a prevote or precommit for `block` in the current round. The caller has already moved
+    /// `step_p` and any lock, so the persisted state covers them.
+    fn sign_vote(&mut self, kind: VoteKind, block: Option<Hash32>, out: &mut Vec<Output>) {
+        let step = match kind {
+            VoteKind::Prevote => Step::Prevote,
+            VoteKind::Precommit => Step::Precommit,
+        };
+        if !self.may_sign(step) {
+            return;
+        }
+        let (Some(key), Some(me)) = (&self.key, self.me) else {
+            return;
+        };
+        let vote = Vote {
+            chain_id: self.chain_id,
+            height: self.safety.height,
+            round: self.safety.round,
+            kind,
+            block,
+            validator: self.validators.validators()[me].member.clone(),
+        };
+        let signed = SignedVote::sign(&vote, key);
+        self.release(step, Message::Vote(signed), out);
+    }
+
+    fn count_vote_error(&mut self, e: &VoteError) {
+        match e {
+            VoteError::Decode(_) => self.ignored.malformed += 1,
+            VoteError::WrongChain { .. } => self.ignored.wrong_chain += 1,
+            VoteError::NotAValidator(_) => self.ignored.non_member += 1,
+            VoteError::Signature { .. } => self.ignored.bad_signature += 1,
+        }
+    }
+
+    /// Where a message of `height` and `round` from member `index` goes: `Ok(true)` to be processed now,
+    /// `Ok(false)` buffered for the next height, `Err(())` ignored (and counted).
+    fn admit(&mut self, index: usize, height: u64, round: u32, input: &Input) -> Result<bool, ()> {
+        let h = self.safety.height;
+        if height < h {
+            self.ignored.past += 1;
+            return Err(());
+        }
+        if height > h.saturating_add(1) || round > MAX_ROUND {
+            self.ignored.far_future += 1;
+            return Err(());
+        }
+        if height == h + 1 {
+            let queue = self.next_height.entry(index).or_default();
+            if queue.contains(input) {
+                self.ignored.duplicate += 1;
+                return Err(());
+            }
+            let proposals = queue
+                .iter()
+                .filter(|i| matches!(i, Input::Proposal { .. }))
+                .count();
+            let is_proposal = matches!(input, Input::Proposal { .. });
+            if queue.len() >= MAX_NEXT_HEIGHT_PER_MEMBER
+                || (is_proposal && proposals >= MAX_NEXT_HEIGHT_PROPOSALS_PER_MEMBER)
+            {
+                self.ignored.buffer_full += 1;
+                return Err(());
+            }
+            queue.push(input.clone());
+            return Ok(false);
+        }
+        if round > self.safety.round
+            && !self.votes.has_participated(index, round)
+            && self.votes.rounds_above(index, self.safety.round) >= MAX_FUTURE_ROUNDS_PER_MEMBER
+        {
+            self.ignored.buffer_full += 1;
+            return Err(());
+        }
+        Ok(true)
+    }
+
+    fn on_proposal(&mut self, signed: SignedProposal, block: Block, out: &mut Vec<Output>) {
+        let known = self
+            .proposals
+            .values()
+            .flatten()
+            .any(|p| p.signed == signed);
+        if known {
+            self.ignored.duplicate += 1;
+            return;
+        }
+        let proposal = match signed.verify(&self.chain_id, &self.validators) {
+            Ok(p) => p,
+            Err(e) => return self.count_vote_error(&e),
+        };
+        let Some(index) = self.validators.index_of(&proposal.proposer) else {
+            self.ignored.non_member += 1;
+            return;
+        };
+        if self.validators.proposer(proposal.height, proposal.round).member != proposal.proposer {
+            self.ignored.not_from_proposer += 1;
+            return;
+        }
+        // The block id covers the body: the header commits to the transactions through tx_root. Without this a
+        // proposer could pair one signed id with different bodies.
+        let header = match block.verify_body() {
+            Ok(view) if view.hash == proposal.block_hash && view.header.height == proposal.height => view,
+            _ => {
+                self.ignored.malformed += 1;
+                return;
+            }
+        };
+        let input = Input::Proposal {
+            proposal: signed.clone(),
+            block: block.clone(),
+        };
+        match self.admit(index, proposal.height, proposal.round, &input) {
+            Ok(true) => {}
+            Ok(false) | Err(()) => return,
+        }
+        let round_no = proposal.round;
+        let round = self.proposals.entry(round_no).or_default();
+        if round.iter().any(|p| p.proposal.block_hash == header.hash) || round.len() >= MAX_PROPOSALS_PER_ROUND {
+            // The same block again (perhaps with another valid round), or an equivocator past the cap.
+            self.ignored.duplicate += 1;
+            return;
+        }
+        round.push(RoundProposal {
+            signed,
+            proposal,
+            block: block.clone(),
+        });
+        self.votes.add_participant(index, round_no);
+        if !self.verdicts.contains_key(&header.hash) && self.validating.insert(header.hash) {
+            out.push(Output::ValidateBlock {
+                height: header.header.height,
+                block: block.clone(),
+            });
+        }
+        self.blocks.entry(header.hash).or_insert(block);
+    }
+
+    fn on_vote(&mut self, signed: SignedVote, out: &mut Vec<Output>) {
+        if self.seen_votes.contains(&signed) {
+            self.ignored.duplicate += 1;
+            return;
+        }
+        let vote = match signed.verify(&self.chain_id, &self.validators) {
+            Ok(v) => v,
+            Err(e) => return self.count_vote_error(&e),
+        };
+        let Some(index) = self.validators.index_of(&vote.validator) else {
+            self.ignored.non_member += 1;
+            return;
+        };
+        match self.admit(index, vote.height, vote.round, &Input::Vote(signed.clone())) {
+            Ok(true) => {}
+            Ok(false) | Err(()) => return,
+        }
+        // A vote that was not counted (see MAX_VALUES_PER_VOTER) must be counted when it comes again.
+        let relevant = vote.block.is_none_or(|h| self.blocks.contains_key(&h));
+        if relevant {
+            self.seen_votes.insert(signed.clone());
+        }
+        match self
+            .votes
+            .add_vote(index, vote.round, vote.kind, vote.block, &signed, relevant)
+        {
+            VoteOutcome::New => {}
+            VoteOutcome::Duplicate => self.ignored.duplicate += 1,
+            VoteOutcome::Equivocation(evidence) => {
+                if let Some(e) = evidence {
+                    out.push(Output::Evidence(e));
+                }
+            }
+        }
+    }
+
+    fn on_block_to_propose(&mut self, height: u64, round: u32, block: Block, out: &mut Vec<Output>) {
+        let current = height == self.safety.height
+            && round == self.safety.round
+            && self.safety.step == Step::Propose
+            && self.building == Some(round)
+            && !self.decided;
+        if current {
+            self.building = None;
+            self.sign_proposal(block, None, out);
+        }
+    }
+
+    fn on_timeout(&mut self, t: Timeout, out: &mut Vec<Output>) {
+        if self.decided || t.height != self.safety.height || t.round != self.safety.round {
+            return;
+        }
+        match t.step {
+            // [L57-60] OnTimeoutPropose
+            Step::Propose if self.safety.step == Step::Propose => {
+                self.safety.step = Step::Prevote;
+                self.sign_vote(VoteKind::Prevote, None, out);
+            }
+            // [L61-64] OnTimeoutPrevote
+            Step::Prevote if self.safety.step == Step::Prevote => {
+                self.safety.step = Step::Precommit;
+                self.sign_vote(VoteKind::Precommit, None, out);
+            }
+            // [L65-67] OnTimeoutPrecommit
+            Step::Precommit => {
+                let next = self.safety.round.saturating_add(1);
+                self.start_round(next, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_height_committed(&mut self, height: u64, next: ValidatorSet, out: &mut Vec<Output>) {
+        if height < self.safety.height {
+            return;
+        }
+        // [L52-54] next height: reset locks and valid values, empty the message log, StartRound(0).
+        let new_height = height + 1;
+        let buffered = if new_height == self.safety.height + 1 {
+            std::mem::take(&mut self.next_height)
+        } else {
+            BTreeMap::new()
+        };
+        self.safety = SafetyState {
+            last_signed: self.safety.last_signed,
+            ..SafetyState::new(new_height)
+        };
+        self.validators = next;
+        self.me = self.my_index();
+        self.decided = false;
+        self.votes = VoteBook::default();
+        self.seen_votes.clear();
+        self.proposals.clear();
+        self.blocks.clear();
+        self.verdicts.clear();
+        self.validating.clear();
+        self.next_height.clear();
+        self.start_round(0, out);
+        for input in buffered.into_values().flatten() {
+            match input {
+                Input::Proposal { proposal, block } => self.on_proposal(proposal, block, out),
+                Input::Vote(v) => self.on_vote(v, out),
+                _ => {}
+            }
+        }
+    }
+
+    /// Fires every rule whose condition holds, until none does.
+    fn evaluate(&mut self, out: &mut Vec<Output>) {
+        loop {
+            if self.decided || self.try_decide(out) {
+                return;
+            }
+            let fired = self.try_round_skip(out)
+                || self.try_prevote(out)
+                || self.try_schedule_prevote_timeout(out)
+                || self.try_polka(out)
+                || self.try_nil_polka(out)
+                || self.try_schedule_precommit_timeout(out);
+            if !fired {
+                return;
+            }
+        }
+    }
+
+    /// [L49-51] upon ⟨PROPOSAL, h_p, r, v, ∗⟩ from proposer(h_p, r) AND 2f+1 ⟨PRECOMMIT, h_p, r, id(v)⟩
+    /// while decision_p[h_p] = nil: if valid(v), decide v.
+    fn try_decide(&mut self, out: &mut Vec<Output>) -> bool {
+        let q = self.quorum();
+        let found = self.proposals.iter().find_map(|(round, proposals)| {
+            let tally = self.votes.precommits(*round)?;
+            proposals.iter().find_map(|p| {
+                let hash = p.proposal.block_hash;
+                (tally.count(Some(hash)) >= q && self.verdicts.get(&hash) == Some(&true))
+                    .then(|| (*round, hash, p.block.clone(), tally.votes_for(Some(hash))))
+            })
+        });
+        let Some((round, hash, block, precommits)) = found else {
+            return false;
+        };
+        self.decided = true;
+        out.push(Output::Decide {
+            height: self.safety.height,
+            round,
+            block,
+            certificate: CommitCertificate {
+                height: self.safety.height,
+                round,
+                block_hash: hash,
+                precommits,
+            },
+        });
+        true
+    }
+
+    /// [L55-56] upon f+1 ⟨∗, h_p, round, ∗, ∗⟩ with round > round_p: StartRound(round).
+    fn try_round_skip(&mut self, out: &mut Vec<Output>) -> bool {
+        let threshold = self.validators.honest_threshold();
+        match self.votes.highest_round_with(self.safety.round, threshold) {
+            Some(round) => {
+                self.start_round(round, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// [L22-27] and [L28-33]: the prevote on the round's proposal.
+    fn try_prevote(&mut self, out: &mut Vec<Output>) -> bool {
+        if self.safety.step != Step::Propose {
+            return false;
+        }
+        let round = self.safety.round;
+        // The first proposal received for the round; an equivocator's later ones do not change the prevote.
+        let Some(p) = self.proposals.get(&round).and_then(|ps| ps.first()) else {
+            return false;
+        };
+        let hash = p.proposal.block_hash;
+        let Some(&valid) = self.verdicts.get(&hash) else {
+            return false; // valid(v) is not known yet: wait for the executor's verdict.
+        };
+        let locked = self.safety.locked;
+        let vote_for_it = match p.proposal.valid_round {
+            // [L22-23] valid(v) ∧ (lockedRound_p = −1 ∨ lockedValue_p = v)
+            None => valid && locked.is_none_or(|(_, lv)| lv == hash),
+            // [L28-29] with 2f+1 ⟨PREVOTE, h_p, vr, id(v)⟩ and vr < round_p:
+            // valid(v) ∧ (lockedRound_p ≤ vr ∨ lockedValue_p = v)
+            Some(vr) => {
+                let polka = self
+                    .votes
+                    .prevotes(vr)
+                    .is_some_and(|t| t.count(Some(hash)) >= self.quorum());
+                if vr >= round || !polka {
+                    return false;
+                }
+                valid && locked.is_none_or(|(lr, lv)| lr <= vr || lv == hash)
+            }
+        };
+        self.safety.step = Step::Prevote; // [L27] [L33]
+        // [L24] [L30] prevote id(v), or [L26] [L32] nil.
+        self.sign_vote(VoteKind::Prevote, vote_for_it.then_some(hash), out);
+        true
+    }
+
+    /// [L34-35] upon 2f+1 ⟨PREVOTE, h_p, round_p, ∗⟩ while step_p = prevote for the first time.
+    fn try_schedule_prevote_timeout(&mut self, out: &mut Vec<Output>) -> bool {
+        if self.safety.step != Step::Prevote || self.flags.prevote_timeout_scheduled {
+            return false;
+        }
+        let total = self.votes.prevotes(self.safety.round).map_or(0, |t| t.total());
+        if total < self.quorum() {
+            return false;
+        }
+        self.flags.prevote_timeout_scheduled = true;
+        self.schedule(Step::Prevote, out);
+        true
+    }
+
+    /// [L36-43] upon ⟨PROPOSAL, h_p, round_p, v, ∗⟩ AND 2f+1 ⟨PREVOTE, h_p, round_p, id(v)⟩
+    /// while valid(v) ∧ step_p ≥ prevote for the first time.
+    fn try_polka(&mut self, out: &mut Vec<Output>) -> bool {
+        if self.safety.step < Step::Prevote || self.flags.polka_seen {
+            return false;
+        }
+        let round = self.safety.round;
+        let q = self.quorum();
+        let Some(tally) = self.votes.prevotes(round) else {
+            return false;
+        };
+        let polka = self.proposals.get(&round).and_then(|ps| {
+            ps.iter()
+                .map(|p| p.proposal.block_hash)
+                .find(|h| tally.count(Some(*h)) >= q && self.verdicts.get(h) == Some(&true))
+        });
+        let Some(hash) = polka else {
+            return false;
+        };
+        self.flags.polka_seen = true;
+        // [L42-43] validValue_p ← v, validRound_p ← round_p.
+        self.safety.valid = Some((round, hash));
+        self.safety.valid_polka = self
+            .votes
+            .prevotes(round)
+            .map(|t| t.votes_for(Some(hash)))
+            .unwrap_or_default();
+        if self.safety.step == Step::Prevote {
+            // [L37-41] lock on v and precommit it.
+            self.safety.locked = Some((round, hash));
+            self.safety.step = Step::Precommit;
+            self.sign_vote(VoteKind::Precommit, Some(hash), out);
+        }
+        true
+    }
+
+    /// [L44-46] upon 2f+1 ⟨PREVOTE, h_p, round_p, nil⟩ while step_p = prevote.
+    fn try_nil_polka(&mut self, out: &mut Vec<Output>) -> bool {
+        if self.safety.step != Step::Prevote {
+            return false;
+        }
+        let nil = self
+            .votes
+            .prevotes(self.safety.round)
+            .map_or(0, |t| t.count(None));
+        if nil < self.quorum() {
+            return false;
+        }
+        self.safety.step = Step::Precommit;
+        self.sign_vote(VoteKind::Precommit, None, out);
+        true
+    }
+
+    /// [L47-48] upon 2f+1 ⟨PRECOMMIT, h_p, round_p, ∗⟩ for the first time.
+    fn try_schedule_precommit_timeout(&mut self, out: &mut Vec<Output>) -> bool {
+        if self.flags.precommit_timeout_scheduled {
+            return false;
+        }
+        let total = self
+            .votes
+            .precommits(self.safety.round)
+            .map_or(0, |t| t.total());
+        if total < self.quorum() {
+            return false;
+        }
+        self.flags.precommit_timeout_scheduled = true;
+        self.schedule(Step::Precommit, out);
+        true
+    }
+}
