@@ -24,7 +24,9 @@ fixed_bytes!(
 pub enum KeyError {
     #[error("public key {key}: not a valid, canonical ed25519 point encoding")]
     Malformed { key: PublicKey },
-    #[error("public key {key}: weak key (a point of small order), which proves nothing when it signs")]
+    #[error(
+        "public key {key}: weak key (a point of small order), which proves nothing when it signs"
+    )]
     Weak { key: PublicKey },
 }
 
@@ -39,7 +41,8 @@ pub enum SignatureError {
 impl PublicKey {
     /// Decodes the point and rejects weak keys. Used when a genesis is loaded and when a key is registered.
     pub fn validate(&self) -> Result<VerifyingKey, KeyError> {
-        let vk = VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::Malformed { key: *self })?;
+        let vk =
+            VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::Malformed { key: *self })?;
         // One point, one encoding: refuse y >= p, so that byte-wise duplicate checks are point-wise checks.
         if vk.to_edwards().compress().to_bytes() != self.0 {
             return Err(KeyError::Malformed { key: *self });
@@ -152,7 +155,8 @@ mod tests {
     fn rfc8032_test_vector_1() {
         // RFC 8032 §7.1, TEST 1: the empty message.
         let seed = <[u8; 32]>::try_from(
-            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap(),
+            hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60")
+                .unwrap(),
         )
         .unwrap();
         let k = SigningKey::from_bytes(&seed);

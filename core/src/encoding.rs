@@ -83,12 +83,13 @@ pub fn decode<T: DeserializeOwned>(
             limit,
         });
     }
-    let (value, used) = bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(|e| {
-        DecodeError::Malformed {
-            what,
-            reason: e.to_string(),
-        }
-    })?;
+    let (value, used) =
+        bincode::serde::decode_from_slice::<T, _>(bytes, config()).map_err(|e| {
+            DecodeError::Malformed {
+                what,
+                reason: e.to_string(),
+            }
+        })?;
     if used != bytes.len() {
         return Err(DecodeError::TrailingBytes {
             what,

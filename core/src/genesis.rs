@@ -100,7 +100,10 @@ pub enum GenesisError {
         second: CountryCode,
     },
     #[error("member {member}: {error}")]
-    Member { member: CountryCode, error: ShapeError },
+    Member {
+        member: CountryCode,
+        error: ShapeError,
+    },
     #[error("submitter key {key} belongs to {member}, which is not a member")]
     SubmitterUnknownMember { key: PublicKey, member: CountryCode },
     #[error("submitter key {key} is listed more than once")]
@@ -153,7 +156,10 @@ impl ConsensusParams {
             ("timeout_precommit_ms", self.timeout_precommit_ms),
         ] {
             if !(10..=10 * MINUTE).contains(&v) {
-                return Err(param(field, format!("{v} ms is outside 10 ms to 10 minutes")));
+                return Err(param(
+                    field,
+                    format!("{v} ms is outside 10 ms to 10 minutes"),
+                ));
             }
         }
         if self.timeout_delta_ms > 10 * MINUTE {
@@ -187,7 +193,10 @@ impl ConsensusParams {
         if self.max_block_bytes as usize > limit::BLOCK / 2 {
             return Err(param(
                 "max_block_bytes",
-                format!("must be at most {} bytes, half the block decode limit", limit::BLOCK / 2),
+                format!(
+                    "must be at most {} bytes, half the block decode limit",
+                    limit::BLOCK / 2
+                ),
             ));
         }
         if self.max_block_txs == 0 || self.max_block_txs > 100_000 {
@@ -212,7 +221,8 @@ impl Genesis {
                 limit: limit::GENESIS,
             });
         }
-        let genesis: Genesis = serde_json::from_str(text).map_err(|e| GenesisError::Json(e.to_string()))?;
+        let genesis: Genesis =
+            serde_json::from_str(text).map_err(|e| GenesisError::Json(e.to_string()))?;
         genesis.validate()?;
         Ok(genesis)
     }
@@ -279,7 +289,9 @@ impl Genesis {
                     member: member.clone(),
                     error: ShapeError::Field {
                         field: "peer_id",
-                        rule: format!("its key is the validator key of {owner}; network and validator keys must differ"),
+                        rule: format!(
+                            "its key is the validator key of {owner}; network and validator keys must differ"
+                        ),
                     },
                 });
             }

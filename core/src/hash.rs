@@ -90,7 +90,10 @@ mod tests {
             tagged_hash(tag::TX_ID, bytes),
             Hash32::sha256(&tagged_message(tag::TX_ID, bytes))
         );
-        assert_ne!(tagged_hash(tag::TX_ID, bytes), tagged_hash(tag::HEADER, bytes));
+        assert_ne!(
+            tagged_hash(tag::TX_ID, bytes),
+            tagged_hash(tag::HEADER, bytes)
+        );
     }
 
     #[test]

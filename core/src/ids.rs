@@ -161,11 +161,17 @@ fn check_country(v: &str) -> Result<(), String> {
 
 fn check_hs_code(v: &str) -> Result<(), String> {
     if !(6..=10).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("must be 6 to 10 digits (6-digit HS subheading plus an optional national extension)".into());
+        return Err(
+            "must be 6 to 10 digits (6-digit HS subheading plus an optional national extension)"
+                .into(),
+        );
     }
     let chapter: u32 = v[..2].parse().unwrap_or(0);
     if chapter == 0 || chapter > 97 || chapter == 77 {
-        return Err(format!("chapter {:02} does not exist in the Harmonized System (01-97, 77 reserved)", chapter));
+        return Err(format!(
+            "chapter {:02} does not exist in the Harmonized System (01-97, 77 reserved)",
+            chapter
+        ));
     }
     Ok(())
 }
@@ -204,14 +210,17 @@ fn check_mrn(v: &str) -> Result<(), String> {
     if !b[0].is_ascii_digit() || !b[1].is_ascii_digit() {
         return Err("must start with the two-digit year".into());
     }
-    check_country(&v[2..4]).map_err(|e| format!("characters 3-4 are the country code, which {e}"))?;
+    check_country(&v[2..4])
+        .map_err(|e| format!("characters 3-4 are the country code, which {e}"))?;
     if !b[17].is_ascii_digit() {
         return Err("the last character is the check digit and must be a digit".into());
     }
     let expected = iso6346_check_digit(&v[..17]).ok_or("invalid character")?;
     let got = b[17] - b'0';
     if got != expected {
-        return Err(format!("check digit is {got}, the ISO 6346 computation gives {expected}"));
+        return Err(format!(
+            "check digit is {got}, the ISO 6346 computation gives {expected}"
+        ));
     }
     Ok(())
 }
@@ -220,7 +229,10 @@ fn check_ucr(v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > 35 {
         return Err("must be 1 to 35 characters".into());
     }
-    if !v.bytes().all(|b| is_upper_alnum(b) || b"-/+.:".contains(&b)) {
+    if !v
+        .bytes()
+        .all(|b| is_upper_alnum(b) || b"-/+.:".contains(&b))
+    {
         return Err("may contain only digits, uppercase letters and - / + . :".into());
     }
     Ok(())
@@ -228,18 +240,23 @@ fn check_ucr(v: &str) -> Result<(), String> {
 
 fn check_customs_office(v: &str) -> Result<(), String> {
     if v.len() != 8 || !v.bytes().all(is_upper_alnum) {
-        return Err("must be 8 characters: a country code and 6 digits or uppercase letters".into());
+        return Err(
+            "must be 8 characters: a country code and 6 digits or uppercase letters".into(),
+        );
     }
-    check_country(&v[..2]).map_err(|e| format!("the first two characters are the country code, which {e}"))
+    check_country(&v[..2])
+        .map_err(|e| format!("the first two characters are the country code, which {e}"))
 }
 
 fn check_operator_id(v: &str) -> Result<(), String> {
     if !(3..=17).contains(&v.len()) || !v.bytes().all(is_upper_alnum) {
         return Err(
-            "must be a country code followed by 1 to 15 digits or uppercase letters (EORI shape)".into(),
+            "must be a country code followed by 1 to 15 digits or uppercase letters (EORI shape)"
+                .into(),
         );
     }
-    check_country(&v[..2]).map_err(|e| format!("the first two characters are the country code, which {e}"))
+    check_country(&v[..2])
+        .map_err(|e| format!("the first two characters are the country code, which {e}"))
 }
 
 fn check_certificate_number(v: &str) -> Result<(), String> {
@@ -250,7 +267,10 @@ fn check_certificate_number(v: &str) -> Result<(), String> {
     if !b[0].is_ascii_alphanumeric() {
         return Err("must start with a letter or digit".into());
     }
-    if !b.iter().all(|&c| c.is_ascii_alphanumeric() || b"-/._".contains(&c)) {
+    if !b
+        .iter()
+        .all(|&c| c.is_ascii_alphanumeric() || b"-/._".contains(&c))
+    {
         return Err("may contain only letters, digits and - / . _".into());
     }
     Ok(())
@@ -283,7 +303,10 @@ fn check_chain_name(v: &str) -> Result<(), String> {
     if v.is_empty() || v.len() > 64 {
         return Err("must be 1 to 64 characters".into());
     }
-    if !v.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
         return Err("may contain only lowercase letters, digits and -".into());
     }
     Ok(())
@@ -344,9 +367,24 @@ mod tests {
         assert_eq!(err.field, "mrn");
         assert!(err.rule.contains("check digit"), "{err}");
 
-        assert!(Mrn::parse("26DE123").unwrap_err().rule.contains("18 characters"));
-        assert!(Mrn::parse(&mrn_with_check("26XX1234567890123")).unwrap_err().rule.contains("country"));
-        assert!(Mrn::parse(&mrn_with_check("AADE1234567890123")).unwrap_err().rule.contains("year"));
+        assert!(
+            Mrn::parse("26DE123")
+                .unwrap_err()
+                .rule
+                .contains("18 characters")
+        );
+        assert!(
+            Mrn::parse(&mrn_with_check("26XX1234567890123"))
+                .unwrap_err()
+                .rule
+                .contains("country")
+        );
+        assert!(
+            Mrn::parse(&mrn_with_check("AADE1234567890123"))
+                .unwrap_err()
+                .rule
+                .contains("year")
+        );
         assert!(Mrn::parse("26de12345678901234").is_err());
     }
 
@@ -355,7 +393,14 @@ mod tests {
         for ok in ["010121", "85171300", "8517130000"] {
             assert!(HsCode::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["01012", "85171300001", "00012", "770000", "980000", "85-713"] {
+        for bad in [
+            "01012",
+            "85171300001",
+            "00012",
+            "770000",
+            "980000",
+            "85-713",
+        ] {
             let e = HsCode::parse(bad).unwrap_err();
             assert_eq!(e.field, "hs_code", "{bad}");
         }
@@ -364,8 +409,16 @@ mod tests {
     #[test]
     fn office_operator_ucr_certificate() {
         assert!(CustomsOffice::parse("DE004701").is_ok());
-        assert_eq!(CustomsOffice::parse("KZ123456").unwrap().country().as_str(), "KZ");
-        assert!(CustomsOffice::parse("XX004701").unwrap_err().rule.contains("country"));
+        assert_eq!(
+            CustomsOffice::parse("KZ123456").unwrap().country().as_str(),
+            "KZ"
+        );
+        assert!(
+            CustomsOffice::parse("XX004701")
+                .unwrap_err()
+                .rule
+                .contains("country")
+        );
         assert!(CustomsOffice::parse("DE00470").is_err());
 
         assert!(OperatorId::parse("DE123456789012345").is_ok());
@@ -404,7 +457,9 @@ mod tests {
         assert!(crate::encoding::decode::<CountryCode>(&bytes, 64, "country").is_err());
         let bytes = crate::encoding::encode(&"KZ".to_string());
         assert_eq!(
-            crate::encoding::decode::<CountryCode>(&bytes, 64, "country").unwrap().as_str(),
+            crate::encoding::decode::<CountryCode>(&bytes, 64, "country")
+                .unwrap()
+                .as_str(),
             "KZ"
         );
     }

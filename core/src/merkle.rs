@@ -94,13 +94,20 @@ pub fn appended_nodes<S: NodeSource + ?Sized>(
 
 /// Hash of leaves `[start, end)`, where `start` is a multiple of the largest power of two not above the
 /// range length (always true inside the RFC's recursion).
-fn subtree<S: NodeSource + ?Sized>(source: &S, start: u64, end: u64) -> Result<Hash32, MerkleError> {
+fn subtree<S: NodeSource + ?Sized>(
+    source: &S,
+    start: u64,
+    end: u64,
+) -> Result<Hash32, MerkleError> {
     let n = end - start;
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return source.node(n.trailing_zeros(), start / n);
     }
     let k = split(n);
-    Ok(node_hash(&subtree(source, start, start + k)?, &subtree(source, start + k, end)?))
+    Ok(node_hash(
+        &subtree(source, start, start + k)?,
+        &subtree(source, start + k, end)?,
+    ))
 }
 
 fn check_size<S: NodeSource + ?Sized>(source: &S, size: u64) -> Result<(), MerkleError> {

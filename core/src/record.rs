@@ -106,10 +106,13 @@ impl CertificateBody {
         if let Some(dup) = self.hs_codes.iter().find(|c| !seen.insert(*c)) {
             return Err(field("hs_codes", format!("{dup} is listed twice")));
         }
-        if let Some(until) = self.valid_until {
-            if until < self.issued_on {
-                return Err(field("valid_until", format!("{until} is before issued_on {}", self.issued_on)));
-            }
+        if let Some(until) = self.valid_until
+            && until < self.issued_on
+        {
+            return Err(field(
+                "valid_until",
+                format!("{until} is before issued_on {}", self.issued_on),
+            ));
         }
         Ok(())
     }
@@ -386,10 +389,16 @@ impl MemberInfo {
             .validate()
             .map_err(|e| field("peer_id", e.to_string()))?;
         if self.addresses.len() > MAX_ADDRESSES {
-            return Err(field("addresses", format!("at most {MAX_ADDRESSES} addresses")));
+            return Err(field(
+                "addresses",
+                format!("at most {MAX_ADDRESSES} addresses"),
+            ));
         }
         if let Some(bad) = self.addresses.iter().find(|a| !a.as_str().starts_with('/')) {
-            return Err(field("addresses", format!("{bad} is not a multiaddr (must start with /)")));
+            return Err(field(
+                "addresses",
+                format!("{bad} is not a multiaddr (must start with /)"),
+            ));
         }
         let mut seen = std::collections::BTreeSet::new();
         if let Some(dup) = self.addresses.iter().find(|a| !seen.insert(*a)) {
@@ -409,9 +418,17 @@ impl MemberInfo {
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MembershipChange {
     Admit(MemberInfo),
-    Remove { member: CountryCode },
-    RotateValidatorKey { member: CountryCode, new_key: PublicKey },
-    RotateNetworkKey { member: CountryCode, new_peer_id: crate::peer::PeerKey },
+    Remove {
+        member: CountryCode,
+    },
+    RotateValidatorKey {
+        member: CountryCode,
+        new_key: PublicKey,
+    },
+    RotateNetworkKey {
+        member: CountryCode,
+        new_peer_id: crate::peer::PeerKey,
+    },
 }
 
 /// Proposes a membership change. It takes effect once a quorum of the current members has approved it
@@ -453,9 +470,9 @@ impl Record {
     /// The role a submitter key needs to write this record.
     pub fn required_role(&self) -> Role {
         match self {
-            Record::CertificateIssue(_) | Record::CertificateAmend(_) | Record::CertificateRevoke(_) => {
-                Role::Certificates
-            }
+            Record::CertificateIssue(_)
+            | Record::CertificateAmend(_)
+            | Record::CertificateRevoke(_) => Role::Certificates,
             Record::ClearanceDecision(_) => Role::Clearance,
             Record::AeoStatus(_) => Role::Aeo,
             Record::MraPropose(_) | Record::MraAccept(_) | Record::MraWithdraw(_) => Role::Mra,
@@ -521,7 +538,10 @@ impl Record {
                     && r.transition != AeoTransition::Reinstated
                     && r.reason_code.is_none()
                 {
-                    return Err(field("reason_code", "is required for a suspension, revocation, annulment or expiry"));
+                    return Err(field(
+                        "reason_code",
+                        "is required for a suspension, revocation, annulment or expiry",
+                    ));
                 }
                 Ok(())
             }
@@ -543,7 +563,9 @@ impl Record {
             Record::MembershipPropose(r) => match &r.change {
                 MembershipChange::Admit(m) => m.check_shape(),
                 MembershipChange::RotateValidatorKey { new_key, .. } => {
-                    new_key.validate().map_err(|e| field("new_key", e.to_string()))?;
+                    new_key
+                        .validate()
+                        .map_err(|e| field("new_key", e.to_string()))?;
                     Ok(())
                 }
                 MembershipChange::RotateNetworkKey { new_peer_id, .. } => {

@@ -22,7 +22,7 @@ pub struct Date {
 }
 
 fn is_leap(year: u32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
+    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -188,7 +188,8 @@ impl Timestamp {
         };
         const SHAPE: &str = "must be RFC 3339 in UTC: YYYY-MM-DDTHH:MM:SS[.fff]Z";
         let b = text.as_bytes();
-        if b.len() < 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[b.len() - 1] != b'Z' {
+        if b.len() < 20 || b[10] != b'T' || b[13] != b':' || b[16] != b':' || b[b.len() - 1] != b'Z'
+        {
             return Err(err(SHAPE));
         }
         let date = Date::parse(&text[..10]).map_err(|e| TimeError {
@@ -209,7 +210,9 @@ impl Timestamp {
         let frac = &b[19..b.len() - 1];
         let ms = match frac {
             [] => 0,
-            [b'.', digits @ ..] if (1..=3).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) => {
+            [b'.', digits @ ..]
+                if (1..=3).contains(&digits.len()) && digits.iter().all(u8::is_ascii_digit) =>
+            {
                 let mut v = 0u64;
                 for (i, d) in digits.iter().enumerate() {
                     v += u64::from(d - b'0') * [100, 10, 1][i];
@@ -219,7 +222,9 @@ impl Timestamp {
             _ => return Err(err("fraction must be 1 to 3 digits after a dot")),
         };
         let days = date.days_since_epoch() as u64;
-        Ok(Timestamp(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms))
+        Ok(Timestamp(
+            ((days * 24 + h) * 60 + mi) * 60_000 + s * 1000 + ms,
+        ))
     }
 }
 
@@ -285,7 +290,10 @@ mod tests {
         assert!(Date::parse("2026-1-01").is_err());
         assert!(Date::parse("1969-12-31").is_err());
         assert_eq!(Date::parse("1970-01-01").unwrap().days_since_epoch(), 0);
-        assert_eq!(Date::parse("2000-03-01").unwrap().days_since_epoch(), 11_017);
+        assert_eq!(
+            Date::parse("2000-03-01").unwrap().days_since_epoch(),
+            11_017
+        );
     }
 
     #[test]

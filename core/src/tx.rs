@@ -83,7 +83,8 @@ impl SignedTx {
     /// Decodes the body and checks everything that needs no ledger state: the chain, the signature
     /// (`verify_strict` over the received body bytes), the sequence number and the record's shape.
     pub fn verify(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
-        let body: TxBody = encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
+        let body: TxBody =
+            encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
         if body.chain_id != *chain_id {
             return Err(TxError::WrongChain {
                 expected: *chain_id,

@@ -69,10 +69,14 @@ impl ValidatorSet {
         let mut keys = std::collections::BTreeMap::new();
         let mut checked = Vec::with_capacity(validators.len());
         for v in &validators {
-            checked.push(v.key.to_checked().map_err(|error| ValidatorSetError::BadKey {
-                member: v.member.clone(),
-                error,
-            })?);
+            checked.push(
+                v.key
+                    .to_checked()
+                    .map_err(|error| ValidatorSetError::BadKey {
+                        member: v.member.clone(),
+                        error,
+                    })?,
+            );
             if let Some(first) = keys.insert(v.key, v.member.clone()) {
                 return Err(ValidatorSetError::DuplicateKey {
                     key: v.key,

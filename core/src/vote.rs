@@ -2,10 +2,10 @@
 //! signed; a commit certificate is a list of such signed precommits, so that a verifier in any language checks
 //! signatures over received bytes and never has to rebuild a vote.
 
+use crate::block::HeaderView;
 use crate::bytes::Bytes;
 use crate::crypto::{SecretKey, Signature, SignatureError};
 use crate::encoding::{self, DecodeError, limit};
-use crate::block::HeaderView;
 use crate::hash::{Hash32, tag};
 use crate::ids::CountryCode;
 use crate::validator::ValidatorSet;
@@ -125,11 +125,16 @@ impl SignedProposal {
         let index = set
             .index_of(&p.proposer)
             .ok_or_else(|| VoteError::NotAValidator(p.proposer.clone()))?;
-        set.verify(index, tag::PROPOSAL, self.proposal.as_slice(), &self.signature)
-            .map_err(|error| VoteError::Signature {
-                member: p.proposer.clone(),
-                error,
-            })?;
+        set.verify(
+            index,
+            tag::PROPOSAL,
+            self.proposal.as_slice(),
+            &self.signature,
+        )
+        .map_err(|error| VoteError::Signature {
+            member: p.proposer.clone(),
+            error,
+        })?;
         Ok(p)
     }
 }
@@ -264,7 +269,10 @@ pub struct Equivocation {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EvidenceError {
     #[error("vote {which}: {error}")]
-    Vote { which: &'static str, error: VoteError },
+    Vote {
+        which: &'static str,
+        error: VoteError,
+    },
     #[error("the two votes are not by one validator for one height, round and kind")]
     NotComparable,
     #[error("the two votes are for the same block: no equivocation")]
@@ -273,16 +281,30 @@ pub enum EvidenceError {
 
 impl Equivocation {
     /// Checks both signatures and that the votes conflict; returns the offending validator.
-    pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<CountryCode, EvidenceError> {
-        let a = self.first.verify(chain_id, set).map_err(|error| EvidenceError::Vote {
-            which: "first",
-            error,
-        })?;
-        let b = self.second.verify(chain_id, set).map_err(|error| EvidenceError::Vote {
-            which: "second",
-            error,
-        })?;
-        if a.validator != b.validator || a.height != b.height || a.round != b.round || a.kind != b.kind {
+    pub fn verify(
+        &self,
+        chain_id: &Hash32,
+        set: &ValidatorSet,
+    ) -> Result<CountryCode, EvidenceError> {
+        let a = self
+            .first
+            .verify(chain_id, set)
+            .map_err(|error| EvidenceError::Vote {
+                which: "first",
+                error,
+            })?;
+        let b = self
+            .second
+            .verify(chain_id, set)
+            .map_err(|error| EvidenceError::Vote {
+                which: "second",
+                error,
+            })?;
+        if a.validator != b.validator
+            || a.height != b.height
+            || a.round != b.round
+            || a.kind != b.kind
+        {
             return Err(EvidenceError::NotComparable);
         }
         if a.block == b.block {

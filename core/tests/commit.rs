@@ -68,7 +68,16 @@ fn cert(f: &Fixture, signers: &[usize]) -> CommitCertificate {
 
 #[test]
 fn quorum_sizes() {
-    for (n, q) in [(1, 1), (2, 2), (3, 3), (4, 3), (5, 4), (6, 5), (7, 5), (10, 7)] {
+    for (n, q) in [
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (4, 3),
+        (5, 4),
+        (6, 5),
+        (7, 5),
+        (10, 7),
+    ] {
         let set = genesis(n.min(7)).validator_set().unwrap();
         if set.len() == n {
             assert_eq!(set.quorum(), q, "n = {n}");
@@ -106,20 +115,37 @@ fn rejects_less_than_a_quorum_and_double_counting() {
 fn rejects_wrong_votes() {
     let f = fixture(4);
     let mut c = cert(&f, &[0, 1]);
-    c.precommits.push(precommit(&f, 2, None, VoteKind::Precommit));
-    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
+    c.precommits
+        .push(precommit(&f, 2, None, VoteKind::Precommit));
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &f.header, &c),
+        Err(CommitError::VoteMismatch { .. })
+    ));
 
     let mut c = cert(&f, &[0, 1]);
-    c.precommits.push(precommit(&f, 2, Some(f.header.hash), VoteKind::Prevote));
-    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::VoteMismatch { .. })));
+    c.precommits
+        .push(precommit(&f, 2, Some(f.header.hash), VoteKind::Prevote));
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &f.header, &c),
+        Err(CommitError::VoteMismatch { .. })
+    ));
 
     let mut c = cert(&f, &[0, 1, 2]);
-    c.precommits[2].signature = key(99).sign(clearance_core::hash::tag::VOTE, c.precommits[2].vote.as_slice());
-    assert!(matches!(verify_commit(&f.chain, &f.set, &f.header, &c), Err(CommitError::Vote { index: 2, .. })));
+    c.precommits[2].signature = key(99).sign(
+        clearance_core::hash::tag::VOTE,
+        c.precommits[2].vote.as_slice(),
+    );
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &f.header, &c),
+        Err(CommitError::Vote { index: 2, .. })
+    ));
 
     // A vote signed under another domain does not count.
     let mut c = cert(&f, &[0, 1, 2]);
-    c.precommits[2].signature = key(3).sign(clearance_core::hash::tag::PROPOSAL, c.precommits[2].vote.as_slice());
+    c.precommits[2].signature = key(3).sign(
+        clearance_core::hash::tag::PROPOSAL,
+        c.precommits[2].vote.as_slice(),
+    );
     assert!(verify_commit(&f.chain, &f.set, &f.header, &c).is_err());
 
     // A non-member's vote.
@@ -135,7 +161,10 @@ fn rejects_wrong_votes() {
     c.precommits.push(SignedVote::sign(&outsider, &key(5)));
     assert!(matches!(
         verify_commit(&f.chain, &f.set, &f.header, &c),
-        Err(CommitError::Vote { error: VoteError::NotAValidator(_), .. })
+        Err(CommitError::Vote {
+            error: VoteError::NotAValidator(_),
+            ..
+        })
     ));
 }
 
@@ -146,15 +175,24 @@ fn rejects_wrong_header_or_set() {
     let mut other = f.header.header.clone();
     other.height = 8;
     let other = HeaderView::from_header(other);
-    assert!(matches!(verify_commit(&f.chain, &f.set, &other, &c), Err(CommitError::Height { .. })));
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &other, &c),
+        Err(CommitError::Height { .. })
+    ));
 
     let mut other = f.header.header.clone();
     other.tx_count = 1;
     let other = HeaderView::from_header(other);
-    assert!(matches!(verify_commit(&f.chain, &f.set, &other, &c), Err(CommitError::BlockHash { .. })));
+    assert!(matches!(
+        verify_commit(&f.chain, &f.set, &other, &c),
+        Err(CommitError::BlockHash { .. })
+    ));
 
     let seven = genesis(7).validator_set().unwrap();
-    assert!(matches!(verify_commit(&f.chain, &seven, &f.header, &c), Err(CommitError::ValidatorSet { .. })));
+    assert!(matches!(
+        verify_commit(&f.chain, &seven, &f.header, &c),
+        Err(CommitError::ValidatorSet { .. })
+    ));
 
     // A header of another chain is refused even with a valid quorum for it.
     let mut foreign = f.header.header.clone();
@@ -186,7 +224,10 @@ fn rejects_wrong_header_or_set() {
     c.precommits.push(SignedVote::sign(&vote, &key(3)));
     assert!(matches!(
         verify_commit(&f.chain, &f.set, &f.header, &c),
-        Err(CommitError::Vote { error: VoteError::WrongChain { .. }, .. })
+        Err(CommitError::Vote {
+            error: VoteError::WrongChain { .. },
+            ..
+        })
     ));
 }
 

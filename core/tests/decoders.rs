@@ -20,19 +20,35 @@ use proptest::prelude::*;
 fn decode_all(bytes: &[u8]) {
     fn check<T: serde::Serialize>(bytes: &[u8], decoded: Option<T>) {
         if let Some(v) = decoded {
-            assert_eq!(encoding::encode(&v), bytes, "a value decoded from bytes it does not encode to");
+            assert_eq!(
+                encoding::encode(&v),
+                bytes,
+                "a value decoded from bytes it does not encode to"
+            );
         }
     }
     check(bytes, SignedTx::from_bytes(bytes).ok());
-    check(bytes, encoding::decode::<TxBody>(bytes, limit::TX_BODY, "body").ok());
-    check(bytes, encoding::decode::<Record>(bytes, limit::TX_BODY, "record").ok());
+    check(
+        bytes,
+        encoding::decode::<TxBody>(bytes, limit::TX_BODY, "body").ok(),
+    );
+    check(
+        bytes,
+        encoding::decode::<Record>(bytes, limit::TX_BODY, "record").ok(),
+    );
     check(bytes, Block::from_bytes(bytes).ok());
     check(bytes, HeaderView::from_bytes(bytes).ok().map(|h| h.header));
     check(bytes, CommitCertificate::from_bytes(bytes).ok());
     check(bytes, ValidatorSet::from_bytes(bytes).ok());
     check(bytes, TxResult::from_bytes(bytes).ok());
-    check(bytes, encoding::decode::<Vote>(bytes, limit::VOTE, "vote").ok());
-    check(bytes, encoding::decode::<SignedVote>(bytes, limit::VOTE + 128, "signed vote").ok());
+    check(
+        bytes,
+        encoding::decode::<Vote>(bytes, limit::VOTE, "vote").ok(),
+    );
+    check(
+        bytes,
+        encoding::decode::<SignedVote>(bytes, limit::VOTE + 128, "signed vote").ok(),
+    );
     check(bytes, Genesis::from_bytes(bytes).ok());
 }
 
@@ -73,7 +89,10 @@ fn samples() -> Vec<Vec<u8>> {
     };
     let view = HeaderView::from_header(header);
     out.push(view.bytes.0.clone());
-    let block = Block { header: view.bytes.clone(), txs };
+    let block = Block {
+        header: view.bytes.clone(),
+        txs,
+    };
     assert!(block.verify_body().is_ok());
     out.push(block.to_bytes());
     let vote = Vote {

@@ -3,7 +3,7 @@
 mod common;
 
 use clearance_core::genesis::{Genesis, GenesisError};
-use clearance_core::{PublicKey, Hash32};
+use clearance_core::{Hash32, PublicKey};
 use common::*;
 
 #[test]
@@ -13,7 +13,8 @@ fn valid_genesis_and_stable_chain_id() {
     let json = g.to_json();
     let a = Genesis::from_json(&json).unwrap().chain_id();
     // Reformatting the file does not change the chain id; changing content does.
-    let compact = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&json).unwrap()).unwrap();
+    let compact =
+        serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&json).unwrap()).unwrap();
     assert_eq!(Genesis::from_json(&compact).unwrap().chain_id(), a);
     let mut other = g.clone();
     other.params.heartbeat_ms += 1;
@@ -44,7 +45,10 @@ fn duplicate_keys_and_peers() {
 
     let mut g = genesis(4);
     g.members[3].peer_id = g.members[1].peer_id;
-    assert!(matches!(g.validate(), Err(GenesisError::DuplicatePeerId { .. })));
+    assert!(matches!(
+        g.validate(),
+        Err(GenesisError::DuplicatePeerId { .. })
+    ));
 
     let mut g = genesis(4);
     g.members[3].peer_id = clearance_core::peer::PeerKey::from_key(g.members[0].validator_key);
@@ -54,7 +58,10 @@ fn duplicate_keys_and_peers() {
     let mut g = genesis(4);
     let first = g.submitters[0].clone();
     g.submitters.push(first);
-    assert!(matches!(g.validate(), Err(GenesisError::DuplicateSubmitterKey { .. })));
+    assert!(matches!(
+        g.validate(),
+        Err(GenesisError::DuplicateSubmitterKey { .. })
+    ));
 
     let mut g = genesis(4);
     g.submitters[0].key = g.members[0].validator_key;
@@ -77,7 +84,10 @@ fn empty_weak_keys_unknown_members_and_params() {
 
     let mut g = genesis(4);
     g.submitters[0].member = cc("FR");
-    assert!(matches!(g.validate(), Err(GenesisError::SubmitterUnknownMember { .. })));
+    assert!(matches!(
+        g.validate(),
+        Err(GenesisError::SubmitterUnknownMember { .. })
+    ));
 
     let mut g = genesis(4);
     g.params.max_block_bytes = g.params.max_tx_bytes - 1;
@@ -87,7 +97,12 @@ fn empty_weak_keys_unknown_members_and_params() {
 
     let mut g = genesis(4);
     g.params.heartbeat_ms = g.params.timeout_propose_ms - 1;
-    assert!(g.validate().unwrap_err().to_string().contains("heartbeat_ms"));
+    assert!(
+        g.validate()
+            .unwrap_err()
+            .to_string()
+            .contains("heartbeat_ms")
+    );
 
     let mut g = genesis(4);
     g.params.timeout_prevote_ms = 0;
@@ -102,6 +117,11 @@ fn malformed_json_is_a_typed_error() {
     }
     let mut v = serde_json::to_value(genesis(4)).unwrap();
     v["extra"] = 1.into();
-    assert!(Genesis::from_json(&v.to_string()).unwrap_err().to_string().contains("extra"));
+    assert!(
+        Genesis::from_json(&v.to_string())
+            .unwrap_err()
+            .to_string()
+            .contains("extra")
+    );
     assert_ne!(genesis(4).chain_id(), Hash32::ZERO);
 }

@@ -13,11 +13,16 @@ fn every_kind_round_trips_through_json_and_binary() {
     let records = every_record();
     let mut kinds = std::collections::BTreeSet::new();
     for record in &records {
-        record.check_shape().unwrap_or_else(|e| panic!("{}: {e}", record.kind()));
+        record
+            .check_shape()
+            .unwrap_or_else(|e| panic!("{}: {e}", record.kind()));
         assert!(kinds.insert(record.kind()));
 
         let json = serde_json::to_string(record).unwrap();
-        assert!(json.starts_with(&format!("{{\"{}\":", record.kind())), "{json}");
+        assert!(
+            json.starts_with(&format!("{{\"{}\":", record.kind())),
+            "{json}"
+        );
         let back: Record = serde_json::from_str(&json).unwrap();
         assert_eq!(&back, record);
 
@@ -48,7 +53,9 @@ fn json_rejects_unknown_fields_wrong_types_and_bad_identifiers() {
 
     let mut unknown = good.clone();
     unknown["aeo_status"]["colour"] = "red".into();
-    let err = serde_json::from_value::<Record>(unknown).unwrap_err().to_string();
+    let err = serde_json::from_value::<Record>(unknown)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("colour"), "{err}");
 
     let mut wrong_type = good.clone();
@@ -57,7 +64,9 @@ fn json_rejects_unknown_fields_wrong_types_and_bad_identifiers() {
 
     let mut bad_id = good.clone();
     bad_id["aeo_status"]["operator"] = "XX123".into();
-    let err = serde_json::from_value::<Record>(bad_id).unwrap_err().to_string();
+    let err = serde_json::from_value::<Record>(bad_id)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid operator_id"), "{err}");
 
     let mut bad_transition = good;
@@ -68,38 +77,92 @@ fn json_rejects_unknown_fields_wrong_types_and_bad_identifiers() {
 #[test]
 fn shape_rules() {
     let mut records = every_record();
-    let Record::ClearanceDecision(d) = &mut records[3] else { panic!() };
+    let Record::ClearanceDecision(d) = &mut records[3] else {
+        panic!()
+    };
     d.declaration.mrn = None;
     d.declaration.ucr = None;
-    assert!(records[3].check_shape().unwrap_err().to_string().contains("declaration"));
+    assert!(
+        records[3]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("declaration")
+    );
 
-    let Record::CertificateIssue(c) = &mut records[0] else { panic!() };
-    c.certificate.hs_codes.push(c.certificate.hs_codes[0].clone());
-    assert!(records[0].check_shape().unwrap_err().to_string().contains("twice"));
+    let Record::CertificateIssue(c) = &mut records[0] else {
+        panic!()
+    };
+    c.certificate
+        .hs_codes
+        .push(c.certificate.hs_codes[0].clone());
+    assert!(
+        records[0]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("twice")
+    );
 
-    let Record::ClearanceDecision(d) = &mut records[3] else { panic!() };
+    let Record::ClearanceDecision(d) = &mut records[3] else {
+        panic!()
+    };
     d.declaration.mrn = Some(mrn());
     d.linked_certificates.push(d.linked_certificates[0].clone());
-    assert!(records[3].check_shape().unwrap_err().to_string().contains("twice"));
+    assert!(
+        records[3]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("twice")
+    );
 
-    let Record::MembershipPropose(m) = &mut records[10] else { panic!() };
-    let MembershipChange::Admit(info) = &mut m.change else { panic!() };
+    let Record::MembershipPropose(m) = &mut records[10] else {
+        panic!()
+    };
+    let MembershipChange::Admit(info) = &mut m.change else {
+        panic!()
+    };
     info.peer_id = clearance_core::peer::PeerKey::from_key(info.validator_key);
-    assert!(records[10].check_shape().unwrap_err().to_string().contains("network key"));
+    assert!(
+        records[10]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("network key")
+    );
 
-    let Record::AeoStatus(a) = &mut records[4] else { panic!() };
+    let Record::AeoStatus(a) = &mut records[4] else {
+        panic!()
+    };
     a.reason_code = None;
-    assert!(records[4].check_shape().unwrap_err().to_string().contains("reason_code"));
+    assert!(
+        records[4]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("reason_code")
+    );
 
-    let Record::MraPropose(m) = &mut records[5] else { panic!() };
+    let Record::MraPropose(m) = &mut records[5] else {
+        panic!()
+    };
     m.partner = m.proposer.clone();
     assert!(records[5].check_shape().is_err());
 
-    let Record::SubmitterKeyRegister(k) = &mut records[8] else { panic!() };
+    let Record::SubmitterKeyRegister(k) = &mut records[8] else {
+        panic!()
+    };
     let mut weak = [0u8; 32];
     weak[0] = 1;
     k.key = clearance_core::PublicKey(weak);
-    assert!(records[8].check_shape().unwrap_err().to_string().contains("weak"));
+    assert!(
+        records[8]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("weak")
+    );
 }
 
 #[test]
@@ -108,7 +171,10 @@ fn roles_binary_rejects_unknown_bits() {
     let bytes = encoding::encode(&roles);
     assert_eq!(bytes, (roles.bits()).to_le_bytes());
     assert!(encoding::decode::<Roles>(&(1u32 << 20).to_le_bytes(), 4, "roles").is_err());
-    assert_eq!(serde_json::to_string(&roles).unwrap(), r#"["aeo","key_admin"]"#);
+    assert_eq!(
+        serde_json::to_string(&roles).unwrap(),
+        r#"["aeo","key_admin"]"#
+    );
     assert!(serde_json::from_str::<Roles>(r#"["aeo","aeo"]"#).is_err());
 }
 
@@ -151,7 +217,10 @@ fn transaction_rejections_carry_codes() {
 
     let mut resigned = tx.clone();
     resigned.signature = key(61).sign(clearance_core::hash::tag::TX, tx.body.as_slice());
-    assert_eq!(resigned.verify(&chain).unwrap_err().code(), "TX_BAD_SIGNATURE");
+    assert_eq!(
+        resigned.verify(&chain).unwrap_err().code(),
+        "TX_BAD_SIGNATURE"
+    );
 
     let mut trailing = tx.clone();
     trailing.body.0.push(0);
@@ -163,7 +232,9 @@ fn transaction_rejections_carry_codes() {
     assert!(matches!(err, TxError::ZeroSequence));
 
     let mut bad_shape = every_record();
-    let Record::MraPropose(m) = &mut bad_shape[5] else { panic!() };
+    let Record::MraPropose(m) = &mut bad_shape[5] else {
+        panic!()
+    };
     m.partner = m.proposer.clone();
     let tx = SignedTx::sign(&body(bad_shape[5].clone(), chain), &key(60));
     assert_eq!(tx.verify(&chain).unwrap_err().code(), "TX_INVALID_RECORD");

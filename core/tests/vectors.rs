@@ -13,12 +13,16 @@ use clearance_core::vote::{SignedVote, Vote, VoteKind};
 const SPEC: &str = include_str!("../../docs/protocol.md");
 
 fn rfc8032_test1() -> SecretKey {
-    let seed = hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
+    let seed =
+        hex::decode("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60").unwrap();
     SecretKey::from_seed(seed.try_into().unwrap())
 }
 
 fn in_spec(hex_text: &str) {
-    assert!(SPEC.contains(hex_text), "docs/protocol.md does not state {hex_text}");
+    assert!(
+        SPEC.contains(hex_text),
+        "docs/protocol.md does not state {hex_text}"
+    );
 }
 
 #[test]
@@ -64,10 +68,17 @@ fn validator_set() {
     .unwrap();
     assert_eq!(
         hex::encode(set.to_bytes()),
-        format!("0100000000000000{}{}", "02000000000000004445", rfc8032_test1().public_key().to_hex())
+        format!(
+            "0100000000000000{}{}",
+            "02000000000000004445",
+            rfc8032_test1().public_key().to_hex()
+        )
     );
     let hash = set.hash().to_hex();
-    assert_eq!(hash, "c86b2012ff936be120bdfd55aac70a31abb906ca99223dc916d09dc4b4179ecd");
+    assert_eq!(
+        hash,
+        "c86b2012ff936be120bdfd55aac70a31abb906ca99223dc916d09dc4b4179ecd"
+    );
     in_spec(&hash);
 }
 
@@ -77,10 +88,14 @@ fn example_genesis_from_the_document() {
     let block = &SPEC[start..];
     let json_start = block.find("```json\n").expect("a json block in 7.2") + "```json\n".len();
     let json_end = json_start + block[json_start..].find("```").expect("closed json block");
-    let genesis = Genesis::from_json(&block[json_start..json_end]).expect("the example genesis is valid");
+    let genesis =
+        Genesis::from_json(&block[json_start..json_end]).expect("the example genesis is valid");
     assert_eq!(genesis.to_bytes().len(), 313);
     let id = genesis.chain_id().to_hex();
-    assert_eq!(id, "69ace9dd7dec273d1971bfc822cbe31516120819fae9c80940536fadc3369477");
+    assert_eq!(
+        id,
+        "69ace9dd7dec273d1971bfc822cbe31516120819fae9c80940536fadc3369477"
+    );
     in_spec(&id);
 }
 
@@ -92,22 +107,50 @@ fn merkle_vectors() {
     }
     let h = |x: &Hash32| x.to_hex();
     let table = [
-        (merkle::empty_root(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
-        (merkle::leaf_hash(b""), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
-        (merkle::leaf_hash(b"a"), "022a6979e6dab7aa5ae4c3e5e45f7e977112a7e63593820dbec1ec738a24f93c"),
-        (merkle::leaf_hash(b"b"), "57eb35615d47f34ec714cacdf5fd74608a5e8e102724e80b24b287c0c27b6a31"),
-        (merkle::leaf_hash(b"c"), "597fcb31282d34654c200d3418fca5705c648ebf326ec73d8ddef11841f876d8"),
-        (merkle::root(&log, 2).unwrap(), "b137985ff484fb600db93107c77b0365c80d78f5b429ded0fd97361d077999eb"),
-        (log.current_root(), "36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1"),
+        (
+            merkle::empty_root(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
+        (
+            merkle::leaf_hash(b""),
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        ),
+        (
+            merkle::leaf_hash(b"a"),
+            "022a6979e6dab7aa5ae4c3e5e45f7e977112a7e63593820dbec1ec738a24f93c",
+        ),
+        (
+            merkle::leaf_hash(b"b"),
+            "57eb35615d47f34ec714cacdf5fd74608a5e8e102724e80b24b287c0c27b6a31",
+        ),
+        (
+            merkle::leaf_hash(b"c"),
+            "597fcb31282d34654c200d3418fca5705c648ebf326ec73d8ddef11841f876d8",
+        ),
+        (
+            merkle::root(&log, 2).unwrap(),
+            "b137985ff484fb600db93107c77b0365c80d78f5b429ded0fd97361d077999eb",
+        ),
+        (
+            log.current_root(),
+            "36642e73c2540ab121e3a6bf9545b0a24982cd830eb13d3cd19de3ce6c021ec1",
+        ),
     ];
     for (got, want) in table {
         assert_eq!(h(&got), want);
         in_spec(want);
     }
-    let (a, b, c) = (merkle::leaf_hash(b"a"), merkle::leaf_hash(b"b"), merkle::leaf_hash(b"c"));
+    let (a, b, c) = (
+        merkle::leaf_hash(b"a"),
+        merkle::leaf_hash(b"b"),
+        merkle::leaf_hash(b"c"),
+    );
     assert_eq!(merkle::inclusion_proof(&log, 0, 3).unwrap(), vec![b, c]);
     assert_eq!(merkle::inclusion_proof(&log, 1, 3).unwrap(), vec![a, c]);
-    assert_eq!(merkle::inclusion_proof(&log, 2, 3).unwrap(), vec![merkle::root(&log, 2).unwrap()]);
+    assert_eq!(
+        merkle::inclusion_proof(&log, 2, 3).unwrap(),
+        vec![merkle::root(&log, 2).unwrap()]
+    );
     assert_eq!(merkle::consistency_proof(&log, 1, 3).unwrap(), vec![b, c]);
     assert_eq!(merkle::consistency_proof(&log, 2, 3).unwrap(), vec![c]);
 }

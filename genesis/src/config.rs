@@ -188,11 +188,21 @@ mod tests {
     fn toml_round_trip_and_validation() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.toml");
-        let config = NodeConfig::new("KZ", "/ip4/127.0.0.1/tcp/26600".into(), "127.0.0.1:26601".parse().unwrap());
+        let config = NodeConfig::new(
+            "KZ",
+            "/ip4/127.0.0.1/tcp/26600".into(),
+            "127.0.0.1:26601".parse().unwrap(),
+        );
         std::fs::write(&path, config.to_toml()).unwrap();
         assert_eq!(NodeConfig::load(&path).unwrap(), config);
 
-        std::fs::write(&path, config.to_toml().replace("/ip4/127.0.0.1/tcp/26600", "127.0.0.1:1")).unwrap();
+        std::fs::write(
+            &path,
+            config
+                .to_toml()
+                .replace("/ip4/127.0.0.1/tcp/26600", "127.0.0.1:1"),
+        )
+        .unwrap();
         let err = NodeConfig::load(&path).unwrap_err().to_string();
         assert!(err.contains("p2p.listen"), "{err}");
 

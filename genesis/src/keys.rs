@@ -145,10 +145,14 @@ impl KeyFile {
             }
         }
         if meta.len() > 4096 {
-            return Err(malformed(format!("{} bytes is too large for a key file", meta.len())));
+            return Err(malformed(format!(
+                "{} bytes is too large for a key file",
+                meta.len()
+            )));
         }
         let text = std::fs::read_to_string(path).map_err(io)?;
-        let json: KeyFileJson = serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
+        let json: KeyFileJson =
+            serde_json::from_str(&text).map_err(|e| malformed(e.to_string()))?;
         if json.kind != expected {
             return Err(KeyFileError::WrongKind {
                 path: path.to_owned(),
@@ -194,7 +198,10 @@ mod tests {
             KeyFile::load(&path, KeyKind::Validator),
             Err(KeyFileError::WrongKind { .. })
         ));
-        assert!(matches!(key.write_new(&path), Err(KeyFileError::Exists { .. })));
+        assert!(matches!(
+            key.write_new(&path),
+            Err(KeyFileError::Exists { .. })
+        ));
     }
 
     #[test]

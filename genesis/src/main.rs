@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "clearance-genesis", version, about = "Keys, genesis documents and local testnets for Clearance Ledger")]
+#[command(
+    name = "clearance-genesis",
+    version,
+    about = "Keys, genesis documents and local testnets for Clearance Ledger"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -97,7 +101,8 @@ fn run(cli: Cli) -> Result<()> {
             let Some(home) = home else {
                 bail!("give --home DIR for validator and network keys, or --submitter FILE");
             };
-            std::fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+            std::fs::create_dir_all(&home)
+                .with_context(|| format!("creating {}", home.display()))?;
             let validator = KeyFile::generate(KeyKind::Validator)?;
             let network = KeyFile::generate(KeyKind::Network)?;
             validator.write_new(&home.join("validator_key.json"))?;
@@ -113,17 +118,23 @@ fn run(cli: Cli) -> Result<()> {
             params,
             out,
         } => {
-            let members_json =
-                std::fs::read_to_string(&members).with_context(|| format!("reading {}", members.display()))?;
+            let members_json = std::fs::read_to_string(&members)
+                .with_context(|| format!("reading {}", members.display()))?;
             let params = match params {
                 Some(p) => {
-                    let text = std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
+                    let text = std::fs::read_to_string(&p)
+                        .with_context(|| format!("reading {}", p.display()))?;
                     serde_json::from_str::<ConsensusParams>(&text)
                         .map_err(|e| GenesisError::Json(format!("params file: {e}")))?
                 }
                 None => ConsensusParams::default(),
             };
-            let genesis = genesis_from_members(&members_json, ChainName::parse(&chain_name)?, genesis_time(time)?, params)?;
+            let genesis = genesis_from_members(
+                &members_json,
+                ChainName::parse(&chain_name)?,
+                genesis_time(time)?,
+                params,
+            )?;
             write_new_file(&out, &(genesis.to_json() + "\n"))?;
             println!("chain_id: {}", genesis.chain_id());
             println!("members:  {}", genesis.members.len());
@@ -151,7 +162,13 @@ fn run(cli: Cli) -> Result<()> {
             println!("chain_id: {}", manifest.chain_id);
             println!("genesis:  {}", manifest.genesis.display());
             for m in &manifest.members {
-                println!("  {}  home {}  p2p 127.0.0.1:{}  api {}", m.id, m.home.display(), m.p2p_port, m.api_url);
+                println!(
+                    "  {}  home {}  p2p 127.0.0.1:{}  api {}",
+                    m.id,
+                    m.home.display(),
+                    m.p2p_port,
+                    m.api_url
+                );
             }
         }
     }
@@ -164,7 +181,12 @@ fn write_new_file(path: &std::path::Path, contents: &str) -> Result<()> {
         .write(true)
         .create_new(true)
         .open(path)
-        .with_context(|| format!("creating {} (an existing file is never overwritten)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "creating {} (an existing file is never overwritten)",
+                path.display()
+            )
+        })?;
     f.write_all(contents.as_bytes())?;
     Ok(())
 }

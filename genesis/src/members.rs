@@ -33,8 +33,8 @@ pub fn genesis_from_members(
             limit: clearance_core::encoding::limit::GENESIS,
         });
     }
-    let file: MembersFile =
-        serde_json::from_str(members_json).map_err(|e| GenesisError::Json(format!("members file: {e}")))?;
+    let file: MembersFile = serde_json::from_str(members_json)
+        .map_err(|e| GenesisError::Json(format!("members file: {e}")))?;
     let genesis = Genesis {
         chain_name,
         genesis_time,

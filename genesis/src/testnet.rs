@@ -99,7 +99,8 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
             opts.out.display()
         );
     }
-    std::fs::create_dir_all(&opts.out).with_context(|| format!("creating {}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .with_context(|| format!("creating {}", opts.out.display()))?;
 
     let mut members = Vec::new();
     let mut submitters = Vec::new();
@@ -123,7 +124,10 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
 
         let listen = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
         let api = std::net::SocketAddr::from(([127, 0, 0, 1], api_port));
-        std::fs::write(home.join("config.toml"), NodeConfig::new(id, listen.clone(), api).to_toml())?;
+        std::fs::write(
+            home.join("config.toml"),
+            NodeConfig::new(id, listen.clone(), api).to_toml(),
+        )?;
 
         members.push(MemberInfo {
             id: country.clone(),
@@ -136,13 +140,17 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
             member: country.clone(),
             key: admin.public_key(),
             roles: Roles::from_roles(&[Role::KeyAdmin, Role::Membership, Role::Mra]),
-            label: text(&format!("{id} customs administration, ledger administrator"))?,
+            label: text(&format!(
+                "{id} customs administration, ledger administrator"
+            ))?,
         });
         submitters.push(GenesisSubmitter {
             member: country,
             key: agency.public_key(),
             roles: Roles::from_roles(&[Role::Certificates, Role::Clearance, Role::Aeo]),
-            label: text(&format!("{id} sample agency: certificates, clearance and AEO desk"))?,
+            label: text(&format!(
+                "{id} sample agency: certificates, clearance and AEO desk"
+            ))?,
         });
         manifest_members.push(ManifestMember {
             id: id.to_string(),
@@ -163,7 +171,9 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
         members,
         submitters,
     };
-    genesis.validate().context("the generated genesis is invalid")?;
+    genesis
+        .validate()
+        .context("the generated genesis is invalid")?;
     let json = genesis.to_json() + "\n";
     let genesis_path = opts.out.join("genesis.json");
     std::fs::write(&genesis_path, &json)?;
@@ -185,6 +195,7 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
 
 /// Reads and validates a genesis file.
 pub fn load_genesis(path: &Path) -> Result<Genesis> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Genesis::from_json(&text)?)
 }

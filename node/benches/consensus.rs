@@ -25,7 +25,9 @@ struct Net {
 
 impl Net {
     fn new(n: usize) -> Net {
-        let keys: Vec<SecretKey> = (0..n).map(|i| SecretKey::from_seed([i as u8 + 1; 32])).collect();
+        let keys: Vec<SecretKey> = (0..n)
+            .map(|i| SecretKey::from_seed([i as u8 + 1; 32]))
+            .collect();
         let set = ValidatorSet::new(
             (0..n)
                 .map(|i| Validator {
@@ -111,7 +113,14 @@ impl Net {
                     )),
                     Output::BuildBlock { height, round } => {
                         let block = self.block(height);
-                        work.push_back((i, Input::BlockToPropose { height, round, block }));
+                        work.push_back((
+                            i,
+                            Input::BlockToPropose {
+                                height,
+                                round,
+                                block,
+                            },
+                        ));
                     }
                     Output::Decide { .. } => {
                         decided += 1;
@@ -119,7 +128,9 @@ impl Net {
                             return 1;
                         }
                     }
-                    Output::PersistSafetyState(_) | Output::ScheduleTimeout { .. } | Output::Evidence(_) => {}
+                    Output::PersistSafetyState(_)
+                    | Output::ScheduleTimeout { .. }
+                    | Output::Evidence(_) => {}
                 }
             }
         }
@@ -157,7 +168,14 @@ impl Net {
                 }
                 Output::BuildBlock { height, round } => {
                     let block = self.block(height);
-                    work.push_back((i, Input::BlockToPropose { height, round, block }));
+                    work.push_back((
+                        i,
+                        Input::BlockToPropose {
+                            height,
+                            round,
+                            block,
+                        },
+                    ));
                 }
                 _ => {}
             }

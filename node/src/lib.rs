@@ -23,7 +23,8 @@ mod tests {
         for seed in [1u8, 7, 200] {
             let secret = SecretKey::from_seed([seed; 32]);
             let mut bytes = secret.seed();
-            let keypair = libp2p::identity::Keypair::ed25519_from_bytes(&mut bytes).expect("32-byte seed");
+            let keypair =
+                libp2p::identity::Keypair::ed25519_from_bytes(&mut bytes).expect("32-byte seed");
             let libp2p_id = keypair.public().to_peer_id().to_base58();
             let ours = PeerKey::from_key(secret.public_key());
             assert_eq!(ours.to_peer_id(), libp2p_id);

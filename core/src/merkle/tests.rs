@@ -49,12 +49,20 @@ fn check_size_against_reference(items: &[Vec<u8>], ours: &MemoryLog, size: u64) 
     let (_, theirs) = both(&items[..size as usize]);
     let their_root = theirs.root();
     let our_root = root(ours, size).unwrap();
-    assert_eq!(our_root.0.as_slice(), their_root.as_bytes().as_slice(), "root at size {size}");
+    assert_eq!(
+        our_root.0.as_slice(),
+        their_root.as_bytes().as_slice(),
+        "root at size {size}"
+    );
 
     for index in 0..size {
         let proof = inclusion_proof(ours, index, size).unwrap();
         let reference = theirs.prove_inclusion(index as usize);
-        assert_eq!(to_bytes(&proof), reference.as_bytes(), "inclusion {index} of {size}");
+        assert_eq!(
+            to_bytes(&proof),
+            reference.as_bytes(),
+            "inclusion {index} of {size}"
+        );
         let leaf = leaf_hash(&items[index as usize]);
         verify_inclusion(&leaf, index, size, &proof, &our_root).unwrap();
         // A wrong index or a wrong leaf fails.
@@ -68,14 +76,21 @@ fn check_size_against_reference(items: &[Vec<u8>], ours: &MemoryLog, size: u64) 
     for old in 1..=size {
         let proof = consistency_proof(ours, old, size).unwrap();
         let reference = theirs.prove_consistency((size - old) as usize);
-        assert_eq!(to_bytes(&proof), reference.as_bytes(), "consistency {old}->{size}");
+        assert_eq!(
+            to_bytes(&proof),
+            reference.as_bytes(),
+            "consistency {old}->{size}"
+        );
         let old_root = root(ours, old).unwrap();
         verify_consistency(old, size, &old_root, &our_root, &proof).unwrap();
         // ct-merkle accepts our proof too.
         let old_ref = RootHash::<CtSha256>::new(old_root.0.into(), old);
         theirs
             .root()
-            .verify_consistency(&old_ref, &ConsistencyProof::from_digests(proof.iter().map(|h| (&h.0).into())))
+            .verify_consistency(
+                &old_ref,
+                &ConsistencyProof::from_digests(proof.iter().map(|h| (&h.0).into())),
+            )
             .unwrap();
         if old < size {
             assert!(verify_consistency(old, size, &our_root, &our_root, &proof).is_err());
@@ -110,7 +125,10 @@ fn rfc_size_one_and_known_root() {
     assert_eq!(log.current_root(), leaf_hash(b"a"));
     assert_eq!(inclusion_proof(&log, 0, 1).unwrap(), vec![]);
     log.append(b"b");
-    assert_eq!(log.current_root(), node_hash(&leaf_hash(b"a"), &leaf_hash(b"b")));
+    assert_eq!(
+        log.current_root(),
+        node_hash(&leaf_hash(b"a"), &leaf_hash(b"b"))
+    );
 }
 
 #[test]

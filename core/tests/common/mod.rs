@@ -39,7 +39,10 @@ pub fn certificate_body(number: &str) -> CertificateBody {
         importer: Some(OperatorId::parse("DE9876543210").unwrap()),
         origin_country: cc("KZ"),
         destination_country: cc("DE"),
-        hs_codes: vec![HsCode::parse("100199").unwrap(), HsCode::parse("10019900").unwrap()],
+        hs_codes: vec![
+            HsCode::parse("100199").unwrap(),
+            HsCode::parse("10019900").unwrap(),
+        ],
         document_sha256: Hash32::sha256(b"ePhyto KZ-PC-2026-000123"),
     }
 }
@@ -131,7 +134,10 @@ pub fn member(id: &str, seed: u8) -> MemberInfo {
         name: t(&format!("Customs of {id}")),
         validator_key: key(seed).public_key(),
         peer_id: PeerKey::from_key(key(seed + 100).public_key()),
-        addresses: vec![t(&format!("/ip4/127.0.0.1/tcp/{}", 26600 + u16::from(seed)))],
+        addresses: vec![t(&format!(
+            "/ip4/127.0.0.1/tcp/{}",
+            26600 + u16::from(seed)
+        ))],
     }
 }
 

@@ -69,7 +69,7 @@ pub struct Machine {
     /// Proposals of each round in arrival order; the first is the one the prevote rules use.
     proposals: BTreeMap<u32, Vec<RoundProposal>>,
     /// Blocks of this height by hash (proposals seen), so a valid value can be proposed again.
-    blocks: HashMap<Hash32, Block>,
+    blocks: BTreeMap<Hash32, Block>,
     verdicts: HashMap<Hash32, bool>,
     validating: HashSet<Hash32>,
     flags: RoundFlags,
@@ -109,7 +109,7 @@ impl Machine {
             votes: VoteBook::default(),
             seen_votes: HashSet::new(),
             proposals: BTreeMap::new(),
-            blocks: HashMap::new(),
+            blocks: BTreeMap::new(),
             verdicts: HashMap::new(),
             validating: HashSet::new(),
             flags: RoundFlags::default(),
@@ -125,9 +125,19 @@ impl Machine {
     /// and step with the messages signed before the crash broadcast again.
     pub fn start(&mut self) -> Vec<Output> {
         let mut out = Vec::new();
-        if self.safety.signed.is_empty() && self.safety.step == Step::Propose && self.safety.round == 0 {
+        if self.safety.signed.is_empty()
+            && self.safety.step == Step::Propose
+            && self.safety.round == 0
+        {
             self.start_round(0, &mut out);
         } else {
+            if let (Some((_, hash)), Some(block)) =
+                (self.safety.valid, self.safety.valid_block.clone())
+            {
+                // It was validated before it became the valid value.
+                self.verdicts.insert(hash, true);
+                self.blocks.insert(hash, block);
+            }
             for vote in self.safety.valid_polka.clone() {
                 self.on_vote(vote, &mut out);
             }
@@ -201,10 +211,14 @@ impl Machine {
     /// Every proposal and vote held for the current height. The driver re-gossips them periodically: liveness
     /// after the network heals rests on correct nodes relaying what they received, not only what they signed.
     pub fn gossip(&self) -> Vec<Message> {
-        let proposals = self.proposals.values().flatten().map(|p| Message::Proposal {
-            proposal: p.signed.clone(),
-            block: p.block.clone(),
-        });
+        let proposals = self
+            .proposals
+            .values()
+            .flatten()
+            .map(|p| Message::Proposal {
+                proposal: p.signed.clone(),
+                block: p.block.clone(),
+            });
         let votes = self.votes.all_votes().map(|v| Message::Vote(v.clone()));
         proposals.chain(votes).collect()
     }
@@ -216,7 +230,8 @@ impl Machine {
     /// A one-line account of the round state, for logs and for a consensus-state endpoint: round, step, lock,
     /// valid value, and per recent round the proposals and the vote counts per value.
     pub fn describe(&self) -> String {
-        let short = |h: Option<Hash32>| h.map_or("nil".to_string(), |h| h.to_hex()[..8].to_string());
+        let short =
+            |h: Option<Hash32>| h.map_or("nil".to_string(), |h| h.to_hex()[..8].to_string());
         let mut text = format!(
             "h{} r{} {:?} locked {:?} valid {:?} decided {}",
             self.safety.height,
@@ -227,7 +242,9 @@ impl Machine {
             self.decided
         );
         let from = self.safety.round.saturating_sub(3);
-        let mut rounds: Vec<u32> = (0..3).chain(from..=self.safety.round.saturating_add(1)).collect();
+        let mut rounds: Vec<u32> = (0..3)
+            .chain(from..=self.safety.round.saturating_add(1))
+            .collect();
         rounds.dedup();
         for (r, _) in self.safety.locked.iter().chain(self.safety.valid.iter()) {
             if !rounds.contains(r) {
@@ -240,11 +257,18 @@ impl Machine {
                 .get(&round)
                 .map(|ps| {
                     ps.iter()
-                        .map(|p| format!("{}(vr {:?})", short(Some(p.proposal.block_hash)), p.proposal.valid_round))
+                        .map(|p| {
+                            format!(
+                                "{}(vr {:?})",
+                                short(Some(p.proposal.block_hash)),
+                                p.proposal.valid_round
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
-            let tally = |t: Option<&super::votes::Tally>| t.map(|t| t.summary(&short)).unwrap_or_default();
+            let tally =
+                |t: Option<&super::votes::Tally>| t.map(|t| t.summary(&short)).unwrap_or_default();
             text.push_str(&format!(
                 " | r{round}: proposals {props:?} prevotes [{}] precommits [{}]",
                 tally(self.votes.prevotes(round)),
@@ -317,7 +341,9 @@ impl Machine {
     /// Whether this validator may sign at `step` of the current round: strictly after everything it signed.
     fn may_sign(&self, step: Step) -> bool {
         let here = (self.safety.height, self.safety.round, step);
-        self.key.is_some() && self.me.is_some() && self.safety.last_signed.is_none_or(|last| here > last)
+        self.key.is_some()
+            && self.me.is_some()
+            && self.safety.last_signed.is_none_or(|last| here > last)
     }
 
     /// Records a signature in the safety state, asks for it to be synced, and only then broadcasts.
@@ -460,14 +486,23 @@ impl Machine {
             self.ignored.non_member += 1;
             return;
         };
-        if self.validators.proposer(proposal.height, proposal.round).member != proposal.proposer {
+        if self
+            .validators
+            .proposer(proposal.height, proposal.round)
+            .member
+            != proposal.proposer
+        {
             self.ignored.not_from_proposer += 1;
             return;
         }
         // The block id covers the body: the header commits to the transactions through tx_root. Without this a
         // proposer could pair one signed id with different bodies.
         let header = match block.verify_body() {
-            Ok(view) if view.hash == proposal.block_hash && view.header.height == proposal.height => view,
+            Ok(view)
+                if view.hash == proposal.block_hash && view.header.height == proposal.height =>
+            {
+                view
+            }
             _ => {
                 self.ignored.malformed += 1;
                 return;
@@ -483,7 +518,9 @@ impl Machine {
         }
         let round_no = proposal.round;
         let round = self.proposals.entry(round_no).or_default();
-        if round.iter().any(|p| p.proposal.block_hash == header.hash) || round.len() >= MAX_PROPOSALS_PER_ROUND {
+        if round.iter().any(|p| p.proposal.block_hash == header.hash)
+            || round.len() >= MAX_PROPOSALS_PER_ROUND
+        {
             // The same block again (perhaps with another valid round), or an equivocator past the cap.
             self.ignored.duplicate += 1;
             return;
@@ -539,7 +576,13 @@ impl Machine {
         }
     }
 
-    fn on_block_to_propose(&mut self, height: u64, round: u32, block: Block, out: &mut Vec<Output>) {
+    fn on_block_to_propose(
+        &mut self,
+        height: u64,
+        round: u32,
+        block: Block,
+        out: &mut Vec<Output>,
+    ) {
         let current = height == self.safety.height
             && round == self.safety.round
             && self.safety.step == Step::Propose
@@ -628,18 +671,20 @@ impl Machine {
         }
     }
 
-    /// [L49-51] upon ⟨PROPOSAL, h_p, r, v, ∗⟩ from proposer(h_p, r) AND 2f+1 ⟨PRECOMMIT, h_p, r, id(v)⟩
-    /// while decision_p[h_p] = nil: if valid(v), decide v.
+    /// [L49-51] upon ⟨PROPOSAL, h_p, r, v, ∗⟩ AND 2f+1 ⟨PRECOMMIT, h_p, r, id(v)⟩ while decision_p[h_p] = nil:
+    /// if valid(v), decide v. The proposal serves only to know v; since the block id covers the whole block, any
+    /// held block with that id will do (after a crash the round's proposal may be gone while the block is kept).
     fn try_decide(&mut self, out: &mut Vec<Output>) -> bool {
         let q = self.quorum();
-        let found = self.proposals.iter().find_map(|(round, proposals)| {
-            let tally = self.votes.precommits(*round)?;
-            proposals.iter().find_map(|p| {
-                let hash = p.proposal.block_hash;
-                (tally.count(Some(hash)) >= q && self.verdicts.get(&hash) == Some(&true))
-                    .then(|| (*round, hash, p.block.clone(), tally.votes_for(Some(hash))))
-            })
-        });
+        let found = self
+            .votes
+            .rounds_with_precommits()
+            .find_map(|(round, tally)| {
+                self.blocks.iter().find_map(|(hash, block)| {
+                    (tally.count(Some(*hash)) >= q && self.verdicts.get(hash) == Some(&true))
+                        .then(|| (round, *hash, block.clone(), tally.votes_for(Some(*hash))))
+                })
+            });
         let Some((round, hash, block, precommits)) = found else {
             return false;
         };
@@ -712,7 +757,10 @@ impl Machine {
         if self.safety.step != Step::Prevote || self.flags.prevote_timeout_scheduled {
             return false;
         }
-        let total = self.votes.prevotes(self.safety.round).map_or(0, |t| t.total());
+        let total = self
+            .votes
+            .prevotes(self.safety.round)
+            .map_or(0, |t| t.total());
         if total < self.quorum() {
             return false;
         }
@@ -743,6 +791,7 @@ impl Machine {
         self.flags.polka_seen = true;
         // [L42-43] validValue_p ← v, validRound_p ← round_p.
         self.safety.valid = Some((round, hash));
+        self.safety.valid_block = self.blocks.get(&hash).cloned();
         self.safety.valid_polka = self
             .votes
             .prevotes(round)

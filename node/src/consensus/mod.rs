@@ -10,6 +10,7 @@ mod types;
 mod votes;
 
 pub use machine::{
-    Config, MAX_FUTURE_ROUNDS_PER_MEMBER, MAX_NEXT_HEIGHT_PER_MEMBER, MAX_PROPOSALS_PER_ROUND, MAX_ROUND, Machine,
+    Config, MAX_FUTURE_ROUNDS_PER_MEMBER, MAX_NEXT_HEIGHT_PER_MEMBER, MAX_PROPOSALS_PER_ROUND,
+    MAX_ROUND, Machine,
 };
 pub use types::{Ignored, Input, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts};

@@ -19,7 +19,10 @@ pub enum Step {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Message {
     /// A proposal travels with its block, so that a receiver can validate the value it votes on.
-    Proposal { proposal: SignedProposal, block: Block },
+    Proposal {
+        proposal: SignedProposal,
+        block: Block,
+    },
     Vote(SignedVote),
 }
 
@@ -33,18 +36,32 @@ pub struct Timeout {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
     /// A proposal with its block, from the network.
-    Proposal { proposal: SignedProposal, block: Block },
+    Proposal {
+        proposal: SignedProposal,
+        block: Block,
+    },
     /// A prevote or precommit, from the network.
     Vote(SignedVote),
     /// A timeout scheduled earlier has expired.
     Timeout(Timeout),
     /// The executor's verdict on a block the machine asked it to validate.
-    BlockVerdict { height: u64, block_hash: Hash32, valid: bool },
+    BlockVerdict {
+        height: u64,
+        block_hash: Hash32,
+        valid: bool,
+    },
     /// The block to propose, answering [`Output::BuildBlock`].
-    BlockToPropose { height: u64, round: u32, block: Block },
+    BlockToPropose {
+        height: u64,
+        round: u32,
+        block: Block,
+    },
     /// Height `height` is committed (decided here and executed, or fetched and verified by block sync):
     /// move to `height + 1` with `next_validators`.
-    HeightCommitted { height: u64, next_validators: ValidatorSet },
+    HeightCommitted {
+        height: u64,
+        next_validators: ValidatorSet,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,13 +70,27 @@ pub enum Output {
     /// wait until the write is durable: that is what keeps a restarted node from signing twice.
     PersistSafetyState(SafetyState),
     Broadcast(Message),
-    ScheduleTimeout { timeout: Timeout, after_ms: u64 },
+    ScheduleTimeout {
+        timeout: Timeout,
+        after_ms: u64,
+    },
     /// Ask the executor whether `block` is a valid block for `height`; answer with [`Input::BlockVerdict`].
-    ValidateBlock { height: u64, block: Block },
+    ValidateBlock {
+        height: u64,
+        block: Block,
+    },
     /// Ask for a block to propose at `(height, round)`; answer with [`Input::BlockToPropose`].
-    BuildBlock { height: u64, round: u32 },
+    BuildBlock {
+        height: u64,
+        round: u32,
+    },
     /// The block is decided. The driver executes and stores it, then sends [`Input::HeightCommitted`].
-    Decide { height: u64, round: u32, block: Block, certificate: clearance_core::vote::CommitCertificate },
+    Decide {
+        height: u64,
+        round: u32,
+        block: Block,
+        certificate: clearance_core::vote::CommitCertificate,
+    },
     /// A validator signed two conflicting votes.
     Evidence(Equivocation),
 }
@@ -73,9 +104,11 @@ pub struct SafetyState {
     pub step: Step,
     /// `lockedRound` and `id(lockedValue)`.
     pub locked: Option<(u32, Hash32)>,
-    /// `validRound` and `id(validValue)`. The block itself stays in memory: should it be lost in a crash, the
-    /// node proposes a new block instead, which can cost a round but never safety.
+    /// `validRound` and `id(validValue)`.
     pub valid: Option<(u32, Hash32)>,
+    /// `validValue` itself. A restarted node needs the block: to propose it again, and because after a crash
+    /// it may be the only node left that holds a block others are locked on.
+    pub valid_block: Option<Block>,
     /// The 2f+1 prevotes that made `valid` valid (its proof of lock). After a crash they go back into the vote
     /// book and out with the gossip: a proposal that re-proposes the valid value with its round is only accepted
     /// by nodes that can see this polka, and the node's memory of it is otherwise lost.
@@ -103,6 +136,7 @@ impl SafetyState {
             step: Step::Propose,
             locked: None,
             valid: None,
+            valid_block: None,
             valid_polka: Vec::new(),
             last_signed: None,
             signed: Vec::new(),

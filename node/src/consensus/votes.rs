@@ -30,7 +30,13 @@ pub enum Added {
 
 impl Tally {
     /// `relevant`: the vote is for nil or for a block of a known proposal.
-    fn add(&mut self, index: usize, block: Option<Hash32>, signed: &SignedVote, relevant: bool) -> Added {
+    fn add(
+        &mut self,
+        index: usize,
+        block: Option<Hash32>,
+        signed: &SignedVote,
+        relevant: bool,
+    ) -> Added {
         let values = self.voters.entry(index).or_default();
         if values.contains(&block) {
             return Added::Duplicate;
@@ -135,10 +141,13 @@ impl VoteBook {
             }
             Added::Duplicate => VoteOutcome::Duplicate,
             Added::Conflict(first) => {
-                let evidence = self.reported.insert((index, round, kind)).then(|| Equivocation {
-                    first,
-                    second: signed.clone(),
-                });
+                let evidence = self
+                    .reported
+                    .insert((index, round, kind))
+                    .then(|| Equivocation {
+                        first,
+                        second: signed.clone(),
+                    });
                 VoteOutcome::Equivocation(evidence)
             }
         }
@@ -150,7 +159,9 @@ impl VoteBook {
 
     /// Whether `index` has sent anything in `round`.
     pub fn has_participated(&self, index: usize, round: u32) -> bool {
-        self.participants.get(&round).is_some_and(|s| s.contains(&index))
+        self.participants
+            .get(&round)
+            .is_some_and(|s| s.contains(&index))
     }
 
     /// Rounds above `round` in which `index` has sent something.
@@ -168,6 +179,11 @@ impl VoteBook {
             .rev()
             .find(|(_, s)| s.len() >= threshold)
             .map(|(r, _)| *r)
+    }
+
+    /// Rounds in order, with their precommits.
+    pub fn rounds_with_precommits(&self) -> impl Iterator<Item = (u32, &Tally)> {
+        self.rounds.iter().map(|(r, v)| (*r, &v.precommits))
     }
 
     /// Every vote held, for re-gossip.

@@ -121,7 +121,9 @@ impl Scenario {
                 twin_of = Some(who);
             }
         }
-        let honest: Vec<usize> = (0..n).filter(|i| behaviors[*i] == Behavior::Honest).collect();
+        let honest: Vec<usize> = (0..n)
+            .filter(|i| behaviors[*i] == Behavior::Honest)
+            .collect();
         let twin_groups = twin_of.map(|t| {
             behaviors.push(Behavior::Twin);
             let mut a = BTreeSet::from([t]);
@@ -164,7 +166,11 @@ impl Scenario {
             twin_of,
             twin_groups,
             max_delay_ms: rng.range(1, 150),
-            loss: if rng.chance(0.5) { rng.range(0, 30) as f64 / 100.0 } else { 0.0 },
+            loss: if rng.chance(0.5) {
+                rng.range(0, 30) as f64 / 100.0
+            } else {
+                0.0
+            },
             duplication: rng.range(0, 10) as f64 / 100.0,
             partitions,
             crashes,
@@ -179,14 +185,32 @@ impl Scenario {
 
 #[derive(Debug, Clone)]
 enum Event {
-    Deliver { to: usize, msg: Message },
+    Deliver {
+        to: usize,
+        msg: Message,
+    },
     /// An answer from the node's own executor or storage, fed back after the current batch of outputs, as the
     /// real driver does.
-    Input { slot: usize, incarnation: u64, input: Input },
-    Timeout { slot: usize, incarnation: u64, timeout: Timeout },
-    Regossip { slot: usize },
-    Crash { slot: usize, mid_output: bool },
-    Restart { slot: usize },
+    Input {
+        slot: usize,
+        incarnation: u64,
+        input: Input,
+    },
+    Timeout {
+        slot: usize,
+        incarnation: u64,
+        timeout: Timeout,
+    },
+    Regossip {
+        slot: usize,
+    },
+    Crash {
+        slot: usize,
+        mid_output: bool,
+    },
+    Restart {
+        slot: usize,
+    },
 }
 
 /// What survives a crash: the synced safety state and the committed chain.
@@ -212,6 +236,8 @@ struct Slot {
 #[derive(Debug)]
 pub struct Report {
     pub decided_heights: u64,
+    /// Heights that some honest node decided through its own consensus rather than only through block sync.
+    pub by_consensus: u64,
     pub messages: u64,
     pub evidence: u64,
 }
@@ -239,7 +265,7 @@ pub struct Sim {
     decided_at: HashMap<(usize, u64), u64>,
     /// (validator, height, round, step) -> the bytes an honest validator signed there.
     signed: HashMap<(usize, u64, u32, Step), Vec<u8>>,
-    /// Heights some honest node decided through its own consensus, not only through block sync.
+    /// Heights some honest node decided through its own consensus, with when.
     decided_by_consensus: BTreeMap<u64, u64>,
     block_nonce: u64,
     messages: u64,
@@ -277,7 +303,11 @@ impl Sim {
             .iter()
             .enumerate()
             .map(|(i, b)| Slot {
-                validator: if i < s.n { i } else { s.twin_of.expect("twin slot") },
+                validator: if i < s.n {
+                    i
+                } else {
+                    s.twin_of.expect("twin slot")
+                },
                 behavior: *b,
                 machine: None,
                 incarnation: 0,
@@ -331,7 +361,8 @@ impl Sim {
         if let Some((a, b)) = &self.s.twin_groups {
             let twins = [self.s.twin_of.unwrap_or(usize::MAX), self.s.n];
             for (twin, group) in twins.iter().zip([a, b]) {
-                if (from == *twin || to == *twin) && !(group.contains(&from) && group.contains(&to)) {
+                if (from == *twin || to == *twin) && !(group.contains(&from) && group.contains(&to))
+                {
                     return false;
                 }
             }
@@ -353,11 +384,21 @@ impl Sim {
         if !healed && self.rng.chance(self.s.loss) {
             return;
         }
-        let copies = if !healed && self.rng.chance(self.s.duplication) { 2 } else { 1 };
+        let copies = if !healed && self.rng.chance(self.s.duplication) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             let delay = self.rng.range(1, self.s.max_delay_ms);
             self.messages += 1;
-            self.push(self.now + delay, Event::Deliver { to, msg: msg.clone() });
+            self.push(
+                self.now + delay,
+                Event::Deliver {
+                    to,
+                    msg: msg.clone(),
+                },
+            );
         }
     }
 
@@ -393,15 +434,18 @@ impl Sim {
             header: HeaderView::from_header(header).bytes,
             txs: vec![tx],
         };
-        self.proposed.insert(block_hash(block.header.as_slice()), valid);
+        self.proposed
+            .insert(block_hash(block.header.as_slice()), valid);
         block
     }
 
     /// The executor's verdict: the block decodes, carries what its header says, and is for this height.
     fn is_valid(&self, height: u64, block: &Block) -> bool {
-        block
-            .verify_body()
-            .is_ok_and(|v| v.header.height == height && v.header.chain_id == self.chain_id && v.header.log_size == 0)
+        block.verify_body().is_ok_and(|v| {
+            v.header.height == height
+                && v.header.chain_id == self.chain_id
+                && v.header.log_size == 0
+        })
     }
 
     fn start_slot(&mut self, slot: usize) {
@@ -427,7 +471,14 @@ impl Sim {
     fn feed_later(&mut self, slot: usize, input: Input) {
         let incarnation = self.slots[slot].incarnation;
         let delay = self.rng.range(0, self.s.executor_delay_ms);
-        self.push(self.now + delay, Event::Input { slot, incarnation, input });
+        self.push(
+            self.now + delay,
+            Event::Input {
+                slot,
+                incarnation,
+                input,
+            },
+        );
     }
 
     fn feed(&mut self, slot: usize, input: Input) {
@@ -453,7 +504,9 @@ impl Sim {
                 };
                 ((validator, vote.height, vote.round, step), v.vote.0.clone())
             }
-            Message::Proposal { proposal, .. } => return self.record_proposal_signature(slot, proposal),
+            Message::Proposal { proposal, .. } => {
+                return self.record_proposal_signature(slot, proposal);
+            }
         };
         match self.signed.get(&key) {
             Some(previous) if *previous != value => Err(format!(
@@ -467,9 +520,14 @@ impl Sim {
         }
     }
 
-    fn record_proposal_signature(&mut self, slot: usize, proposal: &SignedProposal) -> Result<(), String> {
-        let p: Proposal = clearance_core::encoding::decode(proposal.proposal.as_slice(), 512, "proposal")
-            .map_err(|e| e.to_string())?;
+    fn record_proposal_signature(
+        &mut self,
+        slot: usize,
+        proposal: &SignedProposal,
+    ) -> Result<(), String> {
+        let p: Proposal =
+            clearance_core::encoding::decode(proposal.proposal.as_slice(), 512, "proposal")
+                .map_err(|e| e.to_string())?;
         self.proposed_by.insert(p.block_hash);
         if !self.honest(slot) {
             return Ok(());
@@ -513,7 +571,9 @@ impl Sim {
             Output::PersistSafetyState(state) => {
                 // The sim's disk syncs at once. Whatever the state says was signed counts as signed.
                 match state.signed.last() {
-                    Some(Signed::Vote(v)) => self.record_signature(slot, &Message::Vote(v.clone()))?,
+                    Some(Signed::Vote(v)) => {
+                        self.record_signature(slot, &Message::Vote(v.clone()))?
+                    }
                     Some(Signed::Proposal(p)) => self.record_proposal_signature(slot, p)?,
                     None => {}
                 }
@@ -525,7 +585,14 @@ impl Sim {
             }
             Output::ScheduleTimeout { timeout, after_ms } => {
                 let incarnation = self.slots[slot].incarnation;
-                self.push(self.now + after_ms, Event::Timeout { slot, incarnation, timeout });
+                self.push(
+                    self.now + after_ms,
+                    Event::Timeout {
+                        slot,
+                        incarnation,
+                        timeout,
+                    },
+                );
             }
             Output::ValidateBlock { height, block } => {
                 let valid = self.is_valid(height, &block);
@@ -541,9 +608,21 @@ impl Sim {
             Output::BuildBlock { height, round } => {
                 let validator = self.slots[slot].validator;
                 let block = self.new_block(height, validator, true);
-                self.feed_later(slot, Input::BlockToPropose { height, round, block });
+                self.feed_later(
+                    slot,
+                    Input::BlockToPropose {
+                        height,
+                        round,
+                        block,
+                    },
+                );
             }
-            Output::Decide { height, block, certificate, .. } => {
+            Output::Decide {
+                height,
+                block,
+                certificate,
+                ..
+            } => {
                 if self.honest(slot) {
                     self.decided_by_consensus.entry(height).or_insert(self.now);
                 }
@@ -558,33 +637,52 @@ impl Sim {
         Ok(())
     }
 
-    fn commit(&mut self, slot: usize, height: u64, block: Block, cert: CommitCertificate) -> Result<(), String> {
-        let view = block
-            .verify_body()
-            .map_err(|e| format!("slot {slot} decided height {height}, a block whose body does not match: {e}"))?;
-        verify_commit(&self.chain_id, &self.set, &view, &cert)
-            .map_err(|e| format!("slot {slot} decided height {height} with a bad certificate: {e}"))?;
+    fn commit(
+        &mut self,
+        slot: usize,
+        height: u64,
+        block: Block,
+        cert: CommitCertificate,
+    ) -> Result<(), String> {
+        let view = block.verify_body().map_err(|e| {
+            format!("slot {slot} decided height {height}, a block whose body does not match: {e}")
+        })?;
+        verify_commit(&self.chain_id, &self.set, &view, &cert).map_err(|e| {
+            format!("slot {slot} decided height {height} with a bad certificate: {e}")
+        })?;
         let committed = self.committed_height(slot);
         if height <= committed {
             // Already committed through block sync while the machine was deciding it.
             let (stored, _) = &self.slots[slot].disk.chain[(height - 1) as usize];
             if block_hash(stored.header.as_slice()) != view.hash && self.honest(slot) {
-                return Err(format!("agreement violated at height {height} within slot {slot}"));
+                return Err(format!(
+                    "agreement violated at height {height} within slot {slot}"
+                ));
             }
             return Ok(());
         }
         if committed + 1 != height {
-            return Err(format!("slot {slot} decided height {height} with {committed} committed"));
+            return Err(format!(
+                "slot {slot} decided height {height} with {committed} committed"
+            ));
         }
         if self.honest(slot) {
             // Validity: decided blocks were proposed and are valid.
             if !self.proposed_by.contains(&view.hash) {
-                return Err(format!("height {height}: a block nobody proposed was decided"));
+                return Err(format!(
+                    "height {height}: a block nobody proposed was decided"
+                ));
             }
             match self.proposed.get(&view.hash) {
                 Some(true) => {}
-                Some(false) => return Err(format!("height {height}: an invalid block was decided")),
-                None => return Err(format!("height {height}: a block the sim never built was decided")),
+                Some(false) => {
+                    return Err(format!("height {height}: an invalid block was decided"));
+                }
+                None => {
+                    return Err(format!(
+                        "height {height}: a block the sim never built was decided"
+                    ));
+                }
             }
             // Agreement.
             match self.decisions.get(&height) {
@@ -619,8 +717,11 @@ impl Sim {
         let validator = self.slots[slot].validator;
         match (self.slots[slot].behavior, &msg) {
             (Behavior::EquivocatingProposer, Message::Proposal { proposal, .. }) => {
-                let Ok(p) = clearance_core::encoding::decode::<Proposal>(proposal.proposal.as_slice(), 512, "p")
-                else {
+                let Ok(p) = clearance_core::encoding::decode::<Proposal>(
+                    proposal.proposal.as_slice(),
+                    512,
+                    "p",
+                ) else {
                     return;
                 };
                 if p.proposer != self.set.validators()[validator].member {
@@ -629,7 +730,9 @@ impl Sim {
                 }
                 let twisted = if self.rng.chance(0.3) {
                     // The same signed proposal with another body under the same header: must be refused.
-                    let Message::Proposal { block, .. } = &msg else { return };
+                    let Message::Proposal { block, .. } = &msg else {
+                        return;
+                    };
                     let mut tampered = block.clone();
                     tampered.txs = vec![clearance_core::Bytes(b"tampered".to_vec())];
                     Message::Proposal {
@@ -645,13 +748,18 @@ impl Sim {
                     };
                     let signed = SignedProposal::sign(&other, &self.keys[validator]);
                     self.proposed_by.insert(other.block_hash);
-                    Message::Proposal { proposal: signed, block }
+                    Message::Proposal {
+                        proposal: signed,
+                        block,
+                    }
                 };
                 self.broadcast_to(slot, &left, &msg);
                 self.broadcast_to(slot, &right, &twisted);
             }
             (Behavior::DoubleVoter, Message::Vote(v)) => {
-                let Ok(vote) = clearance_core::encoding::decode::<Vote>(v.vote.as_slice(), 512, "v") else {
+                let Ok(vote) =
+                    clearance_core::encoding::decode::<Vote>(v.vote.as_slice(), 512, "v")
+                else {
                     return;
                 };
                 if vote.validator != self.set.validators()[validator].member {
@@ -670,7 +778,8 @@ impl Sim {
             }
             (Behavior::SelectiveThenSilent, _) => {
                 if self.now < self.s.silent_at {
-                    let some: Vec<usize> = all.into_iter().filter(|_| self.rng.chance(0.5)).collect();
+                    let some: Vec<usize> =
+                        all.into_iter().filter(|_| self.rng.chance(0.5)).collect();
                     self.broadcast_to(slot, &some, &msg);
                 }
             }
@@ -743,7 +852,13 @@ impl Sim {
             self.push(first, Event::Regossip { slot });
         }
         for (slot, at, back, mid) in self.s.crashes.clone() {
-            self.push(at, Event::Crash { slot, mid_output: mid });
+            self.push(
+                at,
+                Event::Crash {
+                    slot,
+                    mid_output: mid,
+                },
+            );
             self.push(back, Event::Restart { slot });
         }
         let deadline = self.s.heal_at + self.s.liveness_bound_ms;
@@ -761,7 +876,11 @@ impl Sim {
                 continue;
             };
             match event {
-                Event::Input { slot, incarnation, input } => {
+                Event::Input {
+                    slot,
+                    incarnation,
+                    input,
+                } => {
                     if self.slots[slot].incarnation == incarnation {
                         self.feed(slot, input);
                     }
@@ -775,12 +894,18 @@ impl Sim {
                         }
                     }
                     let input = match msg {
-                        Message::Proposal { proposal, block } => Input::Proposal { proposal, block },
+                        Message::Proposal { proposal, block } => {
+                            Input::Proposal { proposal, block }
+                        }
                         Message::Vote(v) => Input::Vote(v),
                     };
                     self.feed(to, input);
                 }
-                Event::Timeout { slot, incarnation, timeout } => {
+                Event::Timeout {
+                    slot,
+                    incarnation,
+                    timeout,
+                } => {
                     if self.slots[slot].incarnation == incarnation {
                         self.feed(slot, Input::Timeout(timeout));
                     }
@@ -805,15 +930,13 @@ impl Sim {
                 }
             }
             if let Some(t) = target {
-                let base = t - self.s.heights_after_heal;
                 let done = (0..self.slots.len())
                     .filter(|s| self.honest(*s))
-                    .all(|s| self.decided_at.contains_key(&(s, t)))
-                    // Some of it through the honest nodes' own consensus, not all by copying through block sync.
-                    && (base + 1..=t).any(|h| self.decided_by_consensus.contains_key(&h));
+                    .all(|s| self.decided_at.contains_key(&(s, t)));
                 if done {
                     return Ok(Report {
                         decided_heights: t,
+                        by_consensus: self.decided_by_consensus.len() as u64,
                         messages: self.messages,
                         evidence: self.evidence,
                     });
@@ -824,10 +947,15 @@ impl Sim {
         let behind: Vec<String> = (0..self.slots.len())
             .filter(|s| self.honest(*s) && !self.decided_at.contains_key(&(*s, t)))
             .map(|s| {
-                let state = self.slots[s].machine.as_ref().map(|m| {
-                    format!("\n  {}\n  {:?}", m.describe(), m.ignored())
-                });
-                format!("slot {s} at height {}{}", self.committed_height(s), state.unwrap_or_default())
+                let state = self.slots[s]
+                    .machine
+                    .as_ref()
+                    .map(|m| format!("\n  {}\n  {:?}", m.describe(), m.ignored()));
+                format!(
+                    "slot {s} at height {}{}",
+                    self.committed_height(s),
+                    state.unwrap_or_default()
+                )
             })
             .collect();
         Err(format!(
@@ -852,4 +980,3 @@ pub fn run_seed(seed: u64, n: usize, byzantine: usize) -> (Scenario, Result<Repo
         });
     (scenario, result)
 }
-
