@@ -422,7 +422,7 @@ impl Sim {
             parent_hash: nonce_hash(self.block_nonce),
             proposer: self.set.validators()[proposer].member.clone(),
             tx_count: 1,
-            tx_root: clearance_core::block::tx_root(&[tx.clone()]),
+            tx_root: clearance_core::block::tx_root(std::slice::from_ref(&tx)),
             results_root: clearance_core::merkle::empty_root(),
             // The sim's executor accepts only blocks with an empty log; 1 marks a block it rejects.
             log_size: u64::from(!valid),
@@ -886,13 +886,6 @@ impl Sim {
                     }
                 }
                 Event::Deliver { to, msg } => {
-                    if std::env::var("SIM_DEBUG").is_ok() {
-                        if let Message::Vote(v) = &msg {
-                            if let Err(e) = v.verify(&self.chain_id, &self.set) {
-                                eprintln!("t={} to {to}: bad vote {e}", self.now);
-                            }
-                        }
-                    }
                     let input = match msg {
                         Message::Proposal { proposal, block } => {
                             Input::Proposal { proposal, block }
