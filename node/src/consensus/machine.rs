@@ -242,15 +242,17 @@ impl Machine {
             self.decided
         );
         let from = self.safety.round.saturating_sub(3);
-        let mut rounds: Vec<u32> = (0..3)
+        // The first rounds, the last few, and those of the lock and the valid value.
+        let rounds: std::collections::BTreeSet<u32> = (0..3)
             .chain(from..=self.safety.round.saturating_add(1))
+            .chain(
+                self.safety
+                    .locked
+                    .iter()
+                    .chain(self.safety.valid.iter())
+                    .map(|(r, _)| *r),
+            )
             .collect();
-        rounds.dedup();
-        for (r, _) in self.safety.locked.iter().chain(self.safety.valid.iter()) {
-            if !rounds.contains(r) {
-                rounds.insert(0, *r);
-            }
-        }
         for round in rounds {
             let props: Vec<String> = self
                 .proposals
