@@ -68,10 +68,7 @@ impl PublicKey {
         bytes: &[u8],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let vk = self.validate()?;
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        vk.verify_strict(&tagged_message(tag, bytes), &sig)
-            .map_err(|_| SignatureError::Invalid { key: *self, tag })
+        self.to_checked()?.verify(tag, bytes, signature)
     }
 }
 

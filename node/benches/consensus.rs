@@ -86,23 +86,11 @@ impl Net {
 
     /// Runs until every machine has decided its current height; returns the number of heights decided.
     fn run(&mut self, mut work: VecDeque<(usize, Input)>) -> u64 {
-        let n = self.machines.len();
+        let n = self.machines.len() as u64;
         let mut decided = 0;
         while let Some((i, input)) = work.pop_front() {
             for output in self.machines[i].handle(input) {
                 match output {
-                    Output::Broadcast(msg) => {
-                        for j in (0..n).filter(|j| *j != i) {
-                            let input = match &msg {
-                                Message::Proposal { proposal, block } => Input::Proposal {
-                                    proposal: proposal.clone(),
-                                    block: block.clone(),
-                                },
-                                Message::Vote(v) => Input::Vote(v.clone()),
-                            };
-                            work.push_back((j, input));
-                        }
-                    }
                     Output::ValidateBlock { height, block } => work.push_back((
                         i,
                         Input::BlockVerdict {
@@ -111,26 +99,13 @@ impl Net {
                             valid: true,
                         },
                     )),
-                    Output::BuildBlock { height, round } => {
-                        let block = self.block(height);
-                        work.push_back((
-                            i,
-                            Input::BlockToPropose {
-                                height,
-                                round,
-                                block,
-                            },
-                        ));
-                    }
                     Output::Decide { .. } => {
                         decided += 1;
-                        if decided == n as u64 {
+                        if decided == n {
                             return 1;
                         }
                     }
-                    Output::PersistSafetyState(_)
-                    | Output::ScheduleTimeout { .. }
-                    | Output::Evidence(_) => {}
+                    other => self.enqueue(i, vec![other], &mut work),
                 }
             }
         }
