@@ -66,22 +66,42 @@ impl SignedVote {
     /// Decodes the vote and checks its chain, its validator's membership and its signature.
     pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<Vote, VoteError> {
         let vote: Vote = encoding::decode(self.vote.as_slice(), limit::VOTE, "vote")?;
-        if vote.chain_id != *chain_id {
-            return Err(VoteError::WrongChain {
-                expected: *chain_id,
-                got: vote.chain_id,
-            });
-        }
-        let index = set
-            .index_of(&vote.validator)
-            .ok_or_else(|| VoteError::NotAValidator(vote.validator.clone()))?;
-        set.verify(index, tag::VOTE, self.vote.as_slice(), &self.signature)
-            .map_err(|error| VoteError::Signature {
-                member: vote.validator.clone(),
-                error,
-            })?;
+        check_signed(
+            chain_id,
+            set,
+            (&vote.chain_id, &vote.validator),
+            tag::VOTE,
+            &self.vote,
+            &self.signature,
+        )?;
         Ok(vote)
     }
+}
+
+/// The checks every consensus message shares: its chain, its signer's membership, and the signature over the
+/// exact bytes received.
+fn check_signed(
+    chain_id: &Hash32,
+    set: &ValidatorSet,
+    (claimed_chain, signer): (&Hash32, &CountryCode),
+    tag: &'static str,
+    bytes: &Bytes,
+    signature: &Signature,
+) -> Result<(), VoteError> {
+    if claimed_chain != chain_id {
+        return Err(VoteError::WrongChain {
+            expected: *chain_id,
+            got: *claimed_chain,
+        });
+    }
+    let index = set
+        .index_of(signer)
+        .ok_or_else(|| VoteError::NotAValidator(signer.clone()))?;
+    set.verify(index, tag, bytes.as_slice(), signature)
+        .map_err(|error| VoteError::Signature {
+            member: signer.clone(),
+            error,
+        })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,25 +136,14 @@ impl SignedProposal {
 
     pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<Proposal, VoteError> {
         let p: Proposal = encoding::decode(self.proposal.as_slice(), limit::VOTE, "proposal")?;
-        if p.chain_id != *chain_id {
-            return Err(VoteError::WrongChain {
-                expected: *chain_id,
-                got: p.chain_id,
-            });
-        }
-        let index = set
-            .index_of(&p.proposer)
-            .ok_or_else(|| VoteError::NotAValidator(p.proposer.clone()))?;
-        set.verify(
-            index,
+        check_signed(
+            chain_id,
+            set,
+            (&p.chain_id, &p.proposer),
             tag::PROPOSAL,
-            self.proposal.as_slice(),
+            &self.proposal,
             &self.signature,
-        )
-        .map_err(|error| VoteError::Signature {
-            member: p.proposer.clone(),
-            error,
-        })?;
+        )?;
         Ok(p)
     }
 }
