@@ -22,6 +22,15 @@ macro_rules! fixed_bytes {
                 &self.0
             }
 
+            /// Takes exactly `LEN` bytes; any other length is an error naming the expected length.
+            pub fn from_slice(bytes: &[u8]) -> Result<Self, crate::bytes::LengthError> {
+                <[u8; $len]>::try_from(bytes).map($name).map_err(|_| crate::bytes::LengthError {
+                    what: $what,
+                    expected: $len,
+                    got: bytes.len(),
+                })
+            }
+
             pub fn to_hex(&self) -> String {
                 hex::encode(self.0)
             }
@@ -65,6 +74,14 @@ macro_rules! fixed_bytes {
     };
 }
 pub(crate) use fixed_bytes;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what}: expected {expected} bytes, got {got}")]
+pub struct LengthError {
+    pub what: &'static str,
+    pub expected: usize,
+    pub got: usize,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what}: expected {expected} hex digits, {problem}")]

@@ -19,6 +19,7 @@ pub mod ids;
 pub mod merkle;
 pub mod peer;
 pub mod record;
+pub mod rules;
 pub mod time;
 pub mod tx;
 pub mod validator;

@@ -280,6 +280,18 @@ impl Role {
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
+
+    /// The role's name as written in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Certificates => "certificates",
+            Role::Clearance => "clearance",
+            Role::Aeo => "aeo",
+            Role::Mra => "mra",
+            Role::KeyAdmin => "key_admin",
+            Role::Membership => "membership",
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]

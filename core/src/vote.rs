@@ -63,6 +63,13 @@ impl SignedVote {
         }
     }
 
+    /// The height the vote claims, decoded but not verified: for routing and scheduling only.
+    pub fn height_hint(&self) -> Option<u64> {
+        encoding::decode::<Vote>(self.vote.as_slice(), limit::VOTE, "vote")
+            .ok()
+            .map(|v| v.height)
+    }
+
     /// Decodes the vote and checks its chain, its validator's membership and its signature.
     pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<Vote, VoteError> {
         let vote: Vote = encoding::decode(self.vote.as_slice(), limit::VOTE, "vote")?;
@@ -132,6 +139,13 @@ impl SignedProposal {
             signature: key.sign(tag::PROPOSAL, &bytes),
             proposal: Bytes(bytes),
         }
+    }
+
+    /// The height the proposal claims, decoded but not verified: for routing and scheduling only.
+    pub fn height_hint(&self) -> Option<u64> {
+        encoding::decode::<Proposal>(self.proposal.as_slice(), limit::VOTE, "proposal")
+            .ok()
+            .map(|p| p.height)
     }
 
     pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<Proposal, VoteError> {

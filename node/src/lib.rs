@@ -7,10 +7,20 @@
 //! It never defines record rules (they live in `clearance-core`), and it never signs a vote before the
 //! safety state that justifies it is synced to disk.
 //!
-//! Built so far: the consensus state machine ([`consensus`]) and the cross-check of `core`'s peer-id derivation
-//! against libp2p. Storage, networking and the binary are the open issues that follow.
+//! Data flows one way: [`api`] → [`mempool`] → [`consensus`] (driven by [`driver`]) → [`execute`] and
+//! [`ledger`] → [`storage`]; [`network`] carries gossip and block sync; [`run`] assembles a node from its home.
 
+pub mod api;
 pub mod consensus;
+pub mod driver;
+pub mod execute;
+pub mod ledger;
+pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod run;
+pub mod status;
+pub mod storage;
 
 #[cfg(test)]
 mod tests {

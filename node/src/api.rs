@@ -1,0 +1,214 @@
+//! The HTTP API. Errors are JSON bodies `{ "code": ..., "message": ... }` with a stable code and an HTTP status
+//! that says whose fault it was. Submissions go to the driver, which owns the mempool; reads go to storage.
+
+use crate::driver::ApiRequest;
+use crate::metrics::Metrics;
+use crate::status::Status;
+use crate::storage::Store;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use clearance_core::Hash32;
+use clearance_core::block::Outcome;
+use clearance_core::tx::SignedTx;
+use serde::Serialize;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot, watch};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Arc<Store>,
+    pub status: watch::Receiver<Status>,
+    pub driver: mpsc::Sender<ApiRequest>,
+    pub metrics: Arc<Metrics>,
+}
+
+pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route("/v1/status", get(status))
+        .route("/v1/txs", post(submit))
+        .route("/v1/txs/{id}", get(tx_status))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .with_state(state)
+}
+
+/// An API error: HTTP status, stable code, human sentence.
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl ToString) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.to_string(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    message: &'a str,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorBody {
+                code: self.code,
+                message: &self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+fn unavailable() -> ApiError {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "NODE_STOPPING",
+        "the node is shutting down",
+    )
+}
+
+fn internal(e: impl ToString) -> ApiError {
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+async fn status(State(s): State<ApiState>) -> Json<Status> {
+    Json(s.status.borrow().clone())
+}
+
+async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics.render(),
+    )
+}
+
+#[derive(Serialize)]
+struct Submitted {
+    tx_id: Hash32,
+    status: &'static str,
+}
+
+/// `POST /v1/txs`: a signed transaction, either its canonical bytes (`application/octet-stream`) or its JSON form
+/// (`{"body": base64, "signature": hex}`).
+async fn submit(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let bytes = if content_type.starts_with("application/json") {
+        let signed: SignedTx = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "BAD_JSON", format!("signed transaction: {e}"))
+        })?;
+        signed.to_bytes()
+    } else if content_type.starts_with("application/octet-stream") {
+        body.to_vec()
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send application/json or application/octet-stream",
+        ));
+    };
+    let (reply, answer) = oneshot::channel();
+    s.driver
+        .send(ApiRequest::Submit { bytes, reply })
+        .await
+        .map_err(|_| unavailable())?;
+    match answer.await.map_err(|_| unavailable())? {
+        Ok(tx_id) => Ok((
+            StatusCode::ACCEPTED,
+            Json(Submitted {
+                tx_id,
+                status: "pending",
+            }),
+        )),
+        Err(e) => {
+            use crate::mempool::AdmitError;
+            let status = match &e {
+                AdmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                AdmitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                AdmitError::Duplicate(_) | AdmitError::Committed(_) => StatusCode::CONFLICT,
+                AdmitError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                AdmitError::Tx(_) => StatusCode::BAD_REQUEST,
+            };
+            Err(ApiError::new(status, e.code(), e))
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct TxStatus {
+    tx_id: Hash32,
+    /// `pending`, `accepted`, `rejected` or `unknown`.
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<String>,
+}
+
+async fn tx_status(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<TxStatus>, ApiError> {
+    let id = Hash32::from_hex(&id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_TX_ID", e))?;
+    let mut out = TxStatus {
+        tx_id: id,
+        status: "unknown",
+        height: None,
+        index: None,
+        log_index: None,
+        code: None,
+    };
+    if let Some(loc) = s.store.tx_location(&id).map_err(internal)? {
+        out.height = Some(loc.height);
+        out.index = Some(loc.index);
+        match s.store.tx_result(&loc).map_err(internal)?.map(|r| r.outcome) {
+            Some(Outcome::Accepted { log_index }) => {
+                out.status = "accepted";
+                out.log_index = Some(log_index);
+            }
+            Some(Outcome::Rejected { code }) => {
+                out.status = "rejected";
+                out.code = Some(code.to_string());
+            }
+            None => return Err(internal("a committed transaction has no stored result")),
+        }
+        return Ok(Json(out));
+    }
+    let (reply, answer) = oneshot::channel();
+    s.driver
+        .send(ApiRequest::IsPending { id, reply })
+        .await
+        .map_err(|_| unavailable())?;
+    if answer.await.map_err(|_| unavailable())? {
+        out.status = "pending";
+    }
+    Ok(Json(out))
+}

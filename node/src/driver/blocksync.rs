@@ -1,0 +1,262 @@
+//! Block sync: a node that is behind (fresh, restarted or cut off) asks a peer for committed blocks with their
+//! commit certificates, verifies each certificate against its validator set, executes and commits the blocks,
+//! and rejoins consensus at the head.
+
+use super::{Driver, PeerHeights};
+use crate::consensus::{Input, Message};
+use crate::execute::ExecError;
+use crate::ledger::InvalidBlock;
+use crate::metrics::Metrics;
+use crate::network::NetCommand;
+use crate::network::wire::{
+    SYNC_BATCH_BLOCKS, SYNC_BATCH_BYTES, SyncRequest, SyncResponse, SyncedBlock,
+};
+use anyhow::{Context, Result};
+use clearance_core::block::Block;
+use clearance_core::bytes::Bytes;
+use clearance_core::vote::CommitCertificate;
+use libp2p::PeerId;
+use std::time::{Duration, Instant};
+
+/// A request without an answer for this long is abandoned and another peer asked.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+pub struct SyncState {
+    heights: PeerHeights,
+    in_flight: Option<(PeerId, Instant)>,
+    /// Progress accounting for the log: when syncing started, and from which height.
+    started: Option<(Instant, u64)>,
+    last_log: Instant,
+    records: u64,
+}
+
+impl SyncState {
+    pub fn new(now: Instant) -> SyncState {
+        SyncState {
+            heights: PeerHeights::new(),
+            in_flight: None,
+            started: None,
+            last_log: now,
+            records: 0,
+        }
+    }
+
+    pub fn best_height(&self) -> u64 {
+        self.heights.values().copied().max().unwrap_or(0)
+    }
+
+    /// Behind by more than the one block consensus itself is deciding.
+    pub fn is_syncing(&self, height: u64) -> bool {
+        self.best_height() > height + 1 || self.in_flight.is_some()
+    }
+
+    pub fn saw_height(&mut self, peer: PeerId, height: u64) {
+        let h = self.heights.entry(peer).or_insert(0);
+        *h = (*h).max(height);
+    }
+
+    pub fn request_failed(&mut self, peer: PeerId) {
+        if self.in_flight.map(|(p, _)| p) == Some(peer) {
+            self.in_flight = None;
+        }
+    }
+
+    pub fn peer_gone(&mut self, peer: PeerId) {
+        self.heights.remove(&peer);
+        self.request_failed(peer);
+    }
+
+    pub fn log_progress(&mut self, height: u64) {
+        let Some((since, from)) = self.started else {
+            return;
+        };
+        let target = self.best_height();
+        let secs = since.elapsed().as_secs_f64().max(1e-3);
+        let blocks_rate = (height - from) as f64 / secs;
+        let records_rate = self.records as f64 / secs;
+        if height >= target && self.in_flight.is_none() {
+            tracing::info!(
+                height,
+                blocks = height - from,
+                records = self.records,
+                "block sync caught up: {blocks_rate:.0} blocks/s, {records_rate:.0} records/s"
+            );
+            self.started = None;
+            return;
+        }
+        if self.last_log.elapsed() >= PROGRESS_EVERY {
+            self.last_log = Instant::now();
+            tracing::info!(
+                "block sync: height {height} of {target}, {blocks_rate:.0} blocks/s, {records_rate:.0} records/s"
+            );
+        }
+    }
+}
+
+impl Driver {
+    pub(super) fn request_blocks_if_behind(&mut self) {
+        let height = self.ledger.head().height;
+        if let Some((_, at)) = self.sync.in_flight {
+            if at.elapsed() < REQUEST_TIMEOUT {
+                return;
+            }
+            self.sync.in_flight = None;
+        }
+        // A peer one block ahead is normally the decider of the block this node is about to commit itself; only
+        // when consensus here has stalled is that block fetched instead.
+        let stalled = self.pending_start.is_none() && self.stalled();
+        let behind = |h: u64| h > height + 1 || (h > height && stalled);
+        let Some(peer) = self
+            .sync
+            .heights
+            .iter()
+            .filter(|(p, h)| self.peers.contains(p) && behind(**h))
+            .max_by_key(|(_, h)| **h)
+            .map(|(p, _)| *p)
+        else {
+            return;
+        };
+        if self.sync.started.is_none() {
+            self.sync.started = Some((Instant::now(), height));
+            self.sync.records = 0;
+        }
+        self.sync.in_flight = Some((peer, Instant::now()));
+        self.net
+            .send(NetCommand::Request {
+                peer,
+                req: SyncRequest::Blocks {
+                    from: height + 1,
+                    max: SYNC_BATCH_BLOCKS,
+                },
+            })
+            .ok();
+    }
+
+    fn stalled(&self) -> bool {
+        self.last_progress.3.elapsed() >= super::STUCK_AFTER
+    }
+
+    pub(super) fn answer(&self, req: &SyncRequest) -> SyncResponse {
+        match req {
+            SyncRequest::Status => {
+                let head = self.ledger.head();
+                SyncResponse::Status {
+                    height: head.height,
+                    head: head.hash,
+                }
+            }
+            SyncRequest::Blocks { from, max } => {
+                let head = self.ledger.head().height;
+                let mut out = Vec::new();
+                let mut bytes = 0usize;
+                let last = from.saturating_add(u64::from((*max).min(SYNC_BATCH_BLOCKS)));
+                let mut h = (*from).max(1);
+                while h <= head && h < last && bytes < SYNC_BATCH_BYTES {
+                    match self.ledger.store().block_bytes(h) {
+                        Ok(Some((block, certificate))) => {
+                            bytes += block.len() + certificate.len();
+                            out.push(SyncedBlock {
+                                block: Bytes(block),
+                                certificate: Bytes(certificate),
+                            });
+                        }
+                        Ok(None) => break,
+                        Err(e) => return SyncResponse::Error(e.to_string()),
+                    }
+                    h += 1;
+                }
+                SyncResponse::Blocks(out)
+            }
+            SyncRequest::Proposals { height } => {
+                if *height != self.machine.height() {
+                    return SyncResponse::Proposals(Vec::new());
+                }
+                SyncResponse::Proposals(
+                    self.machine
+                        .gossip()
+                        .into_iter()
+                        .filter(|m| matches!(m, Message::Proposal { .. }))
+                        .take(8)
+                        .collect(),
+                )
+            }
+        }
+    }
+
+    pub(super) fn on_response(&mut self, from: PeerId, resp: SyncResponse) -> Result<()> {
+        match resp {
+            SyncResponse::Status { height, .. } => {
+                self.sync.saw_height(from, height);
+                self.request_blocks_if_behind();
+            }
+            SyncResponse::Blocks(blocks) => {
+                if self.sync.in_flight.map(|(p, _)| p) == Some(from) {
+                    self.sync.in_flight = None;
+                }
+                self.apply_blocks(from, blocks)?;
+                self.request_blocks_if_behind();
+            }
+            SyncResponse::Proposals(msgs) => {
+                for msg in msgs {
+                    if let Message::Proposal { proposal, block } = msg {
+                        self.inputs.push_back(Input::Proposal { proposal, block });
+                    }
+                }
+            }
+            SyncResponse::Error(e) => tracing::debug!(peer = %from, "sync request refused: {e}"),
+        }
+        Ok(())
+    }
+
+    fn apply_blocks(&mut self, from: PeerId, blocks: Vec<SyncedBlock>) -> Result<()> {
+        let mut last = None;
+        for synced in blocks {
+            let decoded = Block::from_bytes(synced.block.as_slice()).and_then(|b| {
+                CommitCertificate::from_bytes(synced.certificate.as_slice()).map(|c| (b, c))
+            });
+            let (block, cert) = match decoded {
+                Ok(x) => x,
+                Err(e) => {
+                    self.penalise(from, format!("synced block: {e}"));
+                    break;
+                }
+            };
+            if cert.height <= self.ledger.head().height {
+                continue;
+            }
+            match self.ledger.apply_synced(&block, &cert) {
+                Ok(committed) => {
+                    self.sync.records += committed.accepted as u64;
+                    Metrics::inc(&self.metrics.blocks_synced_total);
+                    self.after_commit(&committed);
+                    last = Some(committed.height);
+                }
+                Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
+                    return Err(e).context("committing a synced block");
+                }
+                Err(e) => {
+                    self.penalise(from, format!("synced block {}: {e}", cert.height));
+                    break;
+                }
+            }
+        }
+        if let Some(height) = last {
+            // Rejoin consensus at the new head at once: a syncing node has no reason to wait for transactions.
+            if self.machine.height() <= height {
+                self.pending_start = None;
+                self.timers.clear();
+                let next_validators = self.ledger.validators().clone();
+                self.inputs.push_back(Input::HeightCommitted {
+                    height,
+                    next_validators,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn penalise(&self, peer: PeerId, reason: String) {
+        self.net.send(NetCommand::Penalise { peer, reason }).ok();
+    }
+}

@@ -1,0 +1,530 @@
+//! The driver: one task that owns the consensus machine, the ledger and the mempool, and connects them to the
+//! network, the API and timers. Every input is handled to completion, outputs in order, so the one rule of the
+//! consensus module holds: a safety state is synced to disk before any message it justifies is broadcast.
+
+use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
+use crate::ledger::{Committed, InvalidBlock, Ledger};
+use crate::mempool::{AdmitError, Mempool};
+use crate::metrics::Metrics;
+use crate::network::wire::{self, SyncRequest};
+use crate::network::{NetCommand, NetEvent};
+use crate::status::{ConsensusStatus, Status};
+use crate::execute::ExecError;
+use anyhow::{Context, Result, bail};
+use clearance_core::Hash32;
+use clearance_core::crypto::SecretKey;
+use clearance_core::genesis::Genesis;
+use clearance_core::ids::CountryCode;
+use libp2p::PeerId;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot, watch};
+
+mod blocksync;
+
+/// Requests from the HTTP API.
+pub enum ApiRequest {
+    Submit {
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<Hash32, AdmitError>>,
+    },
+    IsPending {
+        id: Hash32,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+const TICK: Duration = Duration::from_millis(100);
+/// With no progress for this long, the driver re-gossips what it holds and asks peers for proposals.
+const STUCK_AFTER: Duration = Duration::from_millis(1500);
+const STATUS_POLL: Duration = Duration::from_secs(1);
+
+pub struct Driver {
+    machine: Machine,
+    ledger: Ledger,
+    mempool: Mempool,
+    genesis: Genesis,
+    me: Option<CountryCode>,
+    net: mpsc::UnboundedSender<NetCommand>,
+    metrics: Arc<Metrics>,
+    status: watch::Sender<Status>,
+    base_status: Status,
+    timers: BTreeMap<(Instant, u64), Timeout>,
+    timer_seq: u64,
+    inputs: VecDeque<Input>,
+    /// Committed height whose successor has not been started yet (waiting for transactions or the heartbeat).
+    pending_start: Option<u64>,
+    peers: HashSet<PeerId>,
+    sync: blocksync::SyncState,
+    last_progress: (u64, u32, crate::consensus::Step, Instant),
+    last_regossip: Instant,
+    last_status_poll: Instant,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+pub struct DriverParts {
+    pub ledger: Ledger,
+    pub mempool: Mempool,
+    pub genesis: Genesis,
+    pub key: SecretKey,
+    pub net: mpsc::UnboundedSender<NetCommand>,
+    pub metrics: Arc<Metrics>,
+    pub status: watch::Sender<Status>,
+    pub base_status: Status,
+}
+
+impl Driver {
+    pub fn new(parts: DriverParts) -> Result<Driver> {
+        let chain_id = parts.genesis.chain_id();
+        let validators = parts.ledger.validators().clone();
+        let public = parts.key.public_key();
+        let me = validators
+            .validators()
+            .iter()
+            .find(|v| v.key == public)
+            .map(|v| v.member.clone());
+        let persisted = parts
+            .ledger
+            .store()
+            .load_safety()
+            .context("reading the consensus safety state")?;
+        let height = parts.ledger.head().height + 1;
+        let machine = Machine::new(
+            Config {
+                chain_id,
+                timeouts: Timeouts::from_params(&parts.genesis.params),
+                key: Some(parts.key),
+            },
+            validators,
+            height,
+            persisted,
+        );
+        let now = Instant::now();
+        Ok(Driver {
+            machine,
+            ledger: parts.ledger,
+            mempool: parts.mempool,
+            genesis: parts.genesis,
+            me,
+            net: parts.net,
+            metrics: parts.metrics,
+            status: parts.status,
+            base_status: parts.base_status,
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            inputs: VecDeque::new(),
+            pending_start: None,
+            peers: HashSet::new(),
+            sync: blocksync::SyncState::new(now),
+            last_progress: (height, 0, crate::consensus::Step::Propose, now),
+            last_regossip: now,
+            last_status_poll: now,
+        })
+    }
+
+    /// Runs until `shutdown` resolves or a fatal error (a failed disk write, a committed block this node cannot
+    /// execute) stops the node. Every committed block is synced before it is reported, so stopping at any point
+    /// loses nothing.
+    pub async fn run(
+        mut self,
+        mut net_events: mpsc::Receiver<NetEvent>,
+        mut api: mpsc::Receiver<ApiRequest>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<()> {
+        tracing::info!(
+            height = self.ledger.head().height,
+            member = ?self.me,
+            "resuming consensus at height {}",
+            self.machine.height()
+        );
+        let outputs = self.machine.start();
+        self.process(outputs)?;
+        self.publish_status();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(shutdown);
+        loop {
+            let next_timer = self.timers.keys().next().map(|(at, _)| *at);
+            let sleep = tokio::time::sleep_until(
+                next_timer
+                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+                    .into(),
+            );
+            tokio::select! {
+                _ = &mut shutdown => {
+                    tracing::info!(height = self.ledger.head().height, "shutting down");
+                    return Ok(());
+                }
+                Some(event) = net_events.recv() => self.on_net(event)?,
+                Some(req) = api.recv() => self.on_api(req)?,
+                _ = sleep, if next_timer.is_some() => self.fire_timers()?,
+                _ = tick.tick() => self.on_tick()?,
+            }
+            self.drain_inputs()?;
+        }
+    }
+
+    fn fire_timers(&mut self) -> Result<()> {
+        let now = Instant::now();
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let timeout = entry.remove();
+            self.inputs.push_back(Input::Timeout(timeout));
+        }
+        Ok(())
+    }
+
+    fn drain_inputs(&mut self) -> Result<()> {
+        while let Some(input) = self.inputs.pop_front() {
+            let outputs = self.machine.handle(input);
+            self.process(outputs)?;
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, input: Input) -> Result<()> {
+        self.inputs.push_back(input);
+        self.drain_inputs()
+    }
+
+    fn process(&mut self, outputs: Vec<Output>) -> Result<()> {
+        for output in outputs {
+            match output {
+                Output::PersistSafetyState(state) => {
+                    self.ledger
+                        .store()
+                        .save_safety(&state)
+                        .context("syncing the consensus safety state")?;
+                    Metrics::inc(&self.metrics.safety_writes_total);
+                }
+                Output::Broadcast(msg) => {
+                    self.net
+                        .send(NetCommand::PublishConsensus(wire::encode_consensus(&msg)))
+                        .ok();
+                }
+                Output::ScheduleTimeout { timeout, after_ms } => {
+                    let at = Instant::now() + Duration::from_millis(after_ms);
+                    self.timer_seq += 1;
+                    self.timers.insert((at, self.timer_seq), timeout);
+                }
+                Output::ValidateBlock { height, block } => {
+                    let valid = if height == self.ledger.head().height + 1 {
+                        match self.ledger.validate(&block, now_ms()) {
+                            Ok(_) => true,
+                            Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
+                                return Err(e).context("reading state to validate a block");
+                            }
+                            Err(e) => {
+                                tracing::warn!(height, "proposed block is invalid: {e}");
+                                false
+                            }
+                        }
+                    } else {
+                        false
+                    };
+                    let block_hash = clearance_core::block::block_hash(block.header.as_slice());
+                    self.inputs.push_back(Input::BlockVerdict {
+                        height,
+                        block_hash,
+                        valid,
+                    });
+                }
+                Output::BuildBlock { height, round } => self.build_block(height, round)?,
+                Output::Decide {
+                    height,
+                    round,
+                    block,
+                    certificate,
+                } => {
+                    if height != self.ledger.head().height + 1 {
+                        // Block sync committed it first.
+                        continue;
+                    }
+                    let committed = match self.ledger.commit(&block, &certificate) {
+                        Ok(c) => c,
+                        Err(e) => bail!("cannot commit decided block {height}: {e}"),
+                    };
+                    tracing::debug!(height, round, "decided");
+                    self.after_commit(&committed);
+                }
+                Output::Evidence(evidence) => {
+                    Metrics::inc(&self.metrics.evidence_total);
+                    let id = self.ledger.store().save_evidence(&evidence)?;
+                    tracing::warn!(evidence = %id, "equivocation detected and stored");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn build_block(&mut self, height: u64, round: u32) -> Result<()> {
+        if height != self.ledger.head().height + 1 {
+            return Ok(());
+        }
+        let Some(me) = self.me.clone() else {
+            return Ok(());
+        };
+        let p = &self.genesis.params;
+        let txs = self
+            .mempool
+            .reap(p.max_block_txs as usize, p.max_block_bytes as usize);
+        let block = match self.ledger.build(me, txs, now_ms()) {
+            Ok(b) => b,
+            Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
+            Err(e) => {
+                // A transaction admitted to the mempool failed execution's checks: it cannot have passed
+                // admission, so this is a bug; propose nothing rather than an invalid block.
+                tracing::error!(height, round, "cannot build a block: {e}");
+                return Ok(());
+            }
+        };
+        self.inputs.push_back(Input::BlockToPropose {
+            height,
+            round,
+            block,
+        });
+        Ok(())
+    }
+
+    /// Bookkeeping after a block is durably committed, by consensus or by block sync.
+    fn after_commit(&mut self, c: &Committed) {
+        let dropped = self.mempool.update(&c.tx_ids, self.ledger.store());
+        if dropped > 0 {
+            tracing::debug!(dropped, "mempool re-check dropped transactions");
+        }
+        Metrics::set(&self.metrics.height, c.height);
+        self.metrics
+            .committed_txs_total
+            .fetch_add(c.tx_ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .accepted_records_total
+            .fetch_add(c.accepted as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .rejected_txs_total
+            .fetch_add(c.rejected as u64, std::sync::atomic::Ordering::Relaxed);
+        if !c.tx_ids.is_empty() {
+            tracing::info!(
+                height = c.height,
+                hash = %&c.hash.to_hex()[..12],
+                txs = c.tx_ids.len(),
+                accepted = c.accepted,
+                rejected = c.rejected,
+                "committed block"
+            );
+        } else {
+            tracing::debug!(height = c.height, "committed empty block");
+        }
+        self.pending_start = Some(c.height);
+        self.publish_status();
+    }
+
+    /// Starts the next height once there is something to order: a transaction, a peer already at that height,
+    /// or the heartbeat.
+    fn maybe_start_height(&mut self, peer_moved_on: bool) -> Result<()> {
+        let Some(height) = self.pending_start else {
+            return Ok(());
+        };
+        let since_block = now_ms().saturating_sub(self.ledger.head().time.as_millis());
+        let heartbeat = since_block >= u64::from(self.genesis.params.heartbeat_ms);
+        if !(peer_moved_on || heartbeat || !self.mempool.is_empty()) {
+            return Ok(());
+        }
+        self.pending_start = None;
+        self.timers.clear();
+        let next_validators = self.ledger.validators().clone();
+        self.feed(Input::HeightCommitted {
+            height,
+            next_validators,
+        })?;
+        self.publish_status();
+        Ok(())
+    }
+
+    fn on_api(&mut self, req: ApiRequest) -> Result<()> {
+        match req {
+            ApiRequest::Submit { bytes, reply } => {
+                let result = self.admit(&bytes);
+                if result.is_ok() {
+                    self.net.send(NetCommand::PublishTx(bytes)).ok();
+                    self.maybe_start_height(false)?;
+                }
+                reply.send(result).ok();
+            }
+            ApiRequest::IsPending { id, reply } => {
+                reply.send(self.mempool.contains(&id)).ok();
+            }
+        }
+        Ok(())
+    }
+
+    fn admit(&mut self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
+        let store = self.ledger.store();
+        let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
+        let result = self.mempool.admit(store, &committed, bytes);
+        match &result {
+            Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
+            Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
+        }
+        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
+        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
+        result
+    }
+
+    fn on_net(&mut self, event: NetEvent) -> Result<()> {
+        match event {
+            NetEvent::Tx { from, bytes } => match self.admit(&bytes) {
+                Ok(_) => self.maybe_start_height(false)?,
+                Err(AdmitError::Tx(e)) => {
+                    self.net
+                        .send(NetCommand::Penalise {
+                            peer: from,
+                            reason: format!("gossiped transaction: {e}"),
+                        })
+                        .ok();
+                }
+                // Duplicates are normal with gossip; rule failures can be ordering between nodes.
+                Err(_) => {}
+            },
+            NetEvent::Consensus { from, msg } => self.on_consensus(from, msg)?,
+            NetEvent::Request { from, id, req } => {
+                let resp = self.answer(&req);
+                tracing::trace!(peer = %from, ?req, "answered sync request");
+                self.net.send(NetCommand::Respond { id, resp }).ok();
+            }
+            NetEvent::Response { from, resp } => self.on_response(from, resp)?,
+            NetEvent::RequestFailed { peer } => self.sync.request_failed(peer),
+            NetEvent::Connected(peer) => {
+                self.peers.insert(peer);
+                self.net
+                    .send(NetCommand::Request {
+                        peer,
+                        req: SyncRequest::Status,
+                    })
+                    .ok();
+            }
+            NetEvent::Disconnected(peer) => {
+                self.peers.remove(&peer);
+                self.sync.peer_gone(peer);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_consensus(&mut self, from: PeerId, msg: Message) -> Result<()> {
+        let height = match &msg {
+            Message::Proposal { proposal, .. } => proposal.height_hint(),
+            Message::Vote(vote) => vote.height_hint(),
+        };
+        let machine_height = self.machine.height();
+        if let Some(h) = height {
+            if self.pending_start.is_some() && h > machine_height {
+                self.maybe_start_height(true)?;
+            }
+            if h > self.machine.height() + 1 {
+                // The network is ahead by more than the machine buffers: block sync closes the gap.
+                self.sync.saw_height(from, h.saturating_sub(1));
+            }
+        }
+        let input = match msg {
+            Message::Proposal { proposal, block } => Input::Proposal { proposal, block },
+            Message::Vote(vote) => Input::Vote(vote),
+        };
+        self.feed(input)
+    }
+
+    fn on_tick(&mut self) -> Result<()> {
+        self.maybe_start_height(false)?;
+        let now = Instant::now();
+        if now.duration_since(self.last_status_poll) >= STATUS_POLL {
+            self.last_status_poll = now;
+            for peer in &self.peers {
+                self.net
+                    .send(NetCommand::Request {
+                        peer: *peer,
+                        req: SyncRequest::Status,
+                    })
+                    .ok();
+            }
+            self.publish_status();
+        }
+        self.request_blocks_if_behind();
+        self.sync.log_progress(self.ledger.head().height);
+        let progress = (self.machine.height(), self.machine.round(), self.machine.step());
+        if (progress.0, progress.1, progress.2)
+            != (self.last_progress.0, self.last_progress.1, self.last_progress.2)
+        {
+            self.last_progress = (progress.0, progress.1, progress.2, now);
+        } else if self.pending_start.is_none()
+            && now.duration_since(self.last_progress.3) >= STUCK_AFTER
+            && now.duration_since(self.last_regossip) >= STUCK_AFTER
+        {
+            self.last_regossip = now;
+            tracing::debug!("no progress: {}", self.machine.describe());
+            for msg in self.machine.gossip() {
+                self.net
+                    .send(NetCommand::PublishConsensus(wire::encode_consensus(&msg)))
+                    .ok();
+            }
+            if let Some(peer) = self.peers.iter().next() {
+                self.net
+                    .send(NetCommand::Request {
+                        peer: *peer,
+                        req: SyncRequest::Proposals {
+                            height: self.machine.height(),
+                        },
+                    })
+                    .ok();
+            }
+        }
+        Ok(())
+    }
+
+    fn publish_status(&mut self) {
+        let head = self.ledger.head();
+        let mut s = self.base_status.clone();
+        s.height = head.height;
+        s.head_hash = head.hash.to_hex();
+        s.head_time = head.time.to_string();
+        s.log_size = head.log_size;
+        s.log_root = head.log_root.to_hex();
+        s.committed_txs = head.tx_count;
+        s.consensus = ConsensusStatus {
+            height: self.machine.height(),
+            round: self.machine.round(),
+            step: format!("{:?}", self.machine.step()).to_lowercase(),
+            waiting_for_txs: self.pending_start.is_some(),
+        };
+        s.peers = self.peers.iter().map(|p| p.to_base58()).collect();
+        s.syncing = self.sync.is_syncing(head.height);
+        s.best_peer_height = self.sync.best_height();
+        s.mempool_txs = self.mempool.len();
+        s.mempool_bytes = self.mempool.bytes();
+        Metrics::set(&self.metrics.round, u64::from(self.machine.round()));
+        let ignored = self.machine.ignored();
+        Metrics::set(
+            &self.metrics.consensus_ignored_messages_total,
+            ignored.non_member
+                + ignored.bad_signature
+                + ignored.wrong_chain
+                + ignored.malformed
+                + ignored.far_future
+                + ignored.past
+                + ignored.duplicate
+                + ignored.not_from_proposer
+                + ignored.buffer_full,
+        );
+        self.status.send_replace(s);
+    }
+}
+
+/// Keeps the per-peer map of reported heights small and explicit.
+pub(crate) type PeerHeights = HashMap<PeerId, u64>;

@@ -1,0 +1,170 @@
+//! Block execution: each transaction of a block, in order, through `core`'s rules, against the committed state
+//! plus the effects of the block's earlier transactions. Nothing is written here; the result is a complete
+//! description of what the block changes, which the proposer puts in its header, validators compare against the
+//! header, and storage writes in one batch once the block is committed.
+
+use crate::storage::{Store, StorageError};
+use clearance_core::Hash32;
+use clearance_core::block::{Outcome, TxResult, results_root};
+use clearance_core::bytes::Bytes;
+use clearance_core::crypto::PublicKey;
+use clearance_core::merkle::{self, MerkleError, NodeSource};
+use clearance_core::rules::{self, Change, StateView, SubmitterEntry};
+use clearance_core::tx::{SignedTx, TxError};
+use std::collections::HashMap;
+
+/// What executing a block changes.
+#[derive(Debug, Clone)]
+pub struct Executed {
+    pub tx_ids: Vec<Hash32>,
+    pub results: Vec<TxResult>,
+    pub results_root: Hash32,
+    /// Accepted transactions: (log index, signed bytes).
+    pub records: Vec<(u64, Vec<u8>)>,
+    pub log_nodes: Vec<(u32, u64, Hash32)>,
+    pub log_size: u64,
+    pub log_root: Hash32,
+    /// The final state writes, one per key.
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// A transaction a correct proposer would never include: undecodable, for another chain or badly signed.
+    /// A block carrying one is invalid.
+    #[error("transaction {index}: {source}")]
+    InvalidTx { index: usize, source: TxError },
+    #[error("record log: {0}")]
+    Log(#[from] MerkleError),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+/// The committed state with a block's changes so far layered on top.
+struct Overlay<'a> {
+    store: &'a Store,
+    submitters: HashMap<PublicKey, SubmitterEntry>,
+    sequences: HashMap<PublicKey, u64>,
+    base_log_size: u64,
+    log: HashMap<(u32, u64), Hash32>,
+    log_size: u64,
+}
+
+impl StateView for Overlay<'_> {
+    fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
+        match self.submitters.get(key) {
+            Some(e) => Some(e.clone()),
+            None => self.store.submitter(key),
+        }
+    }
+
+    fn last_sequence(&self, key: &PublicKey) -> u64 {
+        match self.sequences.get(key) {
+            Some(s) => *s,
+            None => self.store.last_sequence(key),
+        }
+    }
+}
+
+impl NodeSource for Overlay<'_> {
+    fn size(&self) -> u64 {
+        self.log_size
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash32, MerkleError> {
+        match self.log.get(&(level, index)) {
+            Some(h) => Ok(*h),
+            None => self.store.node(level, index),
+        }
+    }
+}
+
+/// Executes `txs` on top of the committed state whose record log holds `log_size` leaves.
+pub fn execute(
+    store: &Store,
+    chain_id: &Hash32,
+    log_size: u64,
+    txs: &[Bytes],
+) -> Result<Executed, ExecError> {
+    let mut overlay = Overlay {
+        store,
+        submitters: HashMap::new(),
+        sequences: HashMap::new(),
+        base_log_size: log_size,
+        log: HashMap::new(),
+        log_size,
+    };
+    let mut tx_ids = Vec::with_capacity(txs.len());
+    let mut results = Vec::with_capacity(txs.len());
+    let mut records = Vec::new();
+    let mut log_nodes = Vec::new();
+    for (index, bytes) in txs.iter().enumerate() {
+        let invalid = |source| ExecError::InvalidTx { index, source };
+        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
+        let verified = signed.verify(chain_id).map_err(invalid)?;
+        tx_ids.push(verified.id);
+        let outcome = match rules::apply(&overlay, &verified.body) {
+            Ok(changes) => {
+                for change in changes {
+                    match change {
+                        Change::Sequence { key, sequence } => {
+                            overlay.sequences.insert(key, sequence);
+                        }
+                        Change::Submitter { key, entry } => {
+                            overlay.submitters.insert(key, entry);
+                        }
+                    }
+                }
+                let leaf = merkle::leaf_hash(bytes.as_slice());
+                let nodes = merkle::appended_nodes(&overlay, leaf)?;
+                for (level, i, hash) in &nodes {
+                    overlay.log.insert((*level, *i), *hash);
+                }
+                log_nodes.extend(nodes);
+                let log_index = overlay.log_size;
+                overlay.log_size += 1;
+                records.push((log_index, bytes.as_slice().to_vec()));
+                Outcome::Accepted { log_index }
+            }
+            Err(e) => Outcome::Rejected {
+                code: e.reason_code(),
+            },
+        };
+        results.push(TxResult {
+            tx_id: verified.id,
+            outcome,
+        });
+    }
+    let log_root = if overlay.log_size == overlay.base_log_size {
+        store.head()?.log_root
+    } else {
+        merkle::root(&overlay, overlay.log_size)?
+    };
+    let mut changes: Vec<Change> = overlay
+        .sequences
+        .iter()
+        .map(|(key, sequence)| Change::Sequence {
+            key: *key,
+            sequence: *sequence,
+        })
+        .collect();
+    changes.extend(
+        overlay
+            .submitters
+            .iter()
+            .map(|(key, entry)| Change::Submitter {
+                key: *key,
+                entry: entry.clone(),
+            }),
+    );
+    Ok(Executed {
+        results_root: results_root(&results),
+        tx_ids,
+        results,
+        records,
+        log_nodes,
+        log_size: overlay.log_size,
+        log_root,
+        changes,
+    })
+}

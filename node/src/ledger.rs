@@ -1,0 +1,250 @@
+//! The ledger as the driver sees it: building a block to propose, validating a proposed block, committing a
+//! decided block, and applying a block fetched by block sync. Each block's execution is computed once per node
+//! and cached by block hash until the block is committed or the height moves on.
+
+use crate::execute::{self, ExecError, Executed};
+use crate::storage::{BlockWrite, Head, StorageError, Store};
+use clearance_core::Hash32;
+use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
+use clearance_core::bytes::Bytes;
+use clearance_core::genesis::ConsensusParams;
+use clearance_core::ids::CountryCode;
+use clearance_core::time::Timestamp;
+use clearance_core::validator::ValidatorSet;
+use clearance_core::vote::{CommitCertificate, verify_commit};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InvalidBlock {
+    #[error("{0}")]
+    Body(#[from] clearance_core::block::BlockError),
+    #[error("header field {field}: {detail}")]
+    Header { field: &'static str, detail: String },
+    #[error("{0}")]
+    Exec(#[from] ExecError),
+    #[error("commit certificate: {0}")]
+    Certificate(#[from] clearance_core::vote::CommitError),
+}
+
+fn header_err(field: &'static str, detail: impl ToString) -> InvalidBlock {
+    InvalidBlock::Header {
+        field,
+        detail: detail.to_string(),
+    }
+}
+
+/// What a commit changed, for logs, metrics, the mempool and the API.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub height: u64,
+    pub hash: Hash32,
+    pub tx_ids: Vec<Hash32>,
+    pub accepted: usize,
+    pub rejected: usize,
+    pub time: Timestamp,
+}
+
+pub struct Ledger {
+    store: Arc<Store>,
+    chain_id: Hash32,
+    params: ConsensusParams,
+    validators: ValidatorSet,
+    head: Head,
+    executed: HashMap<Hash32, Executed>,
+}
+
+impl Ledger {
+    pub fn new(
+        store: Arc<Store>,
+        chain_id: Hash32,
+        params: ConsensusParams,
+        validators: ValidatorSet,
+    ) -> Result<Ledger, StorageError> {
+        let head = store.head()?;
+        Ok(Ledger {
+            store,
+            chain_id,
+            params,
+            validators,
+            head,
+            executed: HashMap::new(),
+        })
+    }
+
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Builds a block of `txs` for the next height, proposed by `proposer` at wall-clock `now_ms`.
+    pub fn build(
+        &mut self,
+        proposer: CountryCode,
+        txs: Vec<Bytes>,
+        now_ms: u64,
+    ) -> Result<Block, ExecError> {
+        let executed = execute::execute(&self.store, &self.chain_id, self.head.log_size, &txs)?;
+        // Block time strictly increases, even if this node's clock is behind its parent's proposer.
+        let time_ms = now_ms.max(self.head.time.as_millis() + 1);
+        let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
+        let set_hash = self.validators.hash();
+        let header = Header {
+            chain_id: self.chain_id,
+            height: self.head.height + 1,
+            time,
+            parent_hash: self.head.hash,
+            proposer,
+            tx_count: txs.len() as u32,
+            tx_root: tx_root(&txs),
+            results_root: executed.results_root,
+            log_size: executed.log_size,
+            log_root: executed.log_root,
+            validator_set_hash: set_hash,
+            next_validator_set_hash: set_hash,
+        };
+        let view = HeaderView::from_header(header);
+        self.executed.insert(view.hash, executed);
+        Ok(Block {
+            header: view.bytes,
+            txs,
+        })
+    }
+
+    /// Checks a proposed block for the next height against this node's state and clock, executing it.
+    pub fn validate(&mut self, block: &Block, now_ms: u64) -> Result<HeaderView, InvalidBlock> {
+        let view = self.check_header(block)?;
+        let time = view.header.time.as_millis();
+        let limit = now_ms.saturating_add(self.params.max_clock_drift_ms.into());
+        if time > limit {
+            return Err(header_err(
+                "time",
+                format!("{} is more than the allowed drift ahead of this node's clock", view.header.time),
+            ));
+        }
+        self.execute_checked(&view, block)?;
+        Ok(view)
+    }
+
+    fn check_header(&self, block: &Block) -> Result<HeaderView, InvalidBlock> {
+        let view = block.verify_body()?;
+        let h = &view.header;
+        if h.chain_id != self.chain_id {
+            return Err(header_err("chain_id", format!("{} is another chain", h.chain_id)));
+        }
+        if h.height != self.head.height + 1 {
+            return Err(header_err("height", format!("{} is not {}", h.height, self.head.height + 1)));
+        }
+        if h.parent_hash != self.head.hash {
+            return Err(header_err("parent_hash", "does not name the last committed block"));
+        }
+        if h.time <= self.head.time {
+            return Err(header_err("time", "is not later than the parent block's"));
+        }
+        if self.validators.index_of(&h.proposer).is_none() {
+            return Err(header_err("proposer", format!("{} is not a member", h.proposer)));
+        }
+        let set_hash = self.validators.hash();
+        if h.validator_set_hash != set_hash || h.next_validator_set_hash != set_hash {
+            return Err(header_err("validator_set_hash", "does not match the current set"));
+        }
+        if h.tx_count > self.params.max_block_txs {
+            return Err(header_err("tx_count", "exceeds max_block_txs"));
+        }
+        let bytes: usize = block.txs.iter().map(Bytes::len).sum();
+        if bytes > self.params.max_block_bytes as usize {
+            return Err(header_err("tx_count", "transactions exceed max_block_bytes"));
+        }
+        Ok(view)
+    }
+
+    fn execute_checked(&mut self, view: &HeaderView, block: &Block) -> Result<(), InvalidBlock> {
+        if self.executed.contains_key(&view.hash) {
+            return Ok(());
+        }
+        let executed =
+            execute::execute(&self.store, &self.chain_id, self.head.log_size, &block.txs)?;
+        let h = &view.header;
+        if executed.results_root != h.results_root {
+            return Err(header_err("results_root", "does not match this node's execution"));
+        }
+        if executed.log_size != h.log_size || executed.log_root != h.log_root {
+            return Err(header_err("log_root", "does not match this node's execution"));
+        }
+        self.executed.insert(view.hash, executed);
+        Ok(())
+    }
+
+    /// Writes a decided block with its certificate. The block was validated (and executed) before this node
+    /// voted for it; a block decided without this node's vote is executed here.
+    pub fn commit(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<Committed, InvalidBlock> {
+        let view = self.check_header(block)?;
+        self.execute_checked(&view, block)?;
+        let executed = match self.executed.remove(&view.hash) {
+            Some(e) => e,
+            None => unreachable!("execute_checked caches the execution"),
+        };
+        let h = &view.header;
+        let head = Head {
+            height: h.height,
+            hash: view.hash,
+            time: h.time,
+            log_size: executed.log_size,
+            log_root: executed.log_root,
+            next_validator_set_hash: h.next_validator_set_hash,
+            tx_count: self.head.tx_count + block.txs.len() as u64,
+        };
+        self.store
+            .commit_block(BlockWrite {
+                height: h.height,
+                hash: view.hash,
+                block,
+                certificate,
+                head: head.clone(),
+                tx_ids: &executed.tx_ids,
+                results: &executed.results,
+                records: &executed.records,
+                log_nodes: &executed.log_nodes,
+                changes: &executed.changes,
+            })
+            .map_err(ExecError::from)?;
+        self.head = head;
+        self.executed.clear();
+        let accepted = executed
+            .results
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
+            .count();
+        Ok(Committed {
+            height: h.height,
+            hash: view.hash,
+            accepted,
+            rejected: executed.results.len() - accepted,
+            tx_ids: executed.tx_ids,
+            time: h.time,
+        })
+    }
+
+    /// Verifies a block fetched by block sync (its commit certificate against the current validator set) and
+    /// commits it.
+    pub fn apply_synced(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+    ) -> Result<Committed, InvalidBlock> {
+        let view = self.check_header(block)?;
+        verify_commit(&self.chain_id, &self.validators, &view, certificate)?;
+        self.commit(block, certificate)
+    }
+}

@@ -1,0 +1,140 @@
+//! `clearance-node`: run a member's node.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use clearance_genesis::config::NodeConfig;
+use clearance_genesis::keys::{KeyFile, KeyKind};
+use clearance_node::run::{self, Home};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "clearance-node", version, about = "Clearance Ledger member node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a home directory: config.toml, a validator key, a network key and an empty data directory.
+    Init {
+        #[arg(long)]
+        home: PathBuf,
+        /// A name for logs; usually the member id.
+        #[arg(long)]
+        moniker: String,
+        /// Copy this genesis file into the home directory.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+        #[arg(long, default_value = "/ip4/0.0.0.0/tcp/26656")]
+        p2p_listen: String,
+        #[arg(long, default_value = "127.0.0.1:26657")]
+        api_listen: std::net::SocketAddr,
+    },
+    /// Run the node until SIGINT or SIGTERM.
+    Start {
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Print the node's libp2p peer id (its network identity, listed in genesis).
+    ShowNodeId {
+        #[arg(long)]
+        home: PathBuf,
+    },
+    /// Print the node's validator public key.
+    ShowValidator {
+        #[arg(long)]
+        home: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Init {
+            home,
+            moniker,
+            genesis,
+            p2p_listen,
+            api_listen,
+        } => init(home, &moniker, genesis, p2p_listen, api_listen),
+        Command::Start { home } => {
+            let home = Home::load(&home)?;
+            init_logs(&home.config.log_level)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let result = runtime.block_on(run::start(home));
+            if let Err(e) = &result {
+                tracing::error!("node stopped: {e:#}");
+            }
+            result
+        }
+        Command::ShowNodeId { home } => {
+            let config = NodeConfig::load(&home.join("config.toml"))?;
+            let key = KeyFile::load(
+                &NodeConfig::resolve(&home, &config.node_key_file),
+                KeyKind::Network,
+            )?;
+            println!("{}", key.peer_key().to_peer_id());
+            Ok(())
+        }
+        Command::ShowValidator { home } => {
+            let config = NodeConfig::load(&home.join("config.toml"))?;
+            let key = KeyFile::load(
+                &NodeConfig::resolve(&home, &config.validator_key_file),
+                KeyKind::Validator,
+            )?;
+            println!("{}", key.public_key());
+            Ok(())
+        }
+    }
+}
+
+fn init(
+    home: PathBuf,
+    moniker: &str,
+    genesis: Option<PathBuf>,
+    p2p_listen: String,
+    api_listen: std::net::SocketAddr,
+) -> Result<()> {
+    let config_path = home.join("config.toml");
+    if config_path.exists() {
+        bail!("{} exists; init never overwrites a home directory", config_path.display());
+    }
+    std::fs::create_dir_all(home.join("data"))
+        .with_context(|| format!("creating {}", home.display()))?;
+    let config = NodeConfig::new(moniker, p2p_listen, api_listen);
+    let validator = KeyFile::generate(KeyKind::Validator)?;
+    let network = KeyFile::generate(KeyKind::Network)?;
+    validator.write_new(&NodeConfig::resolve(&home, &config.validator_key_file))?;
+    network.write_new(&NodeConfig::resolve(&home, &config.node_key_file))?;
+    if let Some(genesis) = genesis {
+        clearance_genesis::testnet::load_genesis(&genesis)?;
+        std::fs::copy(&genesis, NodeConfig::resolve(&home, &config.genesis_file))
+            .with_context(|| format!("copying {}", genesis.display()))?;
+    }
+    std::fs::write(&config_path, config.to_toml())
+        .with_context(|| format!("writing {}", config_path.display()))?;
+    println!("home:          {}", home.display());
+    println!("validator key: {}", validator.public_key());
+    println!("peer id:       {}", network.peer_key().to_peer_id());
+    println!("Give the validator key and peer id to whoever assembles the genesis file.");
+    Ok(())
+}
+
+fn init_logs(level: &str) -> Result<()> {
+    // RUST_LOG, when set, overrides the config file, as operators of other Rust services expect.
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::try_new(v),
+        _ => tracing_subscriber::EnvFilter::try_new(level),
+    }
+    .context("log_level is not a valid tracing filter")?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_target(false)
+        .init();
+    Ok(())
+}

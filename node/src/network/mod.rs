@@ -1,0 +1,446 @@
+//! libp2p networking: TCP, Noise and Yamux; gossipsub for transactions and consensus messages;
+//! request-response for block sync and missing proposals.
+//!
+//! Only the peer ids listed in genesis may connect; every other peer is refused after the Noise handshake and
+//! logged. The swarm runs in its own task and talks to the node's driver through channels: it decodes what
+//! arrives (bounded, rejecting garbage and penalising its sender) and never interprets consensus or ledger state.
+
+pub mod wire;
+
+use crate::metrics::Metrics;
+use anyhow::{Context, Result};
+use futures::StreamExt;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
+use libp2p::{
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, identity, noise,
+    request_response, tcp, yamux,
+};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use wire::{SyncCodec, SyncRequest, SyncResponse};
+
+/// Invalid messages a peer may send within [`PENALTY_WINDOW`] before it is disconnected.
+const PENALTY_THRESHOLD: u32 = 20;
+const PENALTY_WINDOW: Duration = Duration::from_secs(60);
+/// How long a penalised peer stays disconnected.
+const PENALTY_BAN: Duration = Duration::from_secs(30);
+const MIN_REDIAL: Duration = Duration::from_millis(250);
+
+pub struct NetworkConfig {
+    pub keypair: identity::Keypair,
+    pub listen: Multiaddr,
+    /// The other members' peer ids and addresses, from genesis.
+    pub members: Vec<(PeerId, Vec<Multiaddr>)>,
+    pub chain_id: clearance_core::Hash32,
+    pub max_connections: u32,
+    pub max_redial_backoff: Duration,
+}
+
+/// What the network hands to the driver.
+#[derive(Debug)]
+pub enum NetEvent {
+    Tx { from: PeerId, bytes: Vec<u8> },
+    Consensus { from: PeerId, msg: crate::consensus::Message },
+    Request { from: PeerId, id: u64, req: SyncRequest },
+    Response { from: PeerId, resp: SyncResponse },
+    RequestFailed { peer: PeerId },
+    Connected(PeerId),
+    Disconnected(PeerId),
+}
+
+/// What the driver asks of the network.
+#[derive(Debug)]
+pub enum NetCommand {
+    PublishTx(Vec<u8>),
+    PublishConsensus(Vec<u8>),
+    Request { peer: PeerId, req: SyncRequest },
+    Respond { id: u64, resp: SyncResponse },
+    Penalise { peer: PeerId, reason: String },
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    limits: connection_limits::Behaviour,
+    gossip: gossipsub::Behaviour,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+struct Member {
+    addrs: Vec<Multiaddr>,
+    backoff: Duration,
+    next_dial: Instant,
+    banned_until: Option<Instant>,
+}
+
+struct Penalty {
+    since: Instant,
+    count: u32,
+}
+
+struct Network {
+    swarm: Swarm<Behaviour>,
+    tx_topic: gossipsub::IdentTopic,
+    consensus_topic: gossipsub::IdentTopic,
+    members: HashMap<PeerId, Member>,
+    connected: HashSet<PeerId>,
+    penalties: HashMap<PeerId, Penalty>,
+    pending_responses: HashMap<u64, request_response::ResponseChannel<SyncResponse>>,
+    next_response_id: u64,
+    events: mpsc::Sender<NetEvent>,
+    metrics: Arc<Metrics>,
+    max_backoff: Duration,
+}
+
+/// Starts the swarm in its own task. Returns the command sender and the local peer id.
+pub fn spawn(
+    config: NetworkConfig,
+    events: mpsc::Sender<NetEvent>,
+    metrics: Arc<Metrics>,
+) -> Result<mpsc::UnboundedSender<NetCommand>> {
+    let allowed_ids: Vec<PeerId> = config.members.iter().map(|(p, _)| *p).collect();
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(wire::MAX_CONSENSUS_BYTES + 1024)
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .heartbeat_interval(Duration::from_millis(700))
+        // Members are few and all connected to each other: a mesh of everyone.
+        .mesh_n_low(1)
+        .mesh_n(3)
+        .mesh_outbound_min(1)
+        .mesh_n_high(12)
+        .build()
+        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+    let max_connections = config.max_connections;
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .context("TCP transport")?
+        .with_behaviour(|key| {
+            let mut allowed = allow_block_list::Behaviour::default();
+            for peer in &allowed_ids {
+                allowed.allow_peer(*peer);
+            }
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(max_connections))
+                .with_max_established_per_peer(Some(2))
+                .with_max_pending_incoming(Some(max_connections));
+            let gossip = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossip_config,
+            )?;
+            let sync = request_response::Behaviour::new(
+                [(wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(64),
+            );
+            Ok(Behaviour {
+                allowed,
+                limits: connection_limits::Behaviour::new(limits),
+                gossip,
+                sync,
+            })
+        })
+        .map_err(|e| anyhow::anyhow!("network behaviour: {e}"))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+
+    let short = &config.chain_id.to_hex()[..16];
+    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/1"));
+    let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&tx_topic)
+        .context("subscribe to transactions")?;
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&consensus_topic)
+        .context("subscribe to consensus")?;
+    swarm
+        .listen_on(config.listen.clone())
+        .with_context(|| format!("listen on {}", config.listen))?;
+
+    let now = Instant::now();
+    let members = config
+        .members
+        .into_iter()
+        .map(|(peer, addrs)| {
+            for addr in &addrs {
+                swarm.add_peer_address(peer, addr.clone());
+            }
+            (
+                peer,
+                Member {
+                    addrs,
+                    backoff: MIN_REDIAL,
+                    next_dial: now,
+                    banned_until: None,
+                },
+            )
+        })
+        .collect();
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let network = Network {
+        swarm,
+        tx_topic,
+        consensus_topic,
+        members,
+        connected: HashSet::new(),
+        penalties: HashMap::new(),
+        pending_responses: HashMap::new(),
+        next_response_id: 0,
+        events,
+        metrics,
+        max_backoff: config.max_redial_backoff,
+    };
+    tokio::spawn(network.run(cmd_rx));
+    Ok(cmd_tx)
+}
+
+impl Network {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<NetCommand>) {
+        let mut redial = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                cmd = commands.recv() => match cmd {
+                    Some(cmd) => self.on_command(cmd),
+                    // The driver has stopped: so does the network.
+                    None => return,
+                },
+                _ = redial.tick() => self.redial(),
+            }
+        }
+    }
+
+    fn emit(&self, event: NetEvent) {
+        // A driver that falls behind loses gossip, never its own state: consensus messages are re-gossiped
+        // and transactions re-submitted, while an unbounded queue could exhaust memory under a flood.
+        if self.events.try_send(event).is_err() {
+            tracing::debug!("driver busy: dropped a network event");
+        }
+    }
+
+    fn redial(&mut self) {
+        let now = Instant::now();
+        for (peer, member) in &mut self.members {
+            if let Some(until) = member.banned_until {
+                if now < until {
+                    continue;
+                }
+                member.banned_until = None;
+                self.swarm.behaviour_mut().allowed.allow_peer(*peer);
+                tracing::info!(%peer, "penalty over: member may connect again");
+            }
+            if self.connected.contains(peer) || now < member.next_dial {
+                continue;
+            }
+            let opts = DialOpts::peer_id(*peer).addresses(member.addrs.clone()).build();
+            if let Err(e) = self.swarm.dial(opts) {
+                tracing::debug!(%peer, "dial: {e}");
+            }
+            member.next_dial = now + member.backoff;
+            member.backoff = (member.backoff * 2).min(self.max_backoff);
+        }
+    }
+
+    fn on_command(&mut self, cmd: NetCommand) {
+        match cmd {
+            NetCommand::PublishTx(bytes) => self.publish(true, bytes),
+            NetCommand::PublishConsensus(bytes) => self.publish(false, bytes),
+            NetCommand::Request { peer, req } => {
+                self.swarm.behaviour_mut().sync.send_request(&peer, req);
+            }
+            NetCommand::Respond { id, resp } => {
+                if let Some(channel) = self.pending_responses.remove(&id) {
+                    // The peer may have gone; nothing to do then.
+                    let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
+                }
+            }
+            NetCommand::Penalise { peer, reason } => self.penalise(peer, &reason),
+        }
+    }
+
+    fn publish(&mut self, tx: bool, bytes: Vec<u8>) {
+        let topic = if tx {
+            self.tx_topic.clone()
+        } else {
+            self.consensus_topic.clone()
+        };
+        match self.swarm.behaviour_mut().gossip.publish(topic, bytes) {
+            Ok(_) => {}
+            // Alone, or before the mesh forms: consensus re-gossips and transactions were admitted locally.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!("publish: {e}"),
+        }
+    }
+
+    fn penalise(&mut self, peer: PeerId, reason: &str) {
+        Metrics::inc(&self.metrics.p2p_invalid_messages_total);
+        tracing::warn!(%peer, "invalid message from peer: {reason}");
+        let now = Instant::now();
+        let entry = self.penalties.entry(peer).or_insert(Penalty {
+            since: now,
+            count: 0,
+        });
+        if now.duration_since(entry.since) > PENALTY_WINDOW {
+            *entry = Penalty {
+                since: now,
+                count: 0,
+            };
+        }
+        entry.count += 1;
+        if entry.count >= PENALTY_THRESHOLD {
+            self.penalties.remove(&peer);
+            Metrics::inc(&self.metrics.p2p_penalised_peers_total);
+            tracing::warn!(%peer, "too many invalid messages: disconnecting peer for {PENALTY_BAN:?}");
+            self.swarm.behaviour_mut().allowed.disallow_peer(peer);
+            if let Some(member) = self.members.get_mut(&peer) {
+                member.banned_until = Some(now + PENALTY_BAN);
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "listening for peers");
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                num_established,
+                ..
+            } => {
+                if let Some(member) = self.members.get_mut(&peer_id) {
+                    member.backoff = MIN_REDIAL;
+                }
+                if num_established.get() == 1 && self.connected.insert(peer_id) {
+                    tracing::info!(peer = %peer_id, "member connected");
+                    Metrics::set(&self.metrics.peers, self.connected.len() as u64);
+                    self.emit(NetEvent::Connected(peer_id));
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established,
+                cause,
+                ..
+            } => {
+                if num_established == 0 && self.connected.remove(&peer_id) {
+                    let cause = cause.map(|c| c.to_string()).unwrap_or_default();
+                    tracing::info!(peer = %peer_id, "member disconnected {cause}");
+                    Metrics::set(&self.metrics.peers, self.connected.len() as u64);
+                    self.emit(NetEvent::Disconnected(peer_id));
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                send_back_addr,
+                error,
+                ..
+            } => {
+                if let libp2p::swarm::ListenError::Denied { cause } = &error {
+                    Metrics::inc(&self.metrics.p2p_refused_connections_total);
+                    tracing::warn!(from = %send_back_addr, "refused connection: {cause}");
+                } else {
+                    tracing::debug!(from = %send_back_addr, "incoming connection failed: {error}");
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                if let libp2p::swarm::DialError::Denied { cause } = &error {
+                    Metrics::inc(&self.metrics.p2p_refused_connections_total);
+                    tracing::warn!(peer = ?peer_id, "refused connection: {cause}");
+                } else {
+                    tracing::debug!(peer = ?peer_id, "dial failed: {error}");
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
+        let verdict = if message.topic == self.tx_topic.hash() {
+            if message.data.len() > clearance_core::encoding::limit::SIGNED_TX {
+                Err("oversize transaction".to_string())
+            } else {
+                self.emit(NetEvent::Tx {
+                    from: source,
+                    bytes: message.data,
+                });
+                Ok(())
+            }
+        } else if message.topic == self.consensus_topic.hash() {
+            match wire::decode_consensus(&message.data) {
+                Ok(msg) => {
+                    self.emit(NetEvent::Consensus { from: source, msg });
+                    Ok(())
+                }
+                Err(e) => Err(format!("consensus message: {e}")),
+            }
+        } else {
+            Err(format!("unknown topic {}", message.topic))
+        };
+        let acceptance = match verdict {
+            Ok(()) => gossipsub::MessageAcceptance::Accept,
+            Err(reason) => {
+                self.penalise(source, &reason);
+                gossipsub::MessageAcceptance::Reject
+            }
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossip
+            .report_message_validation_result(&id, &source, acceptance);
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let id = self.next_response_id;
+                    self.next_response_id += 1;
+                    self.pending_responses.insert(id, channel);
+                    self.emit(NetEvent::Request {
+                        from: peer,
+                        id,
+                        req: request,
+                    });
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.emit(NetEvent::Response {
+                        from: peer,
+                        resp: response,
+                    });
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "sync request failed: {error}");
+                self.emit(NetEvent::RequestFailed { peer });
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "sync request from peer failed: {error}");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
+        // Responses the driver never answered (a dropped event) must not pile up.
+        if self.pending_responses.len() > 1024 {
+            self.pending_responses.clear();
+        }
+    }
+}

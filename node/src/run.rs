@@ -1,0 +1,229 @@
+//! Assembling a node from its home directory: config, genesis, keys, storage, network, API and driver.
+
+use crate::api::{self, ApiState};
+use crate::driver::{Driver, DriverParts};
+use crate::ledger::Ledger;
+use crate::mempool::Mempool;
+use crate::metrics::Metrics;
+use crate::network::{self, NetworkConfig};
+use crate::status::{ConsensusStatus, Status};
+use crate::storage::Store;
+use anyhow::{Context, Result, bail};
+use clearance_core::genesis::Genesis;
+use clearance_genesis::config::NodeConfig;
+use clearance_genesis::keys::{KeyFile, KeyKind};
+use libp2p::{Multiaddr, PeerId};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// A home directory, loaded and checked.
+pub struct Home {
+    pub dir: PathBuf,
+    pub config: NodeConfig,
+    pub genesis: Genesis,
+    pub validator_key: KeyFile,
+    pub node_key: KeyFile,
+}
+
+impl Home {
+    pub fn load(dir: &Path) -> Result<Home> {
+        let config = NodeConfig::load(&dir.join("config.toml"))?;
+        let genesis_path = NodeConfig::resolve(dir, &config.genesis_file);
+        let genesis = clearance_genesis::testnet::load_genesis(&genesis_path)
+            .with_context(|| format!("genesis file {}", genesis_path.display()))?;
+        let validator_key = KeyFile::load(
+            &NodeConfig::resolve(dir, &config.validator_key_file),
+            KeyKind::Validator,
+        )?;
+        let node_key = KeyFile::load(&NodeConfig::resolve(dir, &config.node_key_file), KeyKind::Network)?;
+        Ok(Home {
+            dir: dir.to_path_buf(),
+            config,
+            genesis,
+            validator_key,
+            node_key,
+        })
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        NodeConfig::resolve(&self.dir, &self.config.data_dir)
+    }
+
+    pub fn peer_id(&self) -> Result<PeerId> {
+        Ok(self.keypair()?.public().to_peer_id())
+    }
+
+    fn keypair(&self) -> Result<libp2p::identity::Keypair> {
+        let mut seed = self.node_key.secret.seed();
+        libp2p::identity::Keypair::ed25519_from_bytes(&mut seed).context("node key")
+    }
+}
+
+/// Runs the node until SIGINT or SIGTERM.
+pub async fn start(home: Home) -> Result<()> {
+    let chain_id = home.genesis.chain_id();
+    let validators = home.genesis.validator_set()?;
+    let keypair = home.keypair()?;
+    let local_peer = keypair.public().to_peer_id();
+    let me = home
+        .genesis
+        .members
+        .iter()
+        .find(|m| m.peer_id.to_peer_id() == local_peer.to_base58());
+    let Some(me) = me else {
+        bail!(
+            "this node's network key ({local_peer}) is not a member's peer id in the genesis file; \
+             other members would refuse every connection"
+        );
+    };
+    if me.validator_key != home.validator_key.public_key() {
+        bail!(
+            "the validator key in {} is not member {}'s validator key in the genesis file",
+            home.config.validator_key_file.display(),
+            me.id
+        );
+    }
+    let member = me.id.clone();
+
+    let data_dir = home.data_dir();
+    let store = Arc::new(Store::open(&data_dir, &home.genesis)?);
+    let ledger = Ledger::new(
+        store.clone(),
+        chain_id,
+        home.genesis.params.clone(),
+        validators.clone(),
+    )?;
+    let mempool = Mempool::new(
+        chain_id,
+        home.config.mempool.max_txs as usize,
+        home.config.mempool.max_bytes,
+        home.genesis.params.max_tx_bytes as usize,
+    );
+    let metrics = Arc::new(Metrics::default());
+
+    let mut members = Vec::new();
+    for m in &home.genesis.members {
+        let peer: PeerId = m.peer_id.to_peer_id().parse().context("genesis peer id")?;
+        if peer == local_peer {
+            continue;
+        }
+        let mut addrs = Vec::new();
+        for a in &m.addresses {
+            match a.as_str().parse::<Multiaddr>() {
+                Ok(addr) => addrs.push(addr),
+                Err(e) => tracing::warn!(member = %m.id, "genesis address {a} is not a multiaddr: {e}"),
+            }
+        }
+        members.push((peer, addrs));
+    }
+    let listen: Multiaddr = home
+        .config
+        .p2p
+        .listen
+        .parse()
+        .with_context(|| format!("p2p.listen {}", home.config.p2p.listen))?;
+    let (net_events_tx, net_events) = mpsc::channel(16 * 1024);
+    let net = network::spawn(
+        NetworkConfig {
+            keypair,
+            listen,
+            members,
+            chain_id,
+            max_connections: home.config.p2p.max_connections,
+            max_redial_backoff: Duration::from_millis(home.config.p2p.max_redial_backoff_ms.into()),
+        },
+        net_events_tx,
+        metrics.clone(),
+    )?;
+
+    let head = store.head()?;
+    let base_status = Status {
+        chain_id: chain_id.to_hex(),
+        chain_name: home.genesis.chain_name.to_string(),
+        moniker: home.config.moniker.clone(),
+        member: Some(member.to_string()),
+        node_id: local_peer.to_base58(),
+        height: head.height,
+        head_hash: head.hash.to_hex(),
+        head_time: head.time.to_string(),
+        log_size: head.log_size,
+        log_root: head.log_root.to_hex(),
+        committed_txs: head.tx_count,
+        consensus: ConsensusStatus {
+            height: head.height + 1,
+            round: 0,
+            step: "propose".into(),
+            waiting_for_txs: false,
+        },
+        peers: Vec::new(),
+        syncing: false,
+        best_peer_height: 0,
+        mempool_txs: 0,
+        mempool_bytes: 0,
+        validators: validators.len(),
+    };
+    let (status_tx, status_rx) = watch::channel(base_status.clone());
+    let (api_tx, api_rx) = mpsc::channel(4096);
+
+    let listener = tokio::net::TcpListener::bind(home.config.api.listen)
+        .await
+        .with_context(|| format!("binding the API to {}", home.config.api.listen))?;
+    tracing::info!(address = %home.config.api.listen, "HTTP API listening");
+    let router = api::router(
+        ApiState {
+            store: store.clone(),
+            status: status_rx,
+            driver: api_tx,
+            metrics: metrics.clone(),
+        },
+        home.config.api.max_body_bytes as usize,
+    );
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("HTTP API stopped: {e}");
+        }
+    });
+
+    let driver = Driver::new(DriverParts {
+        ledger,
+        mempool,
+        genesis: home.genesis,
+        key: home.validator_key.secret,
+        net,
+        metrics,
+        status: status_tx,
+        base_status,
+    })?;
+    tracing::info!(
+        chain = %chain_id,
+        member = %member,
+        peer = %local_peer,
+        data = %data_dir.display(),
+        "node started"
+    );
+    driver.run(net_events, api_rx, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

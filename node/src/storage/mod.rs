@@ -1,0 +1,381 @@
+//! RocksDB storage. Everything a committed block changes is written in one synced `WriteBatch`, so a crash at
+//! any instant leaves either the whole block or none of it. The consensus safety state is written and synced on
+//! its own, before any vote it justifies leaves the node.
+//!
+//! Column families:
+//!
+//! | family      | key                         | value                                              |
+//! |-------------|-----------------------------|----------------------------------------------------|
+//! | `meta`      | `chain_id`, `head`          | the genesis hash this directory belongs to; [`Head`] |
+//! | `blocks`    | height (u64 BE)             | block bytes (header bytes and signed transactions) |
+//! | `certs`     | height (u64 BE)             | the commit certificate this node stored            |
+//! | `txs`       | transaction id              | [`TxLocation`]: height and index in the block      |
+//! | `results`   | height ‖ index (u64 BE, u32 BE) | the `TxResult` bytes committed in `results_root` |
+//! | `records`   | log index (u64 BE)          | the accepted `SignedTx` bytes, the leaf of the record log |
+//! | `indexes`   | `h` ‖ block hash            | height                                             |
+//! | `log`       | level (u8) ‖ index (u64 BE) | complete Merkle subtree hash of the record log     |
+//! | `state`     | `s` ‖ key / `q` ‖ key        | submitter entries / last sequence numbers          |
+//! | `safety`    | `current`                   | the consensus safety state                         |
+//! | `evidence`  | evidence hash               | equivocation evidence seen                         |
+
+mod codec;
+
+pub use codec::{Head, TxLocation};
+
+use clearance_core::Hash32;
+use clearance_core::block::{Block, TxResult};
+use clearance_core::crypto::PublicKey;
+use clearance_core::encoding::{self, limit};
+use clearance_core::genesis::Genesis;
+use clearance_core::merkle::{MerkleError, NodeSource};
+use clearance_core::rules::{Change, StateView, SubmitterEntry};
+use clearance_core::vote::{CommitCertificate, Equivocation};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use std::path::{Path, PathBuf};
+
+use crate::consensus::SafetyState;
+
+const CFS: [&str; 11] = [
+    "meta", "blocks", "certs", "txs", "results", "records", "indexes", "log", "state", "safety",
+    "evidence",
+];
+
+/// The on-disk layout version; a directory written by another layout is refused.
+const LAYOUT_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("database at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rocksdb::Error,
+    },
+    #[error("database: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error(
+        "the data directory {path} belongs to chain {found}, but the genesis file describes chain {expected}; \
+         point data_dir at an empty directory or use the genesis this directory was created with"
+    )]
+    ForeignChain {
+        path: PathBuf,
+        expected: Hash32,
+        found: Hash32,
+    },
+    #[error("the data directory {path} uses storage layout {found}; this node writes layout {LAYOUT_VERSION}")]
+    Layout { path: PathBuf, found: u32 },
+    #[error("stored {what} is corrupt: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+}
+
+fn corrupt(what: &'static str, detail: impl ToString) -> StorageError {
+    StorageError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
+
+/// Everything one committed block writes.
+pub struct BlockWrite<'a> {
+    pub height: u64,
+    pub hash: Hash32,
+    pub block: &'a Block,
+    pub certificate: &'a CommitCertificate,
+    pub head: Head,
+    pub tx_ids: &'a [Hash32],
+    pub results: &'a [TxResult],
+    /// Accepted transactions: (log index, signed bytes).
+    pub records: &'a [(u64, Vec<u8>)],
+    pub log_nodes: &'a [(u32, u64, Hash32)],
+    pub changes: &'a [Change],
+}
+
+pub struct Store {
+    db: DB,
+    path: PathBuf,
+    sync: WriteOptions,
+}
+
+impl Store {
+    /// Opens (or creates) the database under `path` for `genesis`'s chain. A new database is initialised with the
+    /// genesis state in one synced batch; an existing one must belong to the same chain.
+    pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StorageError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        opts.set_max_background_jobs(2);
+        let cfs = CFS.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut sync = WriteOptions::default();
+        sync.set_sync(true);
+        let store = Store {
+            db,
+            path: path.to_path_buf(),
+            sync,
+        };
+        store.check_or_init(genesis)?;
+        Ok(store)
+    }
+
+    fn cf(&self, name: &'static str) -> &ColumnFamily {
+        match self.db.cf_handle(name) {
+            Some(cf) => cf,
+            // Every family in CFS is created at open.
+            None => unreachable!("column family {name} was opened"),
+        }
+    }
+
+    fn check_or_init(&self, genesis: &Genesis) -> Result<(), StorageError> {
+        let chain_id = genesis.chain_id();
+        let meta = self.cf("meta");
+        if let Some(found) = self.db.get_cf(meta, b"chain_id")? {
+            let found = Hash32::from_slice(&found).map_err(|e| corrupt("chain id", e))?;
+            if found != chain_id {
+                return Err(StorageError::ForeignChain {
+                    path: self.path.clone(),
+                    expected: chain_id,
+                    found,
+                });
+            }
+            let layout = self
+                .db
+                .get_cf(meta, b"layout")?
+                .ok_or_else(|| corrupt("layout", "missing"))?;
+            let layout = u32::from_be_bytes(
+                layout
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("layout", "not 4 bytes"))?,
+            );
+            if layout != LAYOUT_VERSION {
+                return Err(StorageError::Layout {
+                    path: self.path.clone(),
+                    found: layout,
+                });
+            }
+            self.head()?;
+            return Ok(());
+        }
+        let mut batch = WriteBatch::default();
+        batch.put_cf(meta, b"layout", LAYOUT_VERSION.to_be_bytes());
+        let head = Head::genesis(genesis);
+        batch.put_cf(meta, b"head", head.to_bytes());
+        let state = self.cf("state");
+        for s in &genesis.submitters {
+            let entry = SubmitterEntry {
+                member: s.member.clone(),
+                roles: s.roles,
+                active: true,
+            };
+            batch.put_cf(state, submitter_key(&s.key), encoding::encode(&entry));
+        }
+        // The chain id goes last in meaning, not in bytes: the batch is atomic, so a directory either has it
+        // with the whole genesis state or is empty.
+        batch.put_cf(meta, b"chain_id", chain_id.as_bytes());
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    pub fn head(&self) -> Result<Head, StorageError> {
+        let bytes = self
+            .db
+            .get_cf(self.cf("meta"), b"head")?
+            .ok_or_else(|| corrupt("head", "missing"))?;
+        Head::from_bytes(&bytes)
+    }
+
+    /// Writes one committed block and everything it changes, synced, in one batch.
+    pub fn commit_block(&self, w: BlockWrite<'_>) -> Result<(), StorageError> {
+        let mut batch = WriteBatch::default();
+        let height = w.height.to_be_bytes();
+        batch.put_cf(self.cf("blocks"), height, w.block.to_bytes());
+        batch.put_cf(self.cf("certs"), height, w.certificate.to_bytes());
+        batch.put_cf(self.cf("indexes"), index_key(b'h', w.hash.as_bytes()), height);
+        for (i, (id, result)) in w.tx_ids.iter().zip(w.results).enumerate() {
+            let loc = TxLocation {
+                height: w.height,
+                index: i as u32,
+            };
+            batch.put_cf(self.cf("txs"), id.as_bytes(), loc.to_bytes());
+            batch.put_cf(self.cf("results"), loc.key(), result.to_bytes());
+        }
+        for (index, bytes) in w.records {
+            batch.put_cf(self.cf("records"), index.to_be_bytes(), bytes);
+        }
+        for (level, index, hash) in w.log_nodes {
+            batch.put_cf(self.cf("log"), log_key(*level, *index), hash.as_bytes());
+        }
+        let state = self.cf("state");
+        for change in w.changes {
+            match change {
+                Change::Sequence { key, sequence } => {
+                    batch.put_cf(state, sequence_key(key), sequence.to_be_bytes())
+                }
+                Change::Submitter { key, entry } => {
+                    batch.put_cf(state, submitter_key(key), encoding::encode(entry))
+                }
+            }
+        }
+        batch.put_cf(self.cf("meta"), b"head", w.head.to_bytes());
+        self.db.write_opt(batch, &self.sync)?;
+        Ok(())
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("blocks"), height.to_be_bytes())? {
+            Some(bytes) => Block::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt("block", e)),
+            None => Ok(None),
+        }
+    }
+
+    /// The raw stored bytes of a block and its certificate, for serving block sync without re-encoding.
+    pub fn block_bytes(&self, height: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let block = self.db.get_cf(self.cf("blocks"), height.to_be_bytes())?;
+        let cert = self.db.get_cf(self.cf("certs"), height.to_be_bytes())?;
+        match (block, cert) {
+            (Some(b), Some(c)) => Ok(Some((b, c))),
+            (None, None) => Ok(None),
+            _ => Err(corrupt("block", format!("height {height} lacks its block or certificate"))),
+        }
+    }
+
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("certs"), height.to_be_bytes())? {
+            Some(bytes) => CommitCertificate::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt("commit certificate", e)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn tx_location(&self, id: &Hash32) -> Result<Option<TxLocation>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("txs"), id.as_bytes())? {
+            Some(bytes) => TxLocation::from_bytes(&bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn tx_result(&self, loc: &TxLocation) -> Result<Option<TxResult>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("results"), loc.key())? {
+            Some(bytes) => TxResult::from_bytes(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt("transaction result", e)),
+            None => Ok(None),
+        }
+    }
+
+    /// The signed transaction bytes at `index` of the record log.
+    pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get_cf(self.cf("records"), index.to_be_bytes())?)
+    }
+
+    pub fn save_safety(&self, state: &SafetyState) -> Result<(), StorageError> {
+        self.db
+            .put_cf_opt(self.cf("safety"), b"current", encoding::encode(state), &self.sync)?;
+        Ok(())
+    }
+
+    pub fn load_safety(&self) -> Result<Option<SafetyState>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("safety"), b"current")? {
+            Some(bytes) => encoding::decode(&bytes, SAFETY_LIMIT, "safety state")
+                .map(Some)
+                .map_err(|e| corrupt("safety state", e)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn save_evidence(&self, evidence: &Equivocation) -> Result<Hash32, StorageError> {
+        let bytes = encoding::encode(evidence);
+        let id = Hash32::sha256(&bytes);
+        self.db.put_cf(self.cf("evidence"), id.as_bytes(), bytes)?;
+        Ok(id)
+    }
+
+    /// Size of the on-disk files, for status and metrics.
+    pub fn disk_bytes(&self) -> u64 {
+        self.db
+            .property_int_value(rocksdb::properties::TOTAL_SST_FILES_SIZE)
+            .ok()
+            .flatten()
+            .unwrap_or(0)
+    }
+}
+
+/// Safety state holds at most one block (the valid value) and the votes of one height.
+const SAFETY_LIMIT: usize = limit::BLOCK + 1024 * 1024;
+
+fn index_key(prefix: u8, rest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + rest.len());
+    k.push(prefix);
+    k.extend_from_slice(rest);
+    k
+}
+
+fn submitter_key(key: &PublicKey) -> Vec<u8> {
+    index_key(b's', key.as_bytes())
+}
+
+fn sequence_key(key: &PublicKey) -> Vec<u8> {
+    index_key(b'q', key.as_bytes())
+}
+
+fn log_key(level: u32, index: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = level as u8;
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// The committed state, read by the rules.
+impl StateView for Store {
+    fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
+        self.submitter_entry(key).ok().flatten()
+    }
+
+    fn last_sequence(&self, key: &PublicKey) -> u64 {
+        self.sequence(key).unwrap_or(0)
+    }
+}
+
+impl Store {
+    pub fn submitter_entry(&self, key: &PublicKey) -> Result<Option<SubmitterEntry>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("state"), submitter_key(key))? {
+            Some(bytes) => encoding::decode(&bytes, limit::SMALL, "submitter entry")
+                .map(Some)
+                .map_err(|e| corrupt("submitter entry", e)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn sequence(&self, key: &PublicKey) -> Result<u64, StorageError> {
+        match self.db.get_pinned_cf(self.cf("state"), sequence_key(key))? {
+            Some(bytes) => Ok(u64::from_be_bytes(
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("sequence", "not 8 bytes"))?,
+            )),
+            None => Ok(0),
+        }
+    }
+}
+
+/// The committed record log, read for roots and proofs.
+impl NodeSource for Store {
+    fn size(&self) -> u64 {
+        self.head().map(|h| h.log_size).unwrap_or(0)
+    }
+
+    fn node(&self, level: u32, index: u64) -> Result<Hash32, MerkleError> {
+        let missing = MerkleError::MissingNode { level, index };
+        match self.db.get_pinned_cf(self.cf("log"), log_key(level, index)) {
+            Ok(Some(bytes)) => Hash32::from_slice(&bytes).map_err(|_| missing),
+            _ => Err(missing),
+        }
+    }
+}
