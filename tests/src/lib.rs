@@ -1,10 +1,12 @@
 //! # clearance-tests
 //!
 //! Tests that run the project's real binaries as separate processes, in temporary directories:
-//! command-line tools now, and multi-node clusters on 127.0.0.1 as the node arrives.
+//! command-line tools, and clusters of `clearance-node` processes on 127.0.0.1 ([`cluster`]).
 //!
 //! The binaries must be built first (`scripts/test` does `cargo build --workspace --bins`); this crate
 //! never builds or mocks them.
+
+pub mod cluster;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
