@@ -12,13 +12,14 @@ use clearance_genesis::keys::{KeyFile, KeyKind};
 use serde_json::Value;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub struct Node {
     pub id: String,
     pub home: PathBuf,
     pub api: String,
+    pub p2p_port: u16,
     child: Option<Child>,
     starts: u32,
 }
@@ -89,6 +90,7 @@ impl Cluster {
                 id: m["id"].as_str().expect("id").to_string(),
                 home: PathBuf::from(m["home"].as_str().expect("home")),
                 api: m["api_url"].as_str().expect("api_url").to_string(),
+                p2p_port: m["p2p_port"].as_u64().expect("p2p_port") as u16,
                 child: None,
                 starts: 0,
             })
@@ -110,7 +112,7 @@ impl Cluster {
             .args(["start", "--home"])
             .arg(&node.home)
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("log file handle"))
             .stderr(log)
             .spawn()
             .expect("starting clearance-node");

@@ -102,6 +102,11 @@ fn a_node_killed_under_load_restarts_and_catches_up_losing_nothing() {
     cluster.wait_until("the restarted node has every record", COMMIT_WAIT, |c| {
         ids.iter().all(|id| accepted(c, 3, id))
     });
+    assert!(
+        cluster.logs(3).contains("block sync"),
+        "the restarted node caught up by block sync:\n{}",
+        cluster.logs(3)
+    );
     // Load continues after the restart, and all four agree.
     let mut later = Vec::new();
     for n in 60..70 {
