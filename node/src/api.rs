@@ -30,6 +30,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/status", get(status))
         .route("/v1/txs", post(submit))
         .route("/v1/txs/{id}", get(tx_status))
+        .route("/v1/blocks/{height}", get(block))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -148,7 +149,9 @@ async fn submit(
             let status = match &e {
                 AdmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 AdmitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                AdmitError::Duplicate(_) | AdmitError::Committed(_) => StatusCode::CONFLICT,
+                AdmitError::Duplicate(_)
+                | AdmitError::Committed(_)
+                | AdmitError::SequenceTaken { .. } => StatusCode::CONFLICT,
                 AdmitError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
                 AdmitError::Tx(_) => StatusCode::BAD_REQUEST,
             };
@@ -211,4 +214,69 @@ async fn tx_status(
         out.status = "pending";
     }
     Ok(Json(out))
+}
+
+#[derive(Serialize)]
+struct BlockView {
+    height: u64,
+    hash: Hash32,
+    header: clearance_core::block::Header,
+    tx_ids: Vec<Hash32>,
+    /// The members whose precommits this node holds as the block's commit certificate.
+    certificate: CertificateView,
+}
+
+#[derive(Serialize)]
+struct CertificateView {
+    round: u32,
+    signers: Vec<String>,
+}
+
+/// `GET /v1/blocks/{height}`: a committed block's header, transaction ids and certificate signers.
+async fn block(
+    State(s): State<ApiState>,
+    Path(height): Path<String>,
+) -> Result<Json<BlockView>, ApiError> {
+    let height: u64 = height.parse().map_err(|_| {
+        ApiError::new(StatusCode::BAD_REQUEST, "BAD_HEIGHT", "height must be a positive integer")
+    })?;
+    let not_found = || {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "BLOCK_NOT_FOUND",
+            format!("no committed block at height {height}"),
+        )
+    };
+    let block = s.store.block(height).map_err(internal)?.ok_or_else(not_found)?;
+    let cert = s.store.certificate(height).map_err(internal)?.ok_or_else(not_found)?;
+    let view = block.verify_body().map_err(internal)?;
+    let tx_ids = block
+        .txs
+        .iter()
+        .map(|b| SignedTx::from_bytes(b.as_slice()).map(|t| t.id()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    let signers = cert
+        .precommits
+        .iter()
+        .filter_map(|v| {
+            clearance_core::encoding::decode::<clearance_core::vote::Vote>(
+                v.vote.as_slice(),
+                clearance_core::encoding::limit::VOTE,
+                "vote",
+            )
+            .ok()
+            .map(|v| v.validator.to_string())
+        })
+        .collect();
+    Ok(Json(BlockView {
+        height,
+        hash: view.hash,
+        header: view.header,
+        tx_ids,
+        certificate: CertificateView {
+            round: cert.round,
+            signers,
+        },
+    }))
 }

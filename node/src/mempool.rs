@@ -1,8 +1,9 @@
-//! The mempool: signed transactions admitted but not yet committed, in arrival order.
+//! The mempool: signed transactions admitted but not yet committed.
 //!
 //! Admission runs every check that needs no block: size and decoding, the chain id, the signature, and the
-//! rules against the committed state, with the sequence number expected after the key's pending transactions.
-//! So a block built from the pool in arrival order has every key's transactions in sequence order.
+//! rules against the committed state. A key's sequence number may run ahead of the committed one by up to
+//! [`MAX_SEQUENCE_AHEAD`]: a client that sends consecutive transactions to different members, or gossip that
+//! reorders them, must not lose any. Blocks take each key's transactions only in unbroken sequence order.
 
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
@@ -10,6 +11,9 @@ use clearance_core::crypto::PublicKey;
 use clearance_core::rules::{self, RuleError, StateView};
 use clearance_core::tx::{SignedTx, TxBody, TxError};
 use std::collections::{BTreeMap, HashMap};
+
+/// How far past the committed sequence number a key's pending transactions may reach.
+pub const MAX_SEQUENCE_AHEAD: u64 = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {
@@ -23,6 +27,8 @@ pub enum AdmitError {
     Duplicate(Hash32),
     #[error("transaction {0} is already committed")]
     Committed(Hash32),
+    #[error("sequence number {got} is already used by pending transaction {pending}")]
+    SequenceTaken { got: u64, pending: Hash32 },
     #[error("the mempool is full ({txs} transactions, {bytes} bytes); retry later")]
     Full { txs: usize, bytes: u64 },
 }
@@ -35,6 +41,7 @@ impl AdmitError {
             AdmitError::Rule(e) => e.code(),
             AdmitError::Duplicate(_) => "TX_DUPLICATE",
             AdmitError::Committed(_) => "TX_ALREADY_COMMITTED",
+            AdmitError::SequenceTaken { .. } => "TX_SEQUENCE_TAKEN",
             AdmitError::Full { .. } => "MEMPOOL_FULL",
         }
     }
@@ -53,8 +60,8 @@ pub struct Mempool {
     max_tx_bytes: usize,
     entries: HashMap<Hash32, Entry>,
     order: BTreeMap<u64, Hash32>,
-    /// The highest pending sequence number per key.
-    pending_sequence: HashMap<PublicKey, u64>,
+    /// Pending transactions of each key by sequence number.
+    by_key: HashMap<PublicKey, BTreeMap<u64, Hash32>>,
     bytes: u64,
     next_arrival: u64,
 }
@@ -68,7 +75,7 @@ impl Mempool {
             max_tx_bytes,
             entries: HashMap::new(),
             order: BTreeMap::new(),
-            pending_sequence: HashMap::new(),
+            by_key: HashMap::new(),
             bytes: 0,
             next_arrival: 0,
         }
@@ -84,6 +91,13 @@ impl Mempool {
 
     pub fn bytes(&self) -> u64 {
         self.bytes
+    }
+
+    /// Whether some key's next transaction is pending, i.e. a block built now would not be empty.
+    pub fn has_ready(&self, state: &dyn StateView) -> bool {
+        self.by_key.iter().any(|(key, seqs)| {
+            seqs.keys().next() == Some(&state.last_sequence(key).saturating_add(1))
+        })
     }
 
     pub fn contains(&self, id: &Hash32) -> bool {
@@ -120,26 +134,38 @@ impl Mempool {
         if committed(&id) {
             return Err(AdmitError::Committed(id));
         }
-        let key = verified.body.submitter;
-        let expected = self.expected_sequence(state, &key);
-        rules::check_submitter(state, &verified.body, expected)?;
-        self.insert(id, Bytes(bytes.to_vec()), verified.body);
+        let body = verified.body;
+        let last = state.last_sequence(&body.submitter);
+        if body.sequence <= last || body.sequence > last.saturating_add(MAX_SEQUENCE_AHEAD) {
+            return Err(RuleError::BadSequence {
+                expected: last.saturating_add(1),
+                got: body.sequence,
+            }
+            .into());
+        }
+        if let Some(pending) = self
+            .by_key
+            .get(&body.submitter)
+            .and_then(|seqs| seqs.get(&body.sequence))
+        {
+            return Err(AdmitError::SequenceTaken {
+                got: body.sequence,
+                pending: *pending,
+            });
+        }
+        rules::check_submitter(state, &body, body.sequence)?;
+        self.insert(id, Bytes(bytes.to_vec()), body);
         Ok(id)
-    }
-
-    fn expected_sequence(&self, state: &dyn StateView, key: &PublicKey) -> u64 {
-        let last = match self.pending_sequence.get(key) {
-            Some(s) => *s,
-            None => state.last_sequence(key),
-        };
-        last.saturating_add(1)
     }
 
     fn insert(&mut self, id: Hash32, bytes: Bytes, body: TxBody) {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         self.bytes += bytes.len() as u64;
-        self.pending_sequence.insert(body.submitter, body.sequence);
+        self.by_key
+            .entry(body.submitter)
+            .or_default()
+            .insert(body.sequence, id);
         self.order.insert(arrival, id);
         self.entries.insert(
             id,
@@ -151,53 +177,207 @@ impl Mempool {
         );
     }
 
-    /// Transactions for a block, in arrival order, within the block limits.
-    pub fn reap(&self, max_txs: usize, max_bytes: usize) -> Vec<Bytes> {
-        let mut out = Vec::new();
-        let mut size = 0usize;
-        for id in self.order.values() {
-            let Some(entry) = self.entries.get(id) else {
-                continue;
-            };
-            if out.len() >= max_txs || size + entry.bytes.len() > max_bytes {
-                break;
+    fn remove(&mut self, id: &Hash32) {
+        if let Some(entry) = self.entries.remove(id) {
+            self.order.remove(&entry.arrival);
+            self.bytes -= entry.bytes.len() as u64;
+            if let Some(seqs) = self.by_key.get_mut(&entry.body.submitter) {
+                seqs.remove(&entry.body.sequence);
+                if seqs.is_empty() {
+                    self.by_key.remove(&entry.body.submitter);
+                }
             }
-            size += entry.bytes.len();
-            out.push(entry.bytes.clone());
         }
-        out
     }
 
-    /// After a block: drops the committed transactions, then re-checks the rest against the new state in
-    /// arrival order and drops any that can no longer be accepted. Returns how many were dropped by the re-check.
-    pub fn update(&mut self, committed: &[Hash32], state: &dyn StateView) -> usize {
-        for id in committed {
-            if let Some(entry) = self.entries.remove(id) {
-                self.order.remove(&entry.arrival);
-                self.bytes -= entry.bytes.len() as u64;
-            }
-        }
-        self.pending_sequence.clear();
-        let mut dropped = Vec::new();
-        for (arrival, id) in &self.order {
+    /// Transactions for a block, within the block limits: in arrival order, except that a key's transactions
+    /// follow each other in unbroken sequence from the committed one, and a transaction whose predecessor is
+    /// not pending waits.
+    pub fn reap(&self, state: &dyn StateView, max_txs: usize, max_bytes: usize) -> Vec<Bytes> {
+        let mut out = Vec::new();
+        let mut size = 0usize;
+        let mut next: HashMap<PublicKey, u64> = HashMap::new();
+        'arrivals: for id in self.order.values() {
             let Some(entry) = self.entries.get(id) else {
                 continue;
             };
             let key = entry.body.submitter;
-            let expected = self.expected_sequence(state, &key);
-            match rules::check_submitter(state, &entry.body, expected) {
-                Ok(_) => {
-                    self.pending_sequence.insert(key, entry.body.sequence);
+            let expected = *next
+                .entry(key)
+                .or_insert_with(|| state.last_sequence(&key).saturating_add(1));
+            if entry.body.sequence != expected {
+                continue;
+            }
+            // Take this transaction and every pending successor of it.
+            let Some(seqs) = self.by_key.get(&key) else {
+                continue;
+            };
+            let mut want = expected;
+            for (seq, id) in seqs.range(expected..) {
+                let Some(entry) = self.entries.get(id) else {
+                    break;
+                };
+                if *seq != want {
+                    break;
                 }
-                Err(_) => dropped.push((*arrival, *id)),
+                if out.len() >= max_txs || size + entry.bytes.len() > max_bytes {
+                    break 'arrivals;
+                }
+                size += entry.bytes.len();
+                out.push(entry.bytes.clone());
+                want += 1;
+            }
+            next.insert(key, want);
+        }
+        out
+    }
+
+    /// After a block: drops the committed transactions, then re-checks the rest against the new state and drops
+    /// any that can no longer be accepted. Returns how many the re-check dropped.
+    pub fn update(&mut self, committed: &[Hash32], state: &dyn StateView) -> usize {
+        for id in committed {
+            self.remove(id);
+        }
+        let mut last: HashMap<PublicKey, u64> = HashMap::new();
+        let mut stale = Vec::new();
+        for (id, e) in &self.entries {
+            let key = e.body.submitter;
+            let committed = *last
+                .entry(key)
+                .or_insert_with(|| state.last_sequence(&key));
+            if e.body.sequence <= committed
+                || rules::check_submitter(state, &e.body, e.body.sequence).is_err()
+            {
+                stale.push(*id);
             }
         }
-        for (arrival, id) in &dropped {
-            self.order.remove(arrival);
-            if let Some(entry) = self.entries.remove(id) {
-                self.bytes -= entry.bytes.len() as u64;
-            }
+        for id in &stale {
+            self.remove(id);
         }
-        dropped.len()
+        stale.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clearance_core::crypto::SecretKey;
+    use clearance_core::ids::{CountryCode, Text};
+    use clearance_core::record::{Record, Role, Roles, SubmitterKeyRevoke};
+    use clearance_core::rules::SubmitterEntry;
+    use clearance_core::tx::SignedTx;
+    use std::cell::RefCell;
+
+    struct State {
+        key: SecretKey,
+        last: RefCell<u64>,
+    }
+
+    impl StateView for State {
+        fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
+            (*key == self.key.public_key()).then(|| SubmitterEntry {
+                member: CountryCode::parse("KZ").unwrap(),
+                roles: Roles::from_roles(&[Role::KeyAdmin]),
+                active: true,
+            })
+        }
+        fn last_sequence(&self, _: &PublicKey) -> u64 {
+            *self.last.borrow()
+        }
+    }
+
+    const CHAIN: Hash32 = Hash32([7; 32]);
+
+    fn tx(state: &State, sequence: u64) -> Vec<u8> {
+        let record = Record::SubmitterKeyRevoke(SubmitterKeyRevoke {
+            member: CountryCode::parse("KZ").unwrap(),
+            key: SecretKey::from_seed([sequence as u8; 32]).public_key(),
+            reason: Text::parse("rotation").unwrap(),
+        });
+        let body = TxBody {
+            chain_id: CHAIN,
+            submitter: state.key.public_key(),
+            sequence,
+            record,
+        };
+        SignedTx::sign(&body, &state.key).to_bytes()
+    }
+
+    fn sequences(pool: &Mempool, state: &State) -> Vec<u64> {
+        pool.reap(state, 100, 1 << 20)
+            .iter()
+            .map(|b| {
+                let signed = SignedTx::from_bytes(b.as_slice()).unwrap();
+                signed.verify(&CHAIN).unwrap().body.sequence
+            })
+            .collect()
+    }
+
+    fn state() -> State {
+        State {
+            key: SecretKey::from_seed([1; 32]),
+            last: RefCell::new(0),
+        }
+    }
+
+    #[test]
+    fn out_of_order_arrivals_are_kept_and_reaped_in_sequence() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        for seq in [3, 1, 4] {
+            pool.admit(&s, &none, &tx(&s, seq)).unwrap();
+        }
+        // 2 is missing: only 1 is ready.
+        assert_eq!(sequences(&pool, &s), vec![1]);
+        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
+        assert_eq!(sequences(&pool, &s), vec![1, 2, 3, 4]);
+        assert!(pool.has_ready(&s));
+    }
+
+    #[test]
+    fn replays_duplicates_and_far_future_sequences_are_refused() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        let first = tx(&s, 1);
+        let id = pool.admit(&s, &none, &first).unwrap();
+        assert_eq!(pool.admit(&s, &none, &first), Err(AdmitError::Duplicate(id)));
+        let err = pool
+            .admit(&s, &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1))
+            .unwrap_err();
+        assert_eq!(err.code(), "BAD_SEQUENCE");
+        // Committed: sequence 1 is used up, and the pool forgets it.
+        *s.last.borrow_mut() = 1;
+        assert_eq!(pool.update(&[id], &s), 0);
+        assert!(pool.is_empty());
+        assert_eq!(pool.admit(&s, &none, &first).unwrap_err().code(), "BAD_SEQUENCE");
+        assert!(!pool.has_ready(&s));
+    }
+
+    #[test]
+    fn a_full_pool_says_so() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 2, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        pool.admit(&s, &none, &tx(&s, 1)).unwrap();
+        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
+        let err = pool.admit(&s, &none, &tx(&s, 3)).unwrap_err();
+        assert_eq!(err.code(), "MEMPOOL_FULL");
+        assert!(err.to_string().contains("full"));
+    }
+
+    #[test]
+    fn stale_transactions_are_dropped_after_a_block() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        pool.admit(&s, &none, &tx(&s, 1)).unwrap();
+        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
+        // Another node's block used sequences 1 and 2 with other transactions.
+        *s.last.borrow_mut() = 2;
+        assert_eq!(pool.update(&[], &s), 2);
+        assert!(pool.is_empty());
+        assert_eq!(pool.bytes(), 0);
     }
 }

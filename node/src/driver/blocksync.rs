@@ -118,6 +118,8 @@ impl Driver {
             return;
         };
         if self.sync.started.is_none() {
+            let target = self.sync.best_height();
+            tracing::info!(%peer, "block sync: at height {height}, peers report {target}; fetching blocks");
             self.sync.started = Some((Instant::now(), height));
             self.sync.records = 0;
         }

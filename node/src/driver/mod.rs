@@ -274,9 +274,11 @@ impl Driver {
             return Ok(());
         };
         let p = &self.genesis.params;
-        let txs = self
-            .mempool
-            .reap(p.max_block_txs as usize, p.max_block_bytes as usize);
+        let txs = self.mempool.reap(
+            self.ledger.store(),
+            p.max_block_txs as usize,
+            p.max_block_bytes as usize,
+        );
         let block = match self.ledger.build(me, txs, now_ms()) {
             Ok(b) => b,
             Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
@@ -335,7 +337,7 @@ impl Driver {
         };
         let since_block = now_ms().saturating_sub(self.ledger.head().time.as_millis());
         let heartbeat = since_block >= u64::from(self.genesis.params.heartbeat_ms);
-        if !(peer_moved_on || heartbeat || !self.mempool.is_empty()) {
+        if !(peer_moved_on || heartbeat || self.mempool.has_ready(self.ledger.store())) {
             return Ok(());
         }
         self.pending_start = None;
@@ -497,11 +499,19 @@ impl Driver {
         s.log_size = head.log_size;
         s.log_root = head.log_root.to_hex();
         s.committed_txs = head.tx_count;
-        s.consensus = ConsensusStatus {
-            height: self.machine.height(),
-            round: self.machine.round(),
-            step: format!("{:?}", self.machine.step()).to_lowercase(),
-            waiting_for_txs: self.pending_start.is_some(),
+        s.consensus = match self.pending_start {
+            Some(committed) => ConsensusStatus {
+                height: committed + 1,
+                round: 0,
+                step: "waiting".into(),
+                waiting_for_txs: true,
+            },
+            None => ConsensusStatus {
+                height: self.machine.height(),
+                round: self.machine.round(),
+                step: format!("{:?}", self.machine.step()).to_lowercase(),
+                waiting_for_txs: false,
+            },
         };
         s.peers = self.peers.iter().map(|p| p.to_base58()).collect();
         s.syncing = self.sync.is_syncing(head.height);
