@@ -31,8 +31,14 @@ pub trait StateView {
 /// A state write that an accepted transaction causes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Sequence { key: PublicKey, sequence: u64 },
-    Submitter { key: PublicKey, entry: SubmitterEntry },
+    Sequence {
+        key: PublicKey,
+        sequence: u64,
+    },
+    Submitter {
+        key: PublicKey,
+        entry: SubmitterEntry,
+    },
 }
 
 /// Why a transaction was refused. [`RuleError::code`] is stable and goes into the transaction's result.

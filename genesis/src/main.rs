@@ -35,7 +35,7 @@ enum Command {
     },
     /// Build a genesis document from a members file.
     New {
-        /// JSON file with "members" and "submitters" (see docs/operator.md).
+        /// JSON file with "members" and "submitters" (see docs/node.md).
         #[arg(long)]
         members: PathBuf,
         #[arg(long)]

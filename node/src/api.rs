@@ -33,6 +33,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/blocks/{height}", get(block))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .with_state(state)
 }
@@ -85,6 +86,14 @@ fn internal(e: impl ToString) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        "this route does not accept that method",
+    )
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
 }
@@ -111,15 +120,28 @@ struct Submitted {
 async fn submit(
     State(s): State<ApiState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let body = body.map_err(|e| {
+        let status = e.status();
+        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+            "BODY_TOO_LARGE"
+        } else {
+            "BAD_BODY"
+        };
+        ApiError::new(status, code, e.body_text())
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     let bytes = if content_type.starts_with("application/json") {
         let signed: SignedTx = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "BAD_JSON", format!("signed transaction: {e}"))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "BAD_JSON",
+                format!("signed transaction: {e}"),
+            )
         })?;
         signed.to_bytes()
     } else if content_type.starts_with("application/octet-stream") {
@@ -192,7 +214,12 @@ async fn tx_status(
     if let Some(loc) = s.store.tx_location(&id).map_err(internal)? {
         out.height = Some(loc.height);
         out.index = Some(loc.index);
-        match s.store.tx_result(&loc).map_err(internal)?.map(|r| r.outcome) {
+        match s
+            .store
+            .tx_result(&loc)
+            .map_err(internal)?
+            .map(|r| r.outcome)
+        {
             Some(Outcome::Accepted { log_index }) => {
                 out.status = "accepted";
                 out.log_index = Some(log_index);
@@ -238,7 +265,11 @@ async fn block(
     Path(height): Path<String>,
 ) -> Result<Json<BlockView>, ApiError> {
     let height: u64 = height.parse().map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "BAD_HEIGHT", "height must be a positive integer")
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_HEIGHT",
+            "height must be an unsigned integer",
+        )
     })?;
     let not_found = || {
         ApiError::new(
@@ -247,8 +278,16 @@ async fn block(
             format!("no committed block at height {height}"),
         )
     };
-    let block = s.store.block(height).map_err(internal)?.ok_or_else(not_found)?;
-    let cert = s.store.certificate(height).map_err(internal)?.ok_or_else(not_found)?;
+    let block = s
+        .store
+        .block(height)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let cert = s
+        .store
+        .certificate(height)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
     let view = block.verify_body().map_err(internal)?;
     let tx_ids = block
         .txs

@@ -3,7 +3,7 @@
 //! description of what the block changes, which the proposer puts in its header, validators compare against the
 //! header, and storage writes in one batch once the block is committed.
 
-use crate::storage::{Store, StorageError};
+use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
@@ -11,7 +11,8 @@ use clearance_core::crypto::PublicKey;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, Change, StateView, SubmitterEntry};
 use clearance_core::tx::{SignedTx, TxError};
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 /// What executing a block changes.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub enum ExecError {
     /// A block carrying one is invalid.
     #[error("transaction {index}: {source}")]
     InvalidTx { index: usize, source: TxError },
+    /// A transaction already committed, or repeated in the block: a correct proposer never includes one.
+    #[error("transaction {index} ({id}) is already committed or repeated in the block")]
+    Replayed { index: usize, id: Hash32 },
     #[error("record log: {0}")]
     Log(#[from] MerkleError),
     #[error("{0}")]
@@ -48,20 +52,39 @@ struct Overlay<'a> {
     base_log_size: u64,
     log: HashMap<(u32, u64), Hash32>,
     log_size: u64,
+    /// The first storage error a read met. The rules' view is infallible, so a failed read answers "absent"
+    /// there and execution stops with this error right after: a disk fault never becomes a verdict.
+    error: RefCell<Option<StorageError>>,
+}
+
+impl Overlay<'_> {
+    fn note<T>(&self, result: Result<T, StorageError>, fallback: T) -> T {
+        result.unwrap_or_else(|e| {
+            self.error.borrow_mut().get_or_insert(e);
+            fallback
+        })
+    }
+
+    fn check(&self) -> Result<(), ExecError> {
+        match self.error.borrow_mut().take() {
+            Some(e) => Err(ExecError::Storage(e)),
+            None => Ok(()),
+        }
+    }
 }
 
 impl StateView for Overlay<'_> {
     fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
         match self.submitters.get(key) {
             Some(e) => Some(e.clone()),
-            None => self.store.submitter(key),
+            None => self.note(self.store.submitter_entry(key), None),
         }
     }
 
     fn last_sequence(&self, key: &PublicKey) -> u64 {
         match self.sequences.get(key) {
             Some(s) => *s,
-            None => self.store.last_sequence(key),
+            None => self.note(self.store.sequence(key), 0),
         }
     }
 }
@@ -74,7 +97,10 @@ impl NodeSource for Overlay<'_> {
     fn node(&self, level: u32, index: u64) -> Result<Hash32, MerkleError> {
         match self.log.get(&(level, index)) {
             Some(h) => Ok(*h),
-            None => self.store.node(level, index),
+            None => match self.note(self.store.log_node(level, index).map(Some), None) {
+                Some(Some(h)) => Ok(h),
+                _ => Err(MerkleError::MissingNode { level, index }),
+            },
         }
     }
 }
@@ -93,7 +119,9 @@ pub fn execute(
         base_log_size: log_size,
         log: HashMap::new(),
         log_size,
+        error: RefCell::new(None),
     };
+    let mut seen = HashSet::with_capacity(txs.len());
     let mut tx_ids = Vec::with_capacity(txs.len());
     let mut results = Vec::with_capacity(txs.len());
     let mut records = Vec::new();
@@ -102,8 +130,16 @@ pub fn execute(
         let invalid = |source| ExecError::InvalidTx { index, source };
         let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
         let verified = signed.verify(chain_id).map_err(invalid)?;
+        if !seen.insert(verified.id) || store.tx_location(&verified.id)?.is_some() {
+            return Err(ExecError::Replayed {
+                index,
+                id: verified.id,
+            });
+        }
         tx_ids.push(verified.id);
-        let outcome = match rules::apply(&overlay, &verified.body) {
+        let applied = rules::apply(&overlay, &verified.body);
+        overlay.check()?;
+        let outcome = match applied {
             Ok(changes) => {
                 for change in changes {
                     match change {
@@ -116,7 +152,9 @@ pub fn execute(
                     }
                 }
                 let leaf = merkle::leaf_hash(bytes.as_slice());
-                let nodes = merkle::appended_nodes(&overlay, leaf)?;
+                let nodes = merkle::appended_nodes(&overlay, leaf);
+                overlay.check()?;
+                let nodes = nodes?;
                 for (level, i, hash) in &nodes {
                     overlay.log.insert((*level, *i), *hash);
                 }
@@ -138,7 +176,9 @@ pub fn execute(
     let log_root = if overlay.log_size == overlay.base_log_size {
         store.head()?.log_root
     } else {
-        merkle::root(&overlay, overlay.log_size)?
+        let root = merkle::root(&overlay, overlay.log_size);
+        overlay.check()?;
+        root?
     };
     let mut changes: Vec<Change> = overlay
         .sequences

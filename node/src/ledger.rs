@@ -111,7 +111,7 @@ impl Ledger {
             next_validator_set_hash: set_hash,
         };
         let view = HeaderView::from_header(header);
-        self.executed.insert(view.hash, executed);
+        self.cache(view.hash, executed);
         Ok(Block {
             header: view.bytes,
             txs,
@@ -126,7 +126,10 @@ impl Ledger {
         if time > limit {
             return Err(header_err(
                 "time",
-                format!("{} is more than the allowed drift ahead of this node's clock", view.header.time),
+                format!(
+                    "{} is more than the allowed drift ahead of this node's clock",
+                    view.header.time
+                ),
             ));
         }
         self.execute_checked(&view, block)?;
@@ -137,30 +140,55 @@ impl Ledger {
         let view = block.verify_body()?;
         let h = &view.header;
         if h.chain_id != self.chain_id {
-            return Err(header_err("chain_id", format!("{} is another chain", h.chain_id)));
+            return Err(header_err(
+                "chain_id",
+                format!("{} is another chain", h.chain_id),
+            ));
         }
         if h.height != self.head.height + 1 {
-            return Err(header_err("height", format!("{} is not {}", h.height, self.head.height + 1)));
+            return Err(header_err(
+                "height",
+                format!("{} is not {}", h.height, self.head.height + 1),
+            ));
         }
         if h.parent_hash != self.head.hash {
-            return Err(header_err("parent_hash", "does not name the last committed block"));
+            return Err(header_err(
+                "parent_hash",
+                "does not name the last committed block",
+            ));
         }
         if h.time <= self.head.time {
             return Err(header_err("time", "is not later than the parent block's"));
         }
         if self.validators.index_of(&h.proposer).is_none() {
-            return Err(header_err("proposer", format!("{} is not a member", h.proposer)));
+            return Err(header_err(
+                "proposer",
+                format!("{} is not a member", h.proposer),
+            ));
         }
         let set_hash = self.validators.hash();
         if h.validator_set_hash != set_hash || h.next_validator_set_hash != set_hash {
-            return Err(header_err("validator_set_hash", "does not match the current set"));
+            return Err(header_err(
+                "validator_set_hash",
+                "does not match the current set",
+            ));
         }
         if h.tx_count > self.params.max_block_txs {
             return Err(header_err("tx_count", "exceeds max_block_txs"));
         }
         let bytes: usize = block.txs.iter().map(Bytes::len).sum();
         if bytes > self.params.max_block_bytes as usize {
-            return Err(header_err("tx_count", "transactions exceed max_block_bytes"));
+            return Err(header_err("txs", "transactions exceed max_block_bytes"));
+        }
+        if let Some(i) = block
+            .txs
+            .iter()
+            .position(|t| t.len() > self.params.max_tx_bytes as usize)
+        {
+            return Err(header_err(
+                "txs",
+                format!("transaction {i} exceeds max_tx_bytes"),
+            ));
         }
         Ok(view)
     }
@@ -173,13 +201,29 @@ impl Ledger {
             execute::execute(&self.store, &self.chain_id, self.head.log_size, &block.txs)?;
         let h = &view.header;
         if executed.results_root != h.results_root {
-            return Err(header_err("results_root", "does not match this node's execution"));
+            return Err(header_err(
+                "results_root",
+                "does not match this node's execution",
+            ));
         }
         if executed.log_size != h.log_size || executed.log_root != h.log_root {
-            return Err(header_err("log_root", "does not match this node's execution"));
+            return Err(header_err(
+                "log_root",
+                "does not match this node's execution",
+            ));
         }
-        self.executed.insert(view.hash, executed);
+        self.cache(view.hash, executed);
         Ok(())
+    }
+
+    /// Keeps an execution until commit. A height that stalls over many rounds sees a few blocks per round; the
+    /// cache forgets them all past a bound rather than grow, and a block needed again is executed again.
+    fn cache(&mut self, hash: Hash32, executed: Executed) {
+        const MAX_CACHED: usize = 16;
+        if self.executed.len() >= MAX_CACHED {
+            self.executed.clear();
+        }
+        self.executed.insert(hash, executed);
     }
 
     /// Writes a decided block with its certificate. The block was validated (and executed) before this node

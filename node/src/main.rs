@@ -8,7 +8,11 @@ use clearance_node::run::{self, Home};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "clearance-node", version, about = "Clearance Ledger member node")]
+#[command(
+    name = "clearance-node",
+    version,
+    about = "Clearance Ledger member node"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -101,7 +105,13 @@ fn init(
 ) -> Result<()> {
     let config_path = home.join("config.toml");
     if config_path.exists() {
-        bail!("{} exists; init never overwrites a home directory", config_path.display());
+        bail!(
+            "{} exists; init never overwrites a home directory",
+            config_path.display()
+        );
+    }
+    if let Some(genesis) = &genesis {
+        clearance_genesis::testnet::load_genesis(genesis)?;
     }
     std::fs::create_dir_all(home.join("data"))
         .with_context(|| format!("creating {}", home.display()))?;
@@ -111,7 +121,6 @@ fn init(
     validator.write_new(&NodeConfig::resolve(&home, &config.validator_key_file))?;
     network.write_new(&NodeConfig::resolve(&home, &config.node_key_file))?;
     if let Some(genesis) = genesis {
-        clearance_genesis::testnet::load_genesis(&genesis)?;
         std::fs::copy(&genesis, NodeConfig::resolve(&home, &config.genesis_file))
             .with_context(|| format!("copying {}", genesis.display()))?;
     }
@@ -130,7 +139,9 @@ fn init_logs(level: &str) -> Result<()> {
         Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::try_new(v),
         _ => tracing_subscriber::EnvFilter::try_new(level),
     }
-    .context("log_level is not a valid tracing filter")?;
+    .context(
+        "the log filter (RUST_LOG, or log_level in config.toml) is not a valid tracing filter",
+    )?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)

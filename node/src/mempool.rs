@@ -122,9 +122,7 @@ impl Mempool {
         if self.entries.contains_key(&id) {
             return Err(AdmitError::Duplicate(id));
         }
-        if self.entries.len() >= self.max_txs
-            || self.bytes + bytes.len() as u64 > self.max_bytes
-        {
+        if self.entries.len() >= self.max_txs || self.bytes + bytes.len() as u64 > self.max_bytes {
             return Err(AdmitError::Full {
                 txs: self.entries.len(),
                 bytes: self.bytes,
@@ -242,9 +240,7 @@ impl Mempool {
         let mut stale = Vec::new();
         for (id, e) in &self.entries {
             let key = e.body.submitter;
-            let committed = *last
-                .entry(key)
-                .or_insert_with(|| state.last_sequence(&key));
+            let committed = *last.entry(key).or_insert_with(|| state.last_sequence(&key));
             if e.body.sequence <= committed
                 || rules::check_submitter(state, &e.body, e.body.sequence).is_err()
             {
@@ -342,7 +338,10 @@ mod tests {
         let none = |_: &Hash32| false;
         let first = tx(&s, 1);
         let id = pool.admit(&s, &none, &first).unwrap();
-        assert_eq!(pool.admit(&s, &none, &first), Err(AdmitError::Duplicate(id)));
+        assert_eq!(
+            pool.admit(&s, &none, &first),
+            Err(AdmitError::Duplicate(id))
+        );
         let err = pool
             .admit(&s, &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1))
             .unwrap_err();
@@ -351,7 +350,10 @@ mod tests {
         *s.last.borrow_mut() = 1;
         assert_eq!(pool.update(&[id], &s), 0);
         assert!(pool.is_empty());
-        assert_eq!(pool.admit(&s, &none, &first).unwrap_err().code(), "BAD_SEQUENCE");
+        assert_eq!(
+            pool.admit(&s, &none, &first).unwrap_err().code(),
+            "BAD_SEQUENCE"
+        );
         assert!(!pool.has_ready(&s));
     }
 

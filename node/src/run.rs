@@ -37,7 +37,10 @@ impl Home {
             &NodeConfig::resolve(dir, &config.validator_key_file),
             KeyKind::Validator,
         )?;
-        let node_key = KeyFile::load(&NodeConfig::resolve(dir, &config.node_key_file), KeyKind::Network)?;
+        let node_key = KeyFile::load(
+            &NodeConfig::resolve(dir, &config.node_key_file),
+            KeyKind::Network,
+        )?;
         Ok(Home {
             dir: dir.to_path_buf(),
             config,
@@ -113,7 +116,9 @@ pub async fn start(home: Home) -> Result<()> {
         for a in &m.addresses {
             match a.as_str().parse::<Multiaddr>() {
                 Ok(addr) => addrs.push(addr),
-                Err(e) => tracing::warn!(member = %m.id, "genesis address {a} is not a multiaddr: {e}"),
+                Err(e) => {
+                    tracing::warn!(member = %m.id, "genesis address {a} is not a multiaddr: {e}")
+                }
             }
         }
         members.push((peer, addrs));
@@ -124,17 +129,16 @@ pub async fn start(home: Home) -> Result<()> {
         .listen
         .parse()
         .with_context(|| format!("p2p.listen {}", home.config.p2p.listen))?;
-    let (net_events_tx, net_events) = mpsc::channel(16 * 1024);
-    let net = network::spawn(
+    let (net, net_events) = network::spawn(
         NetworkConfig {
             keypair,
             listen,
             members,
             chain_id,
+            validators: validators.clone(),
             max_connections: home.config.p2p.max_connections,
             max_redial_backoff: Duration::from_millis(home.config.p2p.max_redial_backoff_ms.into()),
         },
-        net_events_tx,
         metrics.clone(),
     )?;
 

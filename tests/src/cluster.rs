@@ -50,13 +50,17 @@ impl Cluster {
         for i in 0..members {
             cluster.start_node(i);
         }
-        cluster.wait_until("every node connected to every other", Duration::from_secs(30), |c| {
-            (0..members).all(|i| {
-                c.status(i)
-                    .and_then(|s| s["peers"].as_array().map(Vec::len))
-                    .is_some_and(|n| n + 1 == members)
-            })
-        });
+        cluster.wait_until(
+            "every node connected to every other",
+            Duration::from_secs(30),
+            |c| {
+                (0..members).all(|i| {
+                    c.status(i)
+                        .and_then(|s| s["peers"].as_array().map(Vec::len))
+                        .is_some_and(|n| n + 1 == members)
+                })
+            },
+        );
         cluster
     }
 
@@ -176,7 +180,12 @@ impl Cluster {
     }
 
     /// Waits until `check` holds, or panics with `what` and the nodes' logs.
-    pub fn wait_until(&self, what: &str, timeout: Duration, mut check: impl FnMut(&Cluster) -> bool) {
+    pub fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut check: impl FnMut(&Cluster) -> bool,
+    ) {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if check(self) {
@@ -184,7 +193,10 @@ impl Cluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("timed out after {timeout:?} waiting for {what}\n{}", self.all_logs());
+        panic!(
+            "timed out after {timeout:?} waiting for {what}\n{}",
+            self.all_logs()
+        );
     }
 
     /// Submits signed transaction bytes to node `i`; returns the HTTP status and the JSON answer.

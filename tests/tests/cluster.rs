@@ -51,9 +51,14 @@ fn four_nodes_commit_submitted_transactions_and_agree() {
             ids.push(tx.id());
         }
     }
-    cluster.wait_until("every transaction accepted on every node", COMMIT_WAIT, |c| {
-        ids.iter().all(|id| (0..4).all(|node| accepted(c, node, id)))
-    });
+    cluster.wait_until(
+        "every transaction accepted on every node",
+        COMMIT_WAIT,
+        |c| {
+            ids.iter()
+                .all(|id| (0..4).all(|node| accepted(c, node, id)))
+        },
+    );
     let (height, _) = wait_same_head(&cluster, &[0, 1, 2, 3]);
     assert!(height >= 1);
     // Same log position for the same transaction everywhere.
@@ -132,7 +137,9 @@ fn a_node_killed_under_load_restarts_and_catches_up_losing_nothing() {
         later.push(tx.id());
     }
     cluster.wait_until("post-restart transactions accepted", COMMIT_WAIT, |c| {
-        later.iter().all(|id| (0..4).all(|node| accepted(c, node, id)))
+        later
+            .iter()
+            .all(|id| (0..4).all(|node| accepted(c, node, id)))
     });
     wait_same_head(&cluster, &[0, 1, 2, 3]);
 }
@@ -151,8 +158,16 @@ fn without_a_quorum_nothing_commits_and_progress_resumes_with_one() {
     let (code, body) = cluster.submit(0, &tx);
     assert_eq!(code, 202, "{body}");
     std::thread::sleep(Duration::from_secs(6));
-    assert_eq!(cluster.height(0), Some(before), "committed without a quorum");
-    assert_eq!(cluster.height(1), Some(before), "committed without a quorum");
+    assert_eq!(
+        cluster.height(0),
+        Some(before),
+        "committed without a quorum"
+    );
+    assert_eq!(
+        cluster.height(1),
+        Some(before),
+        "committed without a quorum"
+    );
     assert_eq!(cluster.tx_status(0, &tx.id()).unwrap()["status"], "pending");
 
     cluster.start_node(2);
@@ -172,7 +187,8 @@ fn all_nodes_restart_at_once_and_the_ledger_continues() {
         ids.push(tx.id());
     }
     cluster.wait_until("first batch accepted", COMMIT_WAIT, |c| {
-        ids.iter().all(|id| (0..4).all(|node| accepted(c, node, id)))
+        ids.iter()
+            .all(|id| (0..4).all(|node| accepted(c, node, id)))
     });
     let (height, hash) = wait_same_head(&cluster, &[0, 1, 2, 3]);
     // Half stop cleanly, half are killed: both must resume.
@@ -197,7 +213,8 @@ fn all_nodes_restart_at_once_and_the_ledger_continues() {
         more.push(tx.id());
     }
     cluster.wait_until("the ledger continues", COMMIT_WAIT, |c| {
-        more.iter().all(|id| (0..4).all(|node| accepted(c, node, id)))
+        more.iter()
+            .all(|id| (0..4).all(|node| accepted(c, node, id)))
     });
     let (new_height, _) = wait_same_head(&cluster, &[0, 1, 2, 3]);
     assert!(new_height > height);
@@ -208,6 +225,10 @@ fn all_nodes_restart_at_once_and_the_ledger_continues() {
             cluster.nodes[i].api
         ))
         .unwrap();
-        assert_eq!(block["hash"].as_str(), Some(hash.as_str()), "node {i}: {block}");
+        assert_eq!(
+            block["hash"].as_str(),
+            Some(hash.as_str()),
+            "node {i}: {block}"
+        );
     }
 }

@@ -13,31 +13,44 @@ struct Intruder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
-    let cluster = tokio::task::spawn_blocking(|| Cluster::start(4)).await.unwrap();
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(4))
+        .await
+        .unwrap();
     let short = cluster.chain_id.to_hex()[..16].to_string();
     let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/1"));
     let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
 
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity::Keypair::generate_ed25519())
-        .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
-        .unwrap()
-        .with_behaviour(|key| {
-            let config = gossipsub::ConfigBuilder::default().build().unwrap();
-            Intruder {
-                gossip: gossipsub::Behaviour::new(
-                    gossipsub::MessageAuthenticity::Signed(key.clone()),
-                    config,
-                )
-                .unwrap(),
-            }
-        })
-        .unwrap()
-        .build();
+    let mut swarm =
+        libp2p::SwarmBuilder::with_existing_identity(identity::Keypair::generate_ed25519())
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default(),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .unwrap()
+            .with_behaviour(|key| {
+                let config = gossipsub::ConfigBuilder::default().build().unwrap();
+                Intruder {
+                    gossip: gossipsub::Behaviour::new(
+                        gossipsub::MessageAuthenticity::Signed(key.clone()),
+                        config,
+                    )
+                    .unwrap(),
+                }
+            })
+            .unwrap()
+            .build();
     swarm.behaviour_mut().gossip.subscribe(&tx_topic).unwrap();
-    swarm.behaviour_mut().gossip.subscribe(&consensus_topic).unwrap();
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&consensus_topic)
+        .unwrap();
     for node in &cluster.nodes {
-        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port).parse().unwrap();
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port)
+            .parse()
+            .unwrap();
         swarm.dial(addr).unwrap();
     }
 
@@ -64,7 +77,10 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
             }
         }
     }
-    assert!(subscribed.is_empty(), "members talked gossip with an intruder: {subscribed:?}");
+    assert!(
+        subscribed.is_empty(),
+        "members talked gossip with an intruder: {subscribed:?}"
+    );
     assert_eq!(published, 0, "the intruder found subscribers to publish to");
 
     let cluster = tokio::task::spawn_blocking(move || {
@@ -72,9 +88,14 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
         let mut own = cluster.submitter(1, "agency");
         let ok = own.certificate(1);
         assert_eq!(cluster.submit(1, &ok).0, 202);
-        cluster.wait_until("a member's transaction commits", Duration::from_secs(60), |c| {
-            c.tx_status(0, &ok.id()).is_some_and(|s| s["status"] == "accepted")
-        });
+        cluster.wait_until(
+            "a member's transaction commits",
+            Duration::from_secs(60),
+            |c| {
+                c.tx_status(0, &ok.id())
+                    .is_some_and(|s| s["status"] == "accepted")
+            },
+        );
         for i in 0..4 {
             assert_eq!(cluster.tx_status(i, &tx.id()).unwrap()["status"], "unknown");
         }
@@ -95,7 +116,13 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
                 .unwrap()
         })
         .sum();
-    assert!(refused >= 4, "each member refuses and counts the intruder, got {refused}");
+    assert!(
+        refused >= 4,
+        "each member refuses and counts the intruder, got {refused}"
+    );
     let logs = cluster.all_logs();
-    assert!(logs.contains("refused connection"), "refusals are logged:\n{logs}");
+    assert!(
+        logs.contains("refused connection"),
+        "refusals are logged:\n{logs}"
+    );
 }

@@ -21,13 +21,20 @@ fn init_writes_a_home_and_never_overwrites_it() {
     let validator = run("clearance-node", &["show-validator", "--home", h]);
     let validator = stdout(&validator).trim().to_string();
     assert_eq!(validator.len(), 64, "{validator}");
-    assert!(text.contains(&validator), "init prints the validator key: {text}");
+    assert!(
+        text.contains(&validator),
+        "init prints the validator key: {text}"
+    );
     for file in ["config.toml", "validator_key.json", "node_key.json"] {
         assert!(home.join(file).exists(), "{file}");
     }
     let again = run("clearance-node", &["init", "--home", h, "--moniker", "KZ"]);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("never overwrites"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("never overwrites"),
+        "{}",
+        stderr(&again)
+    );
     // Unchanged keys.
     let still = run("clearance-node", &["show-validator", "--home", h]);
     assert_eq!(stdout(&still).trim(), validator);
@@ -63,7 +70,9 @@ fn a_data_directory_of_another_chain_or_a_corrupt_one_is_refused() {
     // A node of chain A creates its database.
     let mut a = Cluster::create(4);
     a.start_node(0);
-    a.wait_until("node A0 answers", Duration::from_secs(20), |c| c.status(0).is_some());
+    a.wait_until("node A0 answers", Duration::from_secs(20), |c| {
+        c.status(0).is_some()
+    });
     a.kill(0);
     // Chain B's node is pointed at chain A's data directory.
     let b = Cluster::create(4);

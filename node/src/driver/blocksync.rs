@@ -51,9 +51,9 @@ impl SyncState {
         self.best_height() > height + 1 || self.in_flight.is_some()
     }
 
+    /// Records the height a peer reported for its own head.
     pub fn saw_height(&mut self, peer: PeerId, height: u64) {
-        let h = self.heights.entry(peer).or_insert(0);
-        *h = (*h).max(height);
+        self.heights.insert(peer, height);
     }
 
     pub fn request_failed(&mut self, peer: PeerId) {
@@ -156,11 +156,11 @@ impl Driver {
                 let mut h = (*from).max(1);
                 while h <= head && h < last && bytes < SYNC_BATCH_BYTES {
                     match self.ledger.store().block_bytes(h) {
-                        Ok(Some((block, certificate))) => {
-                            bytes += block.len() + certificate.len();
+                        Ok(Some(stored)) => {
+                            bytes += stored.block.len() + stored.certificate.len();
                             out.push(SyncedBlock {
-                                block: Bytes(block),
-                                certificate: Bytes(certificate),
+                                block: Bytes(stored.block),
+                                certificate: Bytes(stored.certificate),
                             });
                         }
                         Ok(None) => break,
@@ -174,12 +174,16 @@ impl Driver {
                 if *height != self.machine.height() {
                     return SyncResponse::Proposals(Vec::new());
                 }
+                let mut bytes = 0usize;
                 SyncResponse::Proposals(
                     self.machine
                         .gossip()
                         .into_iter()
                         .filter(|m| matches!(m, Message::Proposal { .. }))
-                        .take(8)
+                        .take_while(|m| {
+                            bytes += crate::network::wire::encode_consensus(m).len();
+                            bytes <= SYNC_BATCH_BYTES
+                        })
                         .collect(),
                 )
             }
@@ -195,6 +199,10 @@ impl Driver {
             SyncResponse::Blocks(blocks) => {
                 if self.sync.in_flight.map(|(p, _)| p) == Some(from) {
                     self.sync.in_flight = None;
+                }
+                if blocks.is_empty() {
+                    // It claimed blocks it does not serve: believe its next status answer instead.
+                    self.sync.saw_height(from, self.ledger.head().height);
                 }
                 self.apply_blocks(from, blocks)?;
                 self.request_blocks_if_behind();

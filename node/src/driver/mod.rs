@@ -3,13 +3,13 @@
 //! consensus module holds: a safety state is synced to disk before any message it justifies is broadcast.
 
 use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
+use crate::execute::ExecError;
 use crate::ledger::{Committed, InvalidBlock, Ledger};
 use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::Metrics;
 use crate::network::wire::{self, SyncRequest};
 use crate::network::{NetCommand, NetEvent};
 use crate::status::{ConsensusStatus, Status};
-use crate::execute::ExecError;
 use anyhow::{Context, Result, bail};
 use clearance_core::Hash32;
 use clearance_core::crypto::SecretKey;
@@ -134,7 +134,7 @@ impl Driver {
     /// loses nothing.
     pub async fn run(
         mut self,
-        mut net_events: mpsc::Receiver<NetEvent>,
+        mut net_events: crate::network::NetEvents,
         mut api: mpsc::Receiver<ApiRequest>,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<()> {
@@ -162,7 +162,8 @@ impl Driver {
                     tracing::info!(height = self.ledger.head().height, "shutting down");
                     return Ok(());
                 }
-                Some(event) = net_events.recv() => self.on_net(event)?,
+                Some(event) = net_events.control.recv() => self.on_net(event)?,
+                Some(event) = net_events.gossip.recv() => self.on_net(event)?,
                 Some(req) = api.recv() => self.on_api(req)?,
                 _ = sleep, if next_timer.is_some() => self.fire_timers()?,
                 _ = tick.tick() => self.on_tick()?,
@@ -428,12 +429,20 @@ impl Driver {
         };
         let machine_height = self.machine.height();
         if let Some(h) = height {
+            // The network has verified the member's signature; a member at the next height means there is
+            // something to decide.
             if self.pending_start.is_some() && h > machine_height {
                 self.maybe_start_height(true)?;
             }
             if h > self.machine.height() + 1 {
-                // The network is ahead by more than the machine buffers: block sync closes the gap.
-                self.sync.saw_height(from, h.saturating_sub(1));
+                // The network is ahead by more than the machine buffers: ask where the peer's head is, and
+                // block sync closes the gap. Heights come only from a peer's own status answer.
+                self.net
+                    .send(NetCommand::Request {
+                        peer: from,
+                        req: SyncRequest::Status,
+                    })
+                    .ok();
             }
         }
         let input = match msg {
@@ -460,9 +469,17 @@ impl Driver {
         }
         self.request_blocks_if_behind();
         self.sync.log_progress(self.ledger.head().height);
-        let progress = (self.machine.height(), self.machine.round(), self.machine.step());
+        let progress = (
+            self.machine.height(),
+            self.machine.round(),
+            self.machine.step(),
+        );
         if (progress.0, progress.1, progress.2)
-            != (self.last_progress.0, self.last_progress.1, self.last_progress.2)
+            != (
+                self.last_progress.0,
+                self.last_progress.1,
+                self.last_progress.2,
+            )
         {
             self.last_progress = (progress.0, progress.1, progress.2, now);
         } else if self.pending_start.is_none()
@@ -476,7 +493,9 @@ impl Driver {
                     .send(NetCommand::PublishConsensus(wire::encode_consensus(&msg)))
                     .ok();
             }
-            if let Some(peer) = self.peers.iter().next() {
+            // A different peer each time, in case the first one asked lacks the proposal too.
+            let n = self.peers.len().max(1);
+            if let Some(peer) = self.peers.iter().nth(self.timer_seq as usize % n) {
                 self.net
                     .send(NetCommand::Request {
                         peer: *peer,

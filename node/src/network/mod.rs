@@ -34,6 +34,8 @@ pub struct NetworkConfig {
     /// The other members' peer ids and addresses, from genesis.
     pub members: Vec<(PeerId, Vec<Multiaddr>)>,
     pub chain_id: clearance_core::Hash32,
+    /// Consensus messages are checked against this set before they are relayed.
+    pub validators: clearance_core::validator::ValidatorSet,
     pub max_connections: u32,
     pub max_redial_backoff: Duration,
 }
@@ -41,11 +43,26 @@ pub struct NetworkConfig {
 /// What the network hands to the driver.
 #[derive(Debug)]
 pub enum NetEvent {
-    Tx { from: PeerId, bytes: Vec<u8> },
-    Consensus { from: PeerId, msg: crate::consensus::Message },
-    Request { from: PeerId, id: u64, req: SyncRequest },
-    Response { from: PeerId, resp: SyncResponse },
-    RequestFailed { peer: PeerId },
+    Tx {
+        from: PeerId,
+        bytes: Vec<u8>,
+    },
+    Consensus {
+        from: PeerId,
+        msg: crate::consensus::Message,
+    },
+    Request {
+        from: PeerId,
+        id: u64,
+        req: SyncRequest,
+    },
+    Response {
+        from: PeerId,
+        resp: SyncResponse,
+    },
+    RequestFailed {
+        peer: PeerId,
+    },
     Connected(PeerId),
     Disconnected(PeerId),
 }
@@ -89,24 +106,37 @@ struct Network {
     penalties: HashMap<PeerId, Penalty>,
     pending_responses: HashMap<u64, request_response::ResponseChannel<SyncResponse>>,
     next_response_id: u64,
+    /// Gossip and peers' requests: bounded, dropped when the driver falls behind.
     events: mpsc::Sender<NetEvent>,
+    /// Connections, and answers to this node's own requests: few, and never dropped.
+    control: mpsc::UnboundedSender<NetEvent>,
+    chain_id: clearance_core::Hash32,
+    validators: clearance_core::validator::ValidatorSet,
     metrics: Arc<Metrics>,
     max_backoff: Duration,
 }
 
-/// Starts the swarm in its own task. Returns the command sender and the local peer id.
+/// The channels on which the network hands events to the driver.
+pub struct NetEvents {
+    pub gossip: mpsc::Receiver<NetEvent>,
+    pub control: mpsc::UnboundedReceiver<NetEvent>,
+}
+
+/// Starts the swarm in its own task. Returns the command sender and the event receivers.
 pub fn spawn(
     config: NetworkConfig,
-    events: mpsc::Sender<NetEvent>,
     metrics: Arc<Metrics>,
-) -> Result<mpsc::UnboundedSender<NetCommand>> {
+) -> Result<(mpsc::UnboundedSender<NetCommand>, NetEvents)> {
+    let (events, gossip_rx) = mpsc::channel(16 * 1024);
+    let (control, control_rx) = mpsc::unbounded_channel();
     let allowed_ids: Vec<PeerId> = config.members.iter().map(|(p, _)| *p).collect();
     let gossip_config = gossipsub::ConfigBuilder::default()
         .max_transmit_size(wire::MAX_CONSENSUS_BYTES + 1024)
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
         .heartbeat_interval(Duration::from_millis(700))
-        // Members are few and all connected to each other: a mesh of everyone.
+        // Members are few and all connected to each other: small meshes, and flood publishing (the default)
+        // sends a node's own messages to every member directly.
         .mesh_n_low(1)
         .mesh_n(3)
         .mesh_outbound_min(1)
@@ -199,11 +229,20 @@ pub fn spawn(
         pending_responses: HashMap::new(),
         next_response_id: 0,
         events,
+        control,
+        chain_id: config.chain_id,
+        validators: config.validators,
         metrics,
         max_backoff: config.max_redial_backoff,
     };
     tokio::spawn(network.run(cmd_rx));
-    Ok(cmd_tx)
+    Ok((
+        cmd_tx,
+        NetEvents {
+            gossip: gossip_rx,
+            control: control_rx,
+        },
+    ))
 }
 
 impl Network {
@@ -223,10 +262,19 @@ impl Network {
     }
 
     fn emit(&self, event: NetEvent) {
-        // A driver that falls behind loses gossip, never its own state: consensus messages are re-gossiped
-        // and transactions re-submitted, while an unbounded queue could exhaust memory under a flood.
-        if self.events.try_send(event).is_err() {
-            tracing::debug!("driver busy: dropped a network event");
+        match event {
+            NetEvent::Tx { .. } | NetEvent::Consensus { .. } | NetEvent::Request { .. } => {
+                // A driver that falls behind loses gossip, never its own state: consensus messages are
+                // re-gossiped and transactions re-submitted, while an unbounded queue could exhaust memory
+                // under a flood.
+                if self.events.try_send(event).is_err() {
+                    tracing::debug!("driver busy: dropped a network event");
+                }
+            }
+            _ => {
+                // The driver has stopped only when the node is shutting down.
+                let _ = self.control.send(event);
+            }
         }
     }
 
@@ -244,7 +292,9 @@ impl Network {
             if self.connected.contains(peer) || now < member.next_dial {
                 continue;
             }
-            let opts = DialOpts::peer_id(*peer).addresses(member.addrs.clone()).build();
+            let opts = DialOpts::peer_id(*peer)
+                .addresses(member.addrs.clone())
+                .build();
             if let Err(e) = self.swarm.dial(opts) {
                 tracing::debug!(%peer, "dial: {e}");
             }
@@ -331,16 +381,14 @@ impl Network {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established,
+                num_established: 0,
                 cause,
                 ..
-            } => {
-                if num_established == 0 && self.connected.remove(&peer_id) {
-                    let cause = cause.map(|c| c.to_string()).unwrap_or_default();
-                    tracing::info!(peer = %peer_id, "member disconnected {cause}");
-                    Metrics::set(&self.metrics.peers, self.connected.len() as u64);
-                    self.emit(NetEvent::Disconnected(peer_id));
-                }
+            } if self.connected.remove(&peer_id) => {
+                let cause = cause.map(|c| c.to_string()).unwrap_or_default();
+                tracing::info!(peer = %peer_id, "member disconnected {cause}");
+                Metrics::set(&self.metrics.peers, self.connected.len() as u64);
+                self.emit(NetEvent::Disconnected(peer_id));
             }
             SwarmEvent::IncomingConnectionError {
                 send_back_addr,
@@ -372,28 +420,22 @@ impl Network {
         }
     }
 
+    /// Checks a gossiped message before it is relayed: it must decode within its limit and carry a valid
+    /// signature for this chain (a submitter's for a transaction, a member's for a consensus message). Only the
+    /// direct sender of an invalid message is penalised: correct members never relay one.
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         let verdict = if message.topic == self.tx_topic.hash() {
-            if message.data.len() > clearance_core::encoding::limit::SIGNED_TX {
-                Err("oversize transaction".to_string())
-            } else {
-                self.emit(NetEvent::Tx {
-                    from: source,
-                    bytes: message.data,
-                });
-                Ok(())
-            }
+            self.check_tx(&message.data).map(|()| NetEvent::Tx {
+                from: source,
+                bytes: message.data,
+            })
         } else if message.topic == self.consensus_topic.hash() {
-            match wire::decode_consensus(&message.data) {
-                Ok(msg) => {
-                    self.emit(NetEvent::Consensus { from: source, msg });
-                    Ok(())
-                }
-                Err(e) => Err(format!("consensus message: {e}")),
-            }
+            self.check_consensus(&message.data)
+                .map(|msg| NetEvent::Consensus { from: source, msg })
         } else {
             Err(format!("unknown topic {}", message.topic))
         };
+        let verdict = verdict.map(|event| self.emit(event));
         let acceptance = match verdict {
             Ok(()) => gossipsub::MessageAcceptance::Accept,
             Err(reason) => {
@@ -405,6 +447,34 @@ impl Network {
             .behaviour_mut()
             .gossip
             .report_message_validation_result(&id, &source, acceptance);
+    }
+
+    fn check_tx(&self, data: &[u8]) -> Result<(), String> {
+        let signed = clearance_core::tx::SignedTx::from_bytes(data)
+            .map_err(|e| format!("gossiped transaction: {e}"))?;
+        signed
+            .verify(&self.chain_id)
+            .map_err(|e| format!("gossiped transaction: {e}"))?;
+        Ok(())
+    }
+
+    fn check_consensus(&self, data: &[u8]) -> Result<crate::consensus::Message, String> {
+        let msg = wire::decode_consensus(data).map_err(|e| format!("consensus message: {e}"))?;
+        match &msg {
+            crate::consensus::Message::Vote(vote) => {
+                vote.verify(&self.chain_id, &self.validators)
+                    .map_err(|e| format!("vote: {e}"))?;
+            }
+            crate::consensus::Message::Proposal { proposal, block } => {
+                proposal
+                    .verify(&self.chain_id, &self.validators)
+                    .map_err(|e| format!("proposal: {e}"))?;
+                block
+                    .verify_body()
+                    .map_err(|e| format!("proposed block: {e}"))?;
+            }
+        }
+        Ok(msg)
     }
 
     fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {

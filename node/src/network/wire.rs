@@ -7,8 +7,8 @@ use clearance_core::bytes::Bytes;
 use clearance_core::encoding::{self, limit};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
-use serde::{Deserialize, Serialize};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::io;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/1");

@@ -62,7 +62,8 @@ impl TxLocation {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<TxLocation, StorageError> {
-        encoding::decode(bytes, 64, "transaction location").map_err(|e| corrupt("transaction location", e))
+        encoding::decode(bytes, 64, "transaction location")
+            .map_err(|e| corrupt("transaction location", e))
     }
 
     /// The key of the transaction's result: height then index, big-endian, so results sort in block order.

@@ -6,7 +6,7 @@
 //!
 //! | family      | key                         | value                                              |
 //! |-------------|-----------------------------|----------------------------------------------------|
-//! | `meta`      | `chain_id`, `head`          | the genesis hash this directory belongs to; [`Head`] |
+//! | `meta`      | `chain_id`, `layout`, `head` | the genesis hash this directory belongs to; the layout version; [`Head`] |
 //! | `blocks`    | height (u64 BE)             | block bytes (header bytes and signed transactions) |
 //! | `certs`     | height (u64 BE)             | the commit certificate this node stored            |
 //! | `txs`       | transaction id              | [`TxLocation`]: height and index in the block      |
@@ -61,7 +61,9 @@ pub enum StorageError {
         expected: Hash32,
         found: Hash32,
     },
-    #[error("the data directory {path} uses storage layout {found}; this node writes layout {LAYOUT_VERSION}")]
+    #[error(
+        "the data directory {path} uses storage layout {found}; this node writes layout {LAYOUT_VERSION}"
+    )]
     Layout { path: PathBuf, found: u32 },
     #[error("stored {what} is corrupt: {detail}")]
     Corrupt { what: &'static str, detail: String },
@@ -89,6 +91,12 @@ pub struct BlockWrite<'a> {
     pub changes: &'a [Change],
 }
 
+/// A committed block and its certificate, as the stored bytes.
+pub struct StoredBlock {
+    pub block: Vec<u8>,
+    pub certificate: Vec<u8>,
+}
+
 pub struct Store {
     db: DB,
     path: PathBuf,
@@ -105,10 +113,11 @@ impl Store {
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_max_background_jobs(2);
         let cfs = CFS.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
-        let db = DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let db =
+            DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let mut sync = WriteOptions::default();
         sync.set_sync(true);
         let store = Store {
@@ -193,7 +202,11 @@ impl Store {
         let height = w.height.to_be_bytes();
         batch.put_cf(self.cf("blocks"), height, w.block.to_bytes());
         batch.put_cf(self.cf("certs"), height, w.certificate.to_bytes());
-        batch.put_cf(self.cf("indexes"), index_key(b'h', w.hash.as_bytes()), height);
+        batch.put_cf(
+            self.cf("indexes"),
+            index_key(b'h', w.hash.as_bytes()),
+            height,
+        );
         for (i, (id, result)) in w.tx_ids.iter().zip(w.results).enumerate() {
             let loc = TxLocation {
                 height: w.height,
@@ -225,7 +238,10 @@ impl Store {
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
-        match self.db.get_pinned_cf(self.cf("blocks"), height.to_be_bytes())? {
+        match self
+            .db
+            .get_pinned_cf(self.cf("blocks"), height.to_be_bytes())?
+        {
             Some(bytes) => Block::from_bytes(&bytes)
                 .map(Some)
                 .map_err(|e| corrupt("block", e)),
@@ -234,18 +250,24 @@ impl Store {
     }
 
     /// The raw stored bytes of a block and its certificate, for serving block sync without re-encoding.
-    pub fn block_bytes(&self, height: u64) -> Result<Option<(Vec<u8>, Vec<u8>)>, StorageError> {
+    pub fn block_bytes(&self, height: u64) -> Result<Option<StoredBlock>, StorageError> {
         let block = self.db.get_cf(self.cf("blocks"), height.to_be_bytes())?;
         let cert = self.db.get_cf(self.cf("certs"), height.to_be_bytes())?;
         match (block, cert) {
-            (Some(b), Some(c)) => Ok(Some((b, c))),
+            (Some(block), Some(certificate)) => Ok(Some(StoredBlock { block, certificate })),
             (None, None) => Ok(None),
-            _ => Err(corrupt("block", format!("height {height} lacks its block or certificate"))),
+            _ => Err(corrupt(
+                "block",
+                format!("height {height} lacks its block or certificate"),
+            )),
         }
     }
 
     pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StorageError> {
-        match self.db.get_pinned_cf(self.cf("certs"), height.to_be_bytes())? {
+        match self
+            .db
+            .get_pinned_cf(self.cf("certs"), height.to_be_bytes())?
+        {
             Some(bytes) => CommitCertificate::from_bytes(&bytes)
                 .map(Some)
                 .map_err(|e| corrupt("commit certificate", e)),
@@ -275,8 +297,12 @@ impl Store {
     }
 
     pub fn save_safety(&self, state: &SafetyState) -> Result<(), StorageError> {
-        self.db
-            .put_cf_opt(self.cf("safety"), b"current", encoding::encode(state), &self.sync)?;
+        self.db.put_cf_opt(
+            self.cf("safety"),
+            b"current",
+            encoding::encode(state),
+            &self.sync,
+        )?;
         Ok(())
     }
 
@@ -294,15 +320,6 @@ impl Store {
         let id = Hash32::sha256(&bytes);
         self.db.put_cf(self.cf("evidence"), id.as_bytes(), bytes)?;
         Ok(id)
-    }
-
-    /// Size of the on-disk files, for status and metrics.
-    pub fn disk_bytes(&self) -> u64 {
-        self.db
-            .property_int_value(rocksdb::properties::TOTAL_SST_FILES_SIZE)
-            .ok()
-            .flatten()
-            .unwrap_or(0)
     }
 }
 
@@ -344,7 +361,10 @@ impl StateView for Store {
 
 impl Store {
     pub fn submitter_entry(&self, key: &PublicKey) -> Result<Option<SubmitterEntry>, StorageError> {
-        match self.db.get_pinned_cf(self.cf("state"), submitter_key(key))? {
+        match self
+            .db
+            .get_pinned_cf(self.cf("state"), submitter_key(key))?
+        {
             Some(bytes) => encoding::decode(&bytes, limit::SMALL, "submitter entry")
                 .map(Some)
                 .map_err(|e| corrupt("submitter entry", e)),
@@ -361,6 +381,21 @@ impl Store {
                     .map_err(|_| corrupt("sequence", "not 8 bytes"))?,
             )),
             None => Ok(0),
+        }
+    }
+}
+
+impl Store {
+    /// A complete subtree hash of the committed record log, if stored.
+    pub fn log_node(&self, level: u32, index: u64) -> Result<Option<Hash32>, StorageError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf("log"), log_key(level, index))?
+        {
+            Some(bytes) => Hash32::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt("record log node", e)),
+            None => Ok(None),
         }
     }
 }
