@@ -126,3 +126,105 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
         "refusals are logged:\n{logs}"
     );
 }
+
+/// A member's own key is allowed in, but garbage from it is dropped, logged, counted, and the peer cut off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
+    let cluster = tokio::task::spawn_blocking(|| {
+        let mut c = Cluster::create(4);
+        for i in 0..3 {
+            c.start_node(i);
+        }
+        c.wait_until("three members connected", Duration::from_secs(30), |c| {
+            (0..3).all(|i| {
+                c.status(i)
+                    .and_then(|s| s["peers"].as_array().map(Vec::len))
+                    .is_some_and(|n| n == 2)
+            })
+        });
+        c
+    })
+    .await
+    .unwrap();
+    // The fourth member's network key, in the hands of a faulty process.
+    let key = clearance_genesis::keys::KeyFile::load(
+        &cluster.home(3).join("node_key.json"),
+        clearance_genesis::keys::KeyKind::Network,
+    )
+    .unwrap();
+    let mut seed = key.secret.seed();
+    let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).unwrap();
+    let short = cluster.chain_id.to_hex()[..16].to_string();
+    let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
+    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .unwrap()
+        .with_behaviour(|key| Intruder {
+            gossip: gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Signed(key.clone()),
+                gossipsub::ConfigBuilder::default().build().unwrap(),
+            )
+            .unwrap(),
+        })
+        .unwrap()
+        .build();
+    swarm.behaviour_mut().gossip.subscribe(&consensus_topic).unwrap();
+    for node in &cluster.nodes[..3] {
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port).parse().unwrap();
+        swarm.dial(addr).unwrap();
+    }
+    let mut subscribed = std::collections::HashSet::new();
+    let mut sent = 0u32;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break,
+            _ = tick.tick() => {
+                if subscribed.len() == 3 && sent < 30 {
+                    let garbage = format!("not a consensus message {sent}").into_bytes();
+                    if swarm.behaviour_mut().gossip.publish(consensus_topic.clone(), garbage).is_ok() {
+                        sent += 1;
+                    }
+                }
+            }
+            event = swarm.select_next_some() => {
+                if let SwarmEvent::Behaviour(IntruderEvent::Gossip(gossipsub::Event::Subscribed { peer_id, .. })) = event {
+                    subscribed.insert(peer_id);
+                }
+            }
+        }
+    }
+    assert_eq!(subscribed.len(), 3, "a member's key is allowed to connect");
+    assert!(sent >= 20, "sent {sent} garbage messages");
+    let metric = |i: usize, name: &str| -> u64 {
+        let text = ureq::get(&format!("{}/metrics", cluster.nodes[i].api))
+            .call()
+            .unwrap()
+            .into_string()
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("clearance_{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap()
+    };
+    for i in 0..3 {
+        assert!(metric(i, "p2p_invalid_messages_total") >= 1, "node {i} counts garbage");
+        assert!(metric(i, "p2p_penalised_peers_total") >= 1, "node {i} cut the peer off");
+    }
+    let logs = cluster.all_logs();
+    assert!(logs.contains("invalid message from peer"), "{logs}");
+    assert!(logs.contains("too many invalid messages"), "{logs}");
+    // The three honest members still commit.
+    tokio::task::spawn_blocking(move || {
+        let mut own = cluster.submitter(0, "agency");
+        let tx = own.certificate(1);
+        assert_eq!(cluster.submit(0, &tx).0, 202);
+        cluster.wait_until("commit after the garbage", Duration::from_secs(60), |c| {
+            (0..3).all(|i| c.tx_status(i, &tx.id()).is_some_and(|s| s["status"] == "accepted"))
+        });
+    })
+    .await
+    .unwrap();
+}
