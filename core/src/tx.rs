@@ -2,11 +2,12 @@
 //! exact bytes, so every node hashes and verifies what the submitter signed, never a re-encoding.
 
 use crate::bytes::Bytes;
-use crate::crypto::{PublicKey, SecretKey, Signature, SignatureError};
+use crate::crypto::{CheckedKey, PublicKey, SecretKey, Signature, SignatureError};
 use crate::encoding::{self, DecodeError, limit};
 use crate::hash::{Hash32, tag, tagged_hash};
 use crate::record::{Record, ShapeError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// A transaction's id: `SHA-256("clearance/v1/tx-id" ‖ 0x00 ‖ body bytes)`. It is also the id of the record.
 pub type TxId = Hash32;
@@ -83,6 +84,16 @@ impl SignedTx {
     /// Decodes the body and checks everything that needs no ledger state: the chain, the signature
     /// (`verify_strict` over the received body bytes), the sequence number and the record's shape.
     pub fn verify(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
+        self.verify_cached(chain_id, &mut HashMap::new())
+    }
+
+    /// [`SignedTx::verify`], with submitter keys validated once and kept in `keys`: checking a key's point
+    /// costs about as much as the signature itself, and a block holds many transactions of few keys.
+    pub fn verify_cached(
+        &self,
+        chain_id: &Hash32,
+        keys: &mut HashMap<PublicKey, CheckedKey>,
+    ) -> Result<VerifiedTx, TxError> {
         let body: TxBody =
             encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
         if body.chain_id != *chain_id {
@@ -91,8 +102,14 @@ impl SignedTx {
                 got: body.chain_id,
             });
         }
-        body.submitter
-            .verify(tag::TX, self.body.as_slice(), &self.signature)?;
+        let key = match keys.get(&body.submitter) {
+            Some(key) => key,
+            None => {
+                let checked = body.submitter.to_checked().map_err(SignatureError::from)?;
+                keys.entry(body.submitter).or_insert(checked)
+            }
+        };
+        key.verify(tag::TX, self.body.as_slice(), &self.signature)?;
         if body.sequence == 0 {
             return Err(TxError::ZeroSequence);
         }

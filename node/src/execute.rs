@@ -10,7 +10,7 @@ use clearance_core::bytes::Bytes;
 use clearance_core::crypto::PublicKey;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, Change, StateView, SubmitterEntry};
-use clearance_core::tx::{SignedTx, TxError};
+use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -55,6 +55,9 @@ struct Overlay<'a> {
     /// The first storage error a read met. The rules' view is infallible, so a failed read answers "absent"
     /// there and execution stops with this error right after: a disk fault never becomes a verdict.
     error: RefCell<Option<StorageError>>,
+    /// Committed values already read in this block: most keys submit many transactions per block.
+    read_submitters: RefCell<HashMap<PublicKey, Option<SubmitterEntry>>>,
+    read_sequences: RefCell<HashMap<PublicKey, u64>>,
 }
 
 impl Overlay<'_> {
@@ -75,17 +78,29 @@ impl Overlay<'_> {
 
 impl StateView for Overlay<'_> {
     fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
-        match self.submitters.get(key) {
-            Some(e) => Some(e.clone()),
-            None => self.note(self.store.submitter_entry(key), None),
+        if let Some(e) = self.submitters.get(key) {
+            return Some(e.clone());
         }
+        if let Some(e) = self.read_submitters.borrow().get(key) {
+            return e.clone();
+        }
+        let entry = self.note(self.store.submitter_entry(key), None);
+        self.read_submitters
+            .borrow_mut()
+            .insert(*key, entry.clone());
+        entry
     }
 
     fn last_sequence(&self, key: &PublicKey) -> u64 {
-        match self.sequences.get(key) {
-            Some(s) => *s,
-            None => self.note(self.store.sequence(key), 0),
+        if let Some(s) = self.sequences.get(key) {
+            return *s;
         }
+        if let Some(s) = self.read_sequences.borrow().get(key) {
+            return *s;
+        }
+        let sequence = self.note(self.store.sequence(key), 0);
+        self.read_sequences.borrow_mut().insert(*key, sequence);
+        sequence
     }
 }
 
@@ -120,16 +135,16 @@ pub fn execute(
         log: HashMap::new(),
         log_size,
         error: RefCell::new(None),
+        read_submitters: RefCell::new(HashMap::new()),
+        read_sequences: RefCell::new(HashMap::new()),
     };
     let mut seen = HashSet::with_capacity(txs.len());
+    let verified_txs = verify_all(chain_id, txs)?;
     let mut tx_ids = Vec::with_capacity(txs.len());
     let mut results = Vec::with_capacity(txs.len());
     let mut records = Vec::new();
     let mut log_nodes = Vec::new();
-    for (index, bytes) in txs.iter().enumerate() {
-        let invalid = |source| ExecError::InvalidTx { index, source };
-        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
-        let verified = signed.verify(chain_id).map_err(invalid)?;
+    for (index, (bytes, verified)) in txs.iter().zip(verified_txs).enumerate() {
         if !seen.insert(verified.id) || store.tx_location(&verified.id)?.is_some() {
             return Err(ExecError::Replayed {
                 index,
@@ -206,5 +221,51 @@ pub fn execute(
         log_size: overlay.log_size,
         log_root,
         changes,
+    })
+}
+
+/// Decodes and verifies every transaction of a block (chain id, `verify_strict` signature, record shape), on all
+/// cores: signature checks dominate execution, and each transaction's verdict is independent of the others,
+/// so the split cannot change any outcome.
+fn verify_all(chain_id: &Hash32, txs: &[Bytes]) -> Result<Vec<VerifiedTx>, ExecError> {
+    let verify_one = |keys: &mut HashMap<_, _>, index: usize, bytes: &Bytes| {
+        let invalid = |source| ExecError::InvalidTx { index, source };
+        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
+        signed.verify_cached(chain_id, keys).map_err(invalid)
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(8);
+    if threads < 2 || txs.len() < 64 {
+        let mut keys = HashMap::new();
+        return txs
+            .iter()
+            .enumerate()
+            .map(|(i, b)| verify_one(&mut keys, i, b))
+            .collect();
+    }
+    let chunk = txs.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = txs
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                scope.spawn(move || {
+                    let mut keys = HashMap::new();
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, b)| verify_one(&mut keys, c * chunk + i, b))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(txs.len());
+        for handle in handles {
+            match handle.join() {
+                Ok(part) => out.extend(part?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok(out)
     })
 }

@@ -158,7 +158,11 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
     let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
-        .with_tcp(tcp::Config::default(), noise::Config::new, yamux::Config::default)
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
         .unwrap()
         .with_behaviour(|key| Intruder {
             gossip: gossipsub::Behaviour::new(
@@ -169,9 +173,15 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
         })
         .unwrap()
         .build();
-    swarm.behaviour_mut().gossip.subscribe(&consensus_topic).unwrap();
+    swarm
+        .behaviour_mut()
+        .gossip
+        .subscribe(&consensus_topic)
+        .unwrap();
     for node in &cluster.nodes[..3] {
-        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port).parse().unwrap();
+        let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port)
+            .parse()
+            .unwrap();
         swarm.dial(addr).unwrap();
     }
     let mut subscribed = std::collections::HashSet::new();
@@ -210,8 +220,14 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
             .unwrap()
     };
     for i in 0..3 {
-        assert!(metric(i, "p2p_invalid_messages_total") >= 1, "node {i} counts garbage");
-        assert!(metric(i, "p2p_penalised_peers_total") >= 1, "node {i} cut the peer off");
+        assert!(
+            metric(i, "p2p_invalid_messages_total") >= 1,
+            "node {i} counts garbage"
+        );
+        assert!(
+            metric(i, "p2p_penalised_peers_total") >= 1,
+            "node {i} cut the peer off"
+        );
     }
     let logs = cluster.all_logs();
     assert!(logs.contains("invalid message from peer"), "{logs}");
@@ -222,7 +238,10 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
         let tx = own.certificate(1);
         assert_eq!(cluster.submit(0, &tx).0, 202);
         cluster.wait_until("commit after the garbage", Duration::from_secs(60), |c| {
-            (0..3).all(|i| c.tx_status(i, &tx.id()).is_some_and(|s| s["status"] == "accepted"))
+            (0..3).all(|i| {
+                c.tx_status(i, &tx.id())
+                    .is_some_and(|s| s["status"] == "accepted")
+            })
         });
     })
     .await
