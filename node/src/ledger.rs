@@ -84,6 +84,10 @@ impl Ledger {
         &self.store
     }
 
+    pub fn shared_store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
     /// Builds a block of `txs` for the next height, proposed by `proposer` at wall-clock `now_ms`.
     pub fn build(
         &mut self,

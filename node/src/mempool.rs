@@ -51,6 +51,8 @@ struct Entry {
     bytes: Bytes,
     body: TxBody,
     arrival: u64,
+    /// When it was admitted, in the caller's milliseconds.
+    admitted_ms: u64,
 }
 
 pub struct Mempool {
@@ -110,6 +112,7 @@ impl Mempool {
         state: &dyn StateView,
         committed: &dyn Fn(&Hash32) -> bool,
         bytes: &[u8],
+        now_ms: u64,
     ) -> Result<Hash32, AdmitError> {
         if bytes.len() > self.max_tx_bytes {
             return Err(AdmitError::TooLarge {
@@ -152,11 +155,11 @@ impl Mempool {
             });
         }
         rules::check_submitter(state, &body, body.sequence)?;
-        self.insert(id, Bytes(bytes.to_vec()), body);
+        self.insert(id, Bytes(bytes.to_vec()), body, now_ms);
         Ok(id)
     }
 
-    fn insert(&mut self, id: Hash32, bytes: Bytes, body: TxBody) {
+    fn insert(&mut self, id: Hash32, bytes: Bytes, body: TxBody, admitted_ms: u64) {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         self.bytes += bytes.len() as u64;
@@ -171,8 +174,34 @@ impl Mempool {
                 bytes,
                 body,
                 arrival,
+                admitted_ms,
             },
         );
+    }
+
+    /// Drops transactions that have waited longer than `max_age_ms` behind a sequence gap: their predecessor
+    /// never arrived, so they can never be included, and they must not hold the pool's capacity forever.
+    /// Returns how many were dropped.
+    pub fn expire_gaps(&mut self, state: &dyn StateView, now_ms: u64, max_age_ms: u64) -> usize {
+        let mut expired = Vec::new();
+        for (key, seqs) in &self.by_key {
+            let mut want = state.last_sequence(key).saturating_add(1);
+            for (seq, id) in seqs {
+                if *seq == want {
+                    want += 1;
+                    continue;
+                }
+                if let Some(entry) = self.entries.get(id)
+                    && now_ms.saturating_sub(entry.admitted_ms) > max_age_ms
+                {
+                    expired.push(*id);
+                }
+            }
+        }
+        for id in &expired {
+            self.remove(id);
+        }
+        expired.len()
     }
 
     fn remove(&mut self, id: &Hash32) {
@@ -322,11 +351,11 @@ mod tests {
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
         for seq in [3, 1, 4] {
-            pool.admit(&s, &none, &tx(&s, seq)).unwrap();
+            pool.admit(&s, &none, &tx(&s, seq), 0).unwrap();
         }
         // 2 is missing: only 1 is ready.
         assert_eq!(sequences(&pool, &s), vec![1]);
-        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
+        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
         assert_eq!(sequences(&pool, &s), vec![1, 2, 3, 4]);
         assert!(pool.has_ready(&s));
     }
@@ -337,13 +366,13 @@ mod tests {
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
         let first = tx(&s, 1);
-        let id = pool.admit(&s, &none, &first).unwrap();
+        let id = pool.admit(&s, &none, &first, 0).unwrap();
         assert_eq!(
-            pool.admit(&s, &none, &first),
+            pool.admit(&s, &none, &first, 0),
             Err(AdmitError::Duplicate(id))
         );
         let err = pool
-            .admit(&s, &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1))
+            .admit(&s, &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1), 0)
             .unwrap_err();
         assert_eq!(err.code(), "BAD_SEQUENCE");
         // Committed: sequence 1 is used up, and the pool forgets it.
@@ -351,10 +380,24 @@ mod tests {
         assert_eq!(pool.update(&[id], &s), 0);
         assert!(pool.is_empty());
         assert_eq!(
-            pool.admit(&s, &none, &first).unwrap_err().code(),
+            pool.admit(&s, &none, &first, 0).unwrap_err().code(),
             "BAD_SEQUENCE"
         );
         assert!(!pool.has_ready(&s));
+    }
+
+    #[test]
+    fn transactions_stuck_behind_a_gap_expire() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &none, &tx(&s, 3), 0).unwrap();
+        assert_eq!(pool.expire_gaps(&s, 1_000, 60_000), 0);
+        // Sequence 2 never came: 3 goes, 1 (ready) stays.
+        assert_eq!(pool.expire_gaps(&s, 61_000, 60_000), 1);
+        assert_eq!(sequences(&pool, &s), vec![1]);
+        assert_eq!(pool.len(), 1);
     }
 
     #[test]
@@ -362,9 +405,9 @@ mod tests {
         let s = state();
         let mut pool = Mempool::new(CHAIN, 2, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
-        pool.admit(&s, &none, &tx(&s, 1)).unwrap();
-        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
-        let err = pool.admit(&s, &none, &tx(&s, 3)).unwrap_err();
+        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
+        let err = pool.admit(&s, &none, &tx(&s, 3), 0).unwrap_err();
         assert_eq!(err.code(), "MEMPOOL_FULL");
         assert!(err.to_string().contains("full"));
     }
@@ -374,8 +417,8 @@ mod tests {
         let s = state();
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
-        pool.admit(&s, &none, &tx(&s, 1)).unwrap();
-        pool.admit(&s, &none, &tx(&s, 2)).unwrap();
+        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
         // Another node's block used sequences 1 and 2 with other transactions.
         *s.last.borrow_mut() = 2;
         assert_eq!(pool.update(&[], &s), 2);

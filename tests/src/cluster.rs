@@ -30,11 +30,16 @@ pub struct Cluster {
     pub chain_id: Hash32,
 }
 
-/// A base port such that every port the testnet uses (two per member) is free right now.
+/// A base port such that every port the testnet uses (two per member) is free right now. Ports are drawn
+/// below Linux's ephemeral range (32768 and up), so that no outgoing connection of a concurrent test can take a
+/// port a restarted node needs again.
 fn free_base_port(members: usize) -> u16 {
-    let seed = std::process::id() as u64 ^ Instant::now().elapsed().as_nanos() as u64;
-    for attempt in 0..200u64 {
-        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 104_729) % 35_000) as u16;
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    for attempt in 0..500u64 {
+        let base = 20_000 + ((seed.wrapping_mul(7919) + attempt * 104_729) % 12_000) as u16;
         let base = base & !1;
         if (0..2 * members as u16).all(|i| TcpListener::bind(("127.0.0.1", base + i)).is_ok()) {
             return base;
@@ -116,6 +121,7 @@ impl Cluster {
             .args(["start", "--home"])
             .arg(&node.home)
             .env("RUST_LOG", "info")
+            .env("RUST_BACKTRACE", "0")
             .stdout(log.try_clone().expect("log file handle"))
             .stderr(log)
             .spawn()
@@ -167,6 +173,15 @@ impl Cluster {
                 .unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(40).collect();
             out.push_str(&format!("--- {} start {n} (last 40 lines) ---\n", node.id));
+            // A panic's message is above its backtrace: keep it whatever the tail holds.
+            for (i, line) in text.lines().enumerate() {
+                if line.contains("panicked at") || line.starts_with("Error:") {
+                    for l in text.lines().skip(i).take(3) {
+                        out.push_str(l);
+                        out.push('\n');
+                    }
+                }
+            }
             for line in tail.into_iter().rev() {
                 out.push_str(line);
                 out.push('\n');

@@ -148,28 +148,8 @@ impl Driver {
                     head: head.hash,
                 }
             }
-            SyncRequest::Blocks { from, max } => {
-                let head = self.ledger.head().height;
-                let mut out = Vec::new();
-                let mut bytes = 0usize;
-                let last = from.saturating_add(u64::from((*max).min(SYNC_BATCH_BLOCKS)));
-                let mut h = (*from).max(1);
-                while h <= head && h < last && bytes < SYNC_BATCH_BYTES {
-                    match self.ledger.store().block_bytes(h) {
-                        Ok(Some(stored)) => {
-                            bytes += stored.block.len() + stored.certificate.len();
-                            out.push(SyncedBlock {
-                                block: Bytes(stored.block),
-                                certificate: Bytes(stored.certificate),
-                            });
-                        }
-                        Ok(None) => break,
-                        Err(e) => return SyncResponse::Error(e.to_string()),
-                    }
-                    h += 1;
-                }
-                SyncResponse::Blocks(out)
-            }
+            // Served off the driver by `serve_blocks`.
+            SyncRequest::Blocks { .. } => SyncResponse::Blocks(Vec::new()),
             SyncRequest::Proposals { height } => {
                 if *height != self.machine.height() {
                     return SyncResponse::Proposals(Vec::new());
@@ -266,7 +246,55 @@ impl Driver {
         Ok(())
     }
 
+    /// Answers a request for blocks on a blocking thread, reading committed blocks straight from storage, so that
+    /// a peer catching up never delays this node's votes. At most [`MAX_SERVING`] are served at once; a peer
+    /// asking beyond that is told to retry.
+    pub(super) fn serve_blocks(&mut self, id: u64, from: u64, max: u32) {
+        let Ok(permit) = self.serving.clone().try_acquire_owned() else {
+            self.net
+                .send(NetCommand::Respond {
+                    id,
+                    resp: SyncResponse::Error("busy serving other peers; retry".into()),
+                })
+                .ok();
+            return;
+        };
+        let store = self.ledger.shared_store();
+        let head = self.ledger.head().height;
+        let net = self.net.clone();
+        tokio::task::spawn_blocking(move || {
+            let resp = read_blocks(&store, head, from, max);
+            net.send(NetCommand::Respond { id, resp }).ok();
+            drop(permit);
+        });
+    }
+
     fn penalise(&self, peer: PeerId, reason: String) {
         self.net.send(NetCommand::Penalise { peer, reason }).ok();
     }
+}
+
+/// Concurrent block-sync answers this node serves.
+pub const MAX_SERVING: usize = 2;
+
+fn read_blocks(store: &crate::storage::Store, head: u64, from: u64, max: u32) -> SyncResponse {
+    let mut out = Vec::new();
+    let mut bytes = 0usize;
+    let last = from.saturating_add(u64::from(max.min(SYNC_BATCH_BLOCKS)));
+    let mut h = from.max(1);
+    while h <= head && h < last && bytes < SYNC_BATCH_BYTES {
+        match store.block_bytes(h) {
+            Ok(Some(stored)) => {
+                bytes += stored.block.len() + stored.certificate.len();
+                out.push(SyncedBlock {
+                    block: Bytes(stored.block),
+                    certificate: Bytes(stored.certificate),
+                });
+            }
+            Ok(None) => break,
+            Err(e) => return SyncResponse::Error(e.to_string()),
+        }
+        h += 1;
+    }
+    SyncResponse::Blocks(out)
 }

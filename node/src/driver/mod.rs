@@ -39,6 +39,8 @@ const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, the driver re-gossips what it holds and asks peers for proposals.
 const STUCK_AFTER: Duration = Duration::from_millis(1500);
 const STATUS_POLL: Duration = Duration::from_secs(1);
+/// How long a transaction may wait in the mempool for a predecessor that has not arrived.
+const MEMPOOL_GAP_TTL_MS: u64 = 60_000;
 
 pub struct Driver {
     machine: Machine,
@@ -60,6 +62,7 @@ pub struct Driver {
     last_progress: (u64, u32, crate::consensus::Step, Instant),
     last_regossip: Instant,
     last_status_poll: Instant,
+    serving: Arc<tokio::sync::Semaphore>,
 }
 
 pub fn now_ms() -> u64 {
@@ -126,6 +129,7 @@ impl Driver {
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
             last_regossip: now,
             last_status_poll: now,
+            serving: Arc::new(tokio::sync::Semaphore::new(blocksync::MAX_SERVING)),
         })
     }
 
@@ -372,7 +376,7 @@ impl Driver {
     fn admit(&mut self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
         let store = self.ledger.store();
         let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
-        let result = self.mempool.admit(store, &committed, bytes);
+        let result = self.mempool.admit(store, &committed, bytes, now_ms());
         match &result {
             Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
             Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
@@ -398,6 +402,11 @@ impl Driver {
                 Err(_) => {}
             },
             NetEvent::Consensus { from, msg } => self.on_consensus(from, msg)?,
+            NetEvent::Request {
+                id,
+                req: SyncRequest::Blocks { from, max },
+                ..
+            } => self.serve_blocks(id, from, max),
             NetEvent::Request { from, id, req } => {
                 let resp = self.answer(&req);
                 tracing::trace!(peer = %from, ?req, "answered sync request");
@@ -457,6 +466,12 @@ impl Driver {
         let now = Instant::now();
         if now.duration_since(self.last_status_poll) >= STATUS_POLL {
             self.last_status_poll = now;
+            let expired =
+                self.mempool
+                    .expire_gaps(self.ledger.store(), now_ms(), MEMPOOL_GAP_TTL_MS);
+            if expired > 0 {
+                tracing::info!(expired, "dropped transactions stuck behind a sequence gap");
+            }
             for peer in &self.peers {
                 self.net
                     .send(NetCommand::Request {
