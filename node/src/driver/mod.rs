@@ -552,6 +552,9 @@ impl Driver {
         s.best_peer_height = self.sync.best_height();
         s.mempool_txs = self.mempool.len();
         s.mempool_bytes = self.mempool.bytes();
+        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
+        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
+        Metrics::set(&self.metrics.height, head.height);
         Metrics::set(&self.metrics.round, u64::from(self.machine.round()));
         let ignored = self.machine.ignored();
         Metrics::set(
