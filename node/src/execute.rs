@@ -7,9 +7,8 @@ use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
-use clearance_core::crypto::PublicKey;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
-use clearance_core::rules::{self, Change, StateView, SubmitterEntry};
+use clearance_core::rules::{self, Change, StateKey, StateValue, StateView};
 use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -47,8 +46,7 @@ pub enum ExecError {
 /// The committed state with a block's changes so far layered on top.
 struct Overlay<'a> {
     store: &'a Store,
-    submitters: HashMap<PublicKey, SubmitterEntry>,
-    sequences: HashMap<PublicKey, u64>,
+    writes: HashMap<StateKey, StateValue>,
     base_log_size: u64,
     log: HashMap<(u32, u64), Hash32>,
     log_size: u64,
@@ -56,8 +54,7 @@ struct Overlay<'a> {
     /// there and execution stops with this error right after: a disk fault never becomes a verdict.
     error: RefCell<Option<StorageError>>,
     /// Committed values already read in this block: most keys submit many transactions per block.
-    read_submitters: RefCell<HashMap<PublicKey, Option<SubmitterEntry>>>,
-    read_sequences: RefCell<HashMap<PublicKey, u64>>,
+    reads: RefCell<HashMap<StateKey, Option<StateValue>>>,
 }
 
 impl Overlay<'_> {
@@ -77,30 +74,16 @@ impl Overlay<'_> {
 }
 
 impl StateView for Overlay<'_> {
-    fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
-        if let Some(e) = self.submitters.get(key) {
-            return Some(e.clone());
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        if let Some(v) = self.writes.get(key) {
+            return Some(v.clone());
         }
-        if let Some(e) = self.read_submitters.borrow().get(key) {
-            return e.clone();
+        if let Some(v) = self.reads.borrow().get(key) {
+            return v.clone();
         }
-        let entry = self.note(self.store.submitter_entry(key), None);
-        self.read_submitters
-            .borrow_mut()
-            .insert(*key, entry.clone());
-        entry
-    }
-
-    fn last_sequence(&self, key: &PublicKey) -> u64 {
-        if let Some(s) = self.sequences.get(key) {
-            return *s;
-        }
-        if let Some(s) = self.read_sequences.borrow().get(key) {
-            return *s;
-        }
-        let sequence = self.note(self.store.sequence(key), 0);
-        self.read_sequences.borrow_mut().insert(*key, sequence);
-        sequence
+        let value = self.note(self.store.state(key), None);
+        self.reads.borrow_mut().insert(key.clone(), value.clone());
+        value
     }
 }
 
@@ -129,14 +112,12 @@ pub fn execute(
 ) -> Result<Executed, ExecError> {
     let mut overlay = Overlay {
         store,
-        submitters: HashMap::new(),
-        sequences: HashMap::new(),
+        writes: HashMap::new(),
         base_log_size: log_size,
         log: HashMap::new(),
         log_size,
         error: RefCell::new(None),
-        read_submitters: RefCell::new(HashMap::new()),
-        read_sequences: RefCell::new(HashMap::new()),
+        reads: RefCell::new(HashMap::new()),
     };
     let mut seen = HashSet::with_capacity(txs.len());
     let verified_txs = verify_all(chain_id, txs)?;
@@ -152,20 +133,17 @@ pub fn execute(
             });
         }
         tx_ids.push(verified.id);
-        let applied = rules::apply(&overlay, &verified.body);
+        let applied = rules::apply(&overlay, &verified.id, &verified.body);
         overlay.check()?;
-        let outcome = match applied {
-            Ok(changes) => {
-                for change in changes {
-                    match change {
-                        Change::Sequence { key, sequence } => {
-                            overlay.sequences.insert(key, sequence);
-                        }
-                        Change::Submitter { key, entry } => {
-                            overlay.submitters.insert(key, entry);
-                        }
-                    }
-                }
+        let (changes, accepted) = match applied {
+            Ok(changes) => (changes, Ok(())),
+            Err(refused) => (refused.changes, Err(refused.error)),
+        };
+        for change in changes {
+            overlay.writes.insert(change.key, change.value);
+        }
+        let outcome = match accepted {
+            Ok(()) => {
                 let leaf = merkle::leaf_hash(bytes.as_slice());
                 let nodes = merkle::appended_nodes(&overlay, leaf);
                 overlay.check()?;
@@ -195,23 +173,11 @@ pub fn execute(
         overlay.check()?;
         root?
     };
-    let mut changes: Vec<Change> = overlay
-        .sequences
-        .iter()
-        .map(|(key, sequence)| Change::Sequence {
-            key: *key,
-            sequence: *sequence,
-        })
+    let changes: Vec<Change> = overlay
+        .writes
+        .into_iter()
+        .map(|(key, value)| Change { key, value })
         .collect();
-    changes.extend(
-        overlay
-            .submitters
-            .iter()
-            .map(|(key, entry)| Change::Submitter {
-                key: *key,
-                entry: entry.clone(),
-            }),
-    );
     Ok(Executed {
         results_root: results_root(&results),
         tx_ids,

@@ -98,7 +98,7 @@ impl Mempool {
     /// Whether some key's next transaction is pending, i.e. a block built now would not be empty.
     pub fn has_ready(&self, state: &dyn StateView) -> bool {
         self.by_key.iter().any(|(key, seqs)| {
-            seqs.keys().next() == Some(&state.last_sequence(key).saturating_add(1))
+            seqs.keys().next() == Some(&rules::last_sequence(state, key).saturating_add(1))
         })
     }
 
@@ -136,7 +136,7 @@ impl Mempool {
             return Err(AdmitError::Committed(id));
         }
         let body = verified.body;
-        let last = state.last_sequence(&body.submitter);
+        let last = rules::last_sequence(state, &body.submitter);
         if body.sequence <= last || body.sequence > last.saturating_add(MAX_SEQUENCE_AHEAD) {
             return Err(RuleError::BadSequence {
                 expected: last.saturating_add(1),
@@ -155,6 +155,12 @@ impl Mempool {
             });
         }
         rules::check_submitter(state, &body, body.sequence)?;
+        // Record rules against the committed state: only a refusal that no pending transaction could lift.
+        if let Err(e) = rules::apply_record(state, &id, &body.record)
+            && e.is_final()
+        {
+            return Err(e.into());
+        }
         self.insert(id, Bytes(bytes.to_vec()), body, now_ms);
         Ok(id)
     }
@@ -185,7 +191,7 @@ impl Mempool {
     pub fn expire_gaps(&mut self, state: &dyn StateView, now_ms: u64, max_age_ms: u64) -> usize {
         let mut expired = Vec::new();
         for (key, seqs) in &self.by_key {
-            let mut want = state.last_sequence(key).saturating_add(1);
+            let mut want = rules::last_sequence(state, key).saturating_add(1);
             for (seq, id) in seqs {
                 if *seq == want {
                     want += 1;
@@ -231,7 +237,7 @@ impl Mempool {
             let key = entry.body.submitter;
             let expected = *next
                 .entry(key)
-                .or_insert_with(|| state.last_sequence(&key).saturating_add(1));
+                .or_insert_with(|| rules::last_sequence(state, &key).saturating_add(1));
             if entry.body.sequence != expected {
                 continue;
             }
@@ -269,7 +275,9 @@ impl Mempool {
         let mut stale = Vec::new();
         for (id, e) in &self.entries {
             let key = e.body.submitter;
-            let committed = *last.entry(key).or_insert_with(|| state.last_sequence(&key));
+            let committed = *last
+                .entry(key)
+                .or_insert_with(|| rules::last_sequence(state, &key));
             if e.body.sequence <= committed
                 || rules::check_submitter(state, &e.body, e.body.sequence).is_err()
             {
@@ -289,7 +297,7 @@ mod tests {
     use clearance_core::crypto::SecretKey;
     use clearance_core::ids::{CountryCode, Text};
     use clearance_core::record::{Record, Role, Roles, SubmitterKeyRevoke};
-    use clearance_core::rules::SubmitterEntry;
+    use clearance_core::rules::{StateKey, StateValue, SubmitterEntry};
     use clearance_core::tx::SignedTx;
     use std::cell::RefCell;
 
@@ -299,15 +307,18 @@ mod tests {
     }
 
     impl StateView for State {
-        fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
-            (*key == self.key.public_key()).then(|| SubmitterEntry {
-                member: CountryCode::parse("KZ").unwrap(),
-                roles: Roles::from_roles(&[Role::KeyAdmin]),
-                active: true,
-            })
-        }
-        fn last_sequence(&self, _: &PublicKey) -> u64 {
-            *self.last.borrow()
+        fn get(&self, key: &StateKey) -> Option<StateValue> {
+            match key {
+                StateKey::Submitter(k) if *k == self.key.public_key() => {
+                    Some(StateValue::Submitter(SubmitterEntry {
+                        member: CountryCode::parse("KZ").unwrap(),
+                        roles: Roles::from_roles(&[Role::KeyAdmin]),
+                        active: true,
+                    }))
+                }
+                StateKey::Sequence(_) => Some(StateValue::Sequence(*self.last.borrow())),
+                _ => None,
+            }
         }
     }
 

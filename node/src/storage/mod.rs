@@ -14,7 +14,7 @@
 //! | `records`   | log index (u64 BE)          | the accepted `SignedTx` bytes, the leaf of the record log |
 //! | `indexes`   | `h` ‖ block hash            | height                                             |
 //! | `log`       | level (u8) ‖ index (u64 BE) | complete Merkle subtree hash of the record log     |
-//! | `state`     | `s` ‖ key / `q` ‖ key        | submitter entries / last sequence numbers          |
+//! | `state`     | canonical `StateKey`        | canonical `StateValue`: submitters, sequences, certificates, decisions, AEO status, MRAs |
 //! | `safety`    | `current`                   | the consensus safety state                         |
 //! | `evidence`  | evidence hash               | equivocation evidence seen                         |
 
@@ -24,11 +24,10 @@ pub use codec::{Head, TxLocation};
 
 use clearance_core::Hash32;
 use clearance_core::block::{Block, TxResult};
-use clearance_core::crypto::PublicKey;
 use clearance_core::encoding::{self, limit};
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
-use clearance_core::rules::{Change, StateView, SubmitterEntry};
+use clearance_core::rules::{Change, StateKey, StateValue, StateView, SubmitterEntry};
 use clearance_core::vote::{CommitCertificate, Equivocation};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
 use std::path::{Path, PathBuf};
@@ -179,7 +178,11 @@ impl Store {
                 roles: s.roles,
                 active: true,
             };
-            batch.put_cf(state, submitter_key(&s.key), encoding::encode(&entry));
+            batch.put_cf(
+                state,
+                state_key(&StateKey::Submitter(s.key)),
+                encoding::encode(&StateValue::Submitter(entry)),
+            );
         }
         // The chain id goes last in meaning, not in bytes: the batch is atomic, so a directory either has it
         // with the whole genesis state or is empty.
@@ -223,14 +226,11 @@ impl Store {
         }
         let state = self.cf("state");
         for change in w.changes {
-            match change {
-                Change::Sequence { key, sequence } => {
-                    batch.put_cf(state, sequence_key(key), sequence.to_be_bytes())
-                }
-                Change::Submitter { key, entry } => {
-                    batch.put_cf(state, submitter_key(key), encoding::encode(entry))
-                }
-            }
+            batch.put_cf(
+                state,
+                state_key(&change.key),
+                encoding::encode(&change.value),
+            );
         }
         batch.put_cf(self.cf("meta"), b"head", w.head.to_bytes());
         self.db.write_opt(batch, &self.sync)?;
@@ -333,12 +333,9 @@ fn index_key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     k
 }
 
-fn submitter_key(key: &PublicKey) -> Vec<u8> {
-    index_key(b's', key.as_bytes())
-}
-
-fn sequence_key(key: &PublicKey) -> Vec<u8> {
-    index_key(b'q', key.as_bytes())
+/// State entries are stored under the canonical encoding of their key.
+fn state_key(key: &StateKey) -> Vec<u8> {
+    encoding::encode(key)
 }
 
 fn log_key(level: u32, index: u64) -> [u8; 9] {
@@ -348,39 +345,21 @@ fn log_key(level: u32, index: u64) -> [u8; 9] {
     k
 }
 
-/// The committed state, read by the rules.
+/// The committed state, read by the rules. A read error answers "absent" here: this view serves the mempool's
+/// admission checks, where that means a refusal; execution reads through [`Store::state`] and stops on errors.
 impl StateView for Store {
-    fn submitter(&self, key: &PublicKey) -> Option<SubmitterEntry> {
-        self.submitter_entry(key).ok().flatten()
-    }
-
-    fn last_sequence(&self, key: &PublicKey) -> u64 {
-        self.sequence(key).unwrap_or(0)
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        self.state(key).ok().flatten()
     }
 }
 
 impl Store {
-    pub fn submitter_entry(&self, key: &PublicKey) -> Result<Option<SubmitterEntry>, StorageError> {
-        match self
-            .db
-            .get_pinned_cf(self.cf("state"), submitter_key(key))?
-        {
-            Some(bytes) => encoding::decode(&bytes, limit::SMALL, "submitter entry")
+    pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
+            Some(bytes) => encoding::decode(&bytes, limit::SMALL, "state entry")
                 .map(Some)
-                .map_err(|e| corrupt("submitter entry", e)),
+                .map_err(|e| corrupt("state entry", e)),
             None => Ok(None),
-        }
-    }
-
-    pub fn sequence(&self, key: &PublicKey) -> Result<u64, StorageError> {
-        match self.db.get_pinned_cf(self.cf("state"), sequence_key(key))? {
-            Some(bytes) => Ok(u64::from_be_bytes(
-                bytes
-                    .as_ref()
-                    .try_into()
-                    .map_err(|_| corrupt("sequence", "not 8 bytes"))?,
-            )),
-            None => Ok(0),
         }
     }
 }

@@ -1,0 +1,217 @@
+//! The ledger's state rules: pure functions over a read-only view of the committed state. The node's mempool
+//! uses them to pre-check a transaction and its executor to decide each transaction's outcome, so that every
+//! member reaches the same verdict.
+//!
+//! The state is a map from [`StateKey`] to [`StateValue`]. [`apply`] reads it through a [`StateView`] and returns
+//! the writes an accepted transaction makes; it never writes itself. Every refusal is a [`RuleError`] with a
+//! stable code (it becomes the transaction's committed result) and a sentence for people.
+
+mod records;
+mod state;
+
+pub use state::*;
+
+use crate::crypto::PublicKey;
+use crate::hash::Hash32;
+use crate::ids::{CountryCode, ReasonCode};
+use crate::record::Record;
+use crate::tx::TxBody;
+
+/// Why a transaction was refused. [`RuleError::code`] is stable and goes into the transaction's result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("submitter key {0} is not registered on this ledger")]
+    UnknownSubmitter(PublicKey),
+    #[error("submitter key {0} was revoked")]
+    RevokedSubmitter(PublicKey),
+    #[error("submitter key belongs to member {key_member}; the record acts for member {acting}")]
+    WrongMember {
+        key_member: CountryCode,
+        acting: CountryCode,
+    },
+    #[error("submitter key lacks the {0} role")]
+    MissingRole(&'static str),
+    #[error("sequence number {got} is not the next one for this key, {expected}")]
+    BadSequence { expected: u64, got: u64 },
+    #[error("key {0} is already registered")]
+    KeyExists(PublicKey),
+    #[error("key {0} is not an active key of member {1}")]
+    KeyNotActive(PublicKey, CountryCode),
+    #[error("certificate {0} already exists")]
+    CertificateExists(String),
+    #[error("certificate {0} is not on the ledger")]
+    CertificateNotFound(String),
+    #[error("certificate {0} was revoked; a revoked certificate cannot change")]
+    CertificateRevoked(String),
+    #[error("certificate {0} was replaced by {1}; change the replacement instead")]
+    CertificateReplaced(String, String),
+    #[error("decision {0} is not on the ledger")]
+    DecisionNotFound(Hash32),
+    #[error("decision {0} was already superseded by {1}")]
+    DecisionSuperseded(Hash32, Hash32),
+    #[error("decision {0} is for another declaration")]
+    DecisionOtherDeclaration(Hash32),
+    #[error("decision {0} was recorded by member {1}; only that member may supersede it")]
+    DecisionOtherMember(Hash32, CountryCode),
+    #[error(
+        "decision {0} cancelled the declaration; a cancelled declaration takes no further decisions"
+    )]
+    DecisionCancelled(Hash32),
+    #[error("operator {0} has no AEO status in programme {1}")]
+    AeoNotFound(String, CountryCode),
+    #[error("operator {operator} is {from} in programme {programme}; it cannot be {to}")]
+    AeoTransition {
+        operator: String,
+        programme: CountryCode,
+        from: &'static str,
+        to: &'static str,
+    },
+    #[error("mutual recognition proposal {0} is not on the ledger")]
+    MraNotFound(Hash32),
+    #[error("only the partner named in proposal {0}, {1}, may accept it")]
+    MraNotPartner(Hash32, CountryCode),
+    #[error("mutual recognition {0} is {1}; only a proposed one can be accepted")]
+    MraNotPending(Hash32, &'static str),
+    #[error("member {1} is not a party to mutual recognition {0}")]
+    MraNotParty(Hash32, CountryCode),
+    #[error("mutual recognition {0} was already withdrawn")]
+    MraWithdrawn(Hash32),
+    #[error(
+        "membership changes are not enabled on this ledger version: the validator set is the genesis set"
+    )]
+    MembershipNotEnabled,
+}
+
+impl RuleError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            RuleError::UnknownSubmitter(_) => "SUBMITTER_UNKNOWN",
+            RuleError::RevokedSubmitter(_) => "SUBMITTER_REVOKED",
+            RuleError::WrongMember { .. } => "SUBMITTER_WRONG_MEMBER",
+            RuleError::MissingRole(_) => "SUBMITTER_MISSING_ROLE",
+            RuleError::BadSequence { .. } => "BAD_SEQUENCE",
+            RuleError::KeyExists(_) => "KEY_EXISTS",
+            RuleError::KeyNotActive(..) => "KEY_NOT_ACTIVE",
+            RuleError::CertificateExists(_) => "CERT_EXISTS",
+            RuleError::CertificateNotFound(_) => "CERT_NOT_FOUND",
+            RuleError::CertificateRevoked(_) => "CERT_REVOKED",
+            RuleError::CertificateReplaced(..) => "CERT_REPLACED",
+            RuleError::DecisionNotFound(_) => "DECISION_NOT_FOUND",
+            RuleError::DecisionSuperseded(..) => "DECISION_SUPERSEDED",
+            RuleError::DecisionOtherDeclaration(_) => "DECISION_OTHER_DECLARATION",
+            RuleError::DecisionOtherMember(..) => "DECISION_OTHER_MEMBER",
+            RuleError::DecisionCancelled(_) => "DECISION_CANCELLED",
+            RuleError::AeoNotFound(..) => "AEO_NOT_FOUND",
+            RuleError::AeoTransition { .. } => "AEO_BAD_TRANSITION",
+            RuleError::MraNotFound(_) => "MRA_NOT_FOUND",
+            RuleError::MraNotPartner(..) => "MRA_NOT_PARTNER",
+            RuleError::MraNotPending(..) => "MRA_NOT_PENDING",
+            RuleError::MraNotParty(..) => "MRA_NOT_PARTY",
+            RuleError::MraWithdrawn(_) => "MRA_WITHDRAWN",
+            RuleError::MembershipNotEnabled => "MEMBERSHIP_NOT_ENABLED",
+        }
+    }
+
+    /// Whether the refusal can never turn into acceptance: it rests on facts the ledger never takes back (a
+    /// certificate exists, was revoked or replaced; a decision was superseded; an operator's status is final).
+    /// The mempool refuses such transactions at once; others may depend on transactions still pending.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            RuleError::KeyExists(_)
+                | RuleError::CertificateExists(_)
+                | RuleError::CertificateRevoked(_)
+                | RuleError::CertificateReplaced(..)
+                | RuleError::DecisionSuperseded(..)
+                | RuleError::DecisionOtherDeclaration(_)
+                | RuleError::DecisionOtherMember(..)
+                | RuleError::DecisionCancelled(_)
+                | RuleError::MraWithdrawn(_)
+                | RuleError::MembershipNotEnabled
+        ) || matches!(self, RuleError::AeoTransition { from, .. } if *from == "revoked" || *from == "annulled")
+    }
+
+    pub fn reason_code(&self) -> ReasonCode {
+        match ReasonCode::parse(self.code()) {
+            Ok(code) => code,
+            Err(e) => unreachable!("rule codes are valid reason codes: {e}"),
+        }
+    }
+}
+
+/// Checks that `body`'s submitter may write its record and that its sequence number is `expected_sequence`.
+/// The mempool passes the transaction's own sequence once it has checked the window; execution passes the
+/// committed one + 1.
+pub fn check_submitter(
+    view: &dyn StateView,
+    body: &TxBody,
+    expected_sequence: u64,
+) -> Result<SubmitterEntry, RuleError> {
+    let entry =
+        submitter(view, &body.submitter).ok_or(RuleError::UnknownSubmitter(body.submitter))?;
+    if !entry.active {
+        return Err(RuleError::RevokedSubmitter(body.submitter));
+    }
+    let acting = body.record.acting_member();
+    if entry.member != acting {
+        return Err(RuleError::WrongMember {
+            key_member: entry.member,
+            acting,
+        });
+    }
+    let role = body.record.required_role();
+    if !entry.roles.contains(role) {
+        return Err(RuleError::MissingRole(role.name()));
+    }
+    if body.sequence != expected_sequence {
+        return Err(RuleError::BadSequence {
+            expected: expected_sequence,
+            got: body.sequence,
+        });
+    }
+    Ok(entry)
+}
+
+/// A refused transaction: why, and the writes it still makes. A transaction its key was entitled to send (the
+/// submitter checks passed) uses up its sequence number even when the record is refused, so that the key's next
+/// transactions stay valid; one that fails the submitter checks writes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub error: RuleError,
+    pub changes: Vec<Change>,
+}
+
+/// Decides whether the transaction `id` with `body` is accepted against `view`, and returns the state writes it
+/// causes: the submitter's sequence number, then what the record itself changes.
+pub fn apply(view: &dyn StateView, id: &Hash32, body: &TxBody) -> Result<Vec<Change>, Refused> {
+    let expected = last_sequence(view, &body.submitter).saturating_add(1);
+    check_submitter(view, body, expected).map_err(|error| Refused {
+        error,
+        changes: Vec::new(),
+    })?;
+    let sequence = Change {
+        key: StateKey::Sequence(body.submitter),
+        value: StateValue::Sequence(body.sequence),
+    };
+    match records::apply_record(view, id, &body.record) {
+        Ok(record) => {
+            let mut changes = Vec::with_capacity(1 + record.len());
+            changes.push(sequence);
+            changes.extend(record);
+            Ok(changes)
+        }
+        Err(error) => Err(Refused {
+            error,
+            changes: vec![sequence],
+        }),
+    }
+}
+
+/// The record-specific part of [`apply`], for callers that check the submitter themselves.
+pub fn apply_record(
+    view: &dyn StateView,
+    id: &Hash32,
+    record: &Record,
+) -> Result<Vec<Change>, RuleError> {
+    records::apply_record(view, id, record)
+}
