@@ -21,6 +21,8 @@ pub struct Executed {
     pub results_root: Hash32,
     /// Accepted transactions: (log index, signed bytes).
     pub records: Vec<(u64, Vec<u8>)>,
+    /// Secondary index entries of the accepted records ([`crate::index`]).
+    pub index: Vec<(Vec<u8>, Hash32)>,
     pub log_nodes: Vec<(u32, u64, Hash32)>,
     pub log_size: u64,
     pub log_root: Hash32,
@@ -124,6 +126,7 @@ pub fn execute(
     let mut tx_ids = Vec::with_capacity(txs.len());
     let mut results = Vec::with_capacity(txs.len());
     let mut records = Vec::new();
+    let mut index_entries = Vec::new();
     let mut log_nodes = Vec::new();
     for (index, (bytes, verified)) in txs.iter().zip(verified_txs).enumerate() {
         if !seen.insert(verified.id) || store.tx_location(&verified.id)?.is_some() {
@@ -155,6 +158,11 @@ pub fn execute(
                 let log_index = overlay.log_size;
                 overlay.log_size += 1;
                 records.push((log_index, bytes.as_slice().to_vec()));
+                index_entries.extend(crate::index::entries(
+                    &verified.body.record,
+                    &verified.id,
+                    log_index,
+                ));
                 Outcome::Accepted { log_index }
             }
             Err(e) => Outcome::Rejected {
@@ -183,6 +191,7 @@ pub fn execute(
         tx_ids,
         results,
         records,
+        index: index_entries,
         log_nodes,
         log_size: overlay.log_size,
         log_root,

@@ -43,6 +43,8 @@ pub struct Committed {
     pub accepted: usize,
     pub rejected: usize,
     pub time: Timestamp,
+    /// The record-log indexes of the block's accepted records.
+    pub log_range: std::ops::Range<u64>,
 }
 
 pub struct Ledger {
@@ -244,6 +246,7 @@ impl Ledger {
             None => unreachable!("execute_checked caches the execution"),
         };
         let h = &view.header;
+        let log_range = self.head.log_size..executed.log_size;
         let head = Head {
             height: h.height,
             hash: view.hash,
@@ -263,6 +266,7 @@ impl Ledger {
                 tx_ids: &executed.tx_ids,
                 results: &executed.results,
                 records: &executed.records,
+                index: &executed.index,
                 log_nodes: &executed.log_nodes,
                 changes: &executed.changes,
             })
@@ -281,6 +285,7 @@ impl Ledger {
             rejected: executed.results.len() - accepted,
             tx_ids: executed.tx_ids,
             time: h.time,
+            log_range,
         })
     }
 

@@ -170,6 +170,21 @@ pub async fn start(home: Home) -> Result<()> {
     };
     let (status_tx, status_rx) = watch::channel(base_status.clone());
     let (api_tx, api_rx) = mpsc::channel(4096);
+    let (events, _) = tokio::sync::broadcast::channel(crate::api::EVENT_BUFFER);
+    let members: Vec<serde_json::Value> = home
+        .genesis
+        .members
+        .iter()
+        .map(|m| {
+            serde_json::json!({
+                "id": m.id,
+                "name": m.name,
+                "validator_key": m.validator_key,
+                "peer_id": m.peer_id.to_peer_id(),
+                "addresses": m.addresses,
+            })
+        })
+        .collect();
 
     let listener = tokio::net::TcpListener::bind(home.config.api.listen)
         .await
@@ -181,6 +196,8 @@ pub async fn start(home: Home) -> Result<()> {
             status: status_rx,
             driver: api_tx,
             metrics: metrics.clone(),
+            events: events.clone(),
+            members: Arc::new(members),
         },
         home.config.api.max_body_bytes as usize,
     );
@@ -199,6 +216,7 @@ pub async fn start(home: Home) -> Result<()> {
         metrics,
         status: status_tx,
         base_status,
+        events,
     })?;
     tracing::info!(
         chain = %chain_id,

@@ -52,6 +52,7 @@ pub struct Driver {
     metrics: Arc<Metrics>,
     status: watch::Sender<Status>,
     base_status: Status,
+    events: crate::api::EventSender,
     timers: BTreeMap<(Instant, u64), Timeout>,
     timer_seq: u64,
     inputs: VecDeque<Input>,
@@ -81,6 +82,7 @@ pub struct DriverParts {
     pub metrics: Arc<Metrics>,
     pub status: watch::Sender<Status>,
     pub base_status: Status,
+    pub events: crate::api::EventSender,
 }
 
 impl Driver {
@@ -120,6 +122,7 @@ impl Driver {
             metrics: parts.metrics,
             status: parts.status,
             base_status: parts.base_status,
+            events: parts.events,
             timers: BTreeMap::new(),
             timer_seq: 0,
             inputs: VecDeque::new(),
@@ -332,6 +335,25 @@ impl Driver {
         }
         self.pending_start = Some(c.height);
         self.publish_status();
+        self.publish_events(c);
+    }
+
+    /// Sends the block's accepted records to event-stream subscribers, if there are any.
+    fn publish_events(&self, c: &Committed) {
+        if self.events.receiver_count() == 0 {
+            return;
+        }
+        for log_index in c.log_range.clone() {
+            match crate::query::record_at(self.ledger.store(), log_index) {
+                Ok(Some(record)) => {
+                    let _ = self.events.send(Arc::new(record));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(log_index, "cannot read a committed record for events: {e}")
+                }
+            }
+        }
     }
 
     /// Starts the next height once there is something to order: a transaction, a peer already at that height,

@@ -40,7 +40,7 @@ const CFS: [&str; 11] = [
 ];
 
 /// The on-disk layout version; a directory written by another layout is refused.
-const LAYOUT_VERSION: u32 = 1;
+const LAYOUT_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -86,6 +86,7 @@ pub struct BlockWrite<'a> {
     pub results: &'a [TxResult],
     /// Accepted transactions: (log index, signed bytes).
     pub records: &'a [(u64, Vec<u8>)],
+    pub index: &'a [(Vec<u8>, Hash32)],
     pub log_nodes: &'a [(u32, u64, Hash32)],
     pub changes: &'a [Change],
 }
@@ -210,6 +211,11 @@ impl Store {
             index_key(b'h', w.hash.as_bytes()),
             height,
         );
+        batch.put_cf(
+            self.cf("indexes"),
+            index_key(b't', &height),
+            w.head.time.as_millis().to_be_bytes(),
+        );
         for (i, (id, result)) in w.tx_ids.iter().zip(w.results).enumerate() {
             let loc = TxLocation {
                 height: w.height,
@@ -220,6 +226,9 @@ impl Store {
         }
         for (index, bytes) in w.records {
             batch.put_cf(self.cf("records"), index.to_be_bytes(), bytes);
+        }
+        for (key, id) in w.index {
+            batch.put_cf(self.cf("indexes"), key, id.as_bytes());
         }
         for (level, index, hash) in w.log_nodes {
             batch.put_cf(self.cf("log"), log_key(*level, *index), hash.as_bytes());
@@ -294,6 +303,73 @@ impl Store {
     /// The signed transaction bytes at `index` of the record log.
     pub fn record(&self, index: u64) -> Result<Option<Vec<u8>>, StorageError> {
         Ok(self.db.get_cf(self.cf("records"), index.to_be_bytes())?)
+    }
+
+    /// The time of the block at `height`, in milliseconds since the epoch.
+    pub fn block_time_ms(&self, height: u64) -> Result<Option<u64>, StorageError> {
+        match self
+            .db
+            .get_pinned_cf(self.cf("indexes"), index_key(b't', &height.to_be_bytes()))?
+        {
+            Some(bytes) => Ok(Some(u64::from_be_bytes(
+                bytes
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("block time", "not 8 bytes"))?,
+            ))),
+            None => Ok(None),
+        }
+    }
+
+    /// Entries of the index under `prefix` ([`crate::index`]) with a log index above `after`, in commit order,
+    /// as (log index, record id), until `keep` says stop.
+    pub fn scan_index(
+        &self,
+        prefix: &[u8],
+        after: Option<u64>,
+        mut keep: impl FnMut(u64, Hash32) -> bool,
+    ) -> Result<(), StorageError> {
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&after.map_or(0, |a| a.saturating_add(1)).to_be_bytes());
+        let iter = self.db.iterator_cf(
+            self.cf("indexes"),
+            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            if !key.starts_with(prefix) || key.len() != prefix.len() + 8 {
+                break;
+            }
+            let log_index = crate::index::log_index_of(&key)
+                .ok_or_else(|| corrupt("index key", "too short"))?;
+            let id = Hash32::from_slice(&value).map_err(|e| corrupt("index entry", e))?;
+            if !keep(log_index, id) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records in log order from `after` + 1, as (log index, signed bytes), until `keep` says stop.
+    pub fn scan_records(
+        &self,
+        after: Option<u64>,
+        mut keep: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        let start = after.map_or(0, |a| a.saturating_add(1)).to_be_bytes();
+        let iter = self.db.iterator_cf(
+            self.cf("records"),
+            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
+        );
+        for item in iter {
+            let (key, value) = item?;
+            let log_index = crate::index::log_index_of(&key)
+                .ok_or_else(|| corrupt("record key", "too short"))?;
+            if !keep(log_index, &value) {
+                break;
+            }
+        }
+        Ok(())
     }
 
     pub fn save_safety(&self, state: &SafetyState) -> Result<(), StorageError> {

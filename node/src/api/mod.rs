@@ -1,6 +1,11 @@
 //! The HTTP API. Errors are JSON bodies `{ "code": ..., "message": ... }` with a stable code and an HTTP status
 //! that says whose fault it was. Submissions go to the driver, which owns the mempool; reads go to storage.
 
+mod events;
+mod queries;
+
+pub use events::{EVENT_BUFFER, EventSender};
+
 use crate::driver::ApiRequest;
 use crate::metrics::Metrics;
 use crate::status::Status;
@@ -23,7 +28,32 @@ pub struct ApiState {
     pub status: watch::Receiver<Status>,
     pub driver: mpsc::Sender<ApiRequest>,
     pub metrics: Arc<Metrics>,
+    pub events: EventSender,
+    /// The genesis members, as `/v1/members` shows them.
+    pub members: Arc<Vec<serde_json::Value>>,
 }
+
+/// Every route, as the OpenAPI document must list it (checked by a test).
+pub const ROUTES: [(&str, &str); 15] = [
+    ("get", "/v1/status"),
+    ("post", "/v1/txs"),
+    ("get", "/v1/txs/{id}"),
+    ("get", "/v1/blocks/{height}"),
+    ("get", "/v1/records"),
+    ("get", "/v1/records/{id}"),
+    ("get", "/v1/certificates/{issuer}/{number}"),
+    ("get", "/v1/aeo/{operator}"),
+    ("get", "/v1/declarations"),
+    ("get", "/v1/members"),
+    ("get", "/v1/members/{id}/mras"),
+    ("get", "/v1/events"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/metrics"),
+    ("get", "/v1/health"),
+];
+
+/// The OpenAPI 3 document of this API.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
     Router::new()
@@ -31,6 +61,19 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/txs", post(submit))
         .route("/v1/txs/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
+        .route("/v1/records", get(queries::records))
+        .route("/v1/records/{id}", get(queries::record))
+        .route(
+            "/v1/certificates/{issuer}/{number}",
+            get(queries::certificate),
+        )
+        .route("/v1/aeo/{operator}", get(queries::aeo))
+        .route("/v1/declarations", get(queries::declaration))
+        .route("/v1/members", get(queries::members))
+        .route("/v1/members/{id}/mras", get(queries::member_mras))
+        .route("/v1/events", get(events::events))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -82,7 +125,7 @@ fn unavailable() -> ApiError {
     )
 }
 
-fn internal(e: impl ToString) -> ApiError {
+pub(crate) fn internal(e: impl ToString) -> ApiError {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", e)
 }
 
@@ -96,6 +139,15 @@ async fn method_not_allowed() -> ApiError {
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+/// Liveness for load balancers and process supervisors: the API answers and the node is running.
+async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
 }
 
 async fn status(State(s): State<ApiState>) -> Json<Status> {
@@ -318,4 +370,34 @@ async fn block(
             signers,
         },
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{OPENAPI, ROUTES};
+    use std::collections::BTreeSet;
+
+    /// The OpenAPI document lists exactly the routes the router serves.
+    #[test]
+    fn openapi_matches_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("valid JSON");
+        assert_eq!(doc["openapi"].as_str().map(|v| &v[..2]), Some("3."));
+        let mut documented = BTreeSet::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                documented.insert((method.clone(), path.clone()));
+            }
+        }
+        let served: BTreeSet<_> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        assert_eq!(documented, served);
+        // Each path appears once in ROUTES and once in a `.route(...)` call.
+        let source = include_str!("mod.rs");
+        for (_, path) in ROUTES {
+            let quoted = format!("\"{path}\"");
+            assert!(source.matches(&quoted).count() >= 2, "{path} is not routed");
+        }
+    }
 }

@@ -1,0 +1,223 @@
+//! Query routes: records, certificates, AEO status, declarations, members and MRAs.
+
+use super::{ApiError, ApiState, internal};
+use crate::query::{self, Lookup, RecordFilter};
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use clearance_core::Hash32;
+use clearance_core::ids::{CertificateNumber, CountryCode, IdError, Mrn, OperatorId, Ucr};
+use clearance_core::record::CertificateRef;
+use clearance_core::time::Timestamp;
+use serde::Deserialize;
+
+fn bad_id(e: IdError) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_IDENTIFIER", e)
+}
+
+fn bad_query(e: QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "BAD_QUERY", e.body_text())
+}
+
+fn not_found(code: &'static str, message: String) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, code, message)
+}
+
+/// `GET /v1/records/{id}`
+pub async fn record(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<query::RecordView>, ApiError> {
+    let id = Hash32::from_hex(&id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
+    match query::record(&s.store, &id).map_err(internal)? {
+        Lookup::Record(r) => Ok(Json(*r)),
+        Lookup::Rejected { code, height } => Err(not_found(
+            "RECORD_REJECTED",
+            format!(
+                "transaction {id} was committed at height {height} but rejected with {code}; it is not a record"
+            ),
+        )),
+        Lookup::Unknown => Err(not_found("RECORD_NOT_FOUND", format!("no record {id}"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    member: Option<String>,
+    kind: Option<String>,
+    from_height: Option<u64>,
+    to_height: Option<u64>,
+    from_time: Option<String>,
+    to_time: Option<String>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+const KINDS: [&str; 12] = [
+    "certificate_issue",
+    "certificate_amend",
+    "certificate_revoke",
+    "clearance_decision",
+    "aeo_status",
+    "mra_propose",
+    "mra_accept",
+    "mra_withdraw",
+    "submitter_key_register",
+    "submitter_key_revoke",
+    "membership_propose",
+    "membership_approve",
+];
+
+fn time(field: &'static str, value: Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|t| {
+            Timestamp::parse(&t).map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "BAD_QUERY",
+                    format!("{field}: {e}"),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `GET /v1/records?member=&kind=&from_height=&to_height=&from_time=&to_time=&after=&limit=`
+pub async fn records(
+    State(s): State<ApiState>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<query::RecordPage>, ApiError> {
+    let Query(p) = params.map_err(bad_query)?;
+    if let Some(kind) = &p.kind
+        && !KINDS.contains(&kind.as_str())
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_QUERY",
+            format!(
+                "kind {kind:?} is not a record kind; one of {}",
+                KINDS.join(", ")
+            ),
+        ));
+    }
+    let filter = RecordFilter {
+        member: p
+            .member
+            .map(|m| CountryCode::parse(&m))
+            .transpose()
+            .map_err(bad_id)?,
+        kind: p.kind,
+        from_height: p.from_height,
+        to_height: p.to_height,
+        from_time: time("from_time", p.from_time)?,
+        to_time: time("to_time", p.to_time)?,
+        after: p.after,
+        limit: p.limit.unwrap_or(100),
+    };
+    let store = s.store.clone();
+    let page = tokio::task::spawn_blocking(move || query::list(&store, &filter))
+        .await
+        .map_err(internal)?
+        .map_err(internal)?;
+    Ok(Json(page))
+}
+
+/// `GET /v1/certificates/{issuer}/{number}`
+pub async fn certificate(
+    State(s): State<ApiState>,
+    Path((issuer, number)): Path<(String, String)>,
+) -> Result<Json<query::CertificateView>, ApiError> {
+    let r = CertificateRef {
+        issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
+        number: CertificateNumber::parse(&number).map_err(bad_id)?,
+    };
+    query::certificate(&s.store, &r)
+        .map_err(internal)?
+        .map(Json)
+        .ok_or_else(|| {
+            not_found(
+                "CERT_NOT_FOUND",
+                format!("certificate {issuer} {number} is not on the ledger"),
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AeoParams {
+    recognised_by: Option<String>,
+}
+
+/// `GET /v1/aeo/{operator}?recognised_by=`
+pub async fn aeo(
+    State(s): State<ApiState>,
+    Path(operator): Path<String>,
+    params: Result<Query<AeoParams>, QueryRejection>,
+) -> Result<Json<query::AeoView>, ApiError> {
+    let Query(p) = params.map_err(bad_query)?;
+    let operator = OperatorId::parse(&operator).map_err(bad_id)?;
+    let member = p
+        .recognised_by
+        .map(|m| CountryCode::parse(&m))
+        .transpose()
+        .map_err(bad_id)?;
+    query::aeo(&s.store, &operator, member.as_ref())
+        .map_err(internal)?
+        .map(Json)
+        .ok_or_else(|| {
+            not_found(
+                "AEO_NOT_FOUND",
+                format!("operator {operator} has no AEO status on the ledger"),
+            )
+        })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclarationParams {
+    mrn: Option<String>,
+    ucr: Option<String>,
+}
+
+/// `GET /v1/declarations?mrn=&ucr=`
+pub async fn declaration(
+    State(s): State<ApiState>,
+    params: Result<Query<DeclarationParams>, QueryRejection>,
+) -> Result<Json<query::DeclarationView>, ApiError> {
+    let Query(p) = params.map_err(bad_query)?;
+    let mrn = p.mrn.map(|m| Mrn::parse(&m)).transpose().map_err(bad_id)?;
+    let ucr = p.ucr.map(|u| Ucr::parse(&u)).transpose().map_err(bad_id)?;
+    if mrn.is_none() && ucr.is_none() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_QUERY",
+            "give mrn, ucr, or both",
+        ));
+    }
+    let view = query::declaration(&s.store, mrn.as_ref(), ucr.as_ref()).map_err(internal)?;
+    if view.decisions.is_empty() {
+        return Err(not_found(
+            "DECLARATION_NOT_FOUND",
+            "no decision on the ledger for this declaration".into(),
+        ));
+    }
+    Ok(Json(view))
+}
+
+/// `GET /v1/members`
+pub async fn members(State(s): State<ApiState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "members": s.members.as_ref() }))
+}
+
+/// `GET /v1/members/{id}/mras`
+pub async fn member_mras(
+    State(s): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let member = CountryCode::parse(&id).map_err(bad_id)?;
+    let mras = query::mras(&s.store, &member).map_err(internal)?;
+    Ok(Json(serde_json::json!({ "member": member, "mras": mras })))
+}
