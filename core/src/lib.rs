@@ -8,6 +8,7 @@
 //! It must never do I/O, spawn tasks, read clocks or draw randomness, and never depend on tokio, libp2p or
 //! rocksdb. Everything it hashes or signs is specified in `docs/protocol.md`.
 
+pub mod api;
 pub mod block;
 pub mod bytes;
 pub mod countries;

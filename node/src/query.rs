@@ -5,36 +5,19 @@
 use crate::index;
 use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
+pub use clearance_core::api::{
+    AeoProgrammeView, AeoView, CertificateView, DeclarationView, MraView, RecordPage, RecordView,
+};
 use clearance_core::block::Outcome;
-use clearance_core::crypto::PublicKey;
 use clearance_core::encoding::{self, limit};
 use clearance_core::ids::{CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::{AeoType, CertificateRef, Record};
 use clearance_core::rules::{self, AeoStanding, MraStatus};
 use clearance_core::time::Timestamp;
 use clearance_core::tx::{SignedTx, TxBody};
-use serde::Serialize;
 
 /// Most records one page returns.
 pub const MAX_PAGE: usize = 500;
-
-/// An accepted record and where it sits on the ledger.
-#[derive(Debug, Clone, Serialize)]
-pub struct RecordView {
-    pub id: Hash32,
-    pub kind: &'static str,
-    /// The member the record was written for.
-    pub member: CountryCode,
-    pub height: u64,
-    /// Position of the transaction in its block.
-    pub index: u32,
-    /// Position in the global record log (the leaf index of its inclusion proof).
-    pub log_index: u64,
-    pub time: Timestamp,
-    pub submitter: PublicKey,
-    pub sequence: u64,
-    pub record: Record,
-}
 
 fn corrupt(what: &'static str, e: impl ToString) -> StorageError {
     StorageError::Corrupt {
@@ -60,7 +43,7 @@ pub fn record_at(store: &Store, log_index: u64) -> Result<Option<RecordView>, St
         .ok_or_else(|| corrupt("block time", format!("height {}", loc.height)))?;
     Ok(Some(RecordView {
         id,
-        kind: body.record.kind(),
+        kind: body.record.kind().to_string(),
         member: body.record.acting_member(),
         height: loc.height,
         index: loc.index,
@@ -111,17 +94,6 @@ fn records_of(store: &Store, prefix: &[u8]) -> Result<Vec<RecordView>, StorageEr
     Ok(out)
 }
 
-#[derive(Debug, Serialize)]
-pub struct CertificateView {
-    pub issuer: CountryCode,
-    pub number: String,
-    /// `valid`, `replaced` or `revoked`.
-    pub status: &'static str,
-    pub replaced_by: Option<CertificateRef>,
-    /// Issue, amendments and revocation, oldest first.
-    pub history: Vec<RecordView>,
-}
-
 pub fn certificate(
     store: &Store,
     r: &CertificateRef,
@@ -136,31 +108,10 @@ pub fn certificate(
     Ok(Some(CertificateView {
         issuer: r.issuer.clone(),
         number: r.number.to_string(),
-        status: state.status.name(),
+        status: state.status.name().to_string(),
         replaced_by: state.replaced_by,
         history,
     }))
-}
-
-#[derive(Debug, Serialize)]
-pub struct AeoProgrammeView {
-    pub programme: CountryCode,
-    /// `active`, `suspended`, `revoked`, `annulled` or `expired`.
-    pub standing: &'static str,
-    pub aeo_type: AeoType,
-    /// With `recognised_by`: whether that member recognises this status, itself or under an active MRA.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recognised: Option<bool>,
-    /// The active MRA that makes it recognised, if that is how.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub via_mra: Option<Hash32>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct AeoView {
-    pub operator: OperatorId,
-    pub programmes: Vec<AeoProgrammeView>,
-    pub history: Vec<RecordView>,
 }
 
 /// Whether an MRA of type `covers` recognises an authorisation of type `held`.
@@ -213,7 +164,7 @@ pub fn aeo(
         };
         views.push(AeoProgrammeView {
             programme,
-            standing: state.standing.name(),
+            standing: state.standing.name().to_string(),
             aeo_type: state.aeo_type,
             recognised,
             via_mra,
@@ -246,16 +197,6 @@ fn active_mras(
         .collect())
 }
 
-#[derive(Debug, Serialize)]
-pub struct MraView {
-    pub id: Hash32,
-    pub proposer: CountryCode,
-    pub partner: CountryCode,
-    pub covers: AeoType,
-    /// `proposed`, `active` or `withdrawn`.
-    pub status: &'static str,
-}
-
 pub fn mras(store: &Store, member: &CountryCode) -> Result<Vec<MraView>, StorageError> {
     let mut ids = Vec::new();
     store.scan_index(
@@ -274,18 +215,10 @@ pub fn mras(store: &Store, member: &CountryCode) -> Result<Vec<MraView>, Storage
                 proposer: m.proposer,
                 partner: m.partner,
                 covers: m.covers,
-                status: m.status.name(),
+                status: m.status.name().to_string(),
             })
         })
         .collect())
-}
-
-#[derive(Debug, Serialize)]
-pub struct DeclarationView {
-    /// Every decision on the declaration, oldest first.
-    pub decisions: Vec<RecordView>,
-    /// The decisions no later decision supersedes.
-    pub current: Vec<Hash32>,
 }
 
 pub fn declaration(
@@ -325,13 +258,6 @@ pub struct RecordFilter {
     /// The cursor: the log index of the last record of the previous page.
     pub after: Option<u64>,
     pub limit: usize,
-}
-
-#[derive(Debug, Serialize)]
-pub struct RecordPage {
-    pub records: Vec<RecordView>,
-    /// Pass as `after` to get the next page; absent on the last page.
-    pub next: Option<u64>,
 }
 
 /// Records matching `filter`, in commit order. Log order is height order is time order, so a scan stops at the

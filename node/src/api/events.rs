@@ -86,7 +86,7 @@ pub async fn events(
                 Ok(record) => {
                     if filter.matches(&record) {
                         let event = Event::default()
-                            .event(record.kind)
+                            .event(record.kind.as_str())
                             .id(record.log_index.to_string())
                             .json_data(record.as_ref())
                             .unwrap_or_else(|_| Event::default().event("error"));

@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clearance_core::Hash32;
+use clearance_core::api::{ErrorBody, Submitted, TxStatus};
 use clearance_core::block::Outcome;
 use clearance_core::tx::SignedTx;
 use serde::Serialize;
@@ -34,7 +35,8 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 15] = [
+pub const ROUTES: [(&str, &str); 16] = [
+    ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
     ("get", "/v1/txs/{id}"),
@@ -70,6 +72,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/aeo/{operator}", get(queries::aeo))
         .route("/v1/declarations", get(queries::declaration))
         .route("/v1/members", get(queries::members))
+        .route("/v1/submitters/{key}", get(queries::submitter))
         .route("/v1/members/{id}/mras", get(queries::member_mras))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.json", get(openapi))
@@ -98,19 +101,13 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    code: &'a str,
-    message: &'a str,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
             Json(ErrorBody {
-                code: self.code,
-                message: &self.message,
+                code: self.code.to_string(),
+                message: self.message,
             }),
         )
             .into_response()
@@ -161,12 +158,6 @@ async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
     )
 }
 
-#[derive(Serialize)]
-struct Submitted {
-    tx_id: Hash32,
-    status: &'static str,
-}
-
 /// `POST /v1/txs`: a signed transaction, either its canonical bytes (`application/octet-stream`) or its JSON form
 /// (`{"body": base64, "signature": hex}`).
 async fn submit(
@@ -215,7 +206,7 @@ async fn submit(
             StatusCode::ACCEPTED,
             Json(Submitted {
                 tx_id,
-                status: "pending",
+                status: "pending".into(),
             }),
         )),
         Err(e) => {
@@ -234,21 +225,6 @@ async fn submit(
     }
 }
 
-#[derive(Serialize)]
-struct TxStatus {
-    tx_id: Hash32,
-    /// `pending`, `accepted`, `rejected` or `unknown`.
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    height: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    index: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    log_index: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    code: Option<String>,
-}
-
 async fn tx_status(
     State(s): State<ApiState>,
     Path(id): Path<String>,
@@ -257,7 +233,7 @@ async fn tx_status(
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_TX_ID", e))?;
     let mut out = TxStatus {
         tx_id: id,
-        status: "unknown",
+        status: "unknown".into(),
         height: None,
         index: None,
         log_index: None,
@@ -273,11 +249,11 @@ async fn tx_status(
             .map(|r| r.outcome)
         {
             Some(Outcome::Accepted { log_index }) => {
-                out.status = "accepted";
+                out.status = "accepted".into();
                 out.log_index = Some(log_index);
             }
             Some(Outcome::Rejected { code }) => {
-                out.status = "rejected";
+                out.status = "rejected".into();
                 out.code = Some(code.to_string());
             }
             None => return Err(internal("a committed transaction has no stored result")),
@@ -290,7 +266,7 @@ async fn tx_status(
         .await
         .map_err(|_| unavailable())?;
     if answer.await.map_err(|_| unavailable())? {
-        out.status = "pending";
+        out.status = "pending".into();
     }
     Ok(Json(out))
 }

@@ -221,3 +221,25 @@ pub async fn member_mras(
     let mras = query::mras(&s.store, &member).map_err(internal)?;
     Ok(Json(serde_json::json!({ "member": member, "mras": mras })))
 }
+
+/// `GET /v1/submitters/{key}`: a submitter key's member, roles and state, and its last committed sequence.
+pub async fn submitter(
+    State(s): State<ApiState>,
+    Path(key): Path<String>,
+) -> Result<Json<clearance_core::api::SubmitterView>, ApiError> {
+    let key = clearance_core::crypto::PublicKey::from_hex(&key)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_KEY", e))?;
+    let entry = clearance_core::rules::submitter(s.store.as_ref(), &key).ok_or_else(|| {
+        not_found(
+            "SUBMITTER_UNKNOWN",
+            format!("submitter key {key} is not registered on this ledger"),
+        )
+    })?;
+    Ok(Json(clearance_core::api::SubmitterView {
+        key,
+        member: entry.member,
+        roles: entry.roles,
+        active: entry.active,
+        last_sequence: clearance_core::rules::last_sequence(s.store.as_ref(), &key),
+    }))
+}
