@@ -1,9 +1,375 @@
 //! # clearance-client
 //!
-//! What agencies and auditors run: a typed SDK over a node's HTTP API that builds and signs transactions
-//! locally, offline verification of proof bundles through `clearance-core`, and the `clearance` CLI.
+//! What agencies and their systems run: a typed async SDK over a node's HTTP API ([`Client`]) that builds and
+//! signs transactions locally ([`Signer`]), submits them, waits for commit, queries and streams events; and the
+//! `clearance` CLI built on it.
 //!
-//! It never opens a database and never joins the peer-to-peer network; it trusts no node for anything it
-//! can verify itself.
-//!
-//! Built so far: nothing beyond this crate's place in the workspace; the SDK and CLI are an open issue.
+//! It never opens a database and never joins the peer-to-peer network. Keys stay on the caller's machine:
+//! only signed transactions leave it.
+
+mod sse;
+
+pub use sse::EventItem;
+
+use clearance_core::Hash32;
+use clearance_core::api::{
+    AeoView, CertificateView, DeclarationView, ErrorBody, RecordPage, RecordView, Submitted,
+    SubmitterView, TxStatus,
+};
+use clearance_core::crypto::{PublicKey, SecretKey};
+use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
+use clearance_core::record::Record;
+use clearance_core::tx::{SignedTx, TxBody};
+use futures::Stream;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the node at {url}: {source}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The node answered with an error body.
+    #[error("{code}: {message} (HTTP {status})")]
+    Api {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("unexpected answer from {url}: {detail}")]
+    Decode { url: String, detail: String },
+    #[error("transaction {id} was not committed within {waited:?}; it may still be")]
+    Timeout { id: Hash32, waited: Duration },
+    #[error("key file {path}: {detail}")]
+    Key { path: String, detail: String },
+}
+
+impl ClientError {
+    /// The node's error code, for an error answer.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+/// Filters of a record listing; see `GET /v1/records`.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub member: Option<CountryCode>,
+    pub kind: Option<String>,
+    pub from_height: Option<u64>,
+    pub to_height: Option<u64>,
+    pub from_time: Option<String>,
+    pub to_time: Option<String>,
+    pub after: Option<u64>,
+    pub limit: Option<usize>,
+}
+
+/// Filters of the event stream; see `GET /v1/events`.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub kind: Option<String>,
+    pub member: Option<CountryCode>,
+    pub operator: Option<OperatorId>,
+}
+
+/// A node's HTTP API.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    /// A client of the node at `base`, such as `http://127.0.0.1:26601`.
+    pub fn new(base: &str) -> Client {
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    async fn answer<T: DeserializeOwned>(&self, url: &str, resp: reqwest::Response) -> Result<T> {
+        let status = resp.status();
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.to_string(),
+                source,
+            })?;
+        if !status.is_success() {
+            return Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+                Ok(e) => ClientError::Api {
+                    status: status.as_u16(),
+                    code: e.code,
+                    message: e.message,
+                },
+                Err(_) => ClientError::Api {
+                    status: status.as_u16(),
+                    code: "HTTP_ERROR".into(),
+                    message: String::from_utf8_lossy(&bytes).into_owned(),
+                },
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let resp = self
+            .http
+            .get(&url)
+            .query(query)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        self.answer(&url, resp).await
+    }
+
+    /// `GET /v1/status`, as JSON.
+    pub async fn status(&self) -> Result<serde_json::Value> {
+        self.get("/v1/status", &[]).await
+    }
+
+    /// The chain id the node serves.
+    pub async fn chain_id(&self) -> Result<Hash32> {
+        let status = self.status().await?;
+        status["chain_id"]
+            .as_str()
+            .and_then(|s| Hash32::from_hex(s).ok())
+            .ok_or_else(|| ClientError::Decode {
+                url: format!("{}/v1/status", self.base),
+                detail: "no chain_id".into(),
+            })
+    }
+
+    /// Submits a signed transaction; the answer means the node's mempool admitted it.
+    pub async fn submit(&self, tx: &SignedTx) -> Result<Submitted> {
+        let url = format!("{}/v1/txs", self.base);
+        let resp = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/octet-stream")
+            .body(tx.to_bytes())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        self.answer(&url, resp).await
+    }
+
+    pub async fn tx(&self, id: &Hash32) -> Result<TxStatus> {
+        self.get(&format!("/v1/txs/{id}"), &[]).await
+    }
+
+    /// Polls until the transaction is committed (accepted or rejected) or `timeout` passes.
+    pub async fn wait(&self, id: &Hash32, timeout: Duration) -> Result<TxStatus> {
+        let start = Instant::now();
+        loop {
+            let status = self.tx(id).await?;
+            if status.status == "accepted" || status.status == "rejected" {
+                return Ok(status);
+            }
+            if start.elapsed() >= timeout {
+                return Err(ClientError::Timeout {
+                    id: *id,
+                    waited: timeout,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn record(&self, id: &Hash32) -> Result<RecordView> {
+        self.get(&format!("/v1/records/{id}"), &[]).await
+    }
+
+    pub async fn records(&self, q: &RecordQuery) -> Result<RecordPage> {
+        let mut query = Vec::new();
+        let mut add = |k, v: Option<String>| {
+            if let Some(v) = v {
+                query.push((k, v));
+            }
+        };
+        add("member", q.member.as_ref().map(|m| m.to_string()));
+        add("kind", q.kind.clone());
+        add("from_height", q.from_height.map(|v| v.to_string()));
+        add("to_height", q.to_height.map(|v| v.to_string()));
+        add("from_time", q.from_time.clone());
+        add("to_time", q.to_time.clone());
+        add("after", q.after.map(|v| v.to_string()));
+        add("limit", q.limit.map(|v| v.to_string()));
+        self.get("/v1/records", &query).await
+    }
+
+    pub async fn certificate(
+        &self,
+        issuer: &CountryCode,
+        number: &CertificateNumber,
+    ) -> Result<CertificateView> {
+        self.get(&format!("/v1/certificates/{issuer}/{number}"), &[])
+            .await
+    }
+
+    pub async fn aeo(
+        &self,
+        operator: &OperatorId,
+        recognised_by: Option<&CountryCode>,
+    ) -> Result<AeoView> {
+        let query: Vec<(&str, String)> = recognised_by
+            .map(|m| vec![("recognised_by", m.to_string())])
+            .unwrap_or_default();
+        self.get(&format!("/v1/aeo/{operator}"), &query).await
+    }
+
+    pub async fn declaration(
+        &self,
+        mrn: Option<&Mrn>,
+        ucr: Option<&Ucr>,
+    ) -> Result<DeclarationView> {
+        let mut query = Vec::new();
+        if let Some(m) = mrn {
+            query.push(("mrn", m.to_string()));
+        }
+        if let Some(u) = ucr {
+            query.push(("ucr", u.to_string()));
+        }
+        self.get("/v1/declarations", &query).await
+    }
+
+    pub async fn submitter(&self, key: &PublicKey) -> Result<SubmitterView> {
+        self.get(&format!("/v1/submitters/{key}"), &[]).await
+    }
+
+    /// Committed records as they happen, filtered.
+    pub async fn events(
+        &self,
+        q: &EventQuery,
+    ) -> Result<impl Stream<Item = Result<EventItem>> + use<>> {
+        let url = format!("{}/v1/events", self.base);
+        let mut query = Vec::new();
+        if let Some(k) = &q.kind {
+            query.push(("kind", k.clone()));
+        }
+        if let Some(m) = &q.member {
+            query.push(("member", m.to_string()));
+        }
+        if let Some(o) = &q.operator {
+            query.push(("operator", o.to_string()));
+        }
+        let resp = self
+            .http
+            .get(&url)
+            .query(&query)
+            .send()
+            .await
+            .map_err(|source| ClientError::Transport {
+                url: url.clone(),
+                source,
+            })?;
+        if !resp.status().is_success() {
+            return Err(self
+                .answer::<serde_json::Value>(&url, resp)
+                .await
+                .err()
+                .unwrap_or(ClientError::Decode {
+                    url,
+                    detail: "error status with a success body".into(),
+                }));
+        }
+        Ok(sse::records(url, resp.bytes_stream()))
+    }
+}
+
+/// Signs transactions for one submitter key, numbering them from the ledger's last committed sequence.
+pub struct Signer {
+    key: SecretKey,
+    chain_id: Hash32,
+    next_sequence: u64,
+}
+
+impl Signer {
+    /// Loads a submitter key file and asks the node for the chain id and the key's next sequence number.
+    pub async fn connect(client: &Client, key_file: &Path) -> Result<Signer> {
+        let file = clearance_genesis::keys::KeyFile::load(
+            key_file,
+            clearance_genesis::keys::KeyKind::Submitter,
+        )
+        .map_err(|e| ClientError::Key {
+            path: key_file.display().to_string(),
+            detail: e.to_string(),
+        })?;
+        let chain_id = client.chain_id().await?;
+        let view = client.submitter(&file.public_key()).await?;
+        Ok(Signer {
+            key: file.secret,
+            chain_id,
+            next_sequence: view.last_sequence + 1,
+        })
+    }
+
+    /// A signer that numbers from `next_sequence`, for callers that track sequences themselves.
+    pub fn new(key: SecretKey, chain_id: Hash32, next_sequence: u64) -> Signer {
+        Signer {
+            key,
+            chain_id,
+            next_sequence,
+        }
+    }
+
+    /// Asks the node again for the key's next sequence number, e.g. after a refused submission (which used none).
+    pub async fn resync(&mut self, client: &Client) -> Result<()> {
+        self.next_sequence = client
+            .submitter(&self.key.public_key())
+            .await?
+            .last_sequence
+            + 1;
+        Ok(())
+    }
+
+    pub fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.key.public_key()
+    }
+
+    /// Signs `record` with the next sequence number.
+    pub fn sign(&mut self, record: Record) -> SignedTx {
+        let body = TxBody {
+            chain_id: self.chain_id,
+            submitter: self.key.public_key(),
+            sequence: self.next_sequence,
+            record,
+        };
+        self.next_sequence += 1;
+        SignedTx::sign(&body, &self.key)
+    }
+}

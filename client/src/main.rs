@@ -1,0 +1,418 @@
+//! `clearance`: the command line of agencies and operators. Every command takes `--json` for scripts and prints a
+//! readable table otherwise. Exit status: 0 on success, 1 on an error (the node's code and message are printed),
+//! 3 when a submitted transaction was committed but rejected by the ledger's rules.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
+use clearance_core::Hash32;
+use clearance_core::api::RecordView;
+use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
+use clearance_core::record::Record;
+use futures::StreamExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "clearance",
+    version,
+    about = "Query, watch and submit to a Clearance Ledger node"
+)]
+struct Cli {
+    /// The node's API URL.
+    #[arg(
+        long,
+        env = "CLEARANCE_NODE",
+        default_value = "http://127.0.0.1:26601",
+        global = true
+    )]
+    node: String,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The node's height, head, peers and sync state.
+    Status,
+    /// Sign a record (JSON, as in client/examples/) with a submitter key and submit it; wait for the verdict.
+    Submit {
+        /// The record file, or - for standard input.
+        file: PathBuf,
+        /// The submitter key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// Return once the node admits it, without waiting for the commit.
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long, default_value_t = 30)]
+        timeout_secs: u64,
+    },
+    /// Look something up.
+    Get {
+        #[command(subcommand)]
+        what: Get,
+    },
+    /// Records in commit order, filtered and paged.
+    History {
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        from_height: Option<u64>,
+        #[arg(long)]
+        to_height: Option<u64>,
+        /// RFC 3339, e.g. 2026-11-24T00:00:00Z.
+        #[arg(long)]
+        from_time: Option<String>,
+        #[arg(long)]
+        to_time: Option<String>,
+        /// Continue after this log index (the previous page's `next`).
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Print committed records as they happen.
+    Watch {
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long)]
+        operator: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Get {
+    /// A record by id.
+    Record { id: String },
+    /// A certificate's status and history.
+    Certificate { issuer: String, number: String },
+    /// An operator's AEO status.
+    Aeo {
+        operator: String,
+        /// Whether this member recognises the status, itself or under an active MRA.
+        #[arg(long)]
+        recognised_by: Option<String>,
+    },
+    /// Every decision on a declaration.
+    Declaration {
+        #[arg(long)]
+        mrn: Option<String>,
+        #[arg(long)]
+        ucr: Option<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<i32> {
+    let client = Client::new(&cli.node);
+    match cli.command {
+        Command::Status => {
+            let s = client.status().await?;
+            if cli.json {
+                print_json(&s)?;
+            } else {
+                for key in [
+                    "chain_name",
+                    "chain_id",
+                    "member",
+                    "height",
+                    "head_hash",
+                    "head_time",
+                    "log_size",
+                ] {
+                    println!("{key:<14} {}", plain(&s[key]));
+                }
+                println!(
+                    "{:<14} {}",
+                    "peers",
+                    s["peers"].as_array().map_or(0, Vec::len)
+                );
+                println!("{:<14} {}", "syncing", plain(&s["syncing"]));
+                println!("{:<14} {}", "mempool", plain(&s["mempool_txs"]));
+            }
+            Ok(0)
+        }
+        Command::Submit {
+            file,
+            key,
+            no_wait,
+            timeout_secs,
+        } => submit(&client, cli.json, &file, &key, no_wait, timeout_secs).await,
+        Command::Get { what } => {
+            get(&client, cli.json, what).await?;
+            Ok(0)
+        }
+        Command::History {
+            member,
+            kind,
+            from_height,
+            to_height,
+            from_time,
+            to_time,
+            after,
+            limit,
+        } => {
+            let q = RecordQuery {
+                member: member.map(|m| CountryCode::parse(&m)).transpose()?,
+                kind,
+                from_height,
+                to_height,
+                from_time,
+                to_time,
+                after,
+                limit: Some(limit),
+            };
+            let page = client.records(&q).await?;
+            if cli.json {
+                print_json(&page)?;
+            } else {
+                records_table(&page.records);
+                if let Some(next) = page.next {
+                    println!("more: --after {next}");
+                }
+            }
+            Ok(0)
+        }
+        Command::Watch {
+            kind,
+            member,
+            operator,
+        } => {
+            let q = EventQuery {
+                kind,
+                member: member.map(|m| CountryCode::parse(&m)).transpose()?,
+                operator: operator.map(|o| OperatorId::parse(&o)).transpose()?,
+            };
+            let mut events = Box::pin(client.events(&q).await?);
+            if !cli.json {
+                println!("watching {} (Ctrl-C to stop)", client.base());
+            }
+            while let Some(item) = events.next().await {
+                match item? {
+                    EventItem::Record(r) if cli.json => println!("{}", serde_json::to_string(&r)?),
+                    EventItem::Record(r) => println!("{}", record_line(&r)),
+                    EventItem::Lagged(n) => {
+                        eprintln!("warning: {n} events dropped: reading too slowly")
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+async fn submit(
+    client: &Client,
+    json: bool,
+    file: &PathBuf,
+    key: &PathBuf,
+    no_wait: bool,
+    timeout_secs: u64,
+) -> Result<i32> {
+    let text = if file.as_os_str() == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+    };
+    let record: Record = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a record in JSON form", file.display()))?;
+    record
+        .check_shape()
+        .with_context(|| format!("{}: the record is not well formed", file.display()))?;
+    let mut signer = Signer::connect(client, key).await?;
+    let tx = signer.sign(record);
+    let submitted = client.submit(&tx).await?;
+    if no_wait {
+        if json {
+            print_json(&submitted)?;
+        } else {
+            println!("submitted {} (pending)", submitted.tx_id);
+        }
+        return Ok(0);
+    }
+    let status = client
+        .wait(&submitted.tx_id, Duration::from_secs(timeout_secs))
+        .await?;
+    if json {
+        print_json(&status)?;
+    } else if status.status == "accepted" {
+        println!(
+            "accepted  {}  height {}  log index {}",
+            status.tx_id,
+            status.height.unwrap_or(0),
+            status.log_index.unwrap_or(0)
+        );
+    } else {
+        println!(
+            "rejected  {}  height {}  code {}",
+            status.tx_id,
+            status.height.unwrap_or(0),
+            status.code.as_deref().unwrap_or("?")
+        );
+    }
+    Ok(if status.status == "accepted" { 0 } else { 3 })
+}
+
+async fn get(client: &Client, json: bool, what: Get) -> Result<()> {
+    match what {
+        Get::Record { id } => {
+            let id = Hash32::from_hex(&id).context("record id")?;
+            let r = client.record(&id).await?;
+            if json {
+                print_json(&r)?;
+            } else {
+                records_table(std::slice::from_ref(&r));
+                println!("{}", serde_json::to_string_pretty(&r.record)?);
+            }
+        }
+        Get::Certificate { issuer, number } => {
+            let c = client
+                .certificate(
+                    &CountryCode::parse(&issuer)?,
+                    &CertificateNumber::parse(&number)?,
+                )
+                .await?;
+            if json {
+                print_json(&c)?;
+            } else {
+                println!(
+                    "certificate {} {}: {}",
+                    c.issuer,
+                    c.number,
+                    c.status.to_uppercase()
+                );
+                if let Some(r) = &c.replaced_by {
+                    println!("replaced by {} {}", r.issuer, r.number);
+                }
+                records_table(&c.history);
+            }
+        }
+        Get::Aeo {
+            operator,
+            recognised_by,
+        } => {
+            let member = recognised_by.map(|m| CountryCode::parse(&m)).transpose()?;
+            let a = client
+                .aeo(&OperatorId::parse(&operator)?, member.as_ref())
+                .await?;
+            if json {
+                print_json(&a)?;
+            } else {
+                println!("operator {}", a.operator);
+                println!(
+                    "{:<10} {:<10} {:<6} {}",
+                    "PROGRAMME", "STANDING", "TYPE", "RECOGNISED"
+                );
+                for p in &a.programmes {
+                    let recognised = match (p.recognised, p.via_mra) {
+                        (Some(true), Some(mra)) => format!("yes, MRA {}", short(&mra)),
+                        (Some(true), None) => "yes".into(),
+                        (Some(false), _) => "no".into(),
+                        (None, _) => "-".into(),
+                    };
+                    println!(
+                        "{:<10} {:<10} {:<6} {}",
+                        p.programme.as_str(),
+                        p.standing,
+                        plain(&serde_json::to_value(p.aeo_type)?),
+                        recognised
+                    );
+                }
+                records_table(&a.history);
+            }
+        }
+        Get::Declaration { mrn, ucr } => {
+            if mrn.is_none() && ucr.is_none() {
+                bail!("give --mrn, --ucr, or both");
+            }
+            let mrn = mrn.map(|m| Mrn::parse(&m)).transpose()?;
+            let ucr = ucr.map(|u| Ucr::parse(&u)).transpose()?;
+            let d = client.declaration(mrn.as_ref(), ucr.as_ref()).await?;
+            if json {
+                print_json(&d)?;
+            } else {
+                for r in &d.decisions {
+                    let current = if d.current.contains(&r.id) {
+                        "current"
+                    } else {
+                        "superseded"
+                    };
+                    let decision = match &r.record {
+                        Record::ClearanceDecision(c) => plain(&serde_json::to_value(c.decision)?),
+                        _ => String::new(),
+                    };
+                    println!("{}  {:<20} {current}", record_line(r), decision);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plain(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+fn short(h: &Hash32) -> String {
+    h.to_hex()[..12].to_string()
+}
+
+fn record_line(r: &RecordView) -> String {
+    format!(
+        "{:>7} {:>8}  {:<24} {:<3} {}  {}",
+        r.height,
+        r.log_index,
+        r.kind,
+        r.member.as_str(),
+        r.time,
+        short(&r.id)
+    )
+}
+
+fn records_table(records: &[RecordView]) {
+    println!(
+        "{:>7} {:>8}  {:<24} {:<3} {:<24}  {}",
+        "HEIGHT", "LOG", "KIND", "BY", "TIME", "ID"
+    );
+    for r in records {
+        println!("{}", record_line(r));
+    }
+}

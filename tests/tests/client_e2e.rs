@@ -1,0 +1,262 @@
+//! The client SDK against a real 4-node cluster: every record kind from client/examples/, every query, the event
+//! stream on another node, and a sample of refusals and rejections.
+
+use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
+use clearance_core::Hash32;
+use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
+use clearance_core::record::Record;
+use clearance_tests::cluster::Cluster;
+use futures::StreamExt;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn sample(name: &str, replace: Option<&Hash32>) -> Record {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../client/examples")
+        .join(name);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    if let Some(id) = replace {
+        text = text.replace(&"0".repeat(64), &id.to_hex());
+    }
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+async fn accepted(client: &Client, signer: &mut Signer, record: Record) -> Hash32 {
+    let kind = record.kind();
+    let tx = signer.sign(record);
+    let submitted = client
+        .submit(&tx)
+        .await
+        .unwrap_or_else(|e| panic!("{kind}: {e}"));
+    let status = client.wait(&submitted.tx_id, WAIT).await.unwrap();
+    assert_eq!(status.status, "accepted", "{kind}: {status:?}");
+    submitted.tx_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_every_query_and_events_through_the_client() {
+    let cluster = tokio::task::spawn_blocking(|| Cluster::start(4))
+        .await
+        .unwrap();
+    // Node 0 is KZ, node 1 DE (testnet order).
+    let kz = Client::new(&cluster.nodes[0].api);
+    let de = Client::new(&cluster.nodes[1].api);
+    let home = |i: usize, key: &str| cluster.home(i).join("keys").join(key);
+    let mut kz_agency = Signer::connect(&kz, &home(0, "agency.json")).await.unwrap();
+    let mut kz_admin = Signer::connect(&kz, &home(0, "admin.json")).await.unwrap();
+    let mut de_admin = Signer::connect(&de, &home(1, "admin.json")).await.unwrap();
+
+    // Certificates: issue, amend (replace), revoke.
+    let issue = accepted(
+        &kz,
+        &mut kz_agency,
+        sample("01_certificate_issue.json", None),
+    )
+    .await;
+    accepted(
+        &kz,
+        &mut kz_agency,
+        sample("02_certificate_amend.json", None),
+    )
+    .await;
+    accepted(
+        &kz,
+        &mut kz_agency,
+        sample("03_certificate_revoke.json", None),
+    )
+    .await;
+    // Decisions: a hold, then a release superseding it.
+    let hold = accepted(
+        &kz,
+        &mut kz_agency,
+        sample("04_clearance_decision.json", None),
+    )
+    .await;
+    let release = accepted(
+        &kz,
+        &mut kz_agency,
+        sample("05_clearance_decision_release.json", Some(&hold)),
+    )
+    .await;
+    // MRA between KZ and DE, accepted by DE on DE's node.
+    let mra = accepted(&kz, &mut kz_admin, sample("08_mra_propose.json", None)).await;
+    accepted(&de, &mut de_admin, sample("09_mra_accept.json", Some(&mra))).await;
+    // AEO: granted; DE recognises it under the MRA.
+    accepted(&kz, &mut kz_agency, sample("06_aeo_granted.json", None)).await;
+    let operator = OperatorId::parse("KZ123456789012").unwrap();
+    let cc = |s: &str| CountryCode::parse(s).unwrap();
+    let view = de.aeo(&operator, Some(&cc("DE"))).await.unwrap();
+    assert_eq!(view.programmes[0].standing, "active");
+    assert_eq!(view.programmes[0].recognised, Some(true));
+    assert_eq!(view.programmes[0].via_mra, Some(mra));
+    let view = de.aeo(&operator, Some(&cc("CN"))).await.unwrap();
+    assert_eq!(view.programmes[0].recognised, Some(false), "no MRA with CN");
+
+    // The suspension is submitted to KZ's node and watched on DE's.
+    let mut events = Box::pin(
+        de.events(&EventQuery {
+            operator: Some(operator.clone()),
+            ..EventQuery::default()
+        })
+        .await
+        .unwrap(),
+    );
+    let start = Instant::now();
+    let suspension = accepted(&kz, &mut kz_agency, sample("07_aeo_suspended.json", None)).await;
+    let event = tokio::time::timeout(WAIT, events.next())
+        .await
+        .expect("an event arrives")
+        .expect("the stream stays open")
+        .unwrap();
+    let latency = start.elapsed();
+    match event {
+        EventItem::Record(r) => {
+            assert_eq!(r.id, suspension);
+            assert_eq!(r.kind, "aeo_status");
+        }
+        other => panic!("unexpected event {other:?}"),
+    }
+    println!("AEO suspension: submitted on KZ, seen on DE's event stream after {latency:?}");
+    let view = de.aeo(&operator, Some(&cc("DE"))).await.unwrap();
+    assert_eq!(view.programmes[0].standing, "suspended");
+    assert_eq!(view.programmes[0].recognised, Some(false));
+    assert_eq!(view.history.len(), 2);
+
+    // Submitter keys, and the MRA withdrawn.
+    accepted(
+        &kz,
+        &mut kz_admin,
+        sample("11_submitter_key_register.json", None),
+    )
+    .await;
+    accepted(
+        &kz,
+        &mut kz_admin,
+        sample("12_submitter_key_revoke.json", None),
+    )
+    .await;
+    accepted(
+        &kz,
+        &mut kz_admin,
+        sample("10_mra_withdraw.json", Some(&mra)),
+    )
+    .await;
+    let view = de.aeo(&operator, Some(&cc("DE"))).await.unwrap();
+    assert_eq!(view.programmes[0].recognised, Some(false));
+
+    // Membership changes are refused at admission with a clear code; nothing is written.
+    for (name, signer) in [
+        ("13_membership_propose.json", &mut kz_admin),
+        ("14_membership_approve.json", &mut de_admin),
+    ] {
+        let client = if name.starts_with("13") { &kz } else { &de };
+        let before = client
+            .submitter(&signer.public_key())
+            .await
+            .unwrap()
+            .last_sequence;
+        let err = client
+            .submit(&signer.sign(sample(name, None)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some("MEMBERSHIP_NOT_ENABLED"), "{name}: {err}");
+        // The refused transaction used no sequence number.
+        signer.resync(client).await.unwrap();
+        assert_eq!(signer.next_sequence(), before + 1);
+    }
+
+    // Queries, on the other node.
+    let record = de.record(&issue).await.unwrap();
+    assert_eq!(record.kind, "certificate_issue");
+    assert_eq!(record.member, cc("KZ"));
+    let cert = de
+        .certificate(
+            &cc("KZ"),
+            &CertificateNumber::parse("KZ-PC-2026-000123").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(cert.status, "replaced");
+    assert_eq!(cert.history.len(), 2, "issue and amendment");
+    let amended = de
+        .certificate(
+            &cc("KZ"),
+            &CertificateNumber::parse("KZ-PC-2026-000123-A1").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(amended.status, "revoked");
+    let mrn = Mrn::parse("26KZ00000000000429").unwrap();
+    let decl = de.declaration(Some(&mrn), None).await.unwrap();
+    assert_eq!(decl.decisions.len(), 2);
+    assert_eq!(decl.current, vec![release]);
+    let by_ucr = de
+        .declaration(None, Some(&Ucr::parse("6KZ123456789-2026-0001").unwrap()))
+        .await
+        .unwrap();
+    assert_eq!(by_ucr.decisions.len(), 2);
+    let page = de
+        .records(&RecordQuery {
+            member: Some(cc("KZ")),
+            limit: Some(3),
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.records.len(), 3);
+    let rest = de
+        .records(&RecordQuery {
+            member: Some(cc("KZ")),
+            after: page.next,
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        rest.records
+            .iter()
+            .all(|r| r.log_index > page.records[2].log_index)
+    );
+    let kz_total = page.records.len() + rest.records.len();
+    assert_eq!(kz_total, 11, "KZ wrote 11 records");
+    let aeo_only = de
+        .records(&RecordQuery {
+            kind: Some("aeo_status".into()),
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(aeo_only.records.len(), 2);
+    let first_height = record.height;
+    let from = de
+        .records(&RecordQuery {
+            from_height: Some(first_height + 1),
+            ..RecordQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(from.records.iter().all(|r| r.height > first_height));
+
+    // Rejections and refusals.
+    let err = kz
+        .submit(&kz_agency.sign(sample("01_certificate_issue.json", None)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("CERT_EXISTS"), "{err}");
+    kz_agency.resync(&kz).await.unwrap();
+    let err = de.record(&Hash32([9; 32])).await.unwrap_err();
+    assert_eq!(err.code(), Some("RECORD_NOT_FOUND"));
+    let err = de
+        .certificate(&cc("KZ"), &CertificateNumber::parse("NOPE-1").unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("CERT_NOT_FOUND"));
+    // A KZ key cannot write for DE.
+    let text = serde_json::to_string(&sample("01_certificate_issue.json", None))
+        .unwrap()
+        .replace("\"issuer\":\"KZ\"", "\"issuer\":\"DE\"");
+    let for_de: Record = serde_json::from_str(&text).unwrap();
+    let err = kz.submit(&kz_agency.sign(for_de)).await.unwrap_err();
+    assert_eq!(err.code(), Some("SUBMITTER_WRONG_MEMBER"), "{err}");
+}
