@@ -10,7 +10,7 @@ use clearance_core::api::RecordView;
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::Record;
 use futures::StreamExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -238,8 +238,8 @@ async fn run(cli: Cli) -> Result<i32> {
 async fn submit(
     client: &Client,
     json: bool,
-    file: &PathBuf,
-    key: &PathBuf,
+    file: &Path,
+    key: &Path,
     no_wait: bool,
     timeout_secs: u64,
 ) -> Result<i32> {
@@ -334,8 +334,8 @@ async fn get(client: &Client, json: bool, what: Get) -> Result<()> {
             } else {
                 println!("operator {}", a.operator);
                 println!(
-                    "{:<10} {:<10} {:<6} {}",
-                    "PROGRAMME", "STANDING", "TYPE", "RECOGNISED"
+                    "{:<10} {:<10} {:<6} RECOGNISED",
+                    "PROGRAMME", "STANDING", "TYPE"
                 );
                 for p in &a.programmes {
                     let recognised = match (p.recognised, p.via_mra) {
@@ -409,8 +409,8 @@ fn record_line(r: &RecordView) -> String {
 
 fn records_table(records: &[RecordView]) {
     println!(
-        "{:>7} {:>8}  {:<24} {:<3} {:<24}  {}",
-        "HEIGHT", "LOG", "KIND", "BY", "TIME", "ID"
+        "{:>7} {:>8}  {:<24} {:<3} {:<24}  ID",
+        "HEIGHT", "LOG", "KIND", "BY", "TIME"
     );
     for r in records {
         println!("{}", record_line(r));
