@@ -136,6 +136,8 @@ impl Mempool {
             return Err(AdmitError::Committed(id));
         }
         let body = verified.body;
+        // The submitter checks first, as execution runs them, so that both give the same code.
+        rules::check_submitter(state, &body, body.sequence)?;
         let last = rules::last_sequence(state, &body.submitter);
         if body.sequence <= last || body.sequence > last.saturating_add(MAX_SEQUENCE_AHEAD) {
             return Err(RuleError::BadSequence {
@@ -154,7 +156,6 @@ impl Mempool {
                 pending: *pending,
             });
         }
-        rules::check_submitter(state, &body, body.sequence)?;
         // Record rules against the committed state: only a refusal that no pending transaction could lift.
         if let Err(e) = rules::apply_record(state, &id, &body.record)
             && e.is_final()

@@ -53,9 +53,7 @@ pub enum RuleError {
     DecisionOtherDeclaration(Hash32),
     #[error("decision {0} was recorded by member {1}; only that member may supersede it")]
     DecisionOtherMember(Hash32, CountryCode),
-    #[error(
-        "decision {0} cancelled the declaration; a cancelled declaration takes no further decisions"
-    )]
+    #[error("decision {0} cancelled the declaration; it cannot be superseded")]
     DecisionCancelled(Hash32),
     #[error("operator {0} has no AEO status in programme {1}")]
     AeoNotFound(String, CountryCode),
@@ -127,6 +125,9 @@ impl RuleError {
                 | RuleError::DecisionOtherMember(..)
                 | RuleError::DecisionCancelled(_)
                 | RuleError::MraWithdrawn(_)
+                | RuleError::MraNotPartner(..)
+                | RuleError::MraNotParty(..)
+                | RuleError::MraNotPending(..)
                 | RuleError::MembershipNotEnabled
         ) || matches!(self, RuleError::AeoTransition { from, .. } if *from == "revoked" || *from == "annulled")
     }

@@ -23,7 +23,8 @@ pub enum StateKey {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StateValue {
     Submitter(SubmitterEntry),
-    /// The last sequence number accepted from a key.
+    /// The last sequence number a key used: its last committed transaction that passed the submitter checks,
+    /// whether its record was accepted or refused.
     Sequence(u64),
     Certificate(CertificateState),
     Decision(DecisionState),

@@ -1,9 +1,9 @@
 //! `GET /v1/events`: committed records as server-sent events, filtered by kind, member or operator.
 
+use super::extract::ApiQuery;
 use super::{ApiError, ApiState};
 use crate::query::RecordView;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use clearance_core::ids::{CountryCode, OperatorId};
@@ -59,10 +59,8 @@ fn operators(record: &Record) -> impl Iterator<Item = &OperatorId> {
 
 pub async fn events(
     State(s): State<ApiState>,
-    params: Result<Query<EventParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<EventParams>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let Query(p) =
-        params.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_QUERY", e.body_text()))?;
     let bad = |e: clearance_core::ids::IdError| {
         ApiError::new(StatusCode::BAD_REQUEST, "BAD_IDENTIFIER", e)
     };

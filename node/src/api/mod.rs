@@ -2,7 +2,10 @@
 //! that says whose fault it was. Submissions go to the driver, which owns the mempool; reads go to storage.
 
 mod events;
+mod extract;
 mod queries;
+
+use extract::ApiPath;
 
 pub use events::{EVENT_BUFFER, EventSender};
 
@@ -10,7 +13,7 @@ use crate::driver::ApiRequest;
 use crate::metrics::Metrics;
 use crate::status::Status;
 use crate::storage::Store;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -227,7 +230,7 @@ async fn submit(
 
 async fn tx_status(
     State(s): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<TxStatus>, ApiError> {
     let id = Hash32::from_hex(&id)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_TX_ID", e))?;
@@ -290,7 +293,7 @@ struct CertificateView {
 /// `GET /v1/blocks/{height}`: a committed block's header, transaction ids and certificate signers.
 async fn block(
     State(s): State<ApiState>,
-    Path(height): Path<String>,
+    ApiPath(height): ApiPath<String>,
 ) -> Result<Json<BlockView>, ApiError> {
     let height: u64 = height.parse().map_err(|_| {
         ApiError::new(

@@ -1,10 +1,10 @@
 //! Query routes: records, certificates, AEO status, declarations, members and MRAs.
 
+use super::extract::{ApiPath, ApiQuery};
 use super::{ApiError, ApiState, internal};
 use crate::query::{self, Lookup, RecordFilter};
 use axum::Json;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use clearance_core::Hash32;
 use clearance_core::ids::{CertificateNumber, CountryCode, IdError, Mrn, OperatorId, Ucr};
@@ -16,10 +16,6 @@ fn bad_id(e: IdError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_IDENTIFIER", e)
 }
 
-fn bad_query(e: QueryRejection) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "BAD_QUERY", e.body_text())
-}
-
 fn not_found(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, code, message)
 }
@@ -27,7 +23,7 @@ fn not_found(code: &'static str, message: String) -> ApiError {
 /// `GET /v1/records/{id}`
 pub async fn record(
     State(s): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<query::RecordView>, ApiError> {
     let id = Hash32::from_hex(&id)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
@@ -88,9 +84,8 @@ fn time(field: &'static str, value: Option<String>) -> Result<Option<Timestamp>,
 /// `GET /v1/records?member=&kind=&from_height=&to_height=&from_time=&to_time=&after=&limit=`
 pub async fn records(
     State(s): State<ApiState>,
-    params: Result<Query<ListParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<query::RecordPage>, ApiError> {
-    let Query(p) = params.map_err(bad_query)?;
     if let Some(kind) = &p.kind
         && !KINDS.contains(&kind.as_str())
     {
@@ -128,7 +123,7 @@ pub async fn records(
 /// `GET /v1/certificates/{issuer}/{number}`
 pub async fn certificate(
     State(s): State<ApiState>,
-    Path((issuer, number)): Path<(String, String)>,
+    ApiPath((issuer, number)): ApiPath<(String, String)>,
 ) -> Result<Json<query::CertificateView>, ApiError> {
     let r = CertificateRef {
         issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
@@ -154,10 +149,9 @@ pub struct AeoParams {
 /// `GET /v1/aeo/{operator}?recognised_by=`
 pub async fn aeo(
     State(s): State<ApiState>,
-    Path(operator): Path<String>,
-    params: Result<Query<AeoParams>, QueryRejection>,
+    ApiPath(operator): ApiPath<String>,
+    ApiQuery(p): ApiQuery<AeoParams>,
 ) -> Result<Json<query::AeoView>, ApiError> {
-    let Query(p) = params.map_err(bad_query)?;
     let operator = OperatorId::parse(&operator).map_err(bad_id)?;
     let member = p
         .recognised_by
@@ -185,9 +179,8 @@ pub struct DeclarationParams {
 /// `GET /v1/declarations?mrn=&ucr=`
 pub async fn declaration(
     State(s): State<ApiState>,
-    params: Result<Query<DeclarationParams>, QueryRejection>,
+    ApiQuery(p): ApiQuery<DeclarationParams>,
 ) -> Result<Json<query::DeclarationView>, ApiError> {
-    let Query(p) = params.map_err(bad_query)?;
     let mrn = p.mrn.map(|m| Mrn::parse(&m)).transpose().map_err(bad_id)?;
     let ucr = p.ucr.map(|u| Ucr::parse(&u)).transpose().map_err(bad_id)?;
     if mrn.is_none() && ucr.is_none() {
@@ -215,7 +208,7 @@ pub async fn members(State(s): State<ApiState>) -> Json<serde_json::Value> {
 /// `GET /v1/members/{id}/mras`
 pub async fn member_mras(
     State(s): State<ApiState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let member = CountryCode::parse(&id).map_err(bad_id)?;
     let mras = query::mras(&s.store, &member).map_err(internal)?;
@@ -225,7 +218,7 @@ pub async fn member_mras(
 /// `GET /v1/submitters/{key}`: a submitter key's member, roles and state, and its last committed sequence.
 pub async fn submitter(
     State(s): State<ApiState>,
-    Path(key): Path<String>,
+    ApiPath(key): ApiPath<String>,
 ) -> Result<Json<clearance_core::api::SubmitterView>, ApiError> {
     let key = clearance_core::crypto::PublicKey::from_hex(&key)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_KEY", e))?;

@@ -1,0 +1,216 @@
+//! The HTTP API under random input: random bodies, content types, paths and query strings against the real
+//! router, storage and mempool. Every answer must be a success or a 4xx with a JSON `{code, message}` body: never
+//! a server error, never a framework's plain-text rejection. (It found the plain-text answers to badly encoded
+//! paths, which the `ApiPath` extractor now turns into `BAD_PATH`.)
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clearance_core::SecretKey;
+use clearance_core::genesis::{ConsensusParams, Genesis, GenesisSubmitter};
+use clearance_core::ids::{ChainName, CountryCode, Text};
+use clearance_core::peer::PeerKey;
+use clearance_core::record::{MemberInfo, Role, Roles};
+use clearance_core::time::Timestamp;
+use clearance_node::api::{self, ApiState};
+use clearance_node::driver::ApiRequest;
+use clearance_node::mempool::Mempool;
+use clearance_node::metrics::Metrics;
+use clearance_node::storage::Store;
+use proptest::prelude::*;
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn genesis() -> Genesis {
+    let ids = ["CN", "DE", "KZ", "UZ"];
+    let key = |n: u8| SecretKey::from_seed([n; 32]);
+    Genesis {
+        chain_name: ChainName::parse("fuzz-chain").unwrap(),
+        genesis_time: Timestamp::parse("2026-11-24T00:00:00Z").unwrap(),
+        params: ConsensusParams::default(),
+        members: ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| MemberInfo {
+                id: CountryCode::parse(id).unwrap(),
+                name: Text::parse("Customs").unwrap(),
+                validator_key: key(i as u8 + 1).public_key(),
+                peer_id: PeerKey::from_key(key(i as u8 + 100).public_key()),
+                addresses: vec![],
+            })
+            .collect(),
+        submitters: ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| GenesisSubmitter {
+                member: CountryCode::parse(id).unwrap(),
+                key: key(i as u8 + 60).public_key(),
+                roles: Roles::from_roles(&Role::ALL),
+                label: Text::parse("agency").unwrap(),
+            })
+            .collect(),
+    }
+}
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    router: axum::Router,
+    runtime: tokio::runtime::Runtime,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = genesis();
+    let store = Arc::new(Store::open(dir.path(), &genesis).unwrap());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (driver, mut requests) = tokio::sync::mpsc::channel::<ApiRequest>(16);
+    // The driver's admission path, with the real mempool over the real store.
+    let pool_store = store.clone();
+    let chain_id = genesis.chain_id();
+    runtime.spawn(async move {
+        let mut pool = Mempool::new(chain_id, 1000, 1 << 24, 16 * 1024);
+        while let Some(req) = requests.recv().await {
+            match req {
+                ApiRequest::Submit { bytes, reply } => {
+                    let committed = |id: &_| matches!(pool_store.tx_location(id), Ok(Some(_)));
+                    let _ = reply.send(pool.admit(pool_store.as_ref(), &committed, &bytes, 0));
+                }
+                ApiRequest::IsPending { id, reply } => {
+                    let _ = reply.send(pool.contains(&id));
+                }
+            }
+        }
+    });
+    let status = clearance_node::status::Status {
+        chain_id: chain_id.to_hex(),
+        chain_name: "fuzz-chain".into(),
+        moniker: "fuzz".into(),
+        member: None,
+        node_id: String::new(),
+        height: 0,
+        head_hash: String::new(),
+        head_time: String::new(),
+        log_size: 0,
+        log_root: String::new(),
+        committed_txs: 0,
+        consensus: clearance_node::status::ConsensusStatus {
+            height: 1,
+            round: 0,
+            step: "propose".into(),
+            waiting_for_txs: false,
+        },
+        peers: vec![],
+        syncing: false,
+        best_peer_height: 0,
+        mempool_txs: 0,
+        mempool_bytes: 0,
+        validators: 4,
+    };
+    let (events, _) = tokio::sync::broadcast::channel(16);
+    let router = api::router(
+        ApiState {
+            store,
+            status: tokio::sync::watch::channel(status).1,
+            driver,
+            metrics: Arc::new(Metrics::default()),
+            events,
+            members: Arc::new(vec![]),
+        },
+        64 * 1024,
+    );
+    Harness {
+        _dir: dir,
+        router,
+        runtime,
+    }
+}
+
+fn check(h: &Harness, req: Request<Body>) {
+    let what = format!("{} {}", req.method(), req.uri());
+    let resp = h.runtime.block_on(h.router.clone().oneshot(req)).unwrap();
+    let status = resp.status();
+    assert!(
+        status.is_success() || status.is_client_error(),
+        "{what}: HTTP {status}"
+    );
+    if status == StatusCode::OK && what.contains("/v1/events") {
+        return;
+    }
+    let body = h
+        .runtime
+        .block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
+        .unwrap();
+    if status.is_client_error() {
+        let v: serde_json::Value = serde_json::from_slice(&body)
+            .unwrap_or_else(|e| panic!("{what}: HTTP {status} body is not JSON ({e})"));
+        assert!(
+            v["code"].is_string() && v["message"].is_string(),
+            "{what}: {v}"
+        );
+    }
+}
+
+const PATHS: [&str; 12] = [
+    "/v1/txs/",
+    "/v1/blocks/",
+    "/v1/records/",
+    "/v1/certificates/KZ/",
+    "/v1/certificates/",
+    "/v1/aeo/",
+    "/v1/declarations?mrn=",
+    "/v1/declarations?ucr=",
+    "/v1/records?kind=",
+    "/v1/records?member=",
+    "/v1/submitters/",
+    "/v1/members/",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_submissions_get_json_4xx(
+        body in proptest::collection::vec(any::<u8>(), 0..2048),
+        json in any::<bool>(),
+    ) {
+        let h = harness();
+        let ct = if json { "application/json" } else { "application/octet-stream" };
+        let req = Request::post("/v1/txs").header("content-type", ct).body(Body::from(body)).unwrap();
+        check(&h, req);
+    }
+
+    #[test]
+    fn random_paths_and_queries_get_json_answers(
+        path in 0..PATHS.len(),
+        tail in "[A-Za-z0-9%/&=?._-]{0,80}",
+    ) {
+        let h = harness();
+        let uri = format!("{}{}", PATHS[path], tail);
+        if let Ok(req) = Request::get(uri.as_str()).body(Body::empty()) {
+            check(&h, req);
+        }
+    }
+}
+
+#[test]
+fn oversize_bodies_and_wrong_methods_get_json_errors() {
+    let h = harness();
+    let big = vec![0u8; 65 * 1024];
+    let req = Request::post("/v1/txs")
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(big))
+        .unwrap();
+    let resp = h.runtime.block_on(h.router.clone().oneshot(req)).unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    check(&h, Request::post("/v1/status").body(Body::empty()).unwrap());
+    check(&h, Request::get("/v1/nope").body(Body::empty()).unwrap());
+    check(
+        &h,
+        Request::post("/v1/txs")
+            .header("content-type", "text/plain")
+            .body(Body::from("hello"))
+            .unwrap(),
+    );
+}
