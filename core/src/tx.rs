@@ -87,6 +87,29 @@ impl SignedTx {
         self.verify_cached(chain_id, &mut HashMap::new())
     }
 
+    /// Every check of [`SignedTx::verify`] except the signature, for exactly these bytes when this node has
+    /// already verified their signature (a transaction its mempool admitted). Bytes that merely share the
+    /// transaction id may carry another signature, so the caller must compare all of them.
+    pub fn verify_except_signature(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
+        let body: TxBody =
+            encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
+        if body.chain_id != *chain_id {
+            return Err(TxError::WrongChain {
+                expected: *chain_id,
+                got: body.chain_id,
+            });
+        }
+        if body.sequence == 0 {
+            return Err(TxError::ZeroSequence);
+        }
+        body.record.check_shape()?;
+        Ok(VerifiedTx {
+            id: self.id(),
+            body,
+            signed: self.clone(),
+        })
+    }
+
     /// [`SignedTx::verify`], with submitter keys validated once and kept in `keys`: checking a key's point
     /// costs about as much as the signature itself, and a block holds many transactions of few keys.
     pub fn verify_cached(

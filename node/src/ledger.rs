@@ -91,13 +91,21 @@ impl Ledger {
     }
 
     /// Builds a block of `txs` for the next height, proposed by `proposer` at wall-clock `now_ms`.
+    /// `verified` says which transaction bytes this node already verified (its mempool's).
     pub fn build(
         &mut self,
         proposer: CountryCode,
         txs: Vec<Bytes>,
         now_ms: u64,
+        verified: &(dyn Fn(&[u8]) -> bool + Sync),
     ) -> Result<Block, ExecError> {
-        let executed = execute::execute(&self.store, &self.chain_id, self.head.log_size, &txs)?;
+        let executed = execute::execute(
+            &self.store,
+            &self.chain_id,
+            self.head.log_size,
+            &txs,
+            verified,
+        )?;
         // Block time strictly increases, even if this node's clock is behind its parent's proposer.
         let time_ms = now_ms.max(self.head.time.as_millis() + 1);
         let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
@@ -125,7 +133,12 @@ impl Ledger {
     }
 
     /// Checks a proposed block for the next height against this node's state and clock, executing it.
-    pub fn validate(&mut self, block: &Block, now_ms: u64) -> Result<HeaderView, InvalidBlock> {
+    pub fn validate(
+        &mut self,
+        block: &Block,
+        now_ms: u64,
+        verified: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<HeaderView, InvalidBlock> {
         let view = self.check_header(block)?;
         let time = view.header.time.as_millis();
         let limit = now_ms.saturating_add(self.params.max_clock_drift_ms.into());
@@ -138,7 +151,7 @@ impl Ledger {
                 ),
             ));
         }
-        self.execute_checked(&view, block)?;
+        self.execute_checked(&view, block, verified)?;
         Ok(view)
     }
 
@@ -199,12 +212,22 @@ impl Ledger {
         Ok(view)
     }
 
-    fn execute_checked(&mut self, view: &HeaderView, block: &Block) -> Result<(), InvalidBlock> {
+    fn execute_checked(
+        &mut self,
+        view: &HeaderView,
+        block: &Block,
+        verified: &(dyn Fn(&[u8]) -> bool + Sync),
+    ) -> Result<(), InvalidBlock> {
         if self.executed.contains_key(&view.hash) {
             return Ok(());
         }
-        let executed =
-            execute::execute(&self.store, &self.chain_id, self.head.log_size, &block.txs)?;
+        let executed = execute::execute(
+            &self.store,
+            &self.chain_id,
+            self.head.log_size,
+            &block.txs,
+            verified,
+        )?;
         let h = &view.header;
         if executed.results_root != h.results_root {
             return Err(header_err(
@@ -240,7 +263,7 @@ impl Ledger {
         certificate: &CommitCertificate,
     ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
-        self.execute_checked(&view, block)?;
+        self.execute_checked(&view, block, &|_| false)?;
         let executed = match self.executed.remove(&view.hash) {
             Some(e) => e,
             None => unreachable!("execute_checked caches the execution"),

@@ -7,7 +7,7 @@
 
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
-use clearance_core::crypto::PublicKey;
+use clearance_core::crypto::{CheckedKey, PublicKey};
 use clearance_core::rules::{self, RuleError, StateView};
 use clearance_core::tx::{SignedTx, TxBody, TxError};
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +66,12 @@ pub struct Mempool {
     by_key: HashMap<PublicKey, BTreeMap<u64, Hash32>>,
     bytes: u64,
     next_arrival: u64,
+    /// Submitter keys already validated: checking a key's point costs as much as a signature.
+    keys: HashMap<PublicKey, CheckedKey>,
 }
+
+/// Validated keys kept; past this the cache starts over.
+const MAX_CACHED_KEYS: usize = 4096;
 
 impl Mempool {
     pub fn new(chain_id: Hash32, max_txs: usize, max_bytes: u64, max_tx_bytes: usize) -> Mempool {
@@ -80,6 +85,7 @@ impl Mempool {
             by_key: HashMap::new(),
             bytes: 0,
             next_arrival: 0,
+            keys: HashMap::new(),
         }
     }
 
@@ -100,6 +106,14 @@ impl Mempool {
         self.by_key.iter().any(|(key, seqs)| {
             seqs.keys().next() == Some(&rules::last_sequence(state, key).saturating_add(1))
         })
+    }
+
+    /// Whether these exact signed bytes were admitted (and so their signature verified).
+    pub fn holds(&self, signed: &[u8]) -> bool {
+        SignedTx::from_bytes(signed)
+            .ok()
+            .and_then(|tx| self.entries.get(&tx.id()))
+            .is_some_and(|e| e.bytes.as_slice() == signed)
     }
 
     pub fn contains(&self, id: &Hash32) -> bool {
@@ -131,7 +145,10 @@ impl Mempool {
                 bytes: self.bytes,
             });
         }
-        let verified = signed.verify(&self.chain_id)?;
+        if self.keys.len() >= MAX_CACHED_KEYS {
+            self.keys.clear();
+        }
+        let verified = signed.verify_cached(&self.chain_id, &mut self.keys)?;
         if committed(&id) {
             return Err(AdmitError::Committed(id));
         }

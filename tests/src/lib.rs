@@ -11,14 +11,14 @@ pub mod cluster;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// The path of a workspace binary in the same target directory as the running test.
+/// The path of a workspace binary in the same target directory as the running test or tool.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    // target/<profile>/deps/<test> -> target/<profile>/<name>
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("test binary lives in target/<profile>/deps");
+    // target/<profile>/deps/<test> or target/<profile>/<tool> -> target/<profile>/<name>
+    let mut dir = exe.parent().expect("an executable lives in a directory");
+    if dir.file_name().is_some_and(|n| n == "deps") {
+        dir = dir.parent().expect("deps lives in target/<profile>");
+    }
     let path = dir.join(name);
     assert!(
         path.exists(),

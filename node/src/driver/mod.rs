@@ -226,7 +226,11 @@ impl Driver {
                 }
                 Output::ValidateBlock { height, block } => {
                     let valid = if height == self.ledger.head().height + 1 {
-                        match self.ledger.validate(&block, now_ms()) {
+                        let mempool = &self.mempool;
+                        match self
+                            .ledger
+                            .validate(&block, now_ms(), &|b| mempool.holds(b))
+                        {
                             Ok(_) => true,
                             Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
                                 return Err(e).context("reading state to validate a block");
@@ -287,7 +291,8 @@ impl Driver {
             p.max_block_txs as usize,
             p.max_block_bytes as usize,
         );
-        let block = match self.ledger.build(me, txs, now_ms()) {
+        let mempool = &self.mempool;
+        let block = match self.ledger.build(me, txs, now_ms(), &|b| mempool.holds(b)) {
             Ok(b) => b,
             Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
             Err(e) => {

@@ -114,6 +114,8 @@ struct Network {
     validators: clearance_core::validator::ValidatorSet,
     metrics: Arc<Metrics>,
     max_backoff: Duration,
+    /// Submitter keys already validated, for checking gossiped transactions.
+    keys: HashMap<clearance_core::crypto::PublicKey, clearance_core::crypto::CheckedKey>,
 }
 
 /// The channels on which the network hands events to the driver.
@@ -234,6 +236,7 @@ pub fn spawn(
         validators: config.validators,
         metrics,
         max_backoff: config.max_redial_backoff,
+        keys: HashMap::new(),
     };
     tokio::spawn(network.run(cmd_rx));
     Ok((
@@ -449,11 +452,14 @@ impl Network {
             .report_message_validation_result(&id, &source, acceptance);
     }
 
-    fn check_tx(&self, data: &[u8]) -> Result<(), String> {
+    fn check_tx(&mut self, data: &[u8]) -> Result<(), String> {
         let signed = clearance_core::tx::SignedTx::from_bytes(data)
             .map_err(|e| format!("gossiped transaction: {e}"))?;
+        if self.keys.len() >= 4096 {
+            self.keys.clear();
+        }
         signed
-            .verify(&self.chain_id)
+            .verify_cached(&self.chain_id, &mut self.keys)
             .map_err(|e| format!("gossiped transaction: {e}"))?;
         Ok(())
     }

@@ -1,0 +1,308 @@
+//! `clearance-loadgen`: offered load against a Clearance Ledger network, with commit latency, throughput and
+//! record-query latency measured from the outside, as an agency would see them.
+//!
+//! It starts a local 4-member network (`--start`, real `clearance-node` processes in a temporary directory) or
+//! targets running nodes (`--nodes URL,... --keys FILE,...`). Each submitter key is one client; clients sign
+//! certificate records locally and submit them at a fixed total rate across the nodes. A commit is observed on
+//! the first node's event stream; a query client meanwhile reads committed records by id from random nodes.
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use clearance_client::{Client, EventItem, EventQuery, Signer};
+use clearance_core::Hash32;
+use clearance_core::ids::*;
+use clearance_core::record::*;
+use clearance_core::time::Date;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Parser)]
+#[command(
+    name = "clearance-loadgen",
+    about = "Offered load and latency against a Clearance Ledger network"
+)]
+struct Args {
+    /// Start a local network of this many members instead of targeting running nodes.
+    #[arg(long)]
+    start: Option<usize>,
+    /// API URLs of running nodes, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Vec<String>,
+    /// Submitter key files for running nodes, comma-separated; one client per key.
+    #[arg(long, value_delimiter = ',')]
+    keys: Vec<PathBuf>,
+    /// Offered records per second, in total.
+    #[arg(long, default_value_t = 500)]
+    rate: u64,
+    #[arg(long, default_value_t = 20)]
+    seconds: u64,
+    /// Record-by-id queries per second while the load runs.
+    #[arg(long, default_value_t = 100)]
+    query_rate: u64,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// A label for the results.
+    #[arg(long, default_value = "latency")]
+    mode: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    submitted: HashMap<Hash32, Instant>,
+    commit_latencies: Vec<Duration>,
+    committed: Vec<Hash32>,
+    query_latencies: Vec<Duration>,
+    submit_errors: HashMap<String, u64>,
+}
+
+fn certificate(member: &CountryCode, run: u64, n: u64) -> Record {
+    let destination = if member.as_str() == "DE" { "KZ" } else { "DE" };
+    let parse = |s: &str| CountryCode::parse(s).expect("country");
+    Record::CertificateIssue(CertificateIssue {
+        certificate: CertificateBody {
+            cert_type: CertificateType::Origin,
+            number: CertificateNumber::parse(&format!("{member}-LG{run}-{n:09}")).expect("number"),
+            issuer: member.clone(),
+            authority: Text::parse("Chamber of Commerce and Industry").expect("text"),
+            issued_on: Date::parse("2026-11-20").expect("date"),
+            valid_until: Some(Date::parse("2027-11-20").expect("date")),
+            exporter: Some(OperatorId::parse(&format!("{member}1234567890")).expect("operator")),
+            importer: Some(OperatorId::parse("DE9876543210").expect("operator")),
+            origin_country: member.clone(),
+            destination_country: parse(destination),
+            hs_codes: vec![HsCode::parse("520100").expect("hs")],
+            document_sha256: Hash32::sha256(&n.to_be_bytes()),
+        },
+    })
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    // The cluster (when started here) lives until the end of main, then its processes are killed.
+    let (cluster, nodes, keys) = match args.start {
+        Some(n) => {
+            eprintln!("starting a local {n}-member network");
+            let cluster = clearance_tests::cluster::Cluster::start(n);
+            let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.api.clone()).collect();
+            let keys = (0..n)
+                .map(|i| cluster.home(i).join("keys/agency.json"))
+                .collect();
+            (Some(cluster), nodes, keys)
+        }
+        None => (None, args.nodes.clone(), args.keys.clone()),
+    };
+    if nodes.is_empty() || keys.is_empty() {
+        bail!("give --start N, or --nodes and --keys");
+    }
+    let result = runtime.block_on(run(&args, nodes, keys));
+    drop(cluster);
+    result
+}
+
+async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> {
+    let clients: Vec<Client> = nodes.iter().map(|n| Client::new(n)).collect();
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() % 1_000_000;
+
+    // Commits, as the first node's event stream shows them.
+    let mut events = Box::pin(clients[0].events(&EventQuery::default()).await?);
+    let watcher = {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            while let Some(item) = events.next().await {
+                if let Ok(EventItem::Record(r)) = item {
+                    let now = Instant::now();
+                    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if let Some(at) = s.submitted.remove(&r.id) {
+                        s.commit_latencies.push(now - at);
+                        s.committed.push(r.id);
+                    }
+                }
+            }
+        })
+    };
+
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let per_client = (args.rate as f64 / keys.len() as f64).max(0.001);
+    let mut tasks = Vec::new();
+    for (k, key) in keys.iter().enumerate() {
+        let node = clients[k % clients.len()].clone();
+        let mut signer = Signer::connect(&node, key)
+            .await
+            .with_context(|| format!("key {}", key.display()))?;
+        let member = node.submitter(&signer.public_key()).await?.member;
+        let shared = shared.clone();
+        let clients = clients.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_client));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                n += 1;
+                let tx = signer.sign(certificate(&member, run_id, n * 100 + k as u64));
+                let client = clients[(n as usize + k) % clients.len()].clone();
+                let shared = shared.clone();
+                // Open loop: the next submission does not wait for this one.
+                tokio::spawn(async move {
+                    let id = tx.id();
+                    shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .submitted
+                        .insert(id, Instant::now());
+                    if let Err(e) = client.submit(&tx).await {
+                        let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        s.submitted.remove(&id);
+                        let code = e.code().unwrap_or("TRANSPORT").to_string();
+                        *s.submit_errors.entry(code).or_default() += 1;
+                    }
+                });
+            }
+        }));
+    }
+
+    // Record-by-id queries against random nodes while the load runs.
+    let querier = {
+        let shared = shared.clone();
+        let clients = clients.clone();
+        let rate = args.query_rate.max(1);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+            let mut i = 0usize;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                i += 1;
+                let id = {
+                    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if s.committed.is_empty() {
+                        continue;
+                    }
+                    s.committed[(i * 7919) % s.committed.len()]
+                };
+                let client = &clients[i % clients.len()];
+                let start = Instant::now();
+                if client.record(&id).await.is_ok() {
+                    let took = start.elapsed();
+                    shared
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .query_latencies
+                        .push(took);
+                }
+            }
+        })
+    };
+
+    let started = Instant::now();
+    for t in tasks {
+        t.await?;
+    }
+    let offered_for = started.elapsed();
+    querier.await?;
+    // Let what was submitted commit.
+    let drain = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < drain {
+        if shared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .submitted
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    watcher.abort();
+
+    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let mut commits = s.commit_latencies.clone();
+    commits.sort();
+    let mut queries = s.query_latencies.clone();
+    queries.sort();
+    let committed = commits.len();
+    let throughput = committed as f64 / offered_for.as_secs_f64();
+    println!(
+        "mode {}  offered {} records/s for {:.1} s by {} clients over {} nodes",
+        args.mode,
+        args.rate,
+        offered_for.as_secs_f64(),
+        keys.len(),
+        nodes.len()
+    );
+    println!(
+        "committed        {committed} records ({throughput:.0}/s), not committed {}",
+        s.submitted.len()
+    );
+    println!(
+        "commit latency   p50 {:.1} ms  p90 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        percentile(&commits, 0.5),
+        percentile(&commits, 0.9),
+        percentile(&commits, 0.99),
+        percentile(&commits, 1.0)
+    );
+    println!(
+        "record by id     p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({} queries)",
+        percentile(&queries, 0.5),
+        percentile(&queries, 0.99),
+        percentile(&queries, 1.0),
+        queries.len()
+    );
+    if !s.submit_errors.is_empty() {
+        println!("submit errors    {:?}", s.submit_errors);
+    }
+    if let Some(out) = &args.out {
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let json = serde_json::json!({
+            "mode": args.mode,
+            "commit": commit,
+            "machine": {
+                "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+                "os": std::env::consts::OS,
+            },
+            "params": {
+                "rate": args.rate, "seconds": args.seconds, "clients": keys.len(),
+                "nodes": nodes.len(), "query_rate": args.query_rate,
+            },
+            "committed": committed,
+            "committed_per_s": throughput,
+            "not_committed": s.submitted.len(),
+            "commit_latency_ms": {
+                "p50": percentile(&commits, 0.5), "p90": percentile(&commits, 0.9),
+                "p99": percentile(&commits, 0.99), "max": percentile(&commits, 1.0),
+            },
+            "record_query_latency_ms": {
+                "p50": percentile(&queries, 0.5), "p99": percentile(&queries, 0.99),
+                "max": percentile(&queries, 1.0), "count": queries.len(),
+            },
+            "submit_errors": s.submit_errors,
+        });
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(out, serde_json::to_string_pretty(&json)? + "\n")?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
