@@ -45,6 +45,11 @@ struct Args {
     /// Write the results as JSON here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Most transactions one client keeps submitted but not yet committed; above it, it skips its turn. A
+    /// node refuses sequence numbers more than 1024 ahead of the committed one, and a refused number would
+    /// block the key's later transactions.
+    #[arg(long, default_value_t = 800)]
+    max_pending_per_client: u64,
     /// A label for the results.
     #[arg(long, default_value = "latency")]
     mode: String,
@@ -52,7 +57,12 @@ struct Args {
 
 #[derive(Default)]
 struct Shared {
-    submitted: HashMap<Hash32, Instant>,
+    /// Submitted, not yet committed: when, and by which client.
+    submitted: HashMap<Hash32, (Instant, usize)>,
+    /// Per client: submitted and not yet committed.
+    pending: Vec<u64>,
+    /// Turns skipped because a client had too much pending.
+    skipped: u64,
     commit_latencies: Vec<Duration>,
     committed: Vec<Hash32>,
     query_latencies: Vec<Duration>,
@@ -117,7 +127,11 @@ fn main() -> Result<()> {
 
 async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> {
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(n)).collect();
-    let shared = Arc::new(Mutex::new(Shared::default()));
+    let shared = Arc::new(Mutex::new(Shared {
+        pending: vec![0; keys.len()],
+        ..Shared::default()
+    }));
+    let max_pending = args.max_pending_per_client;
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() % 1_000_000;
 
     // Commits, as the first node's event stream shows them.
@@ -129,9 +143,10 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
                 if let Ok(EventItem::Record(r)) = item {
                     let now = Instant::now();
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    if let Some(at) = s.submitted.remove(&r.id) {
+                    if let Some((at, client)) = s.submitted.remove(&r.id) {
                         s.commit_latencies.push(now - at);
                         s.committed.push(r.id);
+                        s.pending[client] -= 1;
                     }
                 }
             }
@@ -155,6 +170,14 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
             let mut n = 0u64;
             while Instant::now() < deadline {
                 tick.tick().await;
+                {
+                    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                    if s.pending[k] >= max_pending {
+                        s.skipped += 1;
+                        continue;
+                    }
+                    s.pending[k] += 1;
+                }
                 n += 1;
                 let tx = signer.sign(certificate(&member, run_id, n * 100 + k as u64));
                 let client = clients[(n as usize + k) % clients.len()].clone();
@@ -166,10 +189,12 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .submitted
-                        .insert(id, Instant::now());
+                        .insert(id, (Instant::now(), k));
                     if let Err(e) = client.submit(&tx).await {
                         let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        s.submitted.remove(&id);
+                        if s.submitted.remove(&id).is_some() {
+                            s.pending[k] -= 1;
+                        }
                         let code = e.code().unwrap_or("TRANSPORT").to_string();
                         *s.submit_errors.entry(code).or_default() += 1;
                     }
@@ -264,6 +289,12 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
         percentile(&queries, 1.0),
         queries.len()
     );
+    if s.skipped > 0 {
+        println!(
+            "skipped turns    {} (a client had {} records pending)",
+            s.skipped, args.max_pending_per_client
+        );
+    }
     if !s.submit_errors.is_empty() {
         println!("submit errors    {:?}", s.submit_errors);
     }
@@ -297,6 +328,7 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
                 "max": percentile(&queries, 1.0), "count": queries.len(),
             },
             "submit_errors": s.submit_errors,
+            "skipped_turns": s.skipped,
         });
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir)?;
