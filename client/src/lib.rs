@@ -263,6 +263,11 @@ impl Client {
         self.get("/v1/declarations", &query).await
     }
 
+    /// `GET /v1/members`, as JSON.
+    pub async fn members(&self) -> Result<serde_json::Value> {
+        self.get("/v1/members", &[]).await
+    }
+
     pub async fn submitter(&self, key: &PublicKey) -> Result<SubmitterView> {
         self.get(&format!("/v1/submitters/{key}"), &[]).await
     }

@@ -173,9 +173,9 @@ impl Mempool {
                 pending: *pending,
             });
         }
-        // Record rules against the committed state: only a refusal that no pending transaction could lift.
+        // Record rules against the committed state: every refusal except those a pending transaction could lift.
         if let Err(e) = rules::apply_record(state, &id, &body.record)
-            && e.is_final()
+            && !e.may_pass_later()
         {
             return Err(e.into());
         }
@@ -314,7 +314,7 @@ mod tests {
     use super::*;
     use clearance_core::crypto::SecretKey;
     use clearance_core::ids::{CountryCode, Text};
-    use clearance_core::record::{Record, Role, Roles, SubmitterKeyRevoke};
+    use clearance_core::record::{Record, Role, Roles, SubmitterKeyRegister};
     use clearance_core::rules::{StateKey, StateValue, SubmitterEntry};
     use clearance_core::tx::SignedTx;
     use std::cell::RefCell;
@@ -343,10 +343,12 @@ mod tests {
     const CHAIN: Hash32 = Hash32([7; 32]);
 
     fn tx(state: &State, sequence: u64) -> Vec<u8> {
-        let record = Record::SubmitterKeyRevoke(SubmitterKeyRevoke {
+        // Registers a new key: valid against the state whatever the sequence.
+        let record = Record::SubmitterKeyRegister(SubmitterKeyRegister {
             member: CountryCode::parse("KZ").unwrap(),
-            key: SecretKey::from_seed([sequence as u8; 32]).public_key(),
-            reason: Text::parse("rotation").unwrap(),
+            key: SecretKey::from_seed([(sequence % 200) as u8 + 2; 32]).public_key(),
+            roles: Roles::from_roles(&[Role::Aeo]),
+            label: Text::parse("desk").unwrap(),
         });
         let body = TxBody {
             chain_id: CHAIN,

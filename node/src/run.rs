@@ -167,6 +167,12 @@ pub async fn start(home: Home) -> Result<()> {
         mempool_txs: 0,
         mempool_bytes: 0,
         validators: validators.len(),
+        members: home
+            .genesis
+            .members
+            .iter()
+            .map(|m| m.id.to_string())
+            .collect(),
     };
     let (status_tx, status_rx) = watch::channel(base_status.clone());
     let (api_tx, api_rx) = mpsc::channel(4096);

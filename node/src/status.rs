@@ -27,6 +27,8 @@ pub struct Status {
     pub mempool_txs: usize,
     pub mempool_bytes: u64,
     pub validators: usize,
+    /// The members' ids, from genesis.
+    pub members: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -107,6 +107,7 @@ fn harness() -> Harness {
         mempool_txs: 0,
         mempool_bytes: 0,
         validators: 4,
+        members: vec![],
     };
     let (events, _) = tokio::sync::broadcast::channel(16);
     let router = api::router(

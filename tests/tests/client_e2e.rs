@@ -238,7 +238,31 @@ async fn every_kind_every_query_and_events_through_the_client() {
         .unwrap();
     assert!(from.records.iter().all(|r| r.height > first_height));
 
-    // Rejections and refusals.
+    let members = de.members().await.unwrap();
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(4));
+    let status = de.status().await.unwrap();
+    assert!(
+        status["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "KZ"),
+        "{status}"
+    );
+
+    // Rejections and refusals: caught at admission against the committed state, nothing written.
+    let before = kz.status().await.unwrap()["committed_txs"].clone();
+    let suspended_again = kz
+        .submit(&kz_agency.sign(sample("07_aeo_suspended.json", None)))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        suspended_again.code(),
+        Some("AEO_BAD_TRANSITION"),
+        "{suspended_again}"
+    );
+    kz_agency.resync(&kz).await.unwrap();
+    assert_eq!(kz.status().await.unwrap()["committed_txs"], before);
     let err = kz
         .submit(&kz_agency.sign(sample("01_certificate_issue.json", None)))
         .await

@@ -110,26 +110,18 @@ impl RuleError {
         }
     }
 
-    /// Whether the refusal can never turn into acceptance: it rests on facts the ledger never takes back (a
-    /// certificate exists, was revoked or replaced; a decision was superseded; an operator's status is final).
-    /// The mempool refuses such transactions at once; others may depend on transactions still pending.
-    pub fn is_final(&self) -> bool {
+    /// Whether a transaction still pending could lift the refusal: only when the record names something not
+    /// yet on the ledger (a certificate, a decision, an operator's status, an MRA proposal), which a transaction
+    /// ahead of it may be creating. The mempool refuses every other rule failure at once, against the committed
+    /// state, so that a client learns of it with an error and nothing is written.
+    pub fn may_pass_later(&self) -> bool {
         matches!(
             self,
-            RuleError::KeyExists(_)
-                | RuleError::CertificateExists(_)
-                | RuleError::CertificateRevoked(_)
-                | RuleError::CertificateReplaced(..)
-                | RuleError::DecisionSuperseded(..)
-                | RuleError::DecisionOtherDeclaration(_)
-                | RuleError::DecisionOtherMember(..)
-                | RuleError::DecisionCancelled(_)
-                | RuleError::MraWithdrawn(_)
-                | RuleError::MraNotPartner(..)
-                | RuleError::MraNotParty(..)
-                | RuleError::MraNotPending(..)
-                | RuleError::MembershipNotEnabled
-        ) || matches!(self, RuleError::AeoTransition { from, .. } if *from == "revoked" || *from == "annulled")
+            RuleError::CertificateNotFound(_)
+                | RuleError::DecisionNotFound(_)
+                | RuleError::AeoNotFound(..)
+                | RuleError::MraNotFound(_)
+        )
     }
 
     pub fn reason_code(&self) -> ReasonCode {
