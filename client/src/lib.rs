@@ -133,19 +133,25 @@ impl Client {
         })
     }
 
-    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
-        let url = format!("{}{path}", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .query(query)
-            .timeout(Duration::from_secs(30))
+    /// Sends a request; a failure to reach the node names the URL.
+    async fn send(url: &str, request: reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        request
             .send()
             .await
             .map_err(|source| ClientError::Transport {
-                url: url.clone(),
+                url: url.to_string(),
                 source,
-            })?;
+            })
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> Result<T> {
+        let url = format!("{}{path}", self.base);
+        let request = self
+            .http
+            .get(&url)
+            .query(query)
+            .timeout(Duration::from_secs(30));
+        let resp = Self::send(&url, request).await?;
         self.answer(&url, resp).await
     }
 
@@ -169,18 +175,13 @@ impl Client {
     /// Submits a signed transaction; the answer means the node's mempool admitted it.
     pub async fn submit(&self, tx: &SignedTx) -> Result<Submitted> {
         let url = format!("{}/v1/txs", self.base);
-        let resp = self
+        let request = self
             .http
             .post(&url)
             .header("Content-Type", "application/octet-stream")
             .body(tx.to_bytes())
-            .timeout(Duration::from_secs(30))
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+            .timeout(Duration::from_secs(30));
+        let resp = Self::send(&url, request).await?;
         self.answer(&url, resp).await
     }
 
@@ -288,16 +289,7 @@ impl Client {
         if let Some(o) = &q.operator {
             query.push(("operator", o.to_string()));
         }
-        let resp = self
-            .http
-            .get(&url)
-            .query(&query)
-            .send()
-            .await
-            .map_err(|source| ClientError::Transport {
-                url: url.clone(),
-                source,
-            })?;
+        let resp = Self::send(&url, self.http.get(&url).query(&query)).await?;
         if !resp.status().is_success() {
             return Err(self
                 .answer::<serde_json::Value>(&url, resp)

@@ -91,23 +91,8 @@ impl SignedTx {
     /// already verified their signature (a transaction its mempool admitted). Bytes that merely share the
     /// transaction id may carry another signature, so the caller must compare all of them.
     pub fn verify_except_signature(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
-        let body: TxBody =
-            encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
-        if body.chain_id != *chain_id {
-            return Err(TxError::WrongChain {
-                expected: *chain_id,
-                got: body.chain_id,
-            });
-        }
-        if body.sequence == 0 {
-            return Err(TxError::ZeroSequence);
-        }
-        body.record.check_shape()?;
-        Ok(VerifiedTx {
-            id: self.id(),
-            body,
-            signed: self.clone(),
-        })
+        let body = self.decode_for(chain_id)?;
+        self.checked(body)
     }
 
     /// [`SignedTx::verify`], with submitter keys validated once and kept in `keys`: checking a key's point
@@ -117,14 +102,7 @@ impl SignedTx {
         chain_id: &Hash32,
         keys: &mut HashMap<PublicKey, CheckedKey>,
     ) -> Result<VerifiedTx, TxError> {
-        let body: TxBody =
-            encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
-        if body.chain_id != *chain_id {
-            return Err(TxError::WrongChain {
-                expected: *chain_id,
-                got: body.chain_id,
-            });
-        }
+        let body = self.decode_for(chain_id)?;
         let key = match keys.get(&body.submitter) {
             Some(key) => key,
             None => {
@@ -133,6 +111,24 @@ impl SignedTx {
             }
         };
         key.verify(tag::TX, self.body.as_slice(), &self.signature)?;
+        self.checked(body)
+    }
+
+    /// The body, decoded within its limit, if it is for `chain_id`.
+    fn decode_for(&self, chain_id: &Hash32) -> Result<TxBody, TxError> {
+        let body: TxBody =
+            encoding::decode(self.body.as_slice(), limit::TX_BODY, "transaction body")?;
+        if body.chain_id != *chain_id {
+            return Err(TxError::WrongChain {
+                expected: *chain_id,
+                got: body.chain_id,
+            });
+        }
+        Ok(body)
+    }
+
+    /// The checks after the signature: the sequence number and the record's shape.
+    fn checked(&self, body: TxBody) -> Result<VerifiedTx, TxError> {
         if body.sequence == 0 {
             return Err(TxError::ZeroSequence);
         }

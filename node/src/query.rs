@@ -177,27 +177,11 @@ pub fn aeo(
     }))
 }
 
-fn active_mras(
+/// The MRA proposals `member` is party to, oldest first, with their current state.
+fn mras_of(
     store: &Store,
     member: &CountryCode,
 ) -> Result<Vec<(Hash32, rules::MraState)>, StorageError> {
-    let mut ids = Vec::new();
-    store.scan_index(
-        &index::prefix(index::MRA, member.as_str()),
-        None,
-        |_, id| {
-            ids.push(id);
-            true
-        },
-    )?;
-    Ok(ids
-        .into_iter()
-        .filter_map(|id| rules::mra(store, &id).map(|m| (id, m)))
-        .filter(|(_, m)| m.status == MraStatus::Active)
-        .collect())
-}
-
-pub fn mras(store: &Store, member: &CountryCode) -> Result<Vec<MraView>, StorageError> {
     let mut ids = Vec::new();
     store.scan_index(
         &index::prefix(index::MRA, member.as_str()),
@@ -209,14 +193,28 @@ pub fn mras(store: &Store, member: &CountryCode) -> Result<Vec<MraView>, Storage
     )?;
     Ok(ids
         .into_iter()
-        .filter_map(|id| {
-            rules::mra(store, &id).map(|m| MraView {
-                id,
-                proposer: m.proposer,
-                partner: m.partner,
-                covers: m.covers,
-                status: m.status.name().to_string(),
-            })
+        .filter_map(|id| rules::mra(store, &id).map(|m| (id, m)))
+        .collect())
+}
+
+fn active_mras(
+    store: &Store,
+    member: &CountryCode,
+) -> Result<Vec<(Hash32, rules::MraState)>, StorageError> {
+    let mut mras = mras_of(store, member)?;
+    mras.retain(|(_, m)| m.status == MraStatus::Active);
+    Ok(mras)
+}
+
+pub fn mras(store: &Store, member: &CountryCode) -> Result<Vec<MraView>, StorageError> {
+    Ok(mras_of(store, member)?
+        .into_iter()
+        .map(|(id, m)| MraView {
+            id,
+            proposer: m.proposer,
+            partner: m.partner,
+            covers: m.covers,
+            status: m.status.name().to_string(),
         })
         .collect())
 }
