@@ -8,7 +8,7 @@
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use clearance_core::crypto::{CheckedKey, PublicKey};
-use clearance_core::rules::{self, RuleError, StateView};
+use clearance_core::rules::{self, RuleError, StateKey, StateValue, StateView};
 use clearance_core::tx::{SignedTx, TxBody, TxError};
 use std::collections::{BTreeMap, HashMap};
 
@@ -289,15 +289,12 @@ impl Mempool {
         for id in committed {
             self.remove(id);
         }
-        let mut last: HashMap<PublicKey, u64> = HashMap::new();
+        // Many pending transactions share a key: read each key's state once, not once per transaction.
+        let state = ReadCache::new(state);
         let mut stale = Vec::new();
         for (id, e) in &self.entries {
-            let key = e.body.submitter;
-            let committed = *last
-                .entry(key)
-                .or_insert_with(|| rules::last_sequence(state, &key));
-            if e.body.sequence <= committed
-                || rules::check_submitter(state, &e.body, e.body.sequence).is_err()
+            if e.body.sequence <= rules::last_sequence(&state, &e.body.submitter)
+                || rules::check_submitter(&state, &e.body, e.body.sequence).is_err()
             {
                 stale.push(*id);
             }
@@ -309,13 +306,39 @@ impl Mempool {
     }
 }
 
+/// A view that remembers what it read, for one pass over many transactions of few keys.
+struct ReadCache<'a> {
+    inner: &'a dyn StateView,
+    reads: std::cell::RefCell<HashMap<StateKey, Option<StateValue>>>,
+}
+
+impl<'a> ReadCache<'a> {
+    fn new(inner: &'a dyn StateView) -> ReadCache<'a> {
+        ReadCache {
+            inner,
+            reads: Default::default(),
+        }
+    }
+}
+
+impl StateView for ReadCache<'_> {
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        if let Some(v) = self.reads.borrow().get(key) {
+            return v.clone();
+        }
+        let value = self.inner.get(key);
+        self.reads.borrow_mut().insert(key.clone(), value.clone());
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clearance_core::crypto::SecretKey;
     use clearance_core::ids::{CountryCode, Text};
     use clearance_core::record::{Record, Role, Roles, SubmitterKeyRegister};
-    use clearance_core::rules::{StateKey, StateValue, SubmitterEntry};
+    use clearance_core::rules::SubmitterEntry;
     use clearance_core::tx::SignedTx;
     use std::cell::RefCell;
 

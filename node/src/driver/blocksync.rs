@@ -29,6 +29,8 @@ pub struct SyncState {
     started: Option<(Instant, u64)>,
     last_log: Instant,
     records: u64,
+    /// When each peer was last asked for its status because its messages showed it ahead.
+    asked: std::collections::HashMap<PeerId, Instant>,
 }
 
 impl SyncState {
@@ -39,6 +41,7 @@ impl SyncState {
             started: None,
             last_log: now,
             records: 0,
+            asked: std::collections::HashMap::new(),
         }
     }
 
@@ -62,8 +65,21 @@ impl SyncState {
         }
     }
 
+    /// Whether to ask `peer` for its status now: at most once a second.
+    pub fn may_ask_status(&mut self, peer: PeerId) -> bool {
+        let now = Instant::now();
+        match self.asked.get(&peer) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(1) => false,
+            _ => {
+                self.asked.insert(peer, now);
+                true
+            }
+        }
+    }
+
     pub fn peer_gone(&mut self, peer: PeerId) {
         self.heights.remove(&peer);
+        self.asked.remove(&peer);
         self.request_failed(peer);
     }
 

@@ -470,9 +470,10 @@ impl Driver {
             if self.pending_start.is_some() && h > machine_height {
                 self.maybe_start_height(true)?;
             }
-            if h > self.machine.height() + 1 {
+            if h > self.machine.height() + 1 && self.sync.may_ask_status(from) {
                 // The network is ahead by more than the machine buffers: ask where the peer's head is, and
-                // block sync closes the gap. Heights come only from a peer's own status answer.
+                // block sync closes the gap. Heights come only from a peer's own status answer; one question
+                // per peer per second, however many messages show the gap.
                 self.net
                     .send(NetCommand::Request {
                         peer: from,
