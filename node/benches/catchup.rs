@@ -143,7 +143,9 @@ fn source_chain(genesis: &Genesis) -> Vec<(Block, CommitCertificate)> {
             .collect();
         let proposer = CountryCode::parse(MEMBERS[b % 4]).expect("id");
         let now = genesis.genesis_time.as_millis() + 1000 * (b as u64 + 1);
-        let block = ledger.build(proposer, txs, now, &|_| false).expect("build");
+        let block = ledger
+            .build(proposer, txs, now, &|_, _| false)
+            .expect("build");
         let cert = certify(chain_id, &block);
         let committed = ledger.commit(&block, &cert).expect("commit");
         assert_eq!(committed.accepted, TXS_PER_BLOCK, "every record accepted");

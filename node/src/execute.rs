@@ -106,6 +106,9 @@ impl NodeSource for Overlay<'_> {
 }
 
 /// Executes `txs` on top of the committed state whose record log holds `log_size` leaves.
+/// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
+pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
+
 /// Bytes for which `verified` answers true skip the signature check (they are exactly a transaction this node
 /// already verified); everything else about them is checked as for any other.
 pub fn execute(
@@ -113,7 +116,7 @@ pub fn execute(
     chain_id: &Hash32,
     log_size: u64,
     txs: &[Bytes],
-    verified: &(dyn Fn(&[u8]) -> bool + Sync),
+    verified: &Verified<'_>,
 ) -> Result<Executed, ExecError> {
     let mut overlay = Overlay {
         store,
@@ -208,12 +211,12 @@ pub fn execute(
 fn verify_all(
     chain_id: &Hash32,
     txs: &[Bytes],
-    verified: &(dyn Fn(&[u8]) -> bool + Sync),
+    verified: &Verified<'_>,
 ) -> Result<Vec<VerifiedTx>, ExecError> {
     let verify_one = |keys: &mut HashMap<_, _>, index: usize, bytes: &Bytes| {
         let invalid = |source| ExecError::InvalidTx { index, source };
         let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
-        if verified(bytes.as_slice()) {
+        if verified(&signed.id(), bytes.as_slice()) {
             return signed.verify_except_signature(chain_id).map_err(invalid);
         }
         signed.verify_cached(chain_id, keys).map_err(invalid)

@@ -2,7 +2,7 @@
 //! decided block, and applying a block fetched by block sync. Each block's execution is computed once per node
 //! and cached by block hash until the block is committed or the height moves on.
 
-use crate::execute::{self, ExecError, Executed};
+use crate::execute::{self, ExecError, Executed, Verified};
 use crate::storage::{BlockWrite, Head, StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
@@ -97,7 +97,7 @@ impl Ledger {
         proposer: CountryCode,
         txs: Vec<Bytes>,
         now_ms: u64,
-        verified: &(dyn Fn(&[u8]) -> bool + Sync),
+        verified: &Verified<'_>,
     ) -> Result<Block, ExecError> {
         let executed = execute::execute(
             &self.store,
@@ -137,7 +137,7 @@ impl Ledger {
         &mut self,
         block: &Block,
         now_ms: u64,
-        verified: &(dyn Fn(&[u8]) -> bool + Sync),
+        verified: &Verified<'_>,
     ) -> Result<HeaderView, InvalidBlock> {
         let view = self.check_header(block)?;
         let time = view.header.time.as_millis();
@@ -216,7 +216,7 @@ impl Ledger {
         &mut self,
         view: &HeaderView,
         block: &Block,
-        verified: &(dyn Fn(&[u8]) -> bool + Sync),
+        verified: &Verified<'_>,
     ) -> Result<(), InvalidBlock> {
         if self.executed.contains_key(&view.hash) {
             return Ok(());
@@ -263,7 +263,7 @@ impl Ledger {
         certificate: &CommitCertificate,
     ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
-        self.execute_checked(&view, block, &|_| false)?;
+        self.execute_checked(&view, block, &|_, _| false)?;
         let executed = match self.executed.remove(&view.hash) {
             Some(e) => e,
             None => unreachable!("execute_checked caches the execution"),

@@ -109,10 +109,9 @@ impl Mempool {
     }
 
     /// Whether these exact signed bytes were admitted (and so their signature verified).
-    pub fn holds(&self, signed: &[u8]) -> bool {
-        SignedTx::from_bytes(signed)
-            .ok()
-            .and_then(|tx| self.entries.get(&tx.id()))
+    pub fn holds(&self, id: &Hash32, signed: &[u8]) -> bool {
+        self.entries
+            .get(id)
             .is_some_and(|e| e.bytes.as_slice() == signed)
     }
 

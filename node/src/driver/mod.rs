@@ -229,7 +229,7 @@ impl Driver {
                         let mempool = &self.mempool;
                         match self
                             .ledger
-                            .validate(&block, now_ms(), &|b| mempool.holds(b))
+                            .validate(&block, now_ms(), &|id, b| mempool.holds(id, b))
                         {
                             Ok(_) => true,
                             Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
@@ -292,7 +292,10 @@ impl Driver {
             p.max_block_bytes as usize,
         );
         let mempool = &self.mempool;
-        let block = match self.ledger.build(me, txs, now_ms(), &|b| mempool.holds(b)) {
+        let block = match self
+            .ledger
+            .build(me, txs, now_ms(), &|id, b| mempool.holds(id, b))
+        {
             Ok(b) => b,
             Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
             Err(e) => {
