@@ -1,9 +1,21 @@
-//! ed25519 keys and signatures with domain separation. Verification is always `verify_strict`, which rejects
-//! small-order ("weak") keys, non-canonical points and malleable signatures.
+//! ed25519 keys and signatures with domain separation.
+//!
+//! One verification rule holds everywhere, for single signatures and batches alike (`docs/protocol.md` §3.4):
+//! canonical, non-small-order `A` and `R`, canonical `S`, and the *cofactored* equation
+//! `[8]([S]B − R − [k]A) = 0`. With the cofactored equation a batch accepts exactly the signatures that one by
+//! one verification accepts (up to a 2^-128 chance over its coefficients), so every node reaches the same
+//! verdict whichever way it checked. The cofactorless equation of `verify_strict` lacks that property: a
+//! crafted `R` with a small-order component can pass or fail a batch depending on its random coefficients.
 
 use crate::bytes::fixed_bytes;
 use crate::hash::tagged_message;
+use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest, Sha512};
+use std::collections::HashMap;
 use std::fmt;
 
 fixed_bytes!(
@@ -41,9 +53,12 @@ pub enum SignatureError {
 impl PublicKey {
     /// Decodes the point and rejects weak keys. Used when a genesis is loaded and when a key is registered.
     pub fn validate(&self) -> Result<VerifyingKey, KeyError> {
+        // One point, one encoding: refuse y >= p, so that byte-wise duplicate checks are point-wise checks.
+        if !is_canonical_y(&self.0) {
+            return Err(KeyError::Malformed { key: *self });
+        }
         let vk =
             VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::Malformed { key: *self })?;
-        // One point, one encoding: refuse y >= p, so that byte-wise duplicate checks are point-wise checks.
         if vk.to_edwards().compress().to_bytes() != self.0 {
             return Err(KeyError::Malformed { key: *self });
         }
@@ -57,11 +72,11 @@ impl PublicKey {
     pub fn to_checked(&self) -> Result<CheckedKey, KeyError> {
         Ok(CheckedKey {
             key: *self,
-            point: self.validate()?,
+            point: self.validate()?.to_edwards(),
         })
     }
 
-    /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` with `verify_strict`.
+    /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` (see the module doc for the rule).
     pub fn verify(
         &self,
         tag: &'static str,
@@ -72,12 +87,18 @@ impl PublicKey {
     }
 }
 
+/// Whether the low 255 bits, read little-endian, are below p = 2^255 − 19 (the canonical range of `y`).
+fn is_canonical_y(bytes: &[u8; 32]) -> bool {
+    let top_is_max = bytes[31] & 0x7f == 0x7f && bytes[1..31].iter().all(|b| *b == 0xff);
+    !(top_is_max && bytes[0] >= 0xed)
+}
+
 /// A public key that passed [`PublicKey::validate`], with its decoded point, so that verifying many signatures
 /// under it does not decode and check the point each time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckedKey {
     key: PublicKey,
-    point: VerifyingKey,
+    point: EdwardsPoint,
 }
 
 impl CheckedKey {
@@ -85,18 +106,150 @@ impl CheckedKey {
         self.key
     }
 
-    /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` with `verify_strict`.
+    /// Verifies `signature` over `tag ‖ 0x00 ‖ bytes` (see the module doc for the rule).
     pub fn verify(
         &self,
         tag: &'static str,
         bytes: &[u8],
         signature: &Signature,
     ) -> Result<(), SignatureError> {
-        let sig = ed25519_dalek::Signature::from_bytes(&signature.0);
-        self.point
-            .verify_strict(&tagged_message(tag, bytes), &sig)
-            .map_err(|_| SignatureError::Invalid { key: self.key, tag })
+        let invalid = || SignatureError::Invalid { key: self.key, tag };
+        let parts = Parts::parse(self, tag, bytes, signature).ok_or_else(invalid)?;
+        // [8]([S]B − [k]A − R) = 0
+        let sb_minus_ka =
+            EdwardsPoint::vartime_double_scalar_mul_basepoint(&parts.k, &-self.point, &parts.s);
+        if (sb_minus_ka - parts.r).mul_by_cofactor().is_identity() {
+            Ok(())
+        } else {
+            Err(invalid())
+        }
     }
+}
+
+/// The decoded pieces of one signature: the checks that come before the equation.
+struct Parts {
+    r: EdwardsPoint,
+    s: Scalar,
+    k: Scalar,
+}
+
+impl Parts {
+    /// `R` canonical, on the curve and not of small order; `S` below the group order; `k = SHA-512(R ‖ A ‖ M)`.
+    fn parse(key: &CheckedKey, tag: &str, bytes: &[u8], signature: &Signature) -> Option<Parts> {
+        let mut r_bytes = [0u8; 32];
+        r_bytes.copy_from_slice(&signature.0[..32]);
+        let mut s_bytes = [0u8; 32];
+        s_bytes.copy_from_slice(&signature.0[32..]);
+        if !is_canonical_y(&r_bytes) {
+            return None;
+        }
+        let r = CompressedEdwardsY(r_bytes).decompress()?;
+        if r.is_small_order() {
+            return None;
+        }
+        let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes))?;
+        let digest = Sha512::new()
+            .chain_update(r_bytes)
+            .chain_update(key.key.0)
+            .chain_update(tag.as_bytes())
+            .chain_update([0u8])
+            .chain_update(bytes)
+            .finalize();
+        let mut wide = [0u8; 64];
+        wide.copy_from_slice(&digest);
+        Some(Parts {
+            r,
+            s,
+            k: Scalar::from_bytes_mod_order_wide(&wide),
+        })
+    }
+}
+
+/// One signature to check in a batch: `signature` by `key` over `tag ‖ 0x00 ‖ bytes`.
+pub struct BatchItem<'a> {
+    pub key: &'a CheckedKey,
+    pub tag: &'static str,
+    pub bytes: &'a [u8],
+    pub signature: &'a Signature,
+}
+
+/// Domain of the hash that derives a batch's coefficients.
+const BATCH_TAG: &str = "clearance/v1/ed25519-batch";
+
+/// Verifies many signatures at once and returns each one's verdict, which is the verdict of
+/// [`CheckedKey::verify`] for that signature.
+///
+/// All signatures are checked with one multi-scalar multiplication,
+/// `[8]([Σ zᵢSᵢ]B − Σ zᵢRᵢ − Σ_A [Σ_{i: Aᵢ = A} zᵢkᵢ]A) = 0`, with 128-bit coefficients `zᵢ`. They are derived
+/// by hashing every signature, key and `k` of the batch, so the check is reproducible and no signer can choose
+/// its coefficient without changing it. When the batch fails, every signature is checked on its own, so a bad
+/// one costs the batch its speed, never another signature its verdict.
+pub fn verify_batch(items: &[BatchItem<'_>]) -> Vec<Result<(), SignatureError>> {
+    let single = || {
+        items
+            .iter()
+            .map(|i| i.key.verify(i.tag, i.bytes, i.signature))
+            .collect()
+    };
+    if items.len() < 2 {
+        return single();
+    }
+    let mut parts = Vec::with_capacity(items.len());
+    for item in items {
+        match Parts::parse(item.key, item.tag, item.bytes, item.signature) {
+            Some(p) => parts.push(p),
+            None => return single(),
+        }
+    }
+    let mut seed = Sha512::new();
+    seed.update(BATCH_TAG.as_bytes());
+    seed.update([0u8]);
+    for (item, p) in items.iter().zip(&parts) {
+        seed.update(item.key.key.0);
+        seed.update(item.signature.0);
+        seed.update(p.k.as_bytes());
+    }
+    let seed = seed.finalize();
+
+    let mut b_coefficient = Scalar::ZERO;
+    let mut scalars = Vec::with_capacity(items.len() + 8);
+    let mut points = Vec::with_capacity(items.len() + 8);
+    // Signatures by one key share its term, so a block of few submitters costs little more than its R points.
+    let mut key_terms: HashMap<PublicKey, (Scalar, EdwardsPoint)> = HashMap::new();
+    for (i, (item, p)) in items.iter().zip(&parts).enumerate() {
+        let z = coefficient(&seed, i as u64);
+        b_coefficient += z * p.s;
+        scalars.push(-z);
+        points.push(p.r);
+        let term = key_terms
+            .entry(item.key.key)
+            .or_insert((Scalar::ZERO, item.key.point));
+        term.0 -= z * p.k;
+    }
+    for (scalar, point) in key_terms.into_values() {
+        scalars.push(scalar);
+        points.push(point);
+    }
+    scalars.push(b_coefficient);
+    points.push(ED25519_BASEPOINT_POINT);
+    let sum = EdwardsPoint::vartime_multiscalar_mul(&scalars, &points);
+    if sum.mul_by_cofactor().is_identity() {
+        vec![Ok(()); items.len()]
+    } else {
+        single()
+    }
+}
+
+/// The `i`-th coefficient: the first 128 bits of `SHA-512(seed ‖ i)`, never zero.
+fn coefficient(seed: &[u8], i: u64) -> Scalar {
+    let digest = Sha512::new()
+        .chain_update(seed)
+        .chain_update(i.to_le_bytes())
+        .finalize();
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(&digest[..16]);
+    bytes[0] |= 1;
+    Scalar::from_bytes_mod_order(bytes)
 }
 
 /// A private ed25519 key. It never appears in `Debug` output and is wiped from memory on drop.

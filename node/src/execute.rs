@@ -9,7 +9,7 @@ use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, Change, StateKey, StateValue, StateView};
-use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
+use clearance_core::tx::{SIGNATURE_BATCH, SignedTx, TxError, VerifiedTx, verify_many};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -105,10 +105,10 @@ impl NodeSource for Overlay<'_> {
     }
 }
 
-/// Executes `txs` on top of the committed state whose record log holds `log_size` leaves.
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
+/// Executes `txs` on top of the committed state whose record log holds `log_size` leaves.
 /// Bytes for which `verified` answers true skip the signature check (they are exactly a transaction this node
 /// already verified); everything else about them is checked as for any other.
 pub fn execute(
@@ -205,47 +205,27 @@ pub fn execute(
     })
 }
 
-/// Decodes and verifies every transaction of a block (chain id, `verify_strict` signature, record shape), on all
-/// cores: signature checks dominate execution, and each transaction's verdict is independent of the others,
-/// so the split cannot change any outcome.
+/// Decodes and verifies every transaction of a block (chain id, signature, record shape), on all cores and with
+/// signatures checked in batches: signature checks dominate execution, and each transaction's verdict is
+/// independent of the others and of how they are grouped (see `clearance_core::crypto`), so neither the split
+/// nor the batching can change any outcome.
 fn verify_all(
     chain_id: &Hash32,
     txs: &[Bytes],
     verified: &Verified<'_>,
 ) -> Result<Vec<VerifiedTx>, ExecError> {
-    let verify_one = |keys: &mut HashMap<_, _>, index: usize, bytes: &Bytes| {
-        let invalid = |source| ExecError::InvalidTx { index, source };
-        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(e.into()))?;
-        if verified(&signed.id(), bytes.as_slice()) {
-            return signed.verify_except_signature(chain_id).map_err(invalid);
-        }
-        signed.verify_cached(chain_id, keys).map_err(invalid)
-    };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(8);
-    if threads < 2 || txs.len() < 64 {
-        let mut keys = HashMap::new();
-        return txs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| verify_one(&mut keys, i, b))
-            .collect();
+    if threads < 2 || txs.len() < 2 * SIGNATURE_BATCH {
+        return verify_part(chain_id, 0, txs, verified);
     }
     let chunk = txs.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let handles: Vec<_> = txs
             .chunks(chunk)
             .enumerate()
-            .map(|(c, part)| {
-                scope.spawn(move || {
-                    let mut keys = HashMap::new();
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, b)| verify_one(&mut keys, c * chunk + i, b))
-                        .collect::<Result<Vec<_>, _>>()
-                })
-            })
+            .map(|(c, part)| scope.spawn(move || verify_part(chain_id, c * chunk, part, verified)))
             .collect();
         let mut out = Vec::with_capacity(txs.len());
         for handle in handles {
@@ -256,4 +236,44 @@ fn verify_all(
         }
         Ok(out)
     })
+}
+
+/// [`verify_all`] for the transactions of a block from index `offset` on.
+fn verify_part(
+    chain_id: &Hash32,
+    offset: usize,
+    part: &[Bytes],
+    verified: &Verified<'_>,
+) -> Result<Vec<VerifiedTx>, ExecError> {
+    let invalid = |index: usize, source: TxError| ExecError::InvalidTx {
+        index: offset + index,
+        source,
+    };
+    let mut known = Vec::with_capacity(part.len());
+    let mut fresh = Vec::new();
+    for (i, bytes) in part.iter().enumerate() {
+        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(i, e.into()))?;
+        if verified(&signed.id(), bytes.as_slice()) {
+            known.push(Some(signed.verify_except_signature(chain_id)));
+        } else {
+            known.push(None);
+            fresh.push(signed);
+        }
+    }
+    let mut checked = verify_many(chain_id, &fresh, &mut HashMap::new()).into_iter();
+    let mut out = Vec::with_capacity(part.len());
+    for (i, known) in known.into_iter().enumerate() {
+        let result = match known {
+            Some(result) => result,
+            // `verify_many` answers every input in order; a missing answer fails closed.
+            None => checked.next().unwrap_or(Err(TxError::Signature(
+                clearance_core::crypto::SignatureError::Invalid {
+                    key: clearance_core::crypto::PublicKey([0; 32]),
+                    tag: clearance_core::hash::tag::TX,
+                },
+            ))),
+        };
+        out.push(result.map_err(|e| invalid(i, e))?);
+    }
+    Ok(out)
 }

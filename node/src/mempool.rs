@@ -9,7 +9,7 @@ use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use clearance_core::crypto::{CheckedKey, PublicKey};
 use clearance_core::rules::{self, RuleError, StateKey, StateValue, StateView};
-use clearance_core::tx::{SignedTx, TxBody, TxError};
+use clearance_core::tx::{SignedTx, TxBody, TxError, VerifiedTx};
 use std::collections::{BTreeMap, HashMap};
 
 /// How far past the committed sequence number a key's pending transactions may reach.
@@ -127,27 +127,35 @@ impl Mempool {
         bytes: &[u8],
         now_ms: u64,
     ) -> Result<Hash32, AdmitError> {
-        if bytes.len() > self.max_tx_bytes {
-            return Err(AdmitError::TooLarge {
-                size: bytes.len(),
-                limit: self.max_tx_bytes,
-            });
-        }
+        self.check_size(bytes)?;
         let signed = SignedTx::from_bytes(bytes).map_err(TxError::from)?;
-        let id = signed.id();
-        if self.entries.contains_key(&id) {
-            return Err(AdmitError::Duplicate(id));
-        }
-        if self.entries.len() >= self.max_txs || self.bytes + bytes.len() as u64 > self.max_bytes {
-            return Err(AdmitError::Full {
-                txs: self.entries.len(),
-                bytes: self.bytes,
-            });
+        // A duplicate costs nothing to refuse; its signature would cost as much as a new transaction's.
+        if self.entries.contains_key(&signed.id()) {
+            return Err(AdmitError::Duplicate(signed.id()));
         }
         if self.keys.len() >= MAX_CACHED_KEYS {
             self.keys.clear();
         }
         let verified = signed.verify_cached(&self.chain_id, &mut self.keys)?;
+        self.admit_verified(state, committed, bytes, verified, now_ms)
+    }
+
+    /// Admits a transaction whose chain, signature and shape the caller has checked over exactly `bytes` (the
+    /// API handler and the gossip validator do, off the consensus task), if every other check passes.
+    pub fn admit_verified(
+        &mut self,
+        state: &dyn StateView,
+        committed: &dyn Fn(&Hash32) -> bool,
+        bytes: &[u8],
+        verified: VerifiedTx,
+        now_ms: u64,
+    ) -> Result<Hash32, AdmitError> {
+        self.check_size(bytes)?;
+        let id = verified.id;
+        if self.entries.contains_key(&id) {
+            return Err(AdmitError::Duplicate(id));
+        }
+        self.check_room(bytes)?;
         if committed(&id) {
             return Err(AdmitError::Committed(id));
         }
@@ -180,6 +188,26 @@ impl Mempool {
         }
         self.insert(id, Bytes(bytes.to_vec()), body, now_ms);
         Ok(id)
+    }
+
+    fn check_size(&self, bytes: &[u8]) -> Result<(), AdmitError> {
+        if bytes.len() > self.max_tx_bytes {
+            return Err(AdmitError::TooLarge {
+                size: bytes.len(),
+                limit: self.max_tx_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_room(&self, bytes: &[u8]) -> Result<(), AdmitError> {
+        if self.entries.len() >= self.max_txs || self.bytes + bytes.len() as u64 > self.max_bytes {
+            return Err(AdmitError::Full {
+                txs: self.entries.len(),
+                bytes: self.bytes,
+            });
+        }
+        Ok(())
     }
 
     fn insert(&mut self, id: Hash32, bytes: Bytes, body: TxBody, admitted_ms: u64) {

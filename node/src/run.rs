@@ -204,6 +204,8 @@ pub async fn start(home: Home) -> Result<()> {
             metrics: metrics.clone(),
             events: events.clone(),
             members: Arc::new(members),
+            chain_id,
+            keys: Default::default(),
         },
         home.config.api.max_body_bytes as usize,
     );

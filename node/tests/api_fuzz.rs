@@ -73,9 +73,15 @@ fn harness() -> Harness {
         let mut pool = Mempool::new(chain_id, 1000, 1 << 24, 16 * 1024);
         while let Some(req) = requests.recv().await {
             match req {
-                ApiRequest::Submit { bytes, reply } => {
+                ApiRequest::Submit { bytes, tx, reply } => {
                     let committed = |id: &_| matches!(pool_store.tx_location(id), Ok(Some(_)));
-                    let _ = reply.send(pool.admit(pool_store.as_ref(), &committed, &bytes, 0));
+                    let _ = reply.send(pool.admit_verified(
+                        pool_store.as_ref(),
+                        &committed,
+                        &bytes,
+                        *tx,
+                        0,
+                    ));
                 }
                 ApiRequest::IsPending { id, reply } => {
                     let _ = reply.send(pool.contains(&id));
@@ -118,6 +124,8 @@ fn harness() -> Harness {
             metrics: Arc::new(Metrics::default()),
             events,
             members: Arc::new(vec![]),
+            chain_id,
+            keys: Default::default(),
         },
         64 * 1024,
     );

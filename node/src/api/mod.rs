@@ -10,6 +10,7 @@ use extract::ApiPath;
 pub use events::{EVENT_BUFFER, EventSender};
 
 use crate::driver::ApiRequest;
+use crate::mempool::AdmitError;
 use crate::metrics::Metrics;
 use crate::status::Status;
 use crate::storage::Store;
@@ -21,9 +22,12 @@ use axum::{Json, Router};
 use clearance_core::Hash32;
 use clearance_core::api::{ErrorBody, Submitted, TxStatus};
 use clearance_core::block::Outcome;
-use clearance_core::tx::SignedTx;
+use clearance_core::crypto::{CheckedKey, PublicKey, SignatureError};
+use clearance_core::hash::tag;
+use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
 use serde::Serialize;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot, watch};
 
 #[derive(Clone)]
@@ -35,6 +39,9 @@ pub struct ApiState {
     pub events: EventSender,
     /// The genesis members, as `/v1/members` shows them.
     pub members: Arc<Vec<serde_json::Value>>,
+    pub chain_id: Hash32,
+    /// Submitter keys already validated, shared by the handlers that verify submitted transactions.
+    pub keys: Arc<Mutex<HashMap<PublicKey, CheckedKey>>>,
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
@@ -199,12 +206,24 @@ async fn submit(
             "send application/json or application/octet-stream",
         ));
     };
-    let (reply, answer) = oneshot::channel();
-    s.driver
-        .send(ApiRequest::Submit { bytes, reply })
-        .await
-        .map_err(|_| unavailable())?;
-    match answer.await.map_err(|_| unavailable())? {
+    // Verified here, on the handler's thread, so that the consensus task never spends time on signatures.
+    let verified = verify_submitted(&s, &bytes).map_err(AdmitError::from);
+    let admitted = match verified {
+        Ok(tx) => {
+            let (reply, answer) = oneshot::channel();
+            s.driver
+                .send(ApiRequest::Submit {
+                    bytes,
+                    tx: Box::new(tx),
+                    reply,
+                })
+                .await
+                .map_err(|_| unavailable())?;
+            answer.await.map_err(|_| unavailable())?
+        }
+        Err(e) => Err(e),
+    };
+    match admitted {
         Ok(tx_id) => Ok((
             StatusCode::ACCEPTED,
             Json(Submitted {
@@ -213,7 +232,6 @@ async fn submit(
             }),
         )),
         Err(e) => {
-            use crate::mempool::AdmitError;
             let status = match &e {
                 AdmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
                 AdmitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -226,6 +244,36 @@ async fn submit(
             Err(ApiError::new(status, e.code(), e))
         }
     }
+}
+
+/// Decodes and verifies a submitted transaction. The submitter's key is validated once and then cached; the
+/// lock is held only to look it up, so concurrent submissions verify their signatures in parallel.
+fn verify_submitted(s: &ApiState, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
+    let signed = SignedTx::from_bytes(bytes)?;
+    let tx = signed.verify_except_signature(&s.chain_id)?;
+    let submitter = tx.body.submitter;
+    let cached = lock(&s.keys).get(&submitter).cloned();
+    let key = match cached {
+        Some(key) => key,
+        None => {
+            let key = submitter.to_checked().map_err(SignatureError::from)?;
+            let mut keys = lock(&s.keys);
+            if keys.len() >= 4096 {
+                keys.clear();
+            }
+            keys.insert(submitter, key.clone());
+            key
+        }
+    };
+    key.verify(tag::TX, signed.body.as_slice(), &signed.signature)?;
+    Ok(tx)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The cache holds only validated keys, so a panic elsewhere cannot leave it wrong.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn tx_status(

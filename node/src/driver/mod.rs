@@ -15,6 +15,7 @@ use clearance_core::Hash32;
 use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::CountryCode;
+use clearance_core::tx::VerifiedTx;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -25,8 +26,10 @@ mod blocksync;
 
 /// Requests from the HTTP API.
 pub enum ApiRequest {
+    /// A transaction the API handler has verified (chain, signature, shape) over exactly `bytes`.
     Submit {
         bytes: Vec<u8>,
+        tx: Box<VerifiedTx>,
         reply: oneshot::Sender<Result<Hash32, AdmitError>>,
     },
     IsPending {
@@ -388,8 +391,8 @@ impl Driver {
 
     fn on_api(&mut self, req: ApiRequest) -> Result<()> {
         match req {
-            ApiRequest::Submit { bytes, reply } => {
-                let result = self.admit(&bytes);
+            ApiRequest::Submit { bytes, tx, reply } => {
+                let result = self.admit(&bytes, *tx);
                 if result.is_ok() {
                     self.net.send(NetCommand::PublishTx(bytes)).ok();
                     self.maybe_start_height(false)?;
@@ -403,10 +406,12 @@ impl Driver {
         Ok(())
     }
 
-    fn admit(&mut self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
+    fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
         let store = self.ledger.store();
         let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
-        let result = self.mempool.admit(store, &committed, bytes, now_ms());
+        let result = self
+            .mempool
+            .admit_verified(store, &committed, bytes, tx, now_ms());
         match &result {
             Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
             Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
@@ -418,19 +423,13 @@ impl Driver {
 
     fn on_net(&mut self, event: NetEvent) -> Result<()> {
         match event {
-            NetEvent::Tx { from, bytes } => match self.admit(&bytes) {
-                Ok(_) => self.maybe_start_height(false)?,
-                Err(AdmitError::Tx(e)) => {
-                    self.net
-                        .send(NetCommand::Penalise {
-                            peer: from,
-                            reason: format!("gossiped transaction: {e}"),
-                        })
-                        .ok();
+            // The network verified it before relaying it. Duplicates are normal with gossip, and rule failures
+            // can be ordering between nodes, so a refusal here is no fault of the sender.
+            NetEvent::Tx { bytes, tx, .. } => {
+                if self.admit(&bytes, *tx).is_ok() {
+                    self.maybe_start_height(false)?;
                 }
-                // Duplicates are normal with gossip; rule failures can be ordering between nodes.
-                Err(_) => {}
-            },
+            }
             NetEvent::Consensus { from, msg } => self.on_consensus(from, msg)?,
             NetEvent::Request {
                 id,

@@ -9,7 +9,8 @@ pub mod wire;
 
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
-use futures::StreamExt;
+use clearance_core::tx::VerifiedTx;
+use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
     Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, identity, noise,
@@ -43,9 +44,11 @@ pub struct NetworkConfig {
 /// What the network hands to the driver.
 #[derive(Debug)]
 pub enum NetEvent {
+    /// A gossiped transaction, verified (chain, signature, shape) over exactly `bytes`.
     Tx {
         from: PeerId,
         bytes: Vec<u8>,
+        tx: Box<VerifiedTx>,
     },
     Consensus {
         from: PeerId,
@@ -116,7 +119,13 @@ struct Network {
     max_backoff: Duration,
     /// Submitter keys already validated, for checking gossiped transactions.
     keys: HashMap<clearance_core::crypto::PublicKey, clearance_core::crypto::CheckedKey>,
+    /// Gossiped transactions waiting for their signatures to be checked as one batch.
+    unchecked_txs: Vec<(PeerId, gossipsub::MessageId, Vec<u8>)>,
 }
+
+/// How many swarm events are handled in a row before the gossiped transactions among them are checked: a burst
+/// of arrivals becomes one signature batch, while a lone transaction waits for nothing.
+const EVENT_BURST: usize = 64;
 
 /// The channels on which the network hands events to the driver.
 pub struct NetEvents {
@@ -237,6 +246,7 @@ pub fn spawn(
         metrics,
         max_backoff: config.max_redial_backoff,
         keys: HashMap::new(),
+        unchecked_txs: Vec::new(),
     };
     tokio::spawn(network.run(cmd_rx));
     Ok((
@@ -253,7 +263,16 @@ impl Network {
         let mut redial = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                event = self.swarm.select_next_some() => {
+                    self.on_swarm_event(event);
+                    for _ in 1..EVENT_BURST {
+                        match self.swarm.next().now_or_never() {
+                            Some(Some(event)) => self.on_swarm_event(event),
+                            _ => break,
+                        }
+                    }
+                    self.check_txs();
+                }
                 cmd = commands.recv() => match cmd {
                     Some(cmd) => self.on_command(cmd),
                     // The driver has stopped: so does the network.
@@ -427,18 +446,58 @@ impl Network {
     /// signature for this chain (a submitter's for a transaction, a member's for a consensus message). Only the
     /// direct sender of an invalid message is penalised: correct members never relay one.
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        let verdict = if message.topic == self.tx_topic.hash() {
-            self.check_tx(&message.data).map(|()| NetEvent::Tx {
-                from: source,
-                bytes: message.data,
-            })
-        } else if message.topic == self.consensus_topic.hash() {
+        if message.topic == self.tx_topic.hash() {
+            self.unchecked_txs.push((source, id, message.data));
+            return;
+        }
+        let verdict = if message.topic == self.consensus_topic.hash() {
             self.check_consensus(&message.data)
-                .map(|msg| NetEvent::Consensus { from: source, msg })
+                .map(|msg| self.emit(NetEvent::Consensus { from: source, msg }))
         } else {
             Err(format!("unknown topic {}", message.topic))
         };
-        let verdict = verdict.map(|event| self.emit(event));
+        self.report(source, &id, verdict);
+    }
+
+    /// Checks the gossiped transactions received since the last call, their signatures as batches, and hands
+    /// the valid ones to the driver.
+    fn check_txs(&mut self) {
+        if self.unchecked_txs.is_empty() {
+            return;
+        }
+        let mut decoded = Vec::new();
+        let mut signed = Vec::new();
+        for (source, id, data) in std::mem::take(&mut self.unchecked_txs) {
+            match clearance_core::tx::SignedTx::from_bytes(&data) {
+                Ok(tx) => {
+                    signed.push(tx);
+                    decoded.push((source, id, data));
+                }
+                Err(e) => self.report(source, &id, Err(format!("gossiped transaction: {e}"))),
+            }
+        }
+        if self.keys.len() >= 4096 {
+            self.keys.clear();
+        }
+        let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
+        for ((source, id, bytes), result) in decoded.into_iter().zip(results) {
+            let verdict = match result {
+                Ok(tx) => {
+                    self.emit(NetEvent::Tx {
+                        from: source,
+                        bytes,
+                        tx: Box::new(tx),
+                    });
+                    Ok(())
+                }
+                Err(e) => Err(format!("gossiped transaction: {e}")),
+            };
+            self.report(source, &id, verdict);
+        }
+    }
+
+    /// Tells gossipsub whether to relay a message, and penalises the direct sender of an invalid one.
+    fn report(&mut self, source: PeerId, id: &gossipsub::MessageId, verdict: Result<(), String>) {
         let acceptance = match verdict {
             Ok(()) => gossipsub::MessageAcceptance::Accept,
             Err(reason) => {
@@ -449,19 +508,7 @@ impl Network {
         self.swarm
             .behaviour_mut()
             .gossip
-            .report_message_validation_result(&id, &source, acceptance);
-    }
-
-    fn check_tx(&mut self, data: &[u8]) -> Result<(), String> {
-        let signed = clearance_core::tx::SignedTx::from_bytes(data)
-            .map_err(|e| format!("gossiped transaction: {e}"))?;
-        if self.keys.len() >= 4096 {
-            self.keys.clear();
-        }
-        signed
-            .verify_cached(&self.chain_id, &mut self.keys)
-            .map_err(|e| format!("gossiped transaction: {e}"))?;
-        Ok(())
+            .report_message_validation_result(id, &source, acceptance);
     }
 
     fn check_consensus(&self, data: &[u8]) -> Result<crate::consensus::Message, String> {
