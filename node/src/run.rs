@@ -225,6 +225,9 @@ pub async fn start(home: Home) -> Result<()> {
         status: status_tx,
         base_status,
         events,
+        min_block_interval: Duration::from_millis(u64::from(
+            home.config.consensus.min_block_interval_ms,
+        )),
     })?;
     tracing::info!(
         chain = %chain_id,

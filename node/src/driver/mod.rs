@@ -61,6 +61,11 @@ pub struct Driver {
     inputs: VecDeque<Input>,
     /// Committed height whose successor has not been started yet (waiting for transactions or the heartbeat).
     pending_start: Option<u64>,
+    min_block_interval: Duration,
+    /// When this node last started a height.
+    height_started: Instant,
+    /// When a waiting height may start: transactions are ready, but the last height started too recently.
+    start_at: Option<Instant>,
     peers: HashSet<PeerId>,
     sync: blocksync::SyncState,
     last_progress: (u64, u32, crate::consensus::Step, Instant),
@@ -86,6 +91,8 @@ pub struct DriverParts {
     pub status: watch::Sender<Status>,
     pub base_status: Status,
     pub events: crate::api::EventSender,
+    /// See `PacingConfig::min_block_interval_ms`.
+    pub min_block_interval: Duration,
 }
 
 impl Driver {
@@ -130,6 +137,9 @@ impl Driver {
             timer_seq: 0,
             inputs: VecDeque::new(),
             pending_start: None,
+            min_block_interval: parts.min_block_interval,
+            height_started: Instant::now(),
+            start_at: None,
             peers: HashSet::new(),
             sync: blocksync::SyncState::new(now),
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
@@ -162,9 +172,9 @@ impl Driver {
         tokio::pin!(shutdown);
         loop {
             let next_timer = self.timers.keys().next().map(|(at, _)| *at);
+            let wake = next_timer.into_iter().chain(self.start_at).min();
             let sleep = tokio::time::sleep_until(
-                next_timer
-                    .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
+                wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
                     .into(),
             );
             tokio::select! {
@@ -175,7 +185,10 @@ impl Driver {
                 Some(event) = net_events.control.recv() => self.on_net(event)?,
                 Some(event) = net_events.gossip.recv() => self.on_net(event)?,
                 Some(req) = api.recv() => self.on_api(req)?,
-                _ = sleep, if next_timer.is_some() => self.fire_timers()?,
+                _ = sleep, if wake.is_some() => {
+                    self.fire_timers()?;
+                    self.maybe_start_height(false)?;
+                }
                 _ = tick.tick() => self.on_tick()?,
             }
             self.drain_inputs()?;
@@ -370,6 +383,7 @@ impl Driver {
     /// Starts the next height once there is something to order: a transaction, a peer already at that height,
     /// or the heartbeat.
     fn maybe_start_height(&mut self, peer_moved_on: bool) -> Result<()> {
+        self.start_at = None;
         let Some(height) = self.pending_start else {
             return Ok(());
         };
@@ -378,6 +392,12 @@ impl Driver {
         if !(peer_moved_on || heartbeat || self.mempool.has_ready(self.ledger.store())) {
             return Ok(());
         }
+        let paced_until = self.height_started + self.min_block_interval;
+        if !(peer_moved_on || heartbeat) && Instant::now() < paced_until {
+            self.start_at = Some(paced_until);
+            return Ok(());
+        }
+        self.height_started = Instant::now();
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();

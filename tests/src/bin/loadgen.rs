@@ -120,12 +120,44 @@ fn main() -> Result<()> {
     if nodes.is_empty() || keys.is_empty() {
         bail!("give --start N, or --nodes and --keys");
     }
-    let result = runtime.block_on(run(&args, nodes, keys));
+    let pids: Vec<(String, u32)> = cluster
+        .as_ref()
+        .map(|c| {
+            (0..c.nodes.len())
+                .filter_map(|i| Some((c.nodes[i].id.clone(), c.pid(i)?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let result = runtime.block_on(run(&args, nodes, keys, &pids));
     drop(cluster);
     result
 }
 
-async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> {
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // USER_HZ is 100 on every Linux this runs on.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// A process's peak resident memory in MiB, from `VmHWM` in `/proc/<pid>/status`.
+fn peak_rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn run(
+    args: &Args,
+    nodes: Vec<String>,
+    keys: Vec<PathBuf>,
+    pids: &[(String, u32)],
+) -> Result<()> {
     let clients: Vec<Client> = nodes.iter().map(|n| Client::new(n)).collect();
     let shared = Arc::new(Mutex::new(Shared {
         pending: vec![0; keys.len()],
@@ -203,44 +235,67 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
         }));
     }
 
-    // Record-by-id queries against random nodes while the load runs.
+    // Record-by-id queries against random nodes while the load runs, from their own thread and runtime: an
+    // agency that queries is not the process that generates the load, so the generator's own work must not
+    // delay the query futures and inflate their latency.
     let querier = {
         let shared = shared.clone();
-        let clients = clients.clone();
+        let nodes = nodes.clone();
         let rate = args.query_rate.max(1);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
-            let mut i = 0usize;
-            while Instant::now() < deadline {
-                tick.tick().await;
-                i += 1;
-                let id = {
-                    let s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    if s.committed.is_empty() {
-                        continue;
+        std::thread::spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let clients: Vec<Client> = nodes.iter().map(|n| Client::new(n)).collect();
+                let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    tick.tick().await;
+                    i += 1;
+                    let id = {
+                        let s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                        if s.committed.is_empty() {
+                            continue;
+                        }
+                        s.committed[(i * 7919) % s.committed.len()]
+                    };
+                    let client = &clients[i % clients.len()];
+                    let start = Instant::now();
+                    if client.record(&id).await.is_ok() {
+                        let took = start.elapsed();
+                        shared
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .query_latencies
+                            .push(took);
                     }
-                    s.committed[(i * 7919) % s.committed.len()]
-                };
-                let client = &clients[i % clients.len()];
-                let start = Instant::now();
-                if client.record(&id).await.is_ok() {
-                    let took = start.elapsed();
-                    shared
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .query_latencies
-                        .push(took);
                 }
-            }
+            });
+            Ok(())
         })
     };
 
     let started = Instant::now();
+    let cpu_before: Vec<Option<Duration>> = pids.iter().map(|(_, pid)| cpu_time(*pid)).collect();
     for t in tasks {
         t.await?;
     }
     let offered_for = started.elapsed();
-    querier.await?;
+    // Each node's share of one core over the offered period, and its peak memory so far.
+    let node_usage: Vec<(String, Option<f64>, Option<f64>)> = pids
+        .iter()
+        .zip(&cpu_before)
+        .map(|((id, pid), before)| {
+            let share = before.zip(cpu_time(*pid)).map(|(b, a)| {
+                100.0 * (a.saturating_sub(b)).as_secs_f64() / offered_for.as_secs_f64()
+            });
+            (id.clone(), share, peak_rss_mib(*pid))
+        })
+        .collect();
+    querier
+        .join()
+        .map_err(|_| anyhow::anyhow!("the query thread panicked"))??;
     // Let what was submitted commit.
     let drain = Instant::now() + Duration::from_secs(15);
     while Instant::now() < drain {
@@ -289,6 +344,13 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
         percentile(&queries, 1.0),
         queries.len()
     );
+    for (id, cpu, rss) in &node_usage {
+        println!(
+            "node {id:<10} cpu {}  peak RSS {}",
+            cpu.map_or("?".into(), |c| format!("{c:.0}% of a core")),
+            rss.map_or("?".into(), |r| format!("{r:.0} MiB"))
+        );
+    }
     if s.skipped > 0 {
         println!(
             "skipped turns    {} (a client had {} records pending)",
@@ -318,6 +380,9 @@ async fn run(args: &Args, nodes: Vec<String>, keys: Vec<PathBuf>) -> Result<()> 
             },
             "committed": committed,
             "committed_per_s": throughput,
+            "nodes": node_usage.iter().map(|(id, cpu, rss)| serde_json::json!({
+                "member": id, "cpu_percent_of_core": cpu, "peak_rss_mib": rss,
+            })).collect::<Vec<_>>(),
             "not_committed": s.submitted.len(),
             "commit_latency_ms": {
                 "p50": percentile(&commits, 0.5), "p90": percentile(&commits, 0.9),
