@@ -84,7 +84,7 @@ impl SignedTx {
     }
 
     /// Decodes the body and checks everything that needs no ledger state: the chain, the signature
-    /// (`verify_strict` over the received body bytes), the sequence number and the record's shape.
+    /// (section 3.4 of `docs/protocol.md`, over the received body bytes), the sequence number and the record's shape.
     pub fn verify(&self, chain_id: &Hash32) -> Result<VerifiedTx, TxError> {
         self.verify_cached(chain_id, &mut HashMap::new())
     }
