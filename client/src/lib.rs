@@ -207,6 +207,29 @@ impl Client {
         }
     }
 
+    /// `GET /v1/proofs/records/{id}`: a proof bundle to verify offline with `clearance_core::audit`.
+    pub async fn proof(&self, id: &Hash32) -> Result<clearance_core::audit::ProofBundle> {
+        self.get(&format!("/v1/proofs/records/{id}"), &[]).await
+    }
+
+    /// `GET /v1/checkpoint`: the node's certified head.
+    pub async fn checkpoint(&self) -> Result<clearance_core::audit::Checkpoint> {
+        self.get("/v1/checkpoint", &[]).await
+    }
+
+    /// `GET /v1/proofs/consistency`: the log at height `to` (the head if `None`) extends the log at `from`.
+    pub async fn consistency(
+        &self,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<clearance_core::audit::ConsistencyProof> {
+        let mut query = vec![("from", from.to_string())];
+        if let Some(to) = to {
+            query.push(("to", to.to_string()));
+        }
+        self.get("/v1/proofs/consistency", &query).await
+    }
+
     pub async fn record(&self, id: &Hash32) -> Result<RecordView> {
         self.get(&format!("/v1/records/{id}"), &[]).await
     }

@@ -2,6 +2,8 @@
 //! readable table otherwise. Exit status: 0 on success, 1 on an error (the node's code and message are printed),
 //! 3 when a submitted transaction was committed but rejected by the ledger's rules.
 
+mod audit;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
@@ -77,6 +79,28 @@ enum Command {
         after: Option<u64>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
+    },
+    /// Fetch a record's proof bundle, to verify offline with `verify`.
+    Proof {
+        id: String,
+        /// Where to write the bundle.
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Verify a proof bundle offline, with only the genesis file; exits 0 only when everything checks.
+    Verify {
+        #[arg(long)]
+        genesis: PathBuf,
+        #[arg(long)]
+        bundle: PathBuf,
+        /// A document whose SHA-256 the record must commit to.
+        #[arg(long)]
+        document: Option<PathBuf>,
+    },
+    /// Keep a certified head, and prove that a newer one extends it.
+    Checkpoint {
+        #[command(subcommand)]
+        action: audit::CheckpointAction,
     },
     /// Print committed records as they happen.
     Watch {
@@ -207,6 +231,13 @@ async fn run(cli: Cli) -> Result<i32> {
             }
             Ok(0)
         }
+        Command::Proof { id, out } => audit::proof(&client, cli.json, &id, &out).await,
+        Command::Verify {
+            genesis,
+            bundle,
+            document,
+        } => audit::verify(cli.json, &genesis, &bundle, document.as_deref()),
+        Command::Checkpoint { action } => audit::checkpoint(&client, cli.json, action).await,
         Command::Watch {
             kind,
             member,

@@ -9,6 +9,7 @@
 //! rocksdb. Everything it hashes or signs is specified in `docs/protocol.md`.
 
 pub mod api;
+pub mod audit;
 pub mod block;
 pub mod bytes;
 pub mod countries;

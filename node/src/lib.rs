@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod mempool;
 pub mod metrics;
 pub mod network;
+pub mod proofs;
 pub mod query;
 pub mod run;
 pub mod status;

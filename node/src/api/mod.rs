@@ -3,6 +3,7 @@
 
 mod events;
 mod extract;
+mod proofs;
 mod queries;
 
 use extract::ApiPath;
@@ -45,7 +46,7 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 16] = [
+pub const ROUTES: [(&str, &str); 19] = [
     ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
@@ -62,6 +63,9 @@ pub const ROUTES: [(&str, &str); 16] = [
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
     ("get", "/v1/health"),
+    ("get", "/v1/proofs/records/{id}"),
+    ("get", "/v1/proofs/consistency"),
+    ("get", "/v1/checkpoint"),
 ];
 
 /// The OpenAPI 3 document of this API.
@@ -87,6 +91,9 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/health", get(health))
+        .route("/v1/proofs/records/{id}", get(proofs::record_bundle))
+        .route("/v1/proofs/consistency", get(proofs::consistency))
+        .route("/v1/checkpoint", get(proofs::checkpoint))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,0 +1,63 @@
+//! Handlers for auditors: proof bundles, checkpoints and consistency proofs (`crate::proofs`).
+
+use super::extract::{ApiPath, ApiQuery};
+use super::{ApiError, ApiState, internal};
+use crate::proofs::{self, ProofError};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use clearance_core::Hash32;
+use clearance_core::audit::{Checkpoint, ConsistencyProof, ProofBundle};
+use serde::Deserialize;
+
+fn proof_error(e: ProofError) -> ApiError {
+    match e {
+        ProofError::Unknown(_) => ApiError::new(StatusCode::NOT_FOUND, "RECORD_NOT_FOUND", e),
+        ProofError::Rejected { .. } => ApiError::new(StatusCode::NOT_FOUND, "RECORD_REJECTED", e),
+        ProofError::Empty => ApiError::new(StatusCode::NOT_FOUND, "NO_BLOCKS", e),
+        ProofError::BadRange(_) => ApiError::new(StatusCode::BAD_REQUEST, "BAD_RANGE", e),
+        ProofError::Storage(e) => internal(e),
+    }
+}
+
+/// `GET /v1/proofs/records/{id}`. Building a bundle reads a few dozen keys, so it runs on the blocking pool.
+pub async fn record_bundle(
+    State(s): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<ProofBundle>, ApiError> {
+    let id = Hash32::from_hex(&id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
+    let bundle = tokio::task::spawn_blocking(move || proofs::bundle(&s.store, &s.chain_id, &id))
+        .await
+        .map_err(internal)?
+        .map_err(proof_error)?;
+    Ok(Json(bundle))
+}
+
+/// `GET /v1/checkpoint`.
+pub async fn checkpoint(State(s): State<ApiState>) -> Result<Json<Checkpoint>, ApiError> {
+    Ok(Json(
+        proofs::checkpoint(&s.store, &s.chain_id).map_err(proof_error)?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RangeParams {
+    from: u64,
+    to: Option<u64>,
+}
+
+/// `GET /v1/proofs/consistency?from=A[&to=B]`.
+pub async fn consistency(
+    State(s): State<ApiState>,
+    ApiQuery(q): ApiQuery<RangeParams>,
+) -> Result<Json<ConsistencyProof>, ApiError> {
+    let proof = tokio::task::spawn_blocking(move || {
+        proofs::consistency(&s.store, &s.chain_id, q.from, q.to)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(proof_error)?;
+    Ok(Json(proof))
+}

@@ -1,0 +1,254 @@
+//! Builds what auditors verify offline (`clearance_core::audit`, `docs/audit.md`): proof bundles for records,
+//! checkpoints of the head, and consistency proofs between two heights. Everything is read from committed
+//! data only: blocks, certificates and log nodes below the head never change.
+
+use crate::index;
+use crate::storage::{StorageError, Store};
+use clearance_core::Hash32;
+use clearance_core::audit::{
+    BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader, Checkpoint,
+    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, concerns,
+};
+use clearance_core::block::{Block, HeaderView, Outcome};
+use clearance_core::bytes::Bytes;
+use clearance_core::merkle::{self, MemoryLog};
+use clearance_core::record::{CertificateBody, CertificateRef, Record};
+use clearance_core::tx::{SignedTx, TxBody};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error("no record {0}")]
+    Unknown(Hash32),
+    #[error("transaction {id} was committed but rejected with {code}; it is not in the record log")]
+    Rejected { id: Hash32, code: String },
+    #[error("no block has been committed yet")]
+    Empty,
+    #[error("{0}")]
+    BadRange(String),
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+}
+
+fn corrupt(what: &'static str, detail: impl std::fmt::Display) -> ProofError {
+    ProofError::Storage(StorageError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    })
+}
+
+/// The stored header bytes and certificate of the block at `height`.
+fn certified(store: &Store, height: u64) -> Result<(CertifiedHeader, Block), ProofError> {
+    let stored = store
+        .block_bytes(height)?
+        .ok_or_else(|| corrupt("block", format!("height {height} is missing")))?;
+    let block = Block::from_bytes(&stored.block).map_err(|e| corrupt("block", e))?;
+    Ok((
+        CertifiedHeader {
+            header: block.header.clone(),
+            certificate: Bytes(stored.certificate),
+        },
+        block,
+    ))
+}
+
+fn header_of(block: &Block) -> Result<HeaderView, ProofError> {
+    HeaderView::from_bytes(block.header.as_slice()).map_err(|e| corrupt("block header", e))
+}
+
+/// The anchor every bundle and checkpoint is built on: the head.
+fn anchor(store: &Store) -> Result<(CertifiedHeader, HeaderView), ProofError> {
+    let head = store.head()?;
+    if head.height == 0 {
+        return Err(ProofError::Empty);
+    }
+    let (certified, block) = certified(store, head.height)?;
+    let view = header_of(&block)?;
+    Ok((certified, view))
+}
+
+/// The record at `log_index`, proven in its block and in the log of `log_size` entries.
+fn record_proof(
+    store: &Store,
+    chain_id: &Hash32,
+    log_index: u64,
+    log_size: u64,
+) -> Result<(RecordProof, TxBody), ProofError> {
+    let bytes = store
+        .record(log_index)?
+        .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
+    let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
+    let body: TxBody = signed
+        .verify_except_signature(chain_id)
+        .map_err(|e| corrupt("record", e))?
+        .body;
+    let loc = store
+        .tx_location(&signed.id())?
+        .ok_or_else(|| corrupt("record", format!("{} has no location", signed.id())))?;
+    let (block_proof, block) = certified(store, loc.height)?;
+    let mut txs = MemoryLog::new();
+    for tx in &block.txs {
+        txs.append(tx.as_slice());
+    }
+    let tx_path = merkle::inclusion_proof(&txs, u64::from(loc.index), block.txs.len() as u64)
+        .map_err(|e| corrupt("block transactions", e))?;
+    let log_path = merkle::inclusion_proof(store, log_index, log_size)
+        .map_err(|e| corrupt("record log", e))?;
+    Ok((
+        RecordProof {
+            signed_tx: Bytes(bytes),
+            block: block_proof,
+            tx_index: u64::from(loc.index),
+            tx_path,
+            log_index,
+            log_path,
+        },
+        body,
+    ))
+}
+
+/// `GET /v1/proofs/records/{id}`.
+pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBundle, ProofError> {
+    let loc = store.tx_location(id)?.ok_or(ProofError::Unknown(*id))?;
+    let log_index = match store.tx_result(&loc)?.map(|r| r.outcome) {
+        Some(Outcome::Accepted { log_index }) => log_index,
+        Some(Outcome::Rejected { code }) => {
+            return Err(ProofError::Rejected {
+                id: *id,
+                code: code.to_string(),
+            });
+        }
+        None => return Err(corrupt("transaction result", format!("{id} has none"))),
+    };
+    let (anchor, view) = anchor(store)?;
+    let log_size = view.header.log_size;
+    let (record, body) = record_proof(store, chain_id, log_index, log_size)?;
+    let mut later = Vec::new();
+    let mut candidates = later_candidates(store, chain_id, &body.record, log_index, log_size)?;
+    // The most recent status matters most: past the limit, the oldest later records are left out.
+    if candidates.len() > MAX_LATER_RECORDS {
+        candidates.drain(..candidates.len() - MAX_LATER_RECORDS);
+    }
+    for index in candidates {
+        later.push(record_proof(store, chain_id, index, log_size)?.0);
+    }
+    Ok(ProofBundle {
+        format: BUNDLE_FORMAT.into(),
+        version: VERSION,
+        chain_id: *chain_id,
+        record,
+        later,
+        anchor,
+        validator_set_changes: vec![],
+    })
+}
+
+/// Log indexes after `after` (and below `log_size`) of records about the same certificate, operator or
+/// declaration, in log order.
+fn later_candidates(
+    store: &Store,
+    chain_id: &Hash32,
+    subject: &Record,
+    after: u64,
+    log_size: u64,
+) -> Result<Vec<u64>, ProofError> {
+    let cert_ref = |c: &CertificateBody| CertificateRef {
+        issuer: c.issuer.clone(),
+        number: c.number.clone(),
+    };
+    let prefixes: Vec<Vec<u8>> = match subject {
+        Record::CertificateIssue(r) => vec![cert_ref(&r.certificate)],
+        Record::CertificateAmend(r) => vec![r.replaces.clone(), cert_ref(&r.certificate)],
+        Record::CertificateRevoke(r) => vec![r.certificate.clone()],
+        _ => vec![],
+    }
+    .iter()
+    .map(|r| index::prefix(index::CERTIFICATE, &index::certificate_value(r)))
+    .chain(match subject {
+        Record::AeoStatus(r) => vec![index::prefix(index::AEO, r.operator.as_str())],
+        Record::ClearanceDecision(r) => [
+            r.declaration
+                .mrn
+                .as_ref()
+                .map(|m| index::prefix(index::MRN, m.as_str())),
+            r.declaration
+                .ucr
+                .as_ref()
+                .map(|u| index::prefix(index::UCR, u.as_str())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+        _ => vec![],
+    })
+    .collect();
+    let mut indexes = Vec::new();
+    for prefix in prefixes {
+        store.scan_index(&prefix, Some(after), |log_index, _| {
+            if log_index < log_size {
+                indexes.push(log_index);
+            }
+            true
+        })?;
+    }
+    indexes.sort_unstable();
+    indexes.dedup();
+    let mut out = Vec::with_capacity(indexes.len());
+    for log_index in indexes {
+        let Some(bytes) = store.record(log_index)? else {
+            continue;
+        };
+        let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
+        let body = signed
+            .verify_except_signature(chain_id)
+            .map_err(|e| corrupt("record", e))?
+            .body;
+        if concerns(subject, &body.record) {
+            out.push(log_index);
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /v1/checkpoint`.
+pub fn checkpoint(store: &Store, chain_id: &Hash32) -> Result<Checkpoint, ProofError> {
+    let (head, view) = anchor(store)?;
+    Ok(Checkpoint {
+        format: CHECKPOINT_FORMAT.into(),
+        version: VERSION,
+        chain_id: *chain_id,
+        height: view.header.height,
+        log_size: view.header.log_size,
+        log_root: view.header.log_root,
+        head,
+    })
+}
+
+/// `GET /v1/proofs/consistency?from=A&to=B`; `to` defaults to the head.
+pub fn consistency(
+    store: &Store,
+    chain_id: &Hash32,
+    from: u64,
+    to: Option<u64>,
+) -> Result<ConsistencyProof, ProofError> {
+    let head = store.head()?.height;
+    let to = to.unwrap_or(head);
+    if from == 0 || from > to || to > head {
+        return Err(ProofError::BadRange(format!(
+            "need 1 <= from <= to <= {head} (the head); got from {from}, to {to}"
+        )));
+    }
+    let (old, old_block) = certified(store, from)?;
+    let (new, new_block) = certified(store, to)?;
+    let old_size = header_of(&old_block)?.header.log_size;
+    let new_size = header_of(&new_block)?.header.log_size;
+    let proof = merkle::consistency_proof(store, old_size, new_size)
+        .map_err(|e| corrupt("record log", e))?;
+    Ok(ConsistencyProof {
+        format: CONSISTENCY_FORMAT.into(),
+        version: VERSION,
+        chain_id: *chain_id,
+        old,
+        new,
+        proof,
+    })
+}

@@ -1,0 +1,314 @@
+//! Proof bundles from a real 4-node cluster, verified offline with only the genesis: the record, its document,
+//! a later revocation, checkpoints and consistency; and every field of a real bundle tampered with, each
+//! tampering refused with a reason that names the step.
+//!
+//! With `CLEARANCE_WRITE_AUDIT_EXAMPLE=DIR`, the test also writes the genesis, bundle and document it verified
+//! into DIR: that is how `docs/audit-example/` was made.
+
+use clearance_core::SecretKey;
+use clearance_core::audit::{
+    AuditError, ProofBundle, verify_bundle, verify_checkpoint, verify_extension,
+};
+use clearance_core::block::{Header, HeaderView};
+use clearance_core::genesis::Genesis;
+use clearance_core::hash::Hash32;
+use clearance_core::record::Record;
+use clearance_core::vote::{CommitCertificate, SignedVote};
+use clearance_tests::cluster::{Cluster, get_json};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn accepted(cluster: &Cluster, id: &Hash32) -> bool {
+    cluster
+        .tx_status(0, id)
+        .is_some_and(|s| s["status"] == "accepted")
+}
+
+fn submit(cluster: &Cluster, tx: &clearance_core::tx::SignedTx) -> Hash32 {
+    let (code, answer) = cluster.submit(0, tx);
+    assert_eq!(code, 202, "submit: {answer}");
+    let id = tx.id();
+    cluster.wait_until("the record commits", Duration::from_secs(20), |c| {
+        accepted(c, &id)
+    });
+    id
+}
+
+fn refusal(genesis: &Genesis, bundle: &Value, document: Option<&[u8]>) -> AuditError {
+    let bytes = serde_json::to_vec(bundle).unwrap();
+    match verify_bundle(genesis, &bytes, document) {
+        Ok(_) => panic!("a tampered bundle verified: {bundle}"),
+        Err(e) => e,
+    }
+}
+
+fn expect_step(genesis: &Genesis, bundle: &Value, step: &str, what: &str) {
+    let e = refusal(genesis, bundle, None);
+    assert!(
+        e.step.0 == step || e.step.0.starts_with(&format!("{step}.")),
+        "{what}: failed at {e}, expected step {step}"
+    );
+}
+
+/// Changes one character of a hex or base64 string to another valid character.
+fn flip_char(s: &str, at: usize) -> String {
+    let mut chars: Vec<char> = s.chars().collect();
+    let i = at % chars.len().max(1);
+    chars[i] = match chars[i] {
+        '0' => '1',
+        'A' => 'B',
+        'a' => 'b',
+        '=' => return format!("{s}A"),
+        _ => '0',
+    };
+    chars.into_iter().collect()
+}
+
+/// Every leaf of the JSON document, by path, with its value.
+fn leaves(value: &Value, path: Vec<Value>, out: &mut Vec<(Vec<Value>, Value)>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let mut p = path.clone();
+                p.push(json!(k));
+                leaves(v, p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let mut p = path.clone();
+                p.push(json!(i));
+                leaves(v, p, out);
+            }
+        }
+        leaf => out.push((path, leaf.clone())),
+    }
+}
+
+fn at<'a>(value: &'a mut Value, path: &[Value]) -> &'a mut Value {
+    path.iter().fold(value, |v, key| match key {
+        Value::String(k) => &mut v[k.as_str()],
+        Value::Number(i) => &mut v[i.as_u64().unwrap() as usize],
+        _ => unreachable!(),
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn decode_b64(v: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(v.as_str().unwrap())
+        .unwrap()
+}
+
+#[test]
+fn bundles_checkpoints_and_every_tampering() {
+    let cluster = Cluster::start(4);
+    let api = cluster.nodes[1].api.clone();
+    let genesis_text = std::fs::read_to_string(cluster.home(0).join("genesis.json")).unwrap();
+    let genesis = Genesis::from_json(&genesis_text).unwrap();
+    let mut agency = cluster.submitter(0, "agency");
+
+    // Before any block there is nothing to keep.
+    let empty = get_json(&format!("{api}/v1/checkpoint")).unwrap();
+    assert_eq!(empty["code"], "NO_BLOCKS", "{empty}");
+    submit(&cluster, &agency.certificate(100));
+    let checkpoint_before = get_json(&format!("{api}/v1/checkpoint"));
+
+    // The record, a few unrelated ones, then its revocation.
+    let issue = agency.certificate(1);
+    let document = b"certificate 1".to_vec();
+    let record_id = submit(&cluster, &issue);
+    for n in 2..6 {
+        submit(&cluster, &agency.certificate(n));
+    }
+    let Record::CertificateIssue(issued) = issue.verify(&cluster.chain_id).unwrap().body.record
+    else {
+        unreachable!()
+    };
+    let revoke: Record = serde_json::from_value(json!({ "certificate_revoke": {
+        "certificate": { "issuer": issued.certificate.issuer, "number": issued.certificate.number },
+        "effective_on": "2026-11-25",
+        "reason_code": "ISSUED_IN_ERROR",
+        "reason": "Consignment withdrawn by the exporter"
+    }}))
+    .unwrap();
+    let revoke_id = submit(&cluster, &agency.sign(revoke));
+
+    // Fetched from another node than the one it was submitted to.
+    let bundle = get_json(&format!("{api}/v1/proofs/records/{record_id}")).unwrap();
+    let bytes = serde_json::to_vec(&bundle).unwrap();
+    println!("bundle: {} bytes of JSON", bytes.len());
+    let verdict = verify_bundle(&genesis, &bytes, Some(&document)).expect("the bundle verifies");
+    assert_eq!(verdict.record.id, record_id);
+    assert_eq!(verdict.record.member.as_str(), cluster.nodes[0].id);
+    assert!(verdict.record.signers.len() >= 3);
+    assert!(verdict.document.as_ref().is_some_and(|d| d.matches));
+    assert_eq!(verdict.later.len(), 1, "the revocation is later status");
+    assert_eq!(verdict.later[0].id, revoke_id);
+    assert_eq!(verdict.later[0].kind, "certificate_revoke");
+
+    if let Ok(dir) = std::env::var("CLEARANCE_WRITE_AUDIT_EXAMPLE") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("genesis.json"), &genesis_text).unwrap();
+        std::fs::write(
+            dir.join("bundle.json"),
+            serde_json::to_string_pretty(&bundle).unwrap() + "\n",
+        )
+        .unwrap();
+        std::fs::write(dir.join("document.txt"), &document).unwrap();
+    }
+
+    // Checkpoints: the one kept before the records is extended by the current head.
+    let old = checkpoint_before.unwrap();
+    let old_bytes = serde_json::to_vec(&old).unwrap();
+    verify_checkpoint(&genesis, &old_bytes).expect("the old checkpoint verifies");
+    let new = get_json(&format!("{api}/v1/checkpoint")).unwrap();
+    verify_checkpoint(&genesis, &serde_json::to_vec(&new).unwrap()).unwrap();
+    let proof = get_json(&format!(
+        "{api}/v1/proofs/consistency?from={}&to={}",
+        old["height"], new["height"]
+    ))
+    .unwrap();
+    let extension = verify_extension(&genesis, &old_bytes, &serde_json::to_vec(&proof).unwrap())
+        .expect("the new head extends the old checkpoint");
+    assert!(extension.head.log_size >= extension.old.unwrap().log_size + 6);
+    let mut bad_proof = proof.clone();
+    if let Some(first) = bad_proof["proof"].get_mut(0) {
+        *first = json!(flip_char(first.as_str().unwrap(), 3));
+        let e = verify_extension(
+            &genesis,
+            &old_bytes,
+            &serde_json::to_vec(&bad_proof).unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(e.step.0, "consistency", "{e}");
+    }
+
+    // Every leaf of the bundle, changed: each change is refused.
+    let mut all = Vec::new();
+    leaves(&bundle, vec![], &mut all);
+    assert!(all.len() >= 15, "{} leaves", all.len());
+    for (path, value) in &all {
+        for variant in 0..2 {
+            let mut tampered = bundle.clone();
+            let slot = at(&mut tampered, path);
+            *slot = match value {
+                Value::String(s) => json!(flip_char(s, variant * 7 + 5)),
+                Value::Number(n) => json!(n.as_u64().unwrap() + 1 + variant as u64),
+                other => panic!("unexpected leaf {other}"),
+            };
+            let e = refusal(&genesis, &tampered, Some(&document));
+            assert!(!e.reason.is_empty(), "{path:?}");
+        }
+    }
+
+    // Named tamperings, each with the step it must fail at.
+    let record_tx = decode_b64(&bundle["record"]["signed_tx"]);
+    let mut flipped = record_tx.clone();
+    let last = flipped.len() - 70;
+    flipped[last] ^= 1;
+    let mut b = bundle.clone();
+    b["record"]["signed_tx"] = json!(b64(&flipped));
+    expect_step(
+        &genesis,
+        &b,
+        "record.decode",
+        "a flipped byte in the record",
+    );
+
+    let e = refusal(&genesis, &bundle, Some(b"another document"));
+    assert_eq!(e.step.0, "document", "{e}");
+
+    let mut b = bundle.clone();
+    b["record"]["log_path"] = bundle["later"][0]["log_path"].clone();
+    b["record"]["log_index"] = bundle["later"][0]["log_index"].clone();
+    expect_step(&genesis, &b, "record", "a path for another index");
+
+    let mut b = bundle.clone();
+    b["chain_id"] = json!(Hash32::sha256(b"other chain").to_hex());
+    expect_step(&genesis, &b, "chain", "another chain id");
+
+    let mut b = bundle.clone();
+    b["version"] = json!(2);
+    expect_step(&genesis, &b, "format", "another version");
+
+    let mut b = bundle.clone();
+    b["validator_set_changes"] =
+        json!([{ "height": 1, "validator_set": "", "proof": bundle["anchor"] }]);
+    expect_step(&genesis, &b, "validator-set", "a validator-set change");
+
+    // A header from another chain, re-encoded so that it decodes.
+    let anchor_header = HeaderView::from_bytes(&decode_b64(&bundle["anchor"]["header"])).unwrap();
+    let mut foreign: Header = anchor_header.header.clone();
+    foreign.chain_id = Hash32::sha256(b"other chain");
+    let mut b = bundle.clone();
+    b["anchor"]["header"] = json!(b64(&foreign.to_bytes()));
+    expect_step(&genesis, &b, "anchor.header", "a header from another chain");
+
+    // Certificates with too few, repeated or foreign signers.
+    let cert =
+        CommitCertificate::from_bytes(&decode_b64(&bundle["anchor"]["certificate"])).unwrap();
+    let with = |precommits: Vec<SignedVote>| {
+        let mut b = bundle.clone();
+        let c = CommitCertificate {
+            precommits,
+            ..cert.clone()
+        };
+        b["anchor"]["certificate"] = json!(b64(&c.to_bytes()));
+        b
+    };
+    let f_plus_1 = with(cert.precommits[..2].to_vec());
+    expect_step(&genesis, &f_plus_1, "anchor.certificate", "f+1 signatures");
+    assert!(refusal(&genesis, &f_plus_1, None).reason.contains("quorum"));
+    let mut repeated = cert.precommits.clone();
+    repeated[1] = repeated[0].clone();
+    let duplicate = with(repeated);
+    expect_step(
+        &genesis,
+        &duplicate,
+        "anchor.certificate",
+        "a duplicate signer",
+    );
+    let vote = cert.precommits[0]
+        .verify(&cluster.chain_id, &genesis.validator_set().unwrap())
+        .unwrap();
+    let outsider = SignedVote::sign(&vote, &SecretKey::from_seed([77; 32]));
+    let mut foreign_signer = cert.precommits.clone();
+    foreign_signer[0] = outsider;
+    expect_step(
+        &genesis,
+        &with(foreign_signer),
+        "anchor.certificate",
+        "a signer not in the set",
+    );
+
+    // Truncated, not JSON, and an empty later list (still valid, with no later status).
+    let text = serde_json::to_string(&bundle).unwrap();
+    let e = verify_bundle(&genesis, &text.as_bytes()[..text.len() / 2], None).unwrap_err();
+    assert_eq!(e.step.0, "parse", "{e}");
+    let e = verify_bundle(&genesis, b"%PDF-1.7 not a bundle", None).unwrap_err();
+    assert_eq!(e.step.0, "parse", "{e}");
+    let mut b = bundle.clone();
+    b["later"] = json!([]);
+    let v = verify_bundle(&genesis, &serde_json::to_vec(&b).unwrap(), None).unwrap();
+    assert!(v.later.is_empty());
+
+    // A later record that is not about this certificate.
+    let other = get_json(&format!(
+        "{api}/v1/proofs/records/{}",
+        agency.certificate(99).id()
+    ));
+    assert_eq!(other.unwrap()["code"], "RECORD_NOT_FOUND");
+    let mut b = bundle.clone();
+    let unrelated: ProofBundle = serde_json::from_value(bundle.clone()).unwrap();
+    let mut later = unrelated.record.clone();
+    later.log_index = unrelated.later[0].log_index;
+    b["later"] = json!([serde_json::to_value(&later).unwrap()]);
+    assert!(refusal(&genesis, &b, None).step.0.starts_with("later[0]"));
+}
