@@ -1,7 +1,10 @@
 //! Signature and transaction checks: one signature alone, batches of 64 and 256 (per signature), and a
-//! signed transaction's admission checks (decode, chain, signature, record shape).
+//! signed transaction's admission checks (decode, chain, signature with the key cached, record shape).
 //!
 //! `cargo bench -p clearance-core --bench crypto`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use clearance_core::crypto::{BatchItem, CheckedKey, SecretKey, Signature, verify_batch};
 use clearance_core::hash::tag;
@@ -61,5 +64,27 @@ fn signatures(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, signatures);
+/// What admission costs a node per transaction before any ledger state is read: decoding the signed bytes,
+/// the chain id, the signature and the record's shape.
+fn admission(c: &mut Criterion) {
+    let chain_id = clearance_core::Hash32::sha256(b"bench chain");
+    let body = clearance_core::tx::TxBody {
+        chain_id,
+        submitter: common::key(60).public_key(),
+        sequence: 1,
+        record: common::every_record().remove(0),
+    };
+    let bytes = clearance_core::tx::SignedTx::sign(&body, &common::key(60)).to_bytes();
+    let mut keys = std::collections::HashMap::new();
+    c.bench_function("tx_admission_decode_and_verify", |b| {
+        b.iter(|| {
+            clearance_core::tx::SignedTx::from_bytes(black_box(&bytes))
+                .expect("decodes")
+                .verify_cached(&chain_id, &mut keys)
+                .expect("valid")
+        })
+    });
+}
+
+criterion_group!(benches, signatures, admission);
 criterion_main!(benches);

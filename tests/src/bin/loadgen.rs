@@ -128,9 +128,111 @@ fn main() -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
+    if args.mode == "catchup" {
+        let Some(cluster) = cluster else {
+            bail!("catchup needs --start: it stops and restarts one of the nodes");
+        };
+        return catchup(&runtime, &args, cluster, nodes, keys, &pids);
+    }
     let result = runtime.block_on(run(&args, nodes, keys, &pids));
     drop(cluster);
     result
+}
+
+/// The last node is stopped while the others commit the offered load, then restarted: how fast does block sync
+/// bring it back to the head?
+fn catchup(
+    runtime: &tokio::runtime::Runtime,
+    args: &Args,
+    mut cluster: clearance_tests::cluster::Cluster,
+    nodes: Vec<String>,
+    keys: Vec<PathBuf>,
+    pids: &[(String, u32)],
+) -> Result<()> {
+    let lagging = nodes.len() - 1;
+    if lagging < 3 {
+        bail!("catchup needs at least 4 members, so that the others keep a quorum");
+    }
+    let log_size = |c: &clearance_tests::cluster::Cluster, i: usize| {
+        c.status(i).and_then(|s| s["log_size"].as_u64())
+    };
+    let before = log_size(&cluster, lagging).unwrap_or(0);
+    cluster.kill(lagging);
+    eprintln!(
+        "stopped member {}; loading the others",
+        cluster.nodes[lagging].id
+    );
+    runtime.block_on(run(
+        args,
+        nodes[..lagging].to_vec(),
+        keys[..lagging].to_vec(),
+        &pids[..lagging],
+    ))?;
+    let target_height = cluster.height(0).unwrap_or(0);
+    let target_log = log_size(&cluster, 0).unwrap_or(0);
+    let missed = target_log.saturating_sub(before);
+    eprintln!(
+        "restarting member {}: {missed} records behind",
+        cluster.nodes[lagging].id
+    );
+    cluster.start_node(lagging);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(900);
+    while cluster.height(lagging).unwrap_or(0) < target_height {
+        if Instant::now() > deadline {
+            bail!("the restarted node did not reach height {target_height} in 15 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = started.elapsed();
+    let rate = missed as f64 / took.as_secs_f64();
+    let rss = cluster.pid(lagging).and_then(peak_rss_mib);
+    println!(
+        "catch-up         {missed} records (height {target_height}) in {:.1} s: {rate:.0} records/s, \
+         counting the node's start; its peak RSS {}",
+        took.as_secs_f64(),
+        rss.map_or("?".into(), |r| format!("{r:.0} MiB"))
+    );
+    if let Some(out) = &args.out {
+        let json = serde_json::json!({
+            "mode": "catchup",
+            "commit": git_commit(),
+            "machine": machine(),
+            "params": { "rate": args.rate, "seconds": args.seconds, "nodes": nodes.len() },
+            "missed_records": missed,
+            "target_height": target_height,
+            "seconds": took.as_secs_f64(),
+            "records_per_s": rate,
+            "peak_rss_mib": rss,
+        });
+        write_results(out, &json)?;
+    }
+    Ok(())
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine() -> serde_json::Value {
+    serde_json::json!({
+        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "os": std::env::consts::OS,
+    })
+}
+
+fn write_results(out: &std::path::Path, json: &serde_json::Value) -> Result<()> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, serde_json::to_string_pretty(json)? + "\n")?;
+    println!("wrote {}", out.display());
+    Ok(())
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
@@ -361,19 +463,10 @@ async fn run(
         println!("submit errors    {:?}", s.submit_errors);
     }
     if let Some(out) = &args.out {
-        let commit = std::process::Command::new("git")
-            .args(["rev-parse", "HEAD"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
         let json = serde_json::json!({
             "mode": args.mode,
-            "commit": commit,
-            "machine": {
-                "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
-                "os": std::env::consts::OS,
-            },
+            "commit": git_commit(),
+            "machine": machine(),
             "params": {
                 "rate": args.rate, "seconds": args.seconds, "clients": keys.len(),
                 "nodes": nodes.len(), "query_rate": args.query_rate,
@@ -395,11 +488,7 @@ async fn run(
             "submit_errors": s.submit_errors,
             "skipped_turns": s.skipped,
         });
-        if let Some(dir) = out.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(out, serde_json::to_string_pretty(&json)? + "\n")?;
-        println!("wrote {}", out.display());
+        write_results(out, &json)?;
     }
     Ok(())
 }
