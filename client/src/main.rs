@@ -1,6 +1,7 @@
 //! `clearance`: the command line of agencies and operators. Every command takes `--json` for scripts and prints a
 //! readable table otherwise. Exit status: 0 on success, 1 on an error (the node's code and message are printed),
-//! 3 when a submitted transaction was committed but rejected by the ledger's rules.
+//! 2 when `verify` or `checkpoint` finds a file that does not verify (or clap refuses the command line), 3 when a
+//! submitted transaction was committed but rejected by the ledger's rules.
 
 mod audit;
 

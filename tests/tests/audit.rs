@@ -312,3 +312,117 @@ fn bundles_checkpoints_and_every_tampering() {
     b["later"] = json!([serde_json::to_value(&later).unwrap()]);
     assert!(refusal(&genesis, &b, None).step.0.starts_with("later[0]"));
 }
+
+/// Runs the `clearance` CLI; returns its exit code and standard output.
+fn clearance(args: &[&str]) -> (i32, String) {
+    let out = std::process::Command::new(clearance_tests::binary("clearance"))
+        .args(args)
+        .output()
+        .expect("running clearance");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_cli_proves_verifies_and_keeps_checkpoints() {
+    let cluster = Cluster::start(4);
+    let api = cluster.nodes[2].api.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let genesis = cluster.home(0).join("genesis.json");
+    let genesis = genesis.to_str().unwrap();
+    let mut agency = cluster.submitter(1, "agency");
+
+    submit(&cluster, &agency.certificate(1));
+    let (code, out) = clearance(&[
+        "--node",
+        &api,
+        "checkpoint",
+        "save",
+        "--genesis",
+        genesis,
+        "-o",
+        &path("kept.json"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("VERIFIED"), "{out}");
+
+    let id = submit(&cluster, &agency.certificate(2)).to_hex();
+    std::fs::write(path("document.pdf"), b"certificate 2").unwrap();
+    let (code, out) = clearance(&["--node", &api, "proof", &id, "-o", &path("bundle.json")]);
+    assert_eq!(code, 0, "{out}");
+
+    // Offline: the node address points nowhere.
+    let offline = ["--node", "http://127.0.0.1:9"];
+    let verify = |extra: &[&str]| {
+        let mut args = offline.to_vec();
+        args.extend(["verify", "--genesis", genesis, "--bundle"]);
+        args.extend(extra);
+        clearance(&args)
+    };
+    let bundle = path("bundle.json");
+    let document = path("document.pdf");
+    let (code, out) = verify(&[&bundle, "--document", &document]);
+    assert_eq!(code, 0, "{out}");
+    for expected in [
+        "VERIFIED",
+        "certificate_issue",
+        "DE",
+        "certified by",
+        "matches the record",
+    ] {
+        assert!(out.contains(expected), "{expected} missing from:\n{out}");
+    }
+    let (code, out) = clearance(&[
+        "--json",
+        "verify",
+        "--genesis",
+        genesis,
+        "--bundle",
+        &bundle,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    let verdict: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(verdict["verified"], true);
+    assert_eq!(verdict["verdict"]["record"]["id"], json!(id));
+
+    // Refusals exit 2 and name the step.
+    std::fs::write(path("other.pdf"), b"another document").unwrap();
+    let (code, out) = verify(&[&bundle, "--document", &path("other.pdf")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("failed step  document"), "{out}");
+    let mut tampered: Value =
+        serde_json::from_str(&std::fs::read_to_string(&bundle).unwrap()).unwrap();
+    tampered["record"]["tx_index"] = json!(tampered["record"]["tx_index"].as_u64().unwrap() + 1);
+    std::fs::write(path("tampered.json"), tampered.to_string()).unwrap();
+    let (code, out) = verify(&[&path("tampered.json")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("record.tx-inclusion"), "{out}");
+    std::fs::write(
+        path("truncated.json"),
+        &std::fs::read(&bundle).unwrap()[..100],
+    )
+    .unwrap();
+    let (code, out) = verify(&[&path("truncated.json")]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("failed step  parse"), "{out}");
+
+    // The kept checkpoint is extended by the node's current head, and replaced by it.
+    let (code, out) = clearance(&[
+        "--node",
+        &api,
+        "checkpoint",
+        "check",
+        "--genesis",
+        genesis,
+        &path("kept.json"),
+        "--save",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("extended by  1 records"), "{out}");
+    let kept: Value =
+        serde_json::from_str(&std::fs::read_to_string(path("kept.json")).unwrap()).unwrap();
+    assert_eq!(kept["log_size"], json!(2));
+}

@@ -29,7 +29,10 @@ use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
 use clearance_core::rules::{Change, StateKey, StateValue, StateView, SubmitterEntry};
 use clearance_core::vote::{CommitCertificate, Equivocation};
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch, WriteOptions};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
+    WriteOptions,
+};
 use std::path::{Path, PathBuf};
 
 use crate::consensus::SafetyState;
@@ -103,6 +106,13 @@ pub struct Store {
     sync: WriteOptions,
 }
 
+/// All memtables together, across column families.
+const MEMTABLE_BUDGET: usize = 64 << 20;
+/// One column family's memtable before it is flushed.
+const CF_MEMTABLE: usize = 16 << 20;
+/// The block cache that every column family shares.
+const BLOCK_CACHE: usize = 64 << 20;
+
 impl Store {
     /// Opens (or creates) the database under `path` for `genesis`'s chain. A new database is initialised with the
     /// genesis state in one synced batch; an existing one must belong to the same chain.
@@ -112,7 +122,20 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_max_background_jobs(2);
-        let cfs = CFS.map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
+        // RocksDB's defaults give every column family its own 64 MiB memtables and block cache, so 11 of them
+        // could hold over a gigabyte: one budget for all memtables and one cache for all blocks bound a node's
+        // memory however large the ledger grows.
+        opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+        let cache = Cache::new_lru_cache(BLOCK_CACHE);
+        let cfs = CFS.map(|name| {
+            let mut table = BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            let mut cf = Options::default();
+            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            cf.set_write_buffer_size(CF_MEMTABLE);
+            cf.set_block_based_table_factory(&table);
+            ColumnFamilyDescriptor::new(name, cf)
+        });
         let db =
             DB::open_cf_descriptors(&opts, path, cfs).map_err(|source| StorageError::Open {
                 path: path.to_path_buf(),
