@@ -7,17 +7,13 @@
 mod common;
 
 use clearance_core::Hash32;
-use clearance_core::audit::{
-    BUNDLE_FORMAT, CertifiedHeader, ProofBundle, RecordProof, VERSION, verify_bundle,
-};
-use clearance_core::block::{Header, HeaderView};
+use clearance_core::audit::{BUNDLE_FORMAT, ProofBundle, RecordProof, VERSION, verify_bundle};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{self, MemoryLog, leaf_hash};
-use clearance_core::time::Timestamp;
 use clearance_core::tx::{SignedTx, TxBody};
-use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind, verify_commit};
-use common::{MEMBER_IDS, cc, genesis, key};
+use clearance_core::vote::verify_commit;
+use common::{certified, genesis, header, key};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -27,56 +23,6 @@ const BLOCK_TXS: u64 = 100;
 const BLOCK_LOG_SIZE: u64 = 600_000;
 const TX_INDEX: u64 = 37;
 const MEMBERS: usize = 4;
-
-/// A header certified by all four members' precommits.
-fn certified(g: &Genesis, header: Header) -> (CertifiedHeader, HeaderView, CommitCertificate) {
-    let view = HeaderView::from_header(header);
-    let precommits = (0..MEMBERS)
-        .map(|i| {
-            let vote = Vote {
-                chain_id: g.chain_id(),
-                height: view.header.height,
-                round: 0,
-                kind: VoteKind::Precommit,
-                block: Some(view.hash),
-                validator: cc(MEMBER_IDS[i]),
-            };
-            SignedVote::sign(&vote, &key(i as u8 + 1))
-        })
-        .collect();
-    let cert = CommitCertificate {
-        height: view.header.height,
-        round: 0,
-        block_hash: view.hash,
-        precommits,
-    };
-    (
-        CertifiedHeader {
-            header: view.bytes.clone(),
-            certificate: Bytes(cert.to_bytes()),
-        },
-        view,
-        cert,
-    )
-}
-
-fn header(g: &Genesis, height: u64, txs: (u64, Hash32), log: (u64, Hash32)) -> Header {
-    let set = g.validator_set().expect("set");
-    Header {
-        chain_id: g.chain_id(),
-        height,
-        time: Timestamp::parse("2026-11-25T10:00:00Z").expect("time"),
-        parent_hash: Hash32::sha256(&height.to_be_bytes()),
-        proposer: cc("KZ"),
-        tx_count: txs.0 as u32,
-        tx_root: txs.1,
-        results_root: merkle::empty_root(),
-        log_size: log.0,
-        log_root: log.1,
-        validator_set_hash: set.hash(),
-        next_validator_set_hash: set.hash(),
-    }
-}
 
 /// A bundle for one certificate in a log of 1M records, and the log itself.
 fn bundle(g: &Genesis) -> (Vec<u8>, MemoryLog) {

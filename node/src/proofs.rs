@@ -194,9 +194,9 @@ fn later_candidates(
     indexes.dedup();
     let mut out = Vec::with_capacity(indexes.len());
     for log_index in indexes {
-        let Some(bytes) = store.record(log_index)? else {
-            continue;
-        };
+        let bytes = store
+            .record(log_index)?
+            .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
         let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
         let body = signed
             .verify_except_signature(chain_id)

@@ -480,6 +480,16 @@ pub fn verify_extension(
         ));
     }
     let (_, head) = chain.certified("new", &proof.new)?;
+    if head.height == old.height && head.block_hash != old.block_hash {
+        return Err(fail(
+            "new.header",
+            format!(
+                "two different blocks are certified at height {}: more than a third of the members signed \
+                 conflicting blocks",
+                head.height
+            ),
+        ));
+    }
     if head.height < old.height {
         return Err(fail(
             "new.header",

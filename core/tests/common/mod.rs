@@ -2,12 +2,17 @@
 #![allow(dead_code)]
 
 use clearance_core::Hash32;
+use clearance_core::audit::CertifiedHeader;
+use clearance_core::block::{Header, HeaderView};
+use clearance_core::bytes::Bytes;
 use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::{ConsensusParams, Genesis, GenesisSubmitter};
 use clearance_core::ids::*;
+use clearance_core::merkle;
 use clearance_core::peer::PeerKey;
 use clearance_core::record::*;
 use clearance_core::time::{Date, Timestamp};
+use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 
 pub fn key(n: u8) -> SecretKey {
     SecretKey::from_seed([n; 32])
@@ -166,5 +171,55 @@ pub fn genesis(n: usize) -> Genesis {
         params: ConsensusParams::default(),
         members,
         submitters,
+    }
+}
+
+/// A header certified by the precommits of every member of `genesis(n)` (member i signs with `key(i + 1)`).
+pub fn certified(g: &Genesis, header: Header) -> (CertifiedHeader, HeaderView, CommitCertificate) {
+    let view = HeaderView::from_header(header);
+    let precommits = (0..g.members.len())
+        .map(|i| {
+            let vote = Vote {
+                chain_id: g.chain_id(),
+                height: view.header.height,
+                round: 0,
+                kind: VoteKind::Precommit,
+                block: Some(view.hash),
+                validator: cc(MEMBER_IDS[i]),
+            };
+            SignedVote::sign(&vote, &key(i as u8 + 1))
+        })
+        .collect();
+    let cert = CommitCertificate {
+        height: view.header.height,
+        round: 0,
+        block_hash: view.hash,
+        precommits,
+    };
+    (
+        CertifiedHeader {
+            header: view.bytes.clone(),
+            certificate: Bytes(cert.to_bytes()),
+        },
+        view,
+        cert,
+    )
+}
+
+pub fn header(g: &Genesis, height: u64, txs: (u64, Hash32), log: (u64, Hash32)) -> Header {
+    let set = g.validator_set().expect("set");
+    Header {
+        chain_id: g.chain_id(),
+        height,
+        time: Timestamp::parse("2026-11-25T10:00:00Z").expect("time"),
+        parent_hash: Hash32::sha256(&height.to_be_bytes()),
+        proposer: cc("KZ"),
+        tx_count: txs.0 as u32,
+        tx_root: txs.1,
+        results_root: merkle::empty_root(),
+        log_size: log.0,
+        log_root: log.1,
+        validator_set_hash: set.hash(),
+        next_validator_set_hash: set.hash(),
     }
 }

@@ -36,9 +36,11 @@ pub async fn record_bundle(
 
 /// `GET /v1/checkpoint`.
 pub async fn checkpoint(State(s): State<ApiState>) -> Result<Json<Checkpoint>, ApiError> {
-    Ok(Json(
-        proofs::checkpoint(&s.store, &s.chain_id).map_err(proof_error)?,
-    ))
+    let checkpoint = tokio::task::spawn_blocking(move || proofs::checkpoint(&s.store, &s.chain_id))
+        .await
+        .map_err(internal)?
+        .map_err(proof_error)?;
+    Ok(Json(checkpoint))
 }
 
 #[derive(Deserialize)]

@@ -282,6 +282,9 @@ impl Driver {
                         Err(e) => bail!("cannot commit decided block {height}: {e}"),
                     };
                     tracing::debug!(height, round, "decided");
+                    if round > 0 {
+                        Metrics::inc(&self.metrics.late_decisions_total);
+                    }
                     self.after_commit(&committed);
                 }
                 Output::Evidence(evidence) => {
