@@ -120,7 +120,10 @@ impl Cluster {
         let child = Command::new(binary("clearance-node"))
             .args(["start", "--home"])
             .arg(&node.home)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("CLUSTER_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .env("RUST_BACKTRACE", "0")
             .stdout(log.try_clone().expect("log file handle"))
             .stderr(log)

@@ -170,12 +170,17 @@ impl Driver {
                 if *height != self.machine.height() {
                     return SyncResponse::Proposals(Vec::new());
                 }
+                // Votes first: they are small, and a stalled peer often lacks only votes that gossip lost.
+                let (votes, proposals): (Vec<Message>, Vec<Message>) = self
+                    .machine
+                    .gossip()
+                    .into_iter()
+                    .partition(|m| matches!(m, Message::Vote(_)));
                 let mut bytes = 0usize;
                 SyncResponse::Proposals(
-                    self.machine
-                        .gossip()
+                    votes
                         .into_iter()
-                        .filter(|m| matches!(m, Message::Proposal { .. }))
+                        .chain(proposals)
                         .take_while(|m| {
                             bytes += crate::network::wire::encode_consensus(m).len();
                             bytes <= SYNC_BATCH_BYTES
@@ -203,11 +208,15 @@ impl Driver {
                 self.apply_blocks(from, blocks)?;
                 self.request_blocks_if_behind();
             }
+            // The machine checks every signature, as for gossip.
             SyncResponse::Proposals(msgs) => {
                 for msg in msgs {
-                    if let Message::Proposal { proposal, block } = msg {
-                        self.inputs.push_back(Input::Proposal { proposal, block });
-                    }
+                    self.inputs.push_back(match msg {
+                        Message::Proposal { proposal, block } => {
+                            Input::Proposal { proposal, block }
+                        }
+                        Message::Vote(vote) => Input::Vote(vote),
+                    });
                 }
             }
             SyncResponse::Error(e) => tracing::debug!(peer = %from, "sync request refused: {e}"),
