@@ -42,6 +42,7 @@ metrics! {
     consensus_ignored_messages_total: "counter", "Consensus messages ignored (bad signature, non-member, stale, duplicate).";
     evidence_total: "counter", "Equivocations detected.";
     safety_writes_total: "counter", "Synced writes of the consensus safety state.";
+    dropped_gossip_events_total: "counter", "Gossip messages and peer requests dropped because the consensus task was behind.";
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
 }
 

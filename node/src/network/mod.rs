@@ -303,6 +303,7 @@ impl Network {
                 // re-gossiped and transactions re-submitted, while an unbounded queue could exhaust memory
                 // under a flood.
                 if self.events.try_send(event).is_err() {
+                    Metrics::inc(&self.metrics.dropped_gossip_events_total);
                     tracing::debug!("driver busy: dropped a network event");
                 }
             }
