@@ -155,10 +155,27 @@ pub fn verify_many(
     txs: &[SignedTx],
     keys: &mut HashMap<PublicKey, CheckedKey>,
 ) -> Vec<Result<VerifiedTx, TxError>> {
+    verify_many_except(chain_id, txs, &[], keys)
+}
+
+/// [`verify_many`], except that `txs[i]` with `signature_known[i]` set gets every check but the signature, as
+/// [`SignedTx::verify_except_signature`] does: the caller verified exactly these bytes before (a transaction its
+/// mempool admitted). A missing flag counts as unset.
+pub fn verify_many_except(
+    chain_id: &Hash32,
+    txs: &[SignedTx],
+    signature_known: &[bool],
+    keys: &mut HashMap<PublicKey, CheckedKey>,
+) -> Vec<Result<VerifiedTx, TxError>> {
+    let known = |i: usize| signature_known.get(i).copied().unwrap_or(false);
     let bodies: Vec<Result<TxBody, TxError>> = txs
         .iter()
-        .map(|tx| {
+        .enumerate()
+        .map(|(i, tx)| {
             let body = tx.decode_for(chain_id)?;
+            if known(i) {
+                return Ok(body);
+            }
             if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(body.submitter) {
                 slot.insert(body.submitter.to_checked().map_err(SignatureError::from)?);
             }
@@ -169,10 +186,12 @@ pub fn verify_many(
     let to_check: Vec<(usize, &CheckedKey)> = bodies
         .iter()
         .enumerate()
+        .filter(|(i, _)| !known(*i))
         .filter_map(|(i, body)| Some((i, keys.get(&body.as_ref().ok()?.submitter)?)))
         .collect();
     // A signature no batch reached has no verdict, and counts as invalid.
-    let mut verdicts: Vec<Option<Result<(), SignatureError>>> = vec![None; txs.len()];
+    let mut verdicts: Vec<Option<Result<(), SignatureError>>> =
+        (0..txs.len()).map(|i| known(i).then_some(Ok(()))).collect();
     for chunk in to_check.chunks(SIGNATURE_BATCH) {
         let items: Vec<BatchItem<'_>> = chunk
             .iter()

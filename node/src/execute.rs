@@ -9,7 +9,7 @@ use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, Change, StateKey, StateValue, StateView};
-use clearance_core::tx::{SIGNATURE_BATCH, SignedTx, TxError, VerifiedTx, verify_many};
+use clearance_core::tx::{SIGNATURE_BATCH, SignedTx, TxError, VerifiedTx, verify_many_except};
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -249,31 +249,16 @@ fn verify_part(
         index: offset + index,
         source,
     };
+    let mut signed = Vec::with_capacity(part.len());
     let mut known = Vec::with_capacity(part.len());
-    let mut fresh = Vec::new();
     for (i, bytes) in part.iter().enumerate() {
-        let signed = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(i, e.into()))?;
-        if verified(&signed.id(), bytes.as_slice()) {
-            known.push(Some(signed.verify_except_signature(chain_id)));
-        } else {
-            known.push(None);
-            fresh.push(signed);
-        }
+        let tx = SignedTx::from_bytes(bytes.as_slice()).map_err(|e| invalid(i, e.into()))?;
+        known.push(verified(&tx.id(), bytes.as_slice()));
+        signed.push(tx);
     }
-    let mut checked = verify_many(chain_id, &fresh, &mut HashMap::new()).into_iter();
-    let mut out = Vec::with_capacity(part.len());
-    for (i, known) in known.into_iter().enumerate() {
-        let result = match known {
-            Some(result) => result,
-            // `verify_many` answers every input in order; a missing answer fails closed.
-            None => checked.next().unwrap_or(Err(TxError::Signature(
-                clearance_core::crypto::SignatureError::Invalid {
-                    key: clearance_core::crypto::PublicKey([0; 32]),
-                    tag: clearance_core::hash::tag::TX,
-                },
-            ))),
-        };
-        out.push(result.map_err(|e| invalid(i, e))?);
-    }
-    Ok(out)
+    verify_many_except(chain_id, &signed, &known, &mut HashMap::new())
+        .into_iter()
+        .enumerate()
+        .map(|(i, result)| result.map_err(|e| invalid(i, e)))
+        .collect()
 }

@@ -7,12 +7,13 @@ use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::audit::{
     BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader, Checkpoint,
-    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, concerns,
+    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, certificate_refs,
+    concerns,
 };
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
-use clearance_core::record::{CertificateBody, CertificateRef, Record};
+use clearance_core::record::Record;
 use clearance_core::tx::{SignedTx, TxBody};
 
 #[derive(Debug, thiserror::Error)]
@@ -151,36 +152,27 @@ fn later_candidates(
     after: u64,
     log_size: u64,
 ) -> Result<Vec<u64>, ProofError> {
-    let cert_ref = |c: &CertificateBody| CertificateRef {
-        issuer: c.issuer.clone(),
-        number: c.number.clone(),
-    };
-    let prefixes: Vec<Vec<u8>> = match subject {
-        Record::CertificateIssue(r) => vec![cert_ref(&r.certificate)],
-        Record::CertificateAmend(r) => vec![r.replaces.clone(), cert_ref(&r.certificate)],
-        Record::CertificateRevoke(r) => vec![r.certificate.clone()],
-        _ => vec![],
-    }
-    .iter()
-    .map(|r| index::prefix(index::CERTIFICATE, &index::certificate_value(r)))
-    .chain(match subject {
-        Record::AeoStatus(r) => vec![index::prefix(index::AEO, r.operator.as_str())],
-        Record::ClearanceDecision(r) => [
-            r.declaration
-                .mrn
-                .as_ref()
-                .map(|m| index::prefix(index::MRN, m.as_str())),
-            r.declaration
-                .ucr
-                .as_ref()
-                .map(|u| index::prefix(index::UCR, u.as_str())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect(),
-        _ => vec![],
-    })
-    .collect();
+    let prefixes: Vec<Vec<u8>> = certificate_refs(subject)
+        .iter()
+        .map(|r| index::prefix(index::CERTIFICATE, &index::certificate_value(r)))
+        .chain(match subject {
+            Record::AeoStatus(r) => vec![index::prefix(index::AEO, r.operator.as_str())],
+            Record::ClearanceDecision(r) => [
+                r.declaration
+                    .mrn
+                    .as_ref()
+                    .map(|m| index::prefix(index::MRN, m.as_str())),
+                r.declaration
+                    .ucr
+                    .as_ref()
+                    .map(|u| index::prefix(index::UCR, u.as_str())),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            _ => vec![],
+        })
+        .collect();
     let mut indexes = Vec::new();
     for prefix in prefixes {
         store.scan_index(&prefix, Some(after), |log_index, _| {

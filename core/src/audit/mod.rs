@@ -14,7 +14,7 @@ mod verify;
 
 pub use verify::{
     AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step,
-    Verdict, concerns, verify_bundle, verify_checkpoint, verify_extension,
+    Verdict, certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension,
 };
 
 use crate::bytes::Bytes;

@@ -577,7 +577,7 @@ impl Subject {
 }
 
 /// The certificates a record names: the one it issues, replaces, amends into or revokes.
-fn certificate_refs(record: &Record) -> Vec<CertificateRef> {
+pub fn certificate_refs(record: &Record) -> Vec<CertificateRef> {
     let of = |c: &crate::record::CertificateBody| CertificateRef {
         issuer: c.issuer.clone(),
         number: c.number.clone(),
