@@ -13,8 +13,8 @@ pub use sse::EventItem;
 
 use clearance_core::Hash32;
 use clearance_core::api::{
-    AeoView, CertificateView, DeclarationView, ErrorBody, RecordPage, RecordView, Submitted,
-    SubmitterView, TxStatus,
+    AeoView, BatchItem, BatchSubmitted, CertificateView, DeclarationView, ErrorBody, RecordPage,
+    RecordView, Submitted, SubmitterView, TxStatus,
 };
 use clearance_core::crypto::{PublicKey, SecretKey};
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
@@ -183,6 +183,29 @@ impl Client {
             .timeout(Duration::from_secs(30));
         let resp = Self::send(&url, request).await?;
         self.answer(&url, resp).await
+    }
+
+    /// Submits up to 256 signed transactions in one request (`POST /v1/txs/batch`). The answer has one item per
+    /// transaction, in order: each was admitted (`pending`) or refused with its own code.
+    pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItem>> {
+        let url = format!("{}/v1/txs/batch", self.base);
+        let mut body = Vec::new();
+        for tx in txs {
+            let bytes = tx.to_bytes();
+            // A transaction is far below 4 GiB (the node refuses more than its max_tx_bytes); a longer one
+            // would not fit the frame, and the node answers BAD_BATCH for what it cannot split.
+            body.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+            body.extend_from_slice(&bytes);
+        }
+        let request = self
+            .http
+            .post(&url)
+            .header("Content-Type", "application/octet-stream")
+            .body(body)
+            .timeout(Duration::from_secs(30));
+        let resp = Self::send(&url, request).await?;
+        let answer: BatchSubmitted = self.answer(&url, resp).await?;
+        Ok(answer.results)
     }
 
     pub async fn tx(&self, id: &Hash32) -> Result<TxStatus> {

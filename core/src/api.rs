@@ -23,6 +23,25 @@ pub struct Submitted {
     pub status: String,
 }
 
+/// The answer to a batch submission: one item per transaction, in the order they were sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchSubmitted {
+    pub results: Vec<BatchItem>,
+}
+
+/// One transaction of a batch: `pending` (admitted) or `refused`, with the code and sentence a single
+/// submission would have answered. `tx_id` is absent only when the bytes did not decode as a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchItem {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tx_id: Option<Hash32>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
 /// Where a transaction stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxStatus {

@@ -156,13 +156,15 @@ impl Mempool {
             return Err(AdmitError::Duplicate(id));
         }
         self.check_room(bytes)?;
-        if committed(&id) {
+        let body = verified.body;
+        let last = rules::last_sequence(state, &body.submitter);
+        // A committed transaction's sequence is at most the committed one, so only a stale sequence needs the
+        // (disk) lookup that tells "already committed" from "bad sequence".
+        if body.sequence <= last && committed(&id) {
             return Err(AdmitError::Committed(id));
         }
-        let body = verified.body;
         // The submitter checks first, as execution runs them, so that both give the same code.
         rules::check_submitter(state, &body, body.sequence)?;
-        let last = rules::last_sequence(state, &body.submitter);
         if body.sequence <= last || body.sequence > last.saturating_add(MAX_SEQUENCE_AHEAD) {
             return Err(RuleError::BadSequence {
                 expected: last.saturating_add(1),

@@ -5,27 +5,27 @@ mod events;
 mod extract;
 mod proofs;
 mod queries;
+mod submit;
 
 use extract::ApiPath;
 
 pub use events::{EVENT_BUFFER, EventSender};
+pub use submit::MAX_BATCH_TXS;
 
 use crate::driver::ApiRequest;
-use crate::mempool::AdmitError;
 use crate::metrics::Metrics;
 use crate::status::Status;
 use crate::storage::Store;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use clearance_core::Hash32;
-use clearance_core::api::{ErrorBody, Submitted, TxStatus};
+use clearance_core::api::{ErrorBody, TxStatus};
 use clearance_core::block::Outcome;
-use clearance_core::crypto::{CheckedKey, PublicKey, SignatureError};
-use clearance_core::hash::tag;
-use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
+use clearance_core::crypto::{CheckedKey, PublicKey};
+use clearance_core::tx::SignedTx;
 use serde::Serialize;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -46,10 +46,11 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 19] = [
+pub const ROUTES: [(&str, &str); 20] = [
     ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
+    ("post", "/v1/txs/batch"),
     ("get", "/v1/txs/{id}"),
     ("get", "/v1/blocks/{height}"),
     ("get", "/v1/records"),
@@ -74,7 +75,8 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
     Router::new()
         .route("/v1/status", get(status))
-        .route("/v1/txs", post(submit))
+        .route("/v1/txs", post(submit::submit))
+        .route("/v1/txs/batch", post(submit::submit_batch))
         .route("/v1/txs/{id}", get(tx_status))
         .route("/v1/blocks/{height}", get(block))
         .route("/v1/records", get(queries::records))
@@ -173,114 +175,6 @@ async fn metrics(State(s): State<ApiState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         s.metrics.render(),
     )
-}
-
-/// `POST /v1/txs`: a signed transaction, either its canonical bytes (`application/octet-stream`) or its JSON form
-/// (`{"body": base64, "signature": hex}`).
-async fn submit(
-    State(s): State<ApiState>,
-    headers: HeaderMap,
-    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    let body = body.map_err(|e| {
-        let status = e.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "BODY_TOO_LARGE"
-        } else {
-            "BAD_BODY"
-        };
-        ApiError::new(status, code, e.body_text())
-    })?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let bytes = if content_type.starts_with("application/json") {
-        let signed: SignedTx = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "BAD_JSON",
-                format!("signed transaction: {e}"),
-            )
-        })?;
-        signed.to_bytes()
-    } else if content_type.starts_with("application/octet-stream") {
-        body.to_vec()
-    } else {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "send application/json or application/octet-stream",
-        ));
-    };
-    // Verified here, on the handler's thread, so that the consensus task never spends time on signatures.
-    let verified = verify_submitted(&s, &bytes).map_err(AdmitError::from);
-    let admitted = match verified {
-        Ok(tx) => {
-            let (reply, answer) = oneshot::channel();
-            s.driver
-                .send(ApiRequest::Submit {
-                    bytes,
-                    tx: Box::new(tx),
-                    reply,
-                })
-                .await
-                .map_err(|_| unavailable())?;
-            answer.await.map_err(|_| unavailable())?
-        }
-        Err(e) => Err(e),
-    };
-    match admitted {
-        Ok(tx_id) => Ok((
-            StatusCode::ACCEPTED,
-            Json(Submitted {
-                tx_id,
-                status: "pending".into(),
-            }),
-        )),
-        Err(e) => {
-            let status = match &e {
-                AdmitError::Full { .. } => StatusCode::SERVICE_UNAVAILABLE,
-                AdmitError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                AdmitError::Duplicate(_)
-                | AdmitError::Committed(_)
-                | AdmitError::SequenceTaken { .. } => StatusCode::CONFLICT,
-                AdmitError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                AdmitError::Tx(_) => StatusCode::BAD_REQUEST,
-            };
-            Err(ApiError::new(status, e.code(), e))
-        }
-    }
-}
-
-/// Decodes and verifies a submitted transaction. The submitter's key is validated once and then cached; the
-/// lock is held only to look it up, so concurrent submissions verify their signatures in parallel.
-fn verify_submitted(s: &ApiState, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
-    let signed = SignedTx::from_bytes(bytes)?;
-    let tx = signed.verify_except_signature(&s.chain_id)?;
-    let submitter = tx.body.submitter;
-    let cached = lock(&s.keys).get(&submitter).cloned();
-    let key = match cached {
-        Some(key) => key,
-        None => {
-            let key = submitter.to_checked().map_err(SignatureError::from)?;
-            let mut keys = lock(&s.keys);
-            if keys.len() >= 4096 {
-                keys.clear();
-            }
-            keys.insert(submitter, key.clone());
-            key
-        }
-    };
-    key.verify(tag::TX, signed.body.as_slice(), &signed.signature)?;
-    Ok(tx)
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The cache holds only validated keys, so a panic elsewhere cannot leave it wrong.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 async fn tx_status(

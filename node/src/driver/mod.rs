@@ -32,6 +32,11 @@ pub enum ApiRequest {
         tx: Box<VerifiedTx>,
         reply: oneshot::Sender<Result<Hash32, AdmitError>>,
     },
+    /// Transactions of one batch, each verified like `Submit`; one answer per transaction, in order.
+    SubmitBatch {
+        txs: Vec<(Vec<u8>, VerifiedTx)>,
+        reply: oneshot::Sender<Vec<Result<Hash32, AdmitError>>>,
+    },
     IsPending {
         id: Hash32,
         reply: oneshot::Sender<bool>,
@@ -421,6 +426,24 @@ impl Driver {
                     self.maybe_start_height(false)?;
                 }
                 reply.send(result).ok();
+            }
+            ApiRequest::SubmitBatch { txs, reply } => {
+                let mut results = Vec::with_capacity(txs.len());
+                let mut admitted = Vec::new();
+                for (bytes, tx) in txs {
+                    let result = self.admit(&bytes, tx);
+                    if result.is_ok() {
+                        admitted.push(bytes);
+                    }
+                    results.push(result);
+                }
+                if !admitted.is_empty() {
+                    for bytes in admitted {
+                        self.net.send(NetCommand::PublishTx(bytes)).ok();
+                    }
+                    self.maybe_start_height(false)?;
+                }
+                reply.send(results).ok();
             }
             ApiRequest::IsPending { id, reply } => {
                 reply.send(self.mempool.contains(&id)).ok();

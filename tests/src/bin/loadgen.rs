@@ -53,6 +53,11 @@ struct Args {
     /// A label for the results.
     #[arg(long, default_value = "latency")]
     mode: String,
+    /// Transactions per submission: 1 submits each on its own (`POST /v1/txs`); more sends each client's
+    /// transactions in batches of this size (`POST /v1/txs/batch`), one every batch/rate seconds, as an agency's
+    /// system that forwards what it has collected. Commit latency counts from the request.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
+    batch: u64,
 }
 
 #[derive(Default)]
@@ -254,6 +259,49 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// Submits one transaction on its own, or several as one batch, and books the refusals.
+async fn submit(
+    client: Client,
+    txs: Vec<clearance_core::tx::SignedTx>,
+    shared: Arc<Mutex<Shared>>,
+    k: usize,
+) {
+    let ids: Vec<Hash32> = txs.iter().map(|tx| tx.id()).collect();
+    {
+        let now = Instant::now();
+        let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &ids {
+            s.submitted.insert(*id, (now, k));
+        }
+    }
+    let refused: Vec<(Hash32, String)> = if let [tx] = txs.as_slice() {
+        match client.submit(tx).await {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![(ids[0], e.code().unwrap_or("TRANSPORT").to_string())],
+        }
+    } else {
+        match client.submit_batch(&txs).await {
+            Ok(items) => ids
+                .iter()
+                .zip(items)
+                .filter(|(_, item)| item.status != "pending")
+                .map(|(id, item)| (*id, item.code.unwrap_or_default()))
+                .collect(),
+            Err(e) => {
+                let code = e.code().unwrap_or("TRANSPORT").to_string();
+                ids.iter().map(|id| (*id, code.clone())).collect()
+            }
+        }
+    };
+    let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    for (id, code) in refused {
+        if s.submitted.remove(&id).is_some() {
+            s.pending[k] -= 1;
+        }
+        *s.submit_errors.entry(code).or_default() += 1;
+    }
+}
+
 async fn run(
     args: &Args,
     nodes: Vec<String>,
@@ -289,6 +337,7 @@ async fn run(
 
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let per_client = (args.rate as f64 / keys.len() as f64).max(0.001);
+    let args_batch = args.batch;
     let mut tasks = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let node = clients[k % clients.len()].clone();
@@ -299,40 +348,33 @@ async fn run(
         let shared = shared.clone();
         let clients = clients.clone();
         tasks.push(tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_client));
+            let batch = args_batch;
+            let mut tick =
+                tokio::time::interval(Duration::from_secs_f64(batch as f64 / per_client));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
             let mut n = 0u64;
             while Instant::now() < deadline {
                 tick.tick().await;
-                {
+                let take = {
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    if s.pending[k] >= max_pending {
+                    let room = max_pending.saturating_sub(s.pending[k]);
+                    if room < batch {
                         s.skipped += 1;
                         continue;
                     }
-                    s.pending[k] += 1;
-                }
-                n += 1;
-                let tx = signer.sign(certificate(&member, run_id, n * 100 + k as u64));
+                    s.pending[k] += batch;
+                    batch
+                };
+                let txs: Vec<_> = (0..take)
+                    .map(|_| {
+                        n += 1;
+                        signer.sign(certificate(&member, run_id, n * 100 + k as u64))
+                    })
+                    .collect();
                 let client = clients[(n as usize + k) % clients.len()].clone();
                 let shared = shared.clone();
                 // Open loop: the next submission does not wait for this one.
-                tokio::spawn(async move {
-                    let id = tx.id();
-                    shared
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .submitted
-                        .insert(id, (Instant::now(), k));
-                    if let Err(e) = client.submit(&tx).await {
-                        let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                        if s.submitted.remove(&id).is_some() {
-                            s.pending[k] -= 1;
-                        }
-                        let code = e.code().unwrap_or("TRANSPORT").to_string();
-                        *s.submit_errors.entry(code).or_default() += 1;
-                    }
-                });
+                tokio::spawn(submit(client, txs, shared, k));
             }
         }));
     }
@@ -421,12 +463,13 @@ async fn run(
     let committed = commits.len();
     let throughput = committed as f64 / offered_for.as_secs_f64();
     println!(
-        "mode {}  offered {} records/s for {:.1} s by {} clients over {} nodes",
+        "mode {}  offered {} records/s for {:.1} s by {} clients over {} nodes, {} per request",
         args.mode,
         args.rate,
         offered_for.as_secs_f64(),
         keys.len(),
-        nodes.len()
+        nodes.len(),
+        args.batch
     );
     println!(
         "committed        {committed} records ({throughput:.0}/s), not committed {}",
@@ -469,7 +512,7 @@ async fn run(
             "machine": machine(),
             "params": {
                 "rate": args.rate, "seconds": args.seconds, "clients": keys.len(),
-                "nodes": nodes.len(), "query_rate": args.query_rate,
+                "nodes": nodes.len(), "query_rate": args.query_rate, "batch": args.batch,
             },
             "committed": committed,
             "committed_per_s": throughput,
