@@ -13,7 +13,7 @@ use clearance_core::tx::{SignedTx, TxBody, TxError, VerifiedTx};
 use std::collections::{BTreeMap, HashMap};
 
 /// How far past the committed sequence number a key's pending transactions may reach.
-pub const MAX_SEQUENCE_AHEAD: u64 = 1024;
+pub const MAX_SEQUENCE_AHEAD: u64 = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AdmitError {

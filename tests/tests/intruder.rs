@@ -17,7 +17,7 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
         .await
         .unwrap();
     let short = cluster.chain_id.to_hex()[..16].to_string();
-    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/1"));
+    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
     let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
 
     let mut swarm =
@@ -58,6 +58,11 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
     // anything, this would be committed.
     let mut submitter = cluster.submitter(0, "agency");
     let tx = submitter.certificate(1);
+    // The tx topic's payload: a batch of one (docs/protocol.md 12.2).
+    let bytes = tx.to_bytes();
+    let mut batch = 1u64.to_le_bytes().to_vec();
+    batch.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    batch.extend_from_slice(&bytes);
     let mut subscribed = Vec::new();
     let mut published = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(6);
@@ -66,7 +71,7 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
             _ = retry.tick() => {
-                if swarm.behaviour_mut().gossip.publish(tx_topic.clone(), tx.to_bytes()).is_ok() {
+                if swarm.behaviour_mut().gossip.publish(tx_topic.clone(), batch.clone()).is_ok() {
                     published += 1;
                 }
             }

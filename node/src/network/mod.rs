@@ -9,6 +9,7 @@ pub mod wire;
 
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
+use clearance_core::bytes::Bytes;
 use clearance_core::tx::VerifiedTx;
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
@@ -119,13 +120,19 @@ struct Network {
     max_backoff: Duration,
     /// Submitter keys already validated, for checking gossiped transactions.
     keys: HashMap<clearance_core::crypto::PublicKey, clearance_core::crypto::CheckedKey>,
-    /// Gossiped transactions waiting for their signatures to be checked as one batch.
-    unchecked_txs: Vec<(PeerId, gossipsub::MessageId, Vec<u8>)>,
+    /// Gossiped transaction batches waiting for their signatures to be checked together.
+    unchecked_txs: Vec<(PeerId, gossipsub::MessageId, Vec<Bytes>)>,
+    /// Transactions the driver asked to publish, gossiped as one batch when its burst of commands ends.
+    outgoing_txs: Vec<Vec<u8>>,
+    outgoing_bytes: usize,
 }
 
 /// How many swarm events are handled in a row before the gossiped transactions among them are checked: a burst
 /// of arrivals becomes one signature batch, while a lone transaction waits for nothing.
 const EVENT_BURST: usize = 64;
+/// How many driver commands are handled in a row before the transactions among them are published: the
+/// transactions of one submitted batch, or of one re-gossip, leave as few gossip messages.
+const COMMAND_BURST: usize = 1024;
 
 /// The channels on which the network hands events to the driver.
 pub struct NetEvents {
@@ -207,7 +214,7 @@ pub fn spawn(
         .build();
 
     let short = &config.chain_id.to_hex()[..16];
-    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/1"));
+    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
     let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
     swarm
         .behaviour_mut()
@@ -260,6 +267,8 @@ pub fn spawn(
         max_backoff: config.max_redial_backoff,
         keys: HashMap::new(),
         unchecked_txs: Vec::new(),
+        outgoing_txs: Vec::new(),
+        outgoing_bytes: 0,
     };
     tokio::spawn(network.run(cmd_rx));
     Ok((
@@ -287,7 +296,16 @@ impl Network {
                     self.check_txs();
                 }
                 cmd = commands.recv() => match cmd {
-                    Some(cmd) => self.on_command(cmd),
+                    Some(cmd) => {
+                        self.on_command(cmd);
+                        for _ in 1..COMMAND_BURST {
+                            match commands.try_recv() {
+                                Ok(cmd) => self.on_command(cmd),
+                                Err(_) => break,
+                            }
+                        }
+                        self.publish_txs();
+                    }
                     // The driver has stopped: so does the network.
                     None => return,
                 },
@@ -341,7 +359,15 @@ impl Network {
 
     fn on_command(&mut self, cmd: NetCommand) {
         match cmd {
-            NetCommand::PublishTx(bytes) => self.publish(true, bytes),
+            NetCommand::PublishTx(bytes) => {
+                if self.outgoing_txs.len() == wire::MAX_GOSSIP_TXS
+                    || self.outgoing_bytes + bytes.len() > wire::GOSSIP_TX_BATCH_BYTES
+                {
+                    self.publish_txs();
+                }
+                self.outgoing_bytes += bytes.len();
+                self.outgoing_txs.push(bytes);
+            }
             NetCommand::PublishConsensus(bytes) => self.publish(false, bytes),
             NetCommand::Request { peer, req } => {
                 self.swarm.behaviour_mut().sync.send_request(&peer, req);
@@ -368,6 +394,16 @@ impl Network {
             Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
             Err(e) => tracing::debug!("publish: {e}"),
         }
+    }
+
+    fn publish_txs(&mut self) {
+        if self.outgoing_txs.is_empty() {
+            return;
+        }
+        let batch = wire::encode_txs(&self.outgoing_txs);
+        self.outgoing_txs.clear();
+        self.outgoing_bytes = 0;
+        self.publish(true, batch);
     }
 
     fn penalise(&mut self, peer: PeerId, reason: &str) {
@@ -461,7 +497,10 @@ impl Network {
     /// direct sender of an invalid message is penalised: correct members never relay one.
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
         if message.topic == self.tx_topic.hash() {
-            self.unchecked_txs.push((source, id, message.data));
+            match wire::decode_txs(&message.data) {
+                Ok(txs) => self.unchecked_txs.push((source, id, txs)),
+                Err(e) => self.report(source, &id, Err(format!("gossiped transactions: {e}"))),
+            }
             return;
         }
         let verdict = if message.topic == self.consensus_topic.hash() {
@@ -473,40 +512,56 @@ impl Network {
         self.report(source, &id, verdict);
     }
 
-    /// Checks the gossiped transactions received since the last call, their signatures as batches, and hands
-    /// the valid ones to the driver.
+    /// Checks the gossiped transaction batches received since the last call, all their signatures as batches,
+    /// and hands the valid transactions to the driver. A batch with any invalid transaction is not relayed, and
+    /// its sender is penalised: a correct member gossips only transactions it verified.
     fn check_txs(&mut self) {
         if self.unchecked_txs.is_empty() {
             return;
         }
-        let mut decoded = Vec::new();
+        let mut reports = Vec::new();
         let mut signed = Vec::new();
-        for (source, id, data) in std::mem::take(&mut self.unchecked_txs) {
-            match clearance_core::tx::SignedTx::from_bytes(&data) {
-                Ok(tx) => {
-                    signed.push(tx);
-                    decoded.push((source, id, data));
+        let mut owners = Vec::new();
+        let mut raw = Vec::new();
+        for (m, (source, id, txs)) in std::mem::take(&mut self.unchecked_txs)
+            .into_iter()
+            .enumerate()
+        {
+            let mut fault = None;
+            for Bytes(data) in txs {
+                match clearance_core::tx::SignedTx::from_bytes(&data) {
+                    Ok(tx) => {
+                        signed.push(tx);
+                        owners.push(m);
+                        raw.push(data);
+                    }
+                    Err(e) => {
+                        fault.get_or_insert(format!("gossiped transaction: {e}"));
+                    }
                 }
-                Err(e) => self.report(source, &id, Err(format!("gossiped transaction: {e}"))),
             }
+            reports.push((source, id, fault));
         }
         if self.keys.len() >= 4096 {
             self.keys.clear();
         }
         let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
-        for ((source, id, bytes), result) in decoded.into_iter().zip(results) {
-            let verdict = match result {
-                Ok(tx) => {
-                    self.emit(NetEvent::Tx {
-                        from: source,
-                        bytes,
-                        tx: Box::new(tx),
-                    });
-                    Ok(())
+        for ((m, bytes), result) in owners.into_iter().zip(raw).zip(results) {
+            match result {
+                Ok(tx) => self.emit(NetEvent::Tx {
+                    from: reports[m].0,
+                    bytes,
+                    tx: Box::new(tx),
+                }),
+                Err(e) => {
+                    reports[m]
+                        .2
+                        .get_or_insert(format!("gossiped transaction: {e}"));
                 }
-                Err(e) => Err(format!("gossiped transaction: {e}")),
-            };
-            self.report(source, &id, verdict);
+            }
+        }
+        for (source, id, fault) in reports {
+            self.report(source, &id, fault.map_or(Ok(()), Err));
         }
     }
 

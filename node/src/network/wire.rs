@@ -136,3 +136,63 @@ pub fn decode_consensus(bytes: &[u8]) -> Result<Message, encoding::DecodeError> 
 pub fn encode_consensus(msg: &Message) -> Vec<u8> {
     encoding::encode(msg)
 }
+
+/// Most transactions in one gossiped batch.
+pub const MAX_GOSSIP_TXS: usize = 256;
+/// A node closes the batch it is filling before its transactions pass this many bytes.
+pub const GOSSIP_TX_BATCH_BYTES: usize = 1024 * 1024;
+/// Largest gossiped batch: [`MAX_GOSSIP_TXS`] transactions of the largest size, with their length prefixes.
+pub const MAX_GOSSIP_TX_BYTES: usize = 8 + MAX_GOSSIP_TXS * (8 + limit::SIGNED_TX);
+
+/// A gossiped batch of transactions: the canonical encoding of `Vec<Bytes>`, each the exact bytes of one
+/// `SignedTx` as its submitter's node received them.
+pub fn encode_txs(txs: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + txs.iter().map(|tx| 8 + tx.len()).sum::<usize>());
+    out.extend_from_slice(&(txs.len() as u64).to_le_bytes());
+    for tx in txs {
+        out.extend_from_slice(&(tx.len() as u64).to_le_bytes());
+        out.extend_from_slice(tx);
+    }
+    out
+}
+
+/// Splits a gossiped batch into its transactions' bytes: 1 to [`MAX_GOSSIP_TXS`] of them, nothing after the last.
+pub fn decode_txs(bytes: &[u8]) -> Result<Vec<Bytes>, encoding::DecodeError> {
+    let txs: Vec<Bytes> = encoding::decode(bytes, MAX_GOSSIP_TX_BYTES, "transaction batch")?;
+    if txs.is_empty() || txs.len() > MAX_GOSSIP_TXS {
+        return Err(encoding::DecodeError::Malformed {
+            what: "transaction batch",
+            reason: format!("{} transactions, not 1 to {MAX_GOSSIP_TXS}", txs.len()),
+        });
+    }
+    Ok(txs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_batch_is_the_canonical_encoding_of_its_byte_strings() {
+        let txs = vec![vec![1u8, 2, 3], Vec::new(), vec![9u8; 300]];
+        let canonical: Vec<Bytes> = txs.iter().cloned().map(Bytes).collect();
+        let encoded = encode_txs(&txs);
+        assert_eq!(encoded, encoding::encode(&canonical));
+        assert_eq!(decode_txs(&encoded), Ok(canonical));
+    }
+
+    #[test]
+    fn a_transaction_batch_is_refused_empty_too_long_or_with_trailing_bytes() {
+        assert!(decode_txs(&encode_txs(&[])).is_err());
+        let too_many = vec![vec![0u8]; MAX_GOSSIP_TXS + 1];
+        assert!(decode_txs(&encode_txs(&too_many)).is_err());
+        assert!(decode_txs(&encode_txs(&too_many[1..])).is_ok());
+        let mut trailing = encode_txs(&[vec![7u8]]);
+        trailing.push(0);
+        assert!(decode_txs(&trailing).is_err());
+        // A count that promises more than the bytes hold.
+        let mut short = encode_txs(&[vec![7u8; 10]]);
+        short.truncate(short.len() - 1);
+        assert!(decode_txs(&short).is_err());
+    }
+}

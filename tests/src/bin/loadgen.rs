@@ -46,9 +46,10 @@ struct Args {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Most transactions one client keeps submitted but not yet committed; above it, it skips its turn. A
-    /// node refuses sequence numbers more than 1024 ahead of the committed one, and a refused number would
-    /// block the key's later transactions.
-    #[arg(long, default_value_t = 800)]
+    /// node refuses sequence numbers more than 4096 ahead of its committed one, and a refused number would
+    /// block the key's later transactions; pending is counted against the first node's commits, and the node
+    /// submitted to may lag it by a few blocks.
+    #[arg(long, default_value_t = 1000)]
     max_pending_per_client: u64,
     /// A label for the results.
     #[arg(long, default_value = "latency")]
