@@ -83,6 +83,16 @@ fn harness() -> Harness {
                         0,
                     ));
                 }
+                ApiRequest::SubmitBatch { txs, reply } => {
+                    let committed = |id: &_| matches!(pool_store.tx_location(id), Ok(Some(_)));
+                    let results = txs
+                        .into_iter()
+                        .map(|(bytes, tx)| {
+                            pool.admit_verified(pool_store.as_ref(), &committed, &bytes, tx, 0)
+                        })
+                        .collect();
+                    let _ = reply.send(results);
+                }
                 ApiRequest::IsPending { id, reply } => {
                     let _ = reply.send(pool.contains(&id));
                 }
@@ -191,6 +201,25 @@ proptest! {
     }
 
     #[test]
+    fn random_batches_get_json_answers(
+        frames in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..600), 0..8),
+        lie in any::<Option<u32>>(),
+        json in any::<bool>(),
+    ) {
+        let h = harness();
+        let mut body = Vec::new();
+        for frame in &frames {
+            // Sometimes a length that does not match what follows.
+            let len = lie.filter(|_| frame.len() % 3 == 0).unwrap_or(frame.len() as u32);
+            body.extend_from_slice(&len.to_be_bytes());
+            body.extend_from_slice(frame);
+        }
+        let ct = if json { "application/json" } else { "application/octet-stream" };
+        let req = Request::post("/v1/txs/batch").header("content-type", ct).body(Body::from(body)).unwrap();
+        check(&h, req);
+    }
+
+    #[test]
     fn random_paths_and_queries_get_json_answers(
         path in 0..PATHS.len(),
         tail in "[A-Za-z0-9%/&=?._-]{0,80}",
@@ -201,6 +230,66 @@ proptest! {
             check(&h, req);
         }
     }
+}
+
+fn post_batch(h: &Harness, body: Vec<u8>) -> (StatusCode, serde_json::Value) {
+    let req = Request::post("/v1/txs/batch")
+        .header("content-type", "application/octet-stream")
+        .body(Body::from(body))
+        .unwrap();
+    let resp = h.runtime.block_on(h.router.clone().oneshot(req)).unwrap();
+    let status = resp.status();
+    let body = h
+        .runtime
+        .block_on(axum::body::to_bytes(resp.into_body(), 1 << 20))
+        .unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+fn frames(txs: &[&[u8]]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for tx in txs {
+        body.extend_from_slice(&(tx.len() as u32).to_be_bytes());
+        body.extend_from_slice(tx);
+    }
+    body
+}
+
+#[test]
+fn a_batch_answers_per_transaction_and_refuses_only_what_it_cannot_split() {
+    let h = harness();
+    // Two frames that split but are not transactions: each refused on its own, in order.
+    let (status, v) = post_batch(&h, frames(&[b"not a tx", b""]));
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results.len(), 2, "{v}");
+    for item in results {
+        assert_eq!(item["status"], "refused", "{v}");
+        assert_eq!(item["code"], "TX_MALFORMED", "{v}");
+        assert!(
+            item["message"].is_string() && item.get("tx_id").is_none(),
+            "{v}"
+        );
+    }
+    // A length that runs past the end, a partial length, an empty body, one frame too many.
+    let mut past_end = frames(&[b"abc"]);
+    past_end.truncate(past_end.len() - 1);
+    for (body, status, code) in [
+        (past_end, StatusCode::BAD_REQUEST, "BAD_BATCH"),
+        (vec![0, 0, 1], StatusCode::BAD_REQUEST, "BAD_BATCH"),
+        (Vec::new(), StatusCode::BAD_REQUEST, "BAD_BATCH"),
+        (
+            frames(&vec![&b"x"[..]; api::MAX_BATCH_TXS + 1]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BATCH_TOO_LARGE",
+        ),
+    ] {
+        let (got, v) = post_batch(&h, body);
+        assert_eq!((got, v["code"].as_str().unwrap()), (status, code), "{v}");
+        assert!(v["message"].is_string(), "{v}");
+    }
+    let (status, _) = post_batch(&h, frames(&vec![&b"x"[..]; api::MAX_BATCH_TXS]));
+    assert_eq!(status, StatusCode::OK);
 }
 
 #[test]

@@ -283,4 +283,44 @@ async fn every_kind_every_query_and_events_through_the_client() {
     let for_de: Record = serde_json::from_str(&text).unwrap();
     let err = kz.submit(&kz_agency.sign(for_de)).await.unwrap_err();
     assert_eq!(err.code(), Some("SUBMITTER_WRONG_MEMBER"), "{err}");
+
+    // A batch: each transaction answered on its own, in order; the admitted ones commit everywhere.
+    kz_agency.resync(&kz).await.unwrap();
+    let numbered = |n: u32| -> Record {
+        let text = serde_json::to_string(&sample("01_certificate_issue.json", None))
+            .unwrap()
+            .replace("KZ-PC-2026-000123", &format!("KZ-PC-2026-BATCH{n}"));
+        serde_json::from_str(&text).unwrap()
+    };
+    let good: Vec<_> = (0..3).map(|n| kz_agency.sign(numbered(n))).collect();
+    let mut forged = kz_agency.sign(numbered(3));
+    forged.signature.0[0] ^= 1;
+    let batch = vec![
+        good[0].clone(),
+        good[1].clone(),
+        good[0].clone(),
+        good[2].clone(),
+        forged,
+    ];
+    let items = kz.submit_batch(&batch).await.unwrap();
+    let answers: Vec<(&str, Option<&str>)> = items
+        .iter()
+        .map(|i| (i.status.as_str(), i.code.as_deref()))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            ("pending", None),
+            ("pending", None),
+            ("refused", Some("TX_DUPLICATE")),
+            ("pending", None),
+            ("refused", Some("TX_BAD_SIGNATURE")),
+        ],
+        "{items:?}"
+    );
+    assert!(items.iter().all(|i| i.tx_id.is_some()), "{items:?}");
+    for tx in &good {
+        let status = de.wait(&tx.id(), WAIT).await.unwrap();
+        assert_eq!(status.status, "accepted", "{status:?}");
+    }
 }
