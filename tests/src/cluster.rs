@@ -71,7 +71,12 @@ impl Cluster {
 
     /// Writes a testnet of `members` without starting anything.
     pub fn create(members: usize) -> Cluster {
-        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut dir = tempfile::tempdir().expect("temporary directory");
+        // To read the nodes' logs and data after a failure: CLUSTER_KEEP=1 leaves the directory in place.
+        if std::env::var_os("CLUSTER_KEEP").is_some() {
+            dir.disable_cleanup(true);
+            eprintln!("CLUSTER_KEEP: keeping {}", dir.path().display());
+        }
         let out = dir.path().join("net");
         let base = free_base_port(members);
         let created = Command::new(binary("clearance-genesis"))
