@@ -199,11 +199,13 @@ pub(super) async fn submit_batch(
     Ok(Json(BatchSubmitted { results }))
 }
 
-fn too_many(n: usize) -> ApiError {
+fn too_many() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "BATCH_TOO_LARGE",
-        format!("a batch holds at most {MAX_BATCH_TXS} transactions, this one {n}"),
+        format!(
+            "a batch holds at most {MAX_BATCH_TXS} transactions; send the others in another request"
+        ),
     )
 }
 
@@ -220,7 +222,7 @@ fn split_json(body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
         )
     })?;
     if txs.len() > MAX_BATCH_TXS {
-        return Err(too_many(txs.len()));
+        return Err(too_many());
     }
     if txs.is_empty() {
         return Err(bad_batch("the batch is empty".into()));
@@ -247,7 +249,7 @@ fn split_frames(mut body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
             )));
         }
         if txs.len() == MAX_BATCH_TXS {
-            return Err(too_many(MAX_BATCH_TXS + 1));
+            return Err(too_many());
         }
         let (tx, rest) = rest.split_at(len);
         txs.push(tx.to_vec());

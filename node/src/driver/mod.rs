@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 
 mod blocksync;
+mod gossip_health;
 
 /// Requests from the HTTP API.
 pub enum ApiRequest {
@@ -75,6 +76,11 @@ pub struct Driver {
     sync: blocksync::SyncState,
     last_progress: (u64, u32, crate::consensus::Step, Instant),
     last_regossip: Instant,
+    /// How many times this node has pulled a height's messages: it asks the peers in turn.
+    pulls: usize,
+    /// Each member's peer id, to tell whose own votes gossip failed to deliver.
+    members_by_peer: HashMap<PeerId, CountryCode>,
+    gossip_health: gossip_health::GossipHealth,
     last_status_poll: Instant,
     serving: Arc<tokio::sync::Semaphore>,
 }
@@ -126,6 +132,12 @@ impl Driver {
             height,
             persisted,
         );
+        let members_by_peer = parts
+            .genesis
+            .members
+            .iter()
+            .filter_map(|m| Some((m.peer_id.to_peer_id().parse().ok()?, m.id.clone())))
+            .collect();
         let now = Instant::now();
         Ok(Driver {
             machine,
@@ -149,6 +161,9 @@ impl Driver {
             sync: blocksync::SyncState::new(now),
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
             last_regossip: now,
+            pulls: 0,
+            members_by_peer,
+            gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
             serving: Arc::new(tokio::sync::Semaphore::new(blocksync::MAX_SERVING)),
         })
@@ -406,6 +421,7 @@ impl Driver {
             return Ok(());
         }
         self.height_started = Instant::now();
+        self.gossip_health.height_started(self.height_started);
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();
@@ -429,18 +445,14 @@ impl Driver {
             }
             ApiRequest::SubmitBatch { txs, reply } => {
                 let mut results = Vec::with_capacity(txs.len());
-                let mut admitted = Vec::new();
                 for (bytes, tx) in txs {
                     let result = self.admit(&bytes, tx);
                     if result.is_ok() {
-                        admitted.push(bytes);
+                        self.net.send(NetCommand::PublishTx(bytes)).ok();
                     }
                     results.push(result);
                 }
-                if !admitted.is_empty() {
-                    for bytes in admitted {
-                        self.net.send(NetCommand::PublishTx(bytes)).ok();
-                    }
+                if results.iter().any(Result::is_ok) {
                     self.maybe_start_height(false)?;
                 }
                 reply.send(results).ok();
@@ -476,7 +488,10 @@ impl Driver {
                     self.maybe_start_height(false)?;
                 }
             }
-            NetEvent::Consensus { from, msg } => self.on_consensus(from, msg)?,
+            NetEvent::Consensus { from, msg } => {
+                self.gossip_health.heard_from(from, Instant::now());
+                self.on_consensus(from, msg)?
+            }
             NetEvent::Request {
                 id,
                 req: SyncRequest::Blocks { from, max },
@@ -491,6 +506,7 @@ impl Driver {
             NetEvent::RequestFailed { peer } => self.sync.request_failed(peer),
             NetEvent::Connected(peer) => {
                 self.peers.insert(peer);
+                self.gossip_health.connected(peer, Instant::now());
                 self.net
                     .send(NetCommand::Request {
                         peer,
@@ -500,6 +516,7 @@ impl Driver {
             }
             NetEvent::Disconnected(peer) => {
                 self.peers.remove(&peer);
+                self.gossip_health.disconnected(&peer);
                 self.sync.peer_gone(peer);
             }
         }
@@ -560,6 +577,11 @@ impl Driver {
         }
         self.request_blocks_if_behind();
         self.sync.log_progress(self.ledger.head().height);
+        if self.pending_start.is_none() {
+            for peer in self.gossip_health.silent(now) {
+                self.reset_gossip(peer, "no gossip from this member while a height runs");
+            }
+        }
         let progress = (
             self.machine.height(),
             self.machine.round(),
@@ -585,8 +607,9 @@ impl Driver {
                     .ok();
             }
             // A different peer each time, in case the first one asked lacks the proposal too.
+            self.pulls = self.pulls.wrapping_add(1);
             let n = self.peers.len().max(1);
-            if let Some(peer) = self.peers.iter().nth(self.timer_seq as usize % n) {
+            if let Some(peer) = self.peers.iter().nth(self.pulls % n) {
                 self.net
                     .send(NetCommand::Request {
                         peer: *peer,
@@ -598,6 +621,17 @@ impl Driver {
             }
         }
         Ok(())
+    }
+
+    /// Closes the connections to a member whose gossip stopped arriving; the network dials it again at once.
+    fn reset_gossip(&mut self, peer: PeerId, why: &str) {
+        if !self.gossip_health.may_reset(peer, Instant::now()) {
+            return;
+        }
+        Metrics::inc(&self.metrics.gossip_reconnects_total);
+        let member = self.members_by_peer.get(&peer);
+        tracing::warn!(%peer, ?member, "{why}: reconnecting to it");
+        self.net.send(NetCommand::Reconnect(peer)).ok();
     }
 
     fn publish_status(&mut self) {

@@ -76,9 +76,20 @@ pub enum NetEvent {
 pub enum NetCommand {
     PublishTx(Vec<u8>),
     PublishConsensus(Vec<u8>),
-    Request { peer: PeerId, req: SyncRequest },
-    Respond { id: u64, resp: SyncResponse },
-    Penalise { peer: PeerId, reason: String },
+    Request {
+        peer: PeerId,
+        req: SyncRequest,
+    },
+    Respond {
+        id: u64,
+        resp: SyncResponse,
+    },
+    Penalise {
+        peer: PeerId,
+        reason: String,
+    },
+    /// Close the connections to a member and dial it again at once: gossip over them has stopped.
+    Reconnect(PeerId),
 }
 
 #[derive(NetworkBehaviour)]
@@ -379,6 +390,14 @@ impl Network {
                 }
             }
             NetCommand::Penalise { peer, reason } => self.penalise(peer, &reason),
+            NetCommand::Reconnect(peer) => {
+                if let Some(member) = self.members.get_mut(&peer) {
+                    member.backoff = MIN_REDIAL;
+                    member.next_dial = Instant::now();
+                }
+                // The redial loop dials it again once the connections are closed.
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
         }
     }
 
@@ -487,6 +506,21 @@ impl Network {
                 message_id,
                 message,
             })) => self.on_gossip(propagation_source, message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::SlowPeer {
+                peer_id,
+                failed_messages,
+            })) => {
+                let failed = failed_messages.priority + failed_messages.non_priority;
+                Metrics::add(&self.metrics.gossip_send_failures_total, failed as u64);
+                // Control messages (priority) fail only when their queue is full; publications and forwards
+                // also when they waited in the queue past gossipsub's deadline.
+                tracing::warn!(
+                    peer = %peer_id,
+                    control = failed_messages.priority,
+                    messages = failed_messages.non_priority,
+                    "gossip to a slow peer: messages not sent"
+                );
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
             _ => {}
         }

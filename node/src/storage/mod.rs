@@ -112,6 +112,10 @@ const MEMTABLE_BUDGET: usize = 64 << 20;
 const CF_MEMTABLE: usize = 16 << 20;
 /// The block cache that every column family shares.
 const BLOCK_CACHE: usize = 64 << 20;
+/// About 1 % false positives.
+const BLOOM_BITS_PER_KEY: f64 = 10.0;
+/// The memtable's bloom filter, as a share of its size.
+const MEMTABLE_BLOOM_RATIO: f64 = 0.1;
 
 impl Store {
     /// Opens (or creates) the database under `path` for `genesis`'s chain. A new database is initialised with the
@@ -130,9 +134,15 @@ impl Store {
         let cfs = CFS.map(|name| {
             let mut table = BlockBasedOptions::default();
             table.set_block_cache(&cache);
+            // Most lookups are for keys that do not exist: every transaction of a block is checked against the
+            // committed ids, every new certificate number against the issued ones. Bloom filters, in the tables
+            // and in the memtable, answer those without searching each level.
+            table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
             let mut cf = Options::default();
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
             cf.set_write_buffer_size(CF_MEMTABLE);
+            cf.set_memtable_whole_key_filtering(true);
+            cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
             cf.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(name, cf)
         });

@@ -1,0 +1,109 @@
+//! Whether gossip from each connected member still arrives.
+//!
+//! Under load, gossipsub was seen to stop delivering between some members while their connections stayed up and
+//! no send queue overflowed (`docs/performance.md` §5.5). Consensus then stalls, or the cut-off member lives on
+//! block sync. While a height is running every member publishes its own votes to every peer directly, several a
+//! second, so a member that this node has not heard from for [`SILENCE`] has a broken gossip path. A new
+//! connection brings new gossip streams: the driver closes the connections to it, and the network dials it again.
+
+use libp2p::PeerId;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How long a connected member may stay silent while a height runs before its connections are reset.
+pub const SILENCE: Duration = Duration::from_secs(5);
+/// Connections to one member are reset at most this often.
+const RESET_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+pub struct GossipHealth {
+    /// Connected members, and when gossip last brought a consensus message from each.
+    heard: HashMap<PeerId, Instant>,
+    last_reset: HashMap<PeerId, Instant>,
+}
+
+impl GossipHealth {
+    pub fn connected(&mut self, peer: PeerId, now: Instant) {
+        self.heard.insert(peer, now);
+    }
+
+    pub fn disconnected(&mut self, peer: &PeerId) {
+        self.heard.remove(peer);
+    }
+
+    pub fn heard_from(&mut self, peer: PeerId, now: Instant) {
+        if let Some(at) = self.heard.get_mut(&peer) {
+            *at = now;
+        }
+    }
+
+    /// A height starts after a pause (no transactions, or block sync): nobody had anything to say during it.
+    pub fn height_started(&mut self, now: Instant) {
+        for at in self.heard.values_mut() {
+            *at = now;
+        }
+    }
+
+    /// Whether the connections to `peer` may be reset now; if so, the reset is booked.
+    pub fn may_reset(&mut self, peer: PeerId, now: Instant) -> bool {
+        if self
+            .last_reset
+            .get(&peer)
+            .is_some_and(|at| now.duration_since(*at) < RESET_EVERY)
+        {
+            return false;
+        }
+        self.last_reset.insert(peer, now);
+        if let Some(at) = self.heard.get_mut(&peer) {
+            *at = now;
+        }
+        true
+    }
+
+    /// Connected members not heard from for [`SILENCE`]. Call only while a height is running.
+    pub fn silent(&self, now: Instant) -> Vec<PeerId> {
+        self.heard
+            .iter()
+            .filter(|(_, at)| now.duration_since(**at) >= SILENCE)
+            .map(|(peer, _)| *peer)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_member_silent_while_a_height_runs_is_reported_once_per_reset_period() {
+        let mut health = GossipHealth::default();
+        let (talker, quiet) = (PeerId::random(), PeerId::random());
+        let t0 = Instant::now();
+        health.connected(talker, t0);
+        health.connected(quiet, t0);
+        health.heard_from(talker, t0 + SILENCE);
+        assert_eq!(health.silent(t0 + SILENCE), vec![quiet]);
+        assert!(health.may_reset(quiet, t0 + SILENCE));
+        // Booked: not silent again at once, and not reset twice within the period.
+        assert!(health.silent(t0 + SILENCE).is_empty());
+        assert!(!health.may_reset(quiet, t0 + SILENCE * 2));
+        assert!(health.may_reset(quiet, t0 + SILENCE + RESET_EVERY));
+    }
+
+    #[test]
+    fn a_pause_between_heights_is_not_silence_and_gone_peers_are_forgotten() {
+        let mut health = GossipHealth::default();
+        let peer = PeerId::random();
+        let t0 = Instant::now();
+        health.connected(peer, t0);
+        let later = t0 + SILENCE * 3;
+        health.height_started(later);
+        assert!(health.silent(later + SILENCE / 2).is_empty());
+        assert_eq!(health.silent(later + SILENCE), vec![peer]);
+        health.disconnected(&peer);
+        assert!(health.silent(later + SILENCE * 2).is_empty());
+        // Gossip from a peer that is not connected is not tracked.
+        health.heard_from(peer, later);
+        assert!(health.silent(later + SILENCE * 4).is_empty());
+    }
+}
