@@ -44,7 +44,7 @@ metrics! {
     safety_writes_total: "counter", "Synced writes of the consensus safety state.";
     dropped_gossip_events_total: "counter", "Gossip messages and peer requests dropped because the consensus task was behind.";
     gossip_send_failures_total: "counter", "Gossip messages this node could not send to a peer in time (the peer's send queue was full, or a message waited past its deadline); gossipsub reports them at its heartbeat.";
-    gossip_reconnects_total: "counter", "Connections to a member reset because its gossip stopped arriving (its own votes came only by pull, or nothing came for 5 s while a height ran).";
+    gossip_reconnects_total: "counter", "Connections to a member reset because no consensus message came from it over gossip for 5 s while a height ran.";
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
 }
 

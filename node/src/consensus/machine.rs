@@ -223,11 +223,6 @@ impl Machine {
         proposals.chain(votes).collect()
     }
 
-    /// Every vote held for the current height.
-    pub fn votes(&self) -> impl Iterator<Item = &SignedVote> {
-        self.votes.all_votes()
-    }
-
     pub fn ignored(&self) -> &Ignored {
         &self.ignored
     }

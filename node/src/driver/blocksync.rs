@@ -14,10 +14,8 @@ use crate::network::wire::{
 use anyhow::{Context, Result};
 use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
-use clearance_core::encoding::{self, limit};
-use clearance_core::vote::{CommitCertificate, Vote};
+use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// A request without an answer for this long is abandoned and another peer asked.
@@ -212,7 +210,6 @@ impl Driver {
             }
             // The machine checks every signature, as for gossip.
             SyncResponse::Proposals(msgs) => {
-                self.check_gossip_from(from, &msgs);
                 for msg in msgs {
                     self.inputs.push_back(match msg {
                         Message::Proposal { proposal, block } => {
@@ -225,33 +222,6 @@ impl Driver {
             SyncResponse::Error(e) => tracing::debug!(peer = %from, "sync request refused: {e}"),
         }
         Ok(())
-    }
-
-    /// A member publishes its own votes to every peer directly, so when a pull from it returns one of its own
-    /// votes that this node lacks, gossip from it has stopped delivering while the connection stays up (seen
-    /// under load: two pairs of members each heard only the other member of their pair). See `gossip_health`.
-    fn check_gossip_from(&mut self, from: PeerId, msgs: &[Message]) {
-        let Some(member) = self.members_by_peer.get(&from) else {
-            return;
-        };
-        let held: HashSet<&[u8]> = self.machine.votes().map(|v| v.vote.as_slice()).collect();
-        let lost = msgs
-            .iter()
-            .filter_map(|m| match m {
-                Message::Vote(v) if !held.contains(v.vote.as_slice()) => Some(v),
-                _ => None,
-            })
-            .filter(|v| {
-                encoding::decode::<Vote>(v.vote.as_slice(), limit::VOTE, "vote")
-                    .is_ok_and(|vote| vote.validator == *member)
-            })
-            .count();
-        if lost > 0 {
-            self.reset_gossip(
-                from,
-                "a pull returned this member's own votes that gossip never delivered",
-            );
-        }
     }
 
     fn apply_blocks(&mut self, from: PeerId, blocks: Vec<SyncedBlock>) -> Result<()> {

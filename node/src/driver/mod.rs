@@ -78,7 +78,7 @@ pub struct Driver {
     last_regossip: Instant,
     /// How many times this node has pulled a height's messages: it asks the peers in turn.
     pulls: usize,
-    /// Each member's peer id, to tell whose own votes gossip failed to deliver.
+    /// Each member's peer id, to name members in logs.
     members_by_peer: HashMap<PeerId, CountryCode>,
     gossip_health: gossip_health::GossipHealth,
     last_status_poll: Instant,
