@@ -1,11 +1,11 @@
 //! Whether gossip from each connected member still arrives.
 //!
-//! Under load, gossipsub was seen to stop delivering between some members while their connections stayed up and
-//! no send queue overflowed (`docs/performance.md` §5.5). Consensus then stalls, or the cut-off member lives on
-//! block sync. While a height is running every member publishes its own votes to every peer directly, several a
-//! second, and re-publishes them every 1.5 s while it sees no progress, so a member that this node has not heard
-//! from for [`SILENCE`] has a broken gossip path. A new
-//! connection brings new gossip streams: the driver closes the connections to it, and the network dials it again.
+//! Under load, gossipsub was seen to stop delivering between some members while their connections stayed up
+//! (`docs/performance.md` §5.10). Consensus then stalls, or the cut-off member lives on block sync. While a height
+//! is running every member publishes its own votes to every peer directly, several a second, and re-publishes them
+//! every 1.5 s while it sees no progress, so a member that this node has not heard from for [`SILENCE`] has a
+//! broken gossip path. A new connection brings new gossip streams: the driver closes the connections to it, and
+//! the network dials it again.
 
 use libp2p::PeerId;
 use std::collections::HashMap;
