@@ -356,17 +356,15 @@ async fn run(
             let mut n = 0u64;
             while Instant::now() < deadline {
                 tick.tick().await;
-                let take = {
+                {
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-                    let room = max_pending.saturating_sub(s.pending[k]);
-                    if room < batch {
+                    if max_pending.saturating_sub(s.pending[k]) < batch {
                         s.skipped += 1;
                         continue;
                     }
                     s.pending[k] += batch;
-                    batch
-                };
-                let txs: Vec<_> = (0..take)
+                }
+                let txs: Vec<_> = (0..batch)
                     .map(|_| {
                         n += 1;
                         signer.sign(certificate(&member, run_id, n * 100 + k as u64))
