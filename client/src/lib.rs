@@ -46,6 +46,9 @@ pub enum ClientError {
     Timeout { id: Hash32, waited: Duration },
     #[error("key file {path}: {detail}")]
     Key { path: String, detail: String },
+    /// Refused before sending: a batch the node's API cannot take.
+    #[error("batch: {detail}")]
+    Batch { detail: String },
 }
 
 impl ClientError {
@@ -190,11 +193,15 @@ impl Client {
     pub async fn submit_batch(&self, txs: &[SignedTx]) -> Result<Vec<BatchItem>> {
         let url = format!("{}/v1/txs/batch", self.base);
         let mut body = Vec::new();
-        for tx in txs {
+        for (i, tx) in txs.iter().enumerate() {
             let bytes = tx.to_bytes();
-            // A transaction is far below 4 GiB (the node refuses more than its max_tx_bytes); a longer one
-            // would not fit the frame, and the node answers BAD_BATCH for what it cannot split.
-            body.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+            let len = u32::try_from(bytes.len()).map_err(|_| ClientError::Batch {
+                detail: format!(
+                    "transaction {i} is {} bytes, too long for a frame",
+                    bytes.len()
+                ),
+            })?;
+            body.extend_from_slice(&len.to_be_bytes());
             body.extend_from_slice(&bytes);
         }
         let request = self

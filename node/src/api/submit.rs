@@ -143,32 +143,31 @@ pub(super) async fn submit_batch(
     let checked = tokio::task::spawn_blocking(move || verify_batch(&state, txs))
         .await
         .map_err(super::internal)?;
-    let mut results: Vec<Option<Result<Hash32, AdmitError>>> = Vec::with_capacity(checked.len());
-    let mut admit = Vec::new();
-    let mut ids = Vec::with_capacity(checked.len());
-    for (i, c) in checked.into_iter().enumerate() {
-        ids.push(c.id);
-        match c.verdict {
+    let ids: Vec<Option<Hash32>> = checked.iter().map(|c| c.id).collect();
+    // Refusals are known now; the verified transactions' results come from the driver, in the same order.
+    let mut to_admit = Vec::new();
+    let mut results: Vec<Option<Result<Hash32, AdmitError>>> = checked
+        .into_iter()
+        .map(|c| match c.verdict {
             Ok(tx) => {
-                admit.push((i, c.bytes, tx));
-                results.push(None);
+                to_admit.push((c.bytes, tx));
+                None
             }
-            Err(e) => results.push(Some(Err(AdmitError::from(e)))),
-        }
-    }
-    if !admit.is_empty() {
+            Err(e) => Some(Err(AdmitError::from(e))),
+        })
+        .collect();
+    if !to_admit.is_empty() {
         let (reply, answer) = oneshot::channel();
-        let (slots, txs): (Vec<usize>, Vec<(Vec<u8>, VerifiedTx)>) = admit
-            .into_iter()
-            .map(|(i, bytes, tx)| (i, (bytes, tx)))
-            .unzip();
         s.driver
-            .send(ApiRequest::SubmitBatch { txs, reply })
+            .send(ApiRequest::SubmitBatch {
+                txs: to_admit,
+                reply,
+            })
             .await
             .map_err(|_| unavailable())?;
-        let admitted = answer.await.map_err(|_| unavailable())?;
-        for (slot, result) in slots.into_iter().zip(admitted) {
-            results[slot] = Some(result);
+        let mut admitted = answer.await.map_err(|_| unavailable())?.into_iter();
+        for slot in results.iter_mut().filter(|r| r.is_none()) {
+            *slot = admitted.next();
         }
     }
     let results = results

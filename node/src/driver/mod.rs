@@ -436,32 +436,39 @@ impl Driver {
     fn on_api(&mut self, req: ApiRequest) -> Result<()> {
         match req {
             ApiRequest::Submit { bytes, tx, reply } => {
-                let result = self.admit(&bytes, *tx);
-                if result.is_ok() {
-                    self.net.send(NetCommand::PublishTx(bytes)).ok();
-                    self.maybe_start_height(false)?;
+                let mut results = self.admit_submitted(vec![(bytes, *tx)])?;
+                if let Some(result) = results.pop() {
+                    reply.send(result).ok();
                 }
-                reply.send(result).ok();
             }
             ApiRequest::SubmitBatch { txs, reply } => {
-                let mut results = Vec::with_capacity(txs.len());
-                for (bytes, tx) in txs {
-                    let result = self.admit(&bytes, tx);
-                    if result.is_ok() {
-                        self.net.send(NetCommand::PublishTx(bytes)).ok();
-                    }
-                    results.push(result);
-                }
-                if results.iter().any(Result::is_ok) {
-                    self.maybe_start_height(false)?;
-                }
-                reply.send(results).ok();
+                reply.send(self.admit_submitted(txs)?).ok();
             }
             ApiRequest::IsPending { id, reply } => {
                 reply.send(self.mempool.contains(&id)).ok();
             }
         }
         Ok(())
+    }
+
+    /// Admits transactions the API verified, gossips the admitted ones (the network batches them) and starts a
+    /// waiting height if there is now something to decide. One result per transaction, in order.
+    fn admit_submitted(
+        &mut self,
+        txs: Vec<(Vec<u8>, VerifiedTx)>,
+    ) -> Result<Vec<Result<Hash32, AdmitError>>> {
+        let mut results = Vec::with_capacity(txs.len());
+        for (bytes, tx) in txs {
+            let result = self.admit(&bytes, tx);
+            if result.is_ok() {
+                self.net.send(NetCommand::PublishTx(bytes)).ok();
+            }
+            results.push(result);
+        }
+        if results.iter().any(Result::is_ok) {
+            self.maybe_start_height(false)?;
+        }
+        Ok(results)
     }
 
     fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {

@@ -158,14 +158,17 @@ pub fn encode_txs(txs: &[Vec<u8>]) -> Vec<u8> {
 
 /// Splits a gossiped batch into its transactions' bytes: 1 to [`MAX_GOSSIP_TXS`] of them, nothing after the last.
 pub fn decode_txs(bytes: &[u8]) -> Result<Vec<Bytes>, encoding::DecodeError> {
-    let txs: Vec<Bytes> = encoding::decode(bytes, MAX_GOSSIP_TX_BYTES, "transaction batch")?;
-    if txs.is_empty() || txs.len() > MAX_GOSSIP_TXS {
+    // The count comes first: refused before the decoder reserves room for that many entries.
+    let count = bytes
+        .first_chunk::<8>()
+        .map_or(0, |c| u64::from_le_bytes(*c));
+    if count == 0 || count > MAX_GOSSIP_TXS as u64 {
         return Err(encoding::DecodeError::Malformed {
             what: "transaction batch",
-            reason: format!("{} transactions, not 1 to {MAX_GOSSIP_TXS}", txs.len()),
+            reason: format!("{count} transactions, not 1 to {MAX_GOSSIP_TXS}"),
         });
     }
-    Ok(txs)
+    encoding::decode(bytes, MAX_GOSSIP_TX_BYTES, "transaction batch")
 }
 
 #[cfg(test)]
