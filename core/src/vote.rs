@@ -65,9 +65,12 @@ impl SignedVote {
 
     /// The height the vote claims, decoded but not verified: for routing and scheduling only.
     pub fn height_hint(&self) -> Option<u64> {
-        encoding::decode::<Vote>(self.vote.as_slice(), limit::VOTE, "vote")
-            .ok()
-            .map(|v| v.height)
+        self.claimed().map(|v| v.height)
+    }
+
+    /// The vote as it claims to be, decoded but not verified: for routing and bookkeeping only.
+    pub fn claimed(&self) -> Option<Vote> {
+        encoding::decode::<Vote>(self.vote.as_slice(), limit::VOTE, "vote").ok()
     }
 
     /// Decodes the vote and checks its chain, its validator's membership and its signature.
@@ -143,9 +146,12 @@ impl SignedProposal {
 
     /// The height the proposal claims, decoded but not verified: for routing and scheduling only.
     pub fn height_hint(&self) -> Option<u64> {
-        encoding::decode::<Proposal>(self.proposal.as_slice(), limit::VOTE, "proposal")
-            .ok()
-            .map(|p| p.height)
+        self.claimed().map(|p| p.height)
+    }
+
+    /// The proposal as it claims to be, decoded but not verified: for routing and bookkeeping only.
+    pub fn claimed(&self) -> Option<Proposal> {
+        encoding::decode::<Proposal>(self.proposal.as_slice(), limit::VOTE, "proposal").ok()
     }
 
     pub fn verify(&self, chain_id: &Hash32, set: &ValidatorSet) -> Result<Proposal, VoteError> {

@@ -15,6 +15,9 @@ pub struct NodeConfig {
     /// `tracing` filter, e.g. `info` or `info,clearance_node::consensus=debug`.
     #[serde(default = "default_log_level")]
     pub log_level: String,
+    /// `text` (one human-readable line per event) or `json` (one JSON object per line, for log shippers).
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// Paths below are relative to the home directory unless absolute.
     #[serde(default = "default_genesis_file")]
     pub genesis_file: PathBuf,
@@ -32,6 +35,14 @@ pub struct NodeConfig {
     pub consensus: PacingConfig,
 }
 
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct P2pConfig {
@@ -39,7 +50,8 @@ pub struct P2pConfig {
     pub listen: String,
     #[serde(default = "default_max_connections")]
     pub max_connections: u32,
-    /// Longest wait between reconnection attempts to a member.
+    /// Longest wait between reconnection attempts to a member. Members are few and named in genesis, so the
+    /// wait stays short: a link that comes back is used again within about this long.
     #[serde(default = "default_max_backoff_ms")]
     pub max_redial_backoff_ms: u32,
 }
@@ -106,7 +118,7 @@ fn default_max_connections() -> u32 {
     64
 }
 fn default_max_backoff_ms() -> u32 {
-    30_000
+    1_000
 }
 fn default_max_body_bytes() -> u32 {
     1024 * 1024
@@ -129,6 +141,7 @@ impl NodeConfig {
         NodeConfig {
             moniker: moniker.into(),
             log_level: default_log_level(),
+            log_format: LogFormat::Text,
             genesis_file: default_genesis_file(),
             validator_key_file: default_validator_key_file(),
             node_key_file: default_node_key_file(),
@@ -181,6 +194,9 @@ impl NodeConfig {
         }
         if self.p2p.max_connections == 0 {
             return Err("p2p.max_connections must be at least 1".into());
+        }
+        if !(250..=60_000).contains(&self.p2p.max_redial_backoff_ms) {
+            return Err("p2p.max_redial_backoff_ms must be 250 to 60000".into());
         }
         if self.api.max_body_bytes < 1024 {
             return Err("api.max_body_bytes must be at least 1024".into());

@@ -72,6 +72,10 @@ enum Command {
         /// RFC 3339 UTC time; defaults to now.
         #[arg(long)]
         genesis_time: Option<String>,
+        /// One IPv4 address per member, comma-separated, for members on separate hosts: each listens for peers
+        /// and serves its API on its own address. Defaults to 127.0.0.1 for all.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<std::net::Ipv4Addr>,
     },
 }
 
@@ -150,6 +154,7 @@ fn run(cli: Cli) -> Result<()> {
             base_port,
             chain_name,
             genesis_time: time,
+            hosts,
         } => {
             let manifest = write_testnet(&TestnetOptions {
                 members,
@@ -158,12 +163,13 @@ fn run(cli: Cli) -> Result<()> {
                 chain_name: ChainName::parse(&chain_name)?,
                 genesis_time: genesis_time(time)?,
                 params: ConsensusParams::default(),
+                hosts,
             })?;
             println!("chain_id: {}", manifest.chain_id);
             println!("genesis:  {}", manifest.genesis.display());
             for m in &manifest.members {
                 println!(
-                    "  {}  home {}  p2p 127.0.0.1:{}  api {}",
+                    "  {}  home {}  p2p port {}  api {}",
                     m.id,
                     m.home.display(),
                     m.p2p_port,

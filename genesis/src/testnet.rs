@@ -23,7 +23,7 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Members a testnet draws from, in order: ASEM and CAREC customs administrations.
-pub const SAMPLE_MEMBERS: [(&str, &str); 16] = [
+pub const SAMPLE_MEMBERS: [(&str, &str); 31] = [
     ("KZ", "State Revenue Committee of Kazakhstan"),
     ("DE", "German Customs Administration"),
     ("CN", "General Administration of Customs of China"),
@@ -40,6 +40,24 @@ pub const SAMPLE_MEMBERS: [(&str, &str); 16] = [
     ("TR", "Turkish Customs Administration"),
     ("GE", "Revenue Service of Georgia"),
     ("NL", "Netherlands Customs Administration"),
+    ("TM", "State Customs Service of Turkmenistan"),
+    ("ES", "Spanish Customs and Excise Department"),
+    ("PL", "National Revenue Administration of Poland"),
+    ("SE", "Swedish Customs"),
+    ("FI", "Finnish Customs"),
+    ("AT", "Austrian Customs"),
+    ("BE", "Belgian Customs and Excise"),
+    ("CZ", "Customs Administration of the Czech Republic"),
+    ("IN", "Central Board of Indirect Taxes and Customs of India"),
+    ("SG", "Singapore Customs"),
+    ("TH", "Thai Customs Department"),
+    ("VN", "General Department of Vietnam Customs"),
+    ("MY", "Royal Malaysian Customs Department"),
+    (
+        "ID",
+        "Directorate General of Customs and Excise of Indonesia",
+    ),
+    ("PH", "Bureau of Customs of the Philippines"),
 ];
 
 pub struct TestnetOptions {
@@ -49,6 +67,9 @@ pub struct TestnetOptions {
     pub chain_name: ChainName,
     pub genesis_time: Timestamp,
     pub params: ConsensusParams,
+    /// One IPv4 address per member, for members on separate hosts (network namespaces in scripts/e2e): member
+    /// i listens for peers on its own address, and genesis names that address. Empty: everyone on 127.0.0.1.
+    pub hosts: Vec<std::net::Ipv4Addr>,
 }
 
 #[derive(Debug, Serialize)]
@@ -93,6 +114,13 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
             u16::MAX as u32 - 2 * opts.members as u32
         );
     }
+    if !opts.hosts.is_empty() && opts.hosts.len() != opts.members {
+        bail!(
+            "--hosts names {} addresses for {} members; give one per member",
+            opts.hosts.len(),
+            opts.members
+        );
+    }
     if opts.out.exists() && std::fs::read_dir(&opts.out)?.next().is_some() {
         bail!(
             "{} exists and is not empty; refusing to overwrite keys (remove it or choose another --out)",
@@ -122,8 +150,13 @@ pub fn write_testnet(opts: &TestnetOptions) -> Result<Manifest> {
         admin.write_new(&home.join("keys/admin.json"))?;
         agency.write_new(&home.join("keys/agency.json"))?;
 
-        let listen = format!("/ip4/127.0.0.1/tcp/{p2p_port}");
-        let api = std::net::SocketAddr::from(([127, 0, 0, 1], api_port));
+        let host = opts
+            .hosts
+            .get(i)
+            .copied()
+            .unwrap_or(std::net::Ipv4Addr::LOCALHOST);
+        let listen = format!("/ip4/{host}/tcp/{p2p_port}");
+        let api = std::net::SocketAddr::from((host, api_port));
         std::fs::write(
             home.join("config.toml"),
             NodeConfig::new(id, listen.clone(), api).to_toml(),

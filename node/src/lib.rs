@@ -16,6 +16,7 @@ pub mod driver;
 pub mod execute;
 pub mod index;
 pub mod ledger;
+pub mod log_limit;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

@@ -64,7 +64,7 @@ fn main() -> Result<()> {
         } => init(home, &moniker, genesis, p2p_listen, api_listen),
         Command::Start { home } => {
             let home = Home::load(&home)?;
-            init_logs(&home.config.log_level)?;
+            init_logs(&home.config.log_level, home.config.log_format)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -133,7 +133,7 @@ fn init(
     Ok(())
 }
 
-fn init_logs(level: &str) -> Result<()> {
+fn init_logs(level: &str, format: clearance_genesis::config::LogFormat) -> Result<()> {
     // RUST_LOG, when set, overrides the config file, as operators of other Rust services expect.
     let filter = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::try_new(v),
@@ -142,10 +142,13 @@ fn init_logs(level: &str) -> Result<()> {
     .context(
         "the log filter (RUST_LOG, or log_level in config.toml) is not a valid tracing filter",
     )?;
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(false)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    match format {
+        clearance_genesis::config::LogFormat::Text => logs.init(),
+        clearance_genesis::config::LogFormat::Json => logs.json().init(),
+    }
     Ok(())
 }

@@ -47,6 +47,14 @@ impl AdmitError {
     }
 }
 
+/// What a block's commit did to the mempool.
+pub struct Updated {
+    /// Pending transactions the re-check dropped.
+    pub dropped: usize,
+    /// When each committed transaction that was pending here had been admitted, in the admission's milliseconds.
+    pub admitted_ms: Vec<u64>,
+}
+
 struct Entry {
     bytes: Bytes,
     body: TxBody,
@@ -257,17 +265,17 @@ impl Mempool {
         expired.len()
     }
 
-    fn remove(&mut self, id: &Hash32) {
-        if let Some(entry) = self.entries.remove(id) {
-            self.order.remove(&entry.arrival);
-            self.bytes -= entry.bytes.len() as u64;
-            if let Some(seqs) = self.by_key.get_mut(&entry.body.submitter) {
-                seqs.remove(&entry.body.sequence);
-                if seqs.is_empty() {
-                    self.by_key.remove(&entry.body.submitter);
-                }
+    fn remove(&mut self, id: &Hash32) -> Option<Entry> {
+        let entry = self.entries.remove(id)?;
+        self.order.remove(&entry.arrival);
+        self.bytes -= entry.bytes.len() as u64;
+        if let Some(seqs) = self.by_key.get_mut(&entry.body.submitter) {
+            seqs.remove(&entry.body.sequence);
+            if seqs.is_empty() {
+                self.by_key.remove(&entry.body.submitter);
             }
         }
+        Some(entry)
     }
 
     /// Transactions for a block, within the block limits: in arrival order, except that a key's transactions
@@ -313,11 +321,13 @@ impl Mempool {
     }
 
     /// After a block: drops the committed transactions, then re-checks the rest against the new state and drops
-    /// any that can no longer be accepted. Returns how many the re-check dropped.
-    pub fn update(&mut self, committed: &[Hash32], state: &dyn StateView) -> usize {
-        for id in committed {
-            self.remove(id);
-        }
+    /// any that can no longer be accepted.
+    pub fn update(&mut self, committed: &[Hash32], state: &dyn StateView) -> Updated {
+        let admitted_ms = committed
+            .iter()
+            .filter_map(|id| self.remove(id))
+            .map(|e| e.admitted_ms)
+            .collect();
         // Many pending transactions share a key: read each key's state once, not once per transaction.
         let state = ReadCache::new(state);
         let mut stale = Vec::new();
@@ -331,7 +341,10 @@ impl Mempool {
         for id in &stale {
             self.remove(id);
         }
-        stale.len()
+        Updated {
+            dropped: stale.len(),
+            admitted_ms,
+        }
     }
 }
 
@@ -460,7 +473,7 @@ mod tests {
         assert_eq!(err.code(), "BAD_SEQUENCE");
         // Committed: sequence 1 is used up, and the pool forgets it.
         *s.last.borrow_mut() = 1;
-        assert_eq!(pool.update(&[id], &s), 0);
+        assert_eq!(pool.update(&[id], &s).dropped, 0);
         assert!(pool.is_empty());
         assert_eq!(
             pool.admit(&s, &none, &first, 0).unwrap_err().code(),
@@ -504,7 +517,7 @@ mod tests {
         pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
         // Another node's block used sequences 1 and 2 with other transactions.
         *s.last.borrow_mut() = 2;
-        assert_eq!(pool.update(&[], &s), 2);
+        assert_eq!(pool.update(&[], &s).dropped, 2);
         assert!(pool.is_empty());
         assert_eq!(pool.bytes(), 0);
     }

@@ -2,13 +2,72 @@
 
 use clearance_tests::cluster::Cluster;
 use futures::StreamExt;
+use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, gossipsub, identity, noise, tcp, yamux};
+use libp2p::{Multiaddr, StreamProtocol, gossipsub, identity, noise, request_response, tcp, yamux};
 use std::time::Duration;
 
 #[derive(NetworkBehaviour)]
 struct Intruder {
     gossip: gossipsub::Behaviour,
+}
+
+/// The consensus channel's framing, written from docs/protocol.md: a 4-byte big-endian length, then the
+/// canonical `Vec<Bytes>` of encoded items; the answer is an empty frame.
+#[derive(Clone, Default)]
+struct ConsensusFraming;
+
+impl request_response::Codec for ConsensusFraming {
+    type Protocol = StreamProtocol;
+    type Request = Vec<Vec<u8>>;
+    type Response = ();
+
+    async fn read_request<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+    ) -> std::io::Result<Vec<Vec<u8>>> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    async fn read_response<T: AsyncRead + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> std::io::Result<()> {
+        let mut len = [0u8; 4];
+        io.read_exact(&mut len).await
+    }
+
+    async fn write_request<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        items: Vec<Vec<u8>>,
+    ) -> std::io::Result<()> {
+        let mut body = (items.len() as u64).to_le_bytes().to_vec();
+        for item in items {
+            body.extend_from_slice(&(item.len() as u64).to_le_bytes());
+            body.extend_from_slice(&item);
+        }
+        io.write_all(&(body.len() as u32).to_be_bytes()).await?;
+        io.write_all(&body).await?;
+        io.close().await
+    }
+
+    async fn write_response<T: AsyncWrite + Unpin + Send>(
+        &mut self,
+        _: &StreamProtocol,
+        _: &mut T,
+        _: (),
+    ) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+}
+
+#[derive(NetworkBehaviour)]
+struct FaultyMember {
+    consensus: request_response::Behaviour<ConsensusFraming>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,7 +77,6 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
         .unwrap();
     let short = cluster.chain_id.to_hex()[..16].to_string();
     let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
-    let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
 
     let mut swarm =
         libp2p::SwarmBuilder::with_existing_identity(identity::Keypair::generate_ed25519())
@@ -42,11 +100,6 @@ async fn a_peer_not_in_genesis_is_refused_and_cannot_inject() {
             .unwrap()
             .build();
     swarm.behaviour_mut().gossip.subscribe(&tx_topic).unwrap();
-    swarm
-        .behaviour_mut()
-        .gossip
-        .subscribe(&consensus_topic)
-        .unwrap();
     for node in &cluster.nodes {
         let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port)
             .parse()
@@ -159,8 +212,6 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
     .unwrap();
     let mut seed = key.secret.seed();
     let keypair = identity::Keypair::ed25519_from_bytes(&mut seed).unwrap();
-    let short = cluster.chain_id.to_hex()[..16].to_string();
-    let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_tcp(
@@ -169,27 +220,26 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
             yamux::Config::default,
         )
         .unwrap()
-        .with_behaviour(|key| Intruder {
-            gossip: gossipsub::Behaviour::new(
-                gossipsub::MessageAuthenticity::Signed(key.clone()),
-                gossipsub::ConfigBuilder::default().build().unwrap(),
-            )
-            .unwrap(),
+        .with_behaviour(|_| FaultyMember {
+            consensus: request_response::Behaviour::new(
+                [(
+                    StreamProtocol::new("/clearance/consensus/2"),
+                    request_response::ProtocolSupport::Outbound,
+                )],
+                request_response::Config::default(),
+            ),
         })
         .unwrap()
         .build();
-    swarm
-        .behaviour_mut()
-        .gossip
-        .subscribe(&consensus_topic)
-        .unwrap();
+    let mut peers = Vec::new();
     for node in &cluster.nodes[..3] {
         let addr: Multiaddr = format!("/ip4/127.0.0.1/tcp/{}", node.p2p_port)
             .parse()
             .unwrap();
         swarm.dial(addr).unwrap();
     }
-    let mut subscribed = std::collections::HashSet::new();
+    let mut connected = std::collections::HashSet::new();
+    let mut acknowledged = 0u32;
     let mut sent = 0u32;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
@@ -197,22 +247,34 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
             _ = tick.tick() => {
-                if subscribed.len() == 3 && sent < 30 {
-                    let garbage = format!("not a consensus message {sent}").into_bytes();
-                    if swarm.behaviour_mut().gossip.publish(consensus_topic.clone(), garbage).is_ok() {
-                        sent += 1;
+                if connected.len() == 3 && sent < 30 {
+                    for peer in &peers {
+                        let garbage = format!("not a consensus item {sent}").into_bytes();
+                        swarm.behaviour_mut().consensus.send_request(peer, vec![garbage]);
                     }
+                    sent += 1;
                 }
             }
-            event = swarm.select_next_some() => {
-                if let SwarmEvent::Behaviour(IntruderEvent::Gossip(gossipsub::Event::Subscribed { peer_id, .. })) = event {
-                    subscribed.insert(peer_id);
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                    if connected.insert(peer_id) {
+                        peers.push(peer_id);
+                    }
                 }
+                SwarmEvent::Behaviour(FaultyMemberEvent::Consensus(
+                    request_response::Event::Message { .. },
+                )) => acknowledged += 1,
+                _ => {}
             }
         }
     }
+    let subscribed = connected;
+    assert!(
+        acknowledged >= 1,
+        "members read the faulty member's requests"
+    );
     assert_eq!(subscribed.len(), 3, "a member's key is allowed to connect");
-    assert!(sent >= 20, "sent {sent} garbage messages");
+    assert!(sent >= 20, "sent {sent} rounds of garbage");
     let metric = |i: usize, name: &str| -> u64 {
         let text = ureq::get(&format!("{}/metrics", cluster.nodes[i].api))
             .call()

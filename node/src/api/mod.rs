@@ -100,7 +100,23 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
         .with_state(state)
+}
+
+/// Observes how long each request took to answer (`clearance_api_request_duration_seconds`).
+async fn timed(
+    State(s): State<ApiState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let start = std::time::Instant::now();
+    let response = next.run(req).await;
+    s.metrics
+        .histograms
+        .api_request_duration_seconds
+        .observe_duration(start.elapsed());
+    response
 }
 
 /// An API error: HTTP status, stable code, human sentence.

@@ -5,6 +5,7 @@
 //! timeouts to schedule, safety state to persist, blocks to validate or build, decisions and evidence. Nothing
 //! here reads a clock, draws randomness or does I/O, so a seeded simulation replays it exactly.
 
+use super::peer_gossip::Item;
 use super::types::{Ignored, Input, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts};
 use super::votes::{VoteBook, VoteOutcome};
 use clearance_core::block::Block;
@@ -221,6 +222,74 @@ impl Machine {
             });
         let votes = self.votes.all_votes().map(|v| Message::Vote(v.clone()));
         proposals.chain(votes).collect()
+    }
+
+    /// What this node holds of the current height, for peer-state gossip: proposals first (a receiver needs
+    /// the block before votes for it are useful), then votes by round, prevotes before precommits.
+    pub fn held(&self) -> Vec<Item> {
+        let proposals = self.proposals.keys().map(|&round| Item::Proposal { round });
+        let votes = self
+            .votes
+            .rounds()
+            .flat_map(|(round, prevotes, precommits)| {
+                let kinds = [
+                    (VoteKind::Prevote, prevotes),
+                    (VoteKind::Precommit, precommits),
+                ];
+                kinds.into_iter().flat_map(move |(kind, tally)| {
+                    tally.first_votes().map(move |(validator, _)| Item::Vote {
+                        round,
+                        kind,
+                        validator,
+                    })
+                })
+            });
+        proposals.chain(votes).collect()
+    }
+
+    /// The message for a held item of the current height.
+    pub fn message(&self, item: &Item) -> Option<Message> {
+        match *item {
+            Item::Proposal { round } => {
+                let p = self.proposals.get(&round)?.first()?;
+                Some(Message::Proposal {
+                    proposal: p.signed.clone(),
+                    block: p.block.clone(),
+                })
+            }
+            Item::Vote {
+                round,
+                kind,
+                validator,
+            } => {
+                let tally = self.votes.tally(round, kind)?;
+                let (_, vote) = tally.first_votes().find(|(i, _)| *i == validator)?;
+                Some(Message::Vote(vote.clone()))
+            }
+            Item::Commit { .. } => None,
+        }
+    }
+
+    /// The height and item a message claims to be, if its sender is a member. Call it on verified messages.
+    pub fn item_of(&self, msg: &Message) -> Option<(u64, Item)> {
+        match msg {
+            Message::Proposal { proposal, .. } => {
+                let p = proposal.claimed()?;
+                Some((p.height, Item::Proposal { round: p.round }))
+            }
+            Message::Vote(vote) => {
+                let v = vote.claimed()?;
+                let validator = self.validators.index_of(&v.validator)?;
+                Some((
+                    v.height,
+                    Item::Vote {
+                        round: v.round,
+                        kind: v.kind,
+                        validator,
+                    },
+                ))
+            }
+        }
     }
 
     pub fn ignored(&self) -> &Ignored {

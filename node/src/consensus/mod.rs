@@ -6,6 +6,7 @@
 //! `docs/consensus.md` maps each rule to the paper's lines.
 
 mod machine;
+pub mod peer_gossip;
 mod types;
 mod votes;
 

@@ -76,6 +76,14 @@ impl Tally {
             .unwrap_or_default()
     }
 
+    /// Each voter's first vote, by validator index: what peer-state gossip sends.
+    pub fn first_votes(&self) -> impl Iterator<Item = (usize, &SignedVote)> {
+        self.voters.iter().filter_map(|(index, values)| {
+            let vote = self.by_value.get(values.first()?)?.get(index)?;
+            Some((*index, vote))
+        })
+    }
+
     fn all(&self) -> impl Iterator<Item = &SignedVote> {
         self.by_value.values().flat_map(BTreeMap::values)
     }
@@ -184,6 +192,21 @@ impl VoteBook {
     /// Rounds in order, with their precommits.
     pub fn rounds_with_precommits(&self) -> impl Iterator<Item = (u32, &Tally)> {
         self.rounds.iter().map(|(r, v)| (*r, &v.precommits))
+    }
+
+    /// The tally of one kind in one round.
+    pub fn tally(&self, round: u32, kind: VoteKind) -> Option<&Tally> {
+        match kind {
+            VoteKind::Prevote => self.prevotes(round),
+            VoteKind::Precommit => self.precommits(round),
+        }
+    }
+
+    /// Every round with votes, with its prevotes and precommits.
+    pub fn rounds(&self) -> impl Iterator<Item = (u32, &Tally, &Tally)> {
+        self.rounds
+            .iter()
+            .map(|(r, v)| (*r, &v.prevotes, &v.precommits))
     }
 
     /// Every vote held, for re-gossip.

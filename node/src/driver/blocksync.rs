@@ -3,7 +3,7 @@
 //! and rejoins consensus at the head.
 
 use super::{Driver, PeerHeights};
-use crate::consensus::{Input, Message};
+use crate::consensus::Input;
 use crate::execute::ExecError;
 use crate::ledger::InvalidBlock;
 use crate::metrics::Metrics;
@@ -166,28 +166,6 @@ impl Driver {
             }
             // Served off the driver by `serve_blocks`.
             SyncRequest::Blocks { .. } => SyncResponse::Blocks(Vec::new()),
-            SyncRequest::Proposals { height } => {
-                if *height != self.machine.height() {
-                    return SyncResponse::Proposals(Vec::new());
-                }
-                // Votes first: they are small, and a stalled peer often lacks only votes that gossip lost.
-                let (votes, proposals): (Vec<Message>, Vec<Message>) = self
-                    .machine
-                    .gossip()
-                    .into_iter()
-                    .partition(|m| matches!(m, Message::Vote(_)));
-                let mut bytes = 0usize;
-                SyncResponse::Proposals(
-                    votes
-                        .into_iter()
-                        .chain(proposals)
-                        .take_while(|m| {
-                            bytes += crate::network::wire::encode_consensus(m).len();
-                            bytes <= SYNC_BATCH_BYTES
-                        })
-                        .collect(),
-                )
-            }
         }
     }
 
@@ -198,34 +176,38 @@ impl Driver {
                 self.request_blocks_if_behind();
             }
             SyncResponse::Blocks(blocks) => {
-                if self.sync.in_flight.map(|(p, _)| p) == Some(from) {
+                let mut requested = None;
+                if let Some((peer, at)) = self.sync.in_flight
+                    && peer == from
+                {
                     self.sync.in_flight = None;
+                    requested = Some(at);
                 }
                 if blocks.is_empty() {
                     // It claimed blocks it does not serve: believe its next status answer instead.
                     self.sync.saw_height(from, self.ledger.head().height);
                 }
-                self.apply_blocks(from, blocks)?;
-                self.request_blocks_if_behind();
-            }
-            // The machine checks every signature, as for gossip.
-            SyncResponse::Proposals(msgs) => {
-                for msg in msgs {
-                    self.inputs.push_back(match msg {
-                        Message::Proposal { proposal, block } => {
-                            Input::Proposal { proposal, block }
-                        }
-                        Message::Vote(vote) => Input::Vote(vote),
-                    });
+                let applied = self.apply_blocks(from, blocks)?;
+                if let Some(at) = requested
+                    && applied > 0
+                {
+                    let secs = at.elapsed().as_secs_f64().max(1e-6);
+                    self.metrics
+                        .histograms
+                        .block_sync_blocks_per_second
+                        .observe(applied as f64 / secs);
                 }
+                self.request_blocks_if_behind();
             }
             SyncResponse::Error(e) => tracing::debug!(peer = %from, "sync request refused: {e}"),
         }
         Ok(())
     }
 
-    fn apply_blocks(&mut self, from: PeerId, blocks: Vec<SyncedBlock>) -> Result<()> {
+    /// Verifies and commits synced blocks in order, stopping at the first that fails; returns how many it committed.
+    pub(super) fn apply_blocks(&mut self, from: PeerId, blocks: Vec<SyncedBlock>) -> Result<usize> {
         let mut last = None;
+        let mut applied = 0;
         for synced in blocks {
             let decoded = Block::from_bytes(synced.block.as_slice()).and_then(|b| {
                 CommitCertificate::from_bytes(synced.certificate.as_slice()).map(|c| (b, c))
@@ -246,6 +228,7 @@ impl Driver {
                     Metrics::inc(&self.metrics.blocks_synced_total);
                     self.after_commit(&committed);
                     last = Some(committed.height);
+                    applied += 1;
                 }
                 Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
                     return Err(e).context("committing a synced block");
@@ -259,7 +242,6 @@ impl Driver {
         if let Some(height) = last {
             // Rejoin consensus at the new head at once: a syncing node has no reason to wait for transactions.
             if self.machine.height() <= height {
-                self.gossip_health.height_started(Instant::now());
                 self.pending_start = None;
                 self.timers.clear();
                 let next_validators = self.ledger.validators().clone();
@@ -269,7 +251,7 @@ impl Driver {
                 });
             }
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Answers a request for blocks on a blocking thread, reading committed blocks straight from storage, so that

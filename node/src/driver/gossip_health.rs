@@ -1,24 +1,22 @@
-//! Whether gossip from each connected member still arrives.
+//! Whether the consensus channel from each connected member still delivers.
 //!
-//! Under load, gossipsub was seen to stop delivering between some members while their connections stayed up
-//! (`docs/performance.md` §5.10). Consensus then stalls, or the cut-off member lives on block sync. While a height
-//! is running every member publishes its own votes to every peer directly, several a second, and re-publishes them
-//! every 1.5 s while it sees no progress, so a member that this node has not heard from for [`SILENCE`] has a
-//! broken gossip path. A new connection brings new gossip streams: the driver closes the connections to it, and
-//! the network dials it again.
+//! Every member sends its round state to every peer at least once a second, so a member that this node has not
+//! heard from for [`SILENCE`] has a broken path: a connection whose packets a partition swallowed (TCP backs off
+//! its retransmissions for many seconds after the heal) or a stopped process. The driver closes the connections
+//! to it, and the network dials it again with a fresh connection.
 
 use libp2p::PeerId;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// How long a connected member may stay silent while a height runs before its connections are reset.
-pub const SILENCE: Duration = Duration::from_secs(5);
+/// How long a connected member may stay silent before its connections are reset.
+pub const SILENCE: Duration = Duration::from_secs(3);
 /// Connections to one member are reset at most this often.
-const RESET_EVERY: Duration = Duration::from_secs(10);
+const RESET_EVERY: Duration = Duration::from_secs(6);
 
 #[derive(Default)]
 pub struct GossipHealth {
-    /// Connected members, and when gossip last brought a consensus message from each.
+    /// Connected members, and when the consensus channel last brought something from each.
     heard: HashMap<PeerId, Instant>,
     last_reset: HashMap<PeerId, Instant>,
 }
@@ -34,13 +32,6 @@ impl GossipHealth {
 
     pub fn heard_from(&mut self, peer: PeerId, now: Instant) {
         if let Some(at) = self.heard.get_mut(&peer) {
-            *at = now;
-        }
-    }
-
-    /// A height starts after a pause (no transactions, or block sync): nobody had anything to say during it.
-    pub fn height_started(&mut self, now: Instant) {
-        for at in self.heard.values_mut() {
             *at = now;
         }
     }
@@ -61,7 +52,7 @@ impl GossipHealth {
         true
     }
 
-    /// Connected members not heard from for [`SILENCE`]. Call only while a height is running.
+    /// Connected members not heard from for [`SILENCE`].
     pub fn silent(&self, now: Instant) -> Vec<PeerId> {
         self.heard
             .iter()
@@ -92,19 +83,16 @@ mod tests {
     }
 
     #[test]
-    fn a_pause_between_heights_is_not_silence_and_gone_peers_are_forgotten() {
+    fn gone_peers_are_forgotten() {
         let mut health = GossipHealth::default();
         let peer = PeerId::random();
         let t0 = Instant::now();
         health.connected(peer, t0);
-        let later = t0 + SILENCE * 3;
-        health.height_started(later);
-        assert!(health.silent(later + SILENCE / 2).is_empty());
-        assert_eq!(health.silent(later + SILENCE), vec![peer]);
+        assert_eq!(health.silent(t0 + SILENCE), vec![peer]);
         health.disconnected(&peer);
-        assert!(health.silent(later + SILENCE * 2).is_empty());
-        // Gossip from a peer that is not connected is not tracked.
-        health.heard_from(peer, later);
-        assert!(health.silent(later + SILENCE * 4).is_empty());
+        assert!(health.silent(t0 + SILENCE * 2).is_empty());
+        // Anything from a peer that is not connected is not tracked.
+        health.heard_from(peer, t0);
+        assert!(health.silent(t0 + SILENCE * 4).is_empty());
     }
 }

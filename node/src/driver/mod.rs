@@ -2,12 +2,13 @@
 //! network, the API and timers. Every input is handled to completion, outputs in order, so the one rule of the
 //! consensus module holds: a safety state is synced to disk before any message it justifies is broadcast.
 
+use crate::consensus::peer_gossip::{Item, PeerGossip, RoundState};
 use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
 use crate::execute::ExecError;
 use crate::ledger::{Committed, InvalidBlock, Ledger};
 use crate::mempool::{AdmitError, Mempool};
 use crate::metrics::Metrics;
-use crate::network::wire::{self, SyncRequest};
+use crate::network::wire::SyncRequest;
 use crate::network::{NetCommand, NetEvent};
 use crate::status::{ConsensusStatus, Status};
 use anyhow::{Context, Result, bail};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 
 mod blocksync;
+mod consensus_gossip;
 mod gossip_health;
 
 /// Requests from the HTTP API.
@@ -45,8 +47,11 @@ pub enum ApiRequest {
 }
 
 const TICK: Duration = Duration::from_millis(100);
-/// With no progress for this long, the driver re-gossips what it holds and asks peers for proposals.
+/// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.
 const STUCK_AFTER: Duration = Duration::from_millis(1500);
+/// A member sends its round state at least this often, even when nothing changed: it tells peers what to send
+/// again, and its silence tells them the connection is broken.
+const STATE_HEARTBEAT: Duration = Duration::from_secs(1);
 const STATUS_POLL: Duration = Duration::from_secs(1);
 /// How long a transaction may wait in the mempool for a predecessor that has not arrived.
 const MEMPOOL_GAP_TTL_MS: u64 = 60_000;
@@ -75,9 +80,19 @@ pub struct Driver {
     peers: HashSet<PeerId>,
     sync: blocksync::SyncState,
     last_progress: (u64, u32, crate::consensus::Step, Instant),
-    last_regossip: Instant,
-    /// How many times this node has pulled a height's messages: it asks the peers in turn.
-    pulls: usize,
+    /// What each peer holds, and so what to send it (see `consensus::peer_gossip`).
+    peer_gossip: PeerGossip<PeerId>,
+    /// Consensus items of the current height encoded once for all peers; cleared when the height moves.
+    encoded: HashMap<Item, Arc<Vec<u8>>>,
+    encoded_height: u64,
+    /// The round state last sent to peers, and when.
+    state_sent: Option<(RoundState, Instant)>,
+    /// Consensus may have changed since peers were last sent what they lack.
+    gossip_due: bool,
+    /// The origin of the milliseconds `peer_gossip` counts in.
+    epoch: Instant,
+    /// When this node last committed a block, for the block-interval histogram.
+    last_commit: Option<Instant>,
     /// Each member's peer id, to name members in logs.
     members_by_peer: HashMap<PeerId, CountryCode>,
     gossip_health: gossip_health::GossipHealth,
@@ -160,8 +175,13 @@ impl Driver {
             peers: HashSet::new(),
             sync: blocksync::SyncState::new(now),
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
-            last_regossip: now,
-            pulls: 0,
+            peer_gossip: PeerGossip::default(),
+            encoded: HashMap::new(),
+            encoded_height: height,
+            state_sent: None,
+            gossip_due: true,
+            epoch: now,
+            last_commit: None,
             members_by_peer,
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
@@ -197,21 +217,25 @@ impl Driver {
                 wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
                     .into(),
             );
+            // In order of priority: consensus never waits behind transactions or API requests.
             tokio::select! {
+                biased;
                 _ = &mut shutdown => {
                     tracing::info!(height = self.ledger.head().height, "shutting down");
                     return Ok(());
                 }
                 Some(event) = net_events.control.recv() => self.on_net(event)?,
-                Some(event) = net_events.gossip.recv() => self.on_net(event)?,
-                Some(req) = api.recv() => self.on_api(req)?,
+                Some(event) = net_events.consensus.recv() => self.on_net(event)?,
                 _ = sleep, if wake.is_some() => {
                     self.fire_timers()?;
                     self.maybe_start_height(false)?;
                 }
                 _ = tick.tick() => self.on_tick()?,
+                Some(req) = api.recv() => self.on_api(req)?,
+                Some(event) = net_events.gossip.recv() => self.on_net(event)?,
             }
             self.drain_inputs()?;
+            self.gossip_consensus();
         }
     }
 
@@ -229,6 +253,7 @@ impl Driver {
 
     fn drain_inputs(&mut self) -> Result<()> {
         while let Some(input) = self.inputs.pop_front() {
+            self.gossip_due = true;
             let outputs = self.machine.handle(input);
             self.process(outputs)?;
         }
@@ -250,11 +275,9 @@ impl Driver {
                         .context("syncing the consensus safety state")?;
                     Metrics::inc(&self.metrics.safety_writes_total);
                 }
-                Output::Broadcast(msg) => {
-                    self.net
-                        .send(NetCommand::PublishConsensus(wire::encode_consensus(&msg)))
-                        .ok();
-                }
+                // The machine holds what it signed: peer-state gossip sends it to every peer that lacks it, after
+                // this output list (and so the safety state before it) is processed.
+                Output::Broadcast(_) => self.gossip_due = true,
                 Output::ScheduleTimeout { timeout, after_ms } => {
                     let at = Instant::now() + Duration::from_millis(after_ms);
                     self.timer_seq += 1;
@@ -302,6 +325,10 @@ impl Driver {
                         Err(e) => bail!("cannot commit decided block {height}: {e}"),
                     };
                     tracing::debug!(height, round, "decided");
+                    self.metrics
+                        .histograms
+                        .consensus_rounds_per_height
+                        .observe(f64::from(round) + 1.0);
                     if round > 0 {
                         Metrics::inc(&self.metrics.late_decisions_total);
                     }
@@ -354,9 +381,23 @@ impl Driver {
 
     /// Bookkeeping after a block is durably committed, by consensus or by block sync.
     fn after_commit(&mut self, c: &Committed) {
-        let dropped = self.mempool.update(&c.tx_ids, self.ledger.store());
-        if dropped > 0 {
-            tracing::debug!(dropped, "mempool re-check dropped transactions");
+        let updated = self.mempool.update(&c.tx_ids, self.ledger.store());
+        if updated.dropped > 0 {
+            tracing::debug!(
+                dropped = updated.dropped,
+                "mempool re-check dropped transactions"
+            );
+        }
+        let h = &self.metrics.histograms;
+        let now = now_ms();
+        for admitted in updated.admitted_ms {
+            h.commit_latency_seconds
+                .observe(now.saturating_sub(admitted) as f64 / 1000.0);
+        }
+        let committed_at = Instant::now();
+        if let Some(last) = self.last_commit.replace(committed_at) {
+            h.block_interval_seconds
+                .observe_duration(committed_at.duration_since(last));
         }
         Metrics::set(&self.metrics.height, c.height);
         self.metrics
@@ -421,7 +462,6 @@ impl Driver {
             return Ok(());
         }
         self.height_started = Instant::now();
-        self.gossip_health.height_started(self.height_started);
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();
@@ -497,7 +537,18 @@ impl Driver {
             }
             NetEvent::Consensus { from, msg } => {
                 self.gossip_health.heard_from(from, Instant::now());
+                if let Some((height, item)) = self.machine.item_of(&msg) {
+                    self.peer_gossip.on_received(from, height, item);
+                }
                 self.on_consensus(from, msg)?
+            }
+            NetEvent::PeerState { from, state } => {
+                self.gossip_health.heard_from(from, Instant::now());
+                self.on_peer_state(from, state)?;
+            }
+            NetEvent::Commit { from, block } => {
+                self.gossip_health.heard_from(from, Instant::now());
+                self.on_peer_commit(from, block)?;
             }
             NetEvent::Request {
                 id,
@@ -514,6 +565,10 @@ impl Driver {
             NetEvent::Connected(peer) => {
                 self.peers.insert(peer);
                 self.gossip_health.connected(peer, Instant::now());
+                self.peer_gossip.connected(peer);
+                // It learns where this node is at once, not at the next heartbeat.
+                self.state_sent = None;
+                self.gossip_due = true;
                 self.net
                     .send(NetCommand::Request {
                         peer,
@@ -524,6 +579,7 @@ impl Driver {
             NetEvent::Disconnected(peer) => {
                 self.peers.remove(&peer);
                 self.gossip_health.disconnected(&peer);
+                self.peer_gossip.disconnected(&peer);
                 self.sync.peer_gone(peer);
             }
         }
@@ -584,10 +640,8 @@ impl Driver {
         }
         self.request_blocks_if_behind();
         self.sync.log_progress(self.ledger.head().height);
-        if self.pending_start.is_none() {
-            for peer in self.gossip_health.silent(now) {
-                self.reset_gossip(peer, "no gossip from this member while a height runs");
-            }
+        for peer in self.gossip_health.silent(now) {
+            self.reset_gossip(peer, "nothing from this member on the consensus channel");
         }
         let progress = (
             self.machine.height(),
@@ -602,35 +656,13 @@ impl Driver {
             )
         {
             self.last_progress = (progress.0, progress.1, progress.2, now);
-        } else if self.pending_start.is_none()
-            && now.duration_since(self.last_progress.3) >= STUCK_AFTER
-            && now.duration_since(self.last_regossip) >= STUCK_AFTER
-        {
-            self.last_regossip = now;
-            tracing::debug!("no progress: {}", self.machine.describe());
-            for msg in self.machine.gossip() {
-                self.net
-                    .send(NetCommand::PublishConsensus(wire::encode_consensus(&msg)))
-                    .ok();
-            }
-            // A different peer each time, in case the first one asked lacks the proposal too.
-            self.pulls = self.pulls.wrapping_add(1);
-            let n = self.peers.len().max(1);
-            if let Some(peer) = self.peers.iter().nth(self.pulls % n) {
-                self.net
-                    .send(NetCommand::Request {
-                        peer: *peer,
-                        req: SyncRequest::Proposals {
-                            height: self.machine.height(),
-                        },
-                    })
-                    .ok();
-            }
         }
+        // Resends fall due with time alone.
+        self.gossip_due = true;
         Ok(())
     }
 
-    /// Closes the connections to a member whose gossip stopped arriving; the network dials it again at once.
+    /// Closes the connections to a member that fell silent; the network dials it again at once.
     fn reset_gossip(&mut self, peer: PeerId, why: &str) {
         if !self.gossip_health.may_reset(peer, Instant::now()) {
             return;

@@ -1,16 +1,19 @@
-//! libp2p networking: TCP, Noise and Yamux; gossipsub for transactions and consensus messages;
-//! request-response for block sync and missing proposals.
+//! libp2p networking: TCP, Noise and Yamux; gossipsub for transactions; a consensus channel of its own
+//! (request-response, `consensus_channel`); request-response for block sync.
 //!
 //! Only the peer ids listed in genesis may connect; every other peer is refused after the Noise handshake and
 //! logged. The swarm runs in its own task and talks to the node's driver through channels: it decodes what
 //! arrives (bounded, rejecting garbage and penalising its sender) and never interprets consensus or ledger state.
 
+mod consensus_channel;
 pub mod wire;
 
+use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use clearance_core::bytes::Bytes;
 use clearance_core::tx::VerifiedTx;
+use consensus_channel::{ConsensusChannel, Received};
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
@@ -21,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use wire::{SyncCodec, SyncRequest, SyncResponse};
+use wire::{ConsensusCodec, SyncCodec, SyncRequest, SyncResponse};
 
 /// Invalid messages a peer may send within [`PENALTY_WINDOW`] before it is disconnected.
 const PENALTY_THRESHOLD: u32 = 20;
@@ -29,6 +32,10 @@ const PENALTY_WINDOW: Duration = Duration::from_secs(60);
 /// How long a penalised peer stays disconnected.
 const PENALTY_BAN: Duration = Duration::from_secs(30);
 const MIN_REDIAL: Duration = Duration::from_millis(250);
+/// A dial (TCP, Noise, Yamux) that has not completed in this long is abandoned, and the redial loop tries again
+/// with a fresh connection attempt: after a partition heals, a member reconnects within about this long instead
+/// of waiting out the kernel's SYN back-off (minutes).
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 
 pub struct NetworkConfig {
     pub keypair: identity::Keypair,
@@ -51,9 +58,21 @@ pub enum NetEvent {
         bytes: Vec<u8>,
         tx: Box<VerifiedTx>,
     },
+    /// A proposal or vote, verified (chain, member, signature, block body) over the bytes received.
     Consensus {
         from: PeerId,
         msg: crate::consensus::Message,
+    },
+    /// A member's round state (within its limits, otherwise unchecked).
+    PeerState {
+        from: PeerId,
+        state: crate::consensus::peer_gossip::RoundState,
+    },
+    /// A committed block a peer sent because this node's state showed it still deciding that height. Unchecked:
+    /// the driver verifies it as a synced block.
+    Commit {
+        from: PeerId,
+        block: wire::SyncedBlock,
     },
     Request {
         from: PeerId,
@@ -75,7 +94,11 @@ pub enum NetEvent {
 #[derive(Debug)]
 pub enum NetCommand {
     PublishTx(Vec<u8>),
-    PublishConsensus(Vec<u8>),
+    /// Encoded consensus items for one peer, sent on the consensus channel.
+    SendConsensus {
+        peer: PeerId,
+        items: Vec<Arc<Vec<u8>>>,
+    },
     Request {
         peer: PeerId,
         req: SyncRequest,
@@ -97,6 +120,7 @@ struct Behaviour {
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     limits: connection_limits::Behaviour,
     gossip: gossipsub::Behaviour,
+    consensus: request_response::Behaviour<ConsensusCodec>,
     sync: request_response::Behaviour<SyncCodec>,
 }
 
@@ -115,18 +139,20 @@ struct Penalty {
 struct Network {
     swarm: Swarm<Behaviour>,
     tx_topic: gossipsub::IdentTopic,
-    consensus_topic: gossipsub::IdentTopic,
+    consensus: ConsensusChannel,
     members: HashMap<PeerId, Member>,
     connected: HashSet<PeerId>,
     penalties: HashMap<PeerId, Penalty>,
     pending_responses: HashMap<u64, request_response::ResponseChannel<SyncResponse>>,
     next_response_id: u64,
-    /// Gossip and peers' requests: bounded, dropped when the driver falls behind.
+    /// Gossiped transactions and peers' requests: bounded, dropped when the driver falls behind.
     events: mpsc::Sender<NetEvent>,
+    /// The consensus channel's messages: bounded and dropped the same way (peer-state gossip sends them again),
+    /// but a queue of their own that the driver serves first, so transactions never delay a vote.
+    consensus_events: mpsc::Sender<NetEvent>,
     /// Connections, and answers to this node's own requests: few, and never dropped.
     control: mpsc::UnboundedSender<NetEvent>,
     chain_id: clearance_core::Hash32,
-    validators: clearance_core::validator::ValidatorSet,
     metrics: Arc<Metrics>,
     max_backoff: Duration,
     /// Submitter keys already validated, for checking gossiped transactions.
@@ -136,6 +162,9 @@ struct Network {
     /// Transactions the driver asked to publish, gossiped as one batch when its burst of commands ends.
     outgoing_txs: Vec<Vec<u8>>,
     outgoing_bytes: usize,
+    /// Repetitive warnings about a peer, and about a refused address or peer.
+    log_limit: LogLimiter<(&'static str, PeerId)>,
+    log_limit_refused: LogLimiter<String>,
 }
 
 /// How many swarm events are handled in a row before the gossiped transactions among them are checked: a burst
@@ -147,6 +176,7 @@ const COMMAND_BURST: usize = 1024;
 
 /// The channels on which the network hands events to the driver.
 pub struct NetEvents {
+    pub consensus: mpsc::Receiver<NetEvent>,
     pub gossip: mpsc::Receiver<NetEvent>,
     pub control: mpsc::UnboundedReceiver<NetEvent>,
 }
@@ -157,10 +187,11 @@ pub fn spawn(
     metrics: Arc<Metrics>,
 ) -> Result<(mpsc::UnboundedSender<NetCommand>, NetEvents)> {
     let (events, gossip_rx) = mpsc::channel(16 * 1024);
+    let (consensus_events, consensus_rx) = mpsc::channel(4 * 1024);
     let (control, control_rx) = mpsc::unbounded_channel();
     let allowed_ids: Vec<PeerId> = config.members.iter().map(|(p, _)| *p).collect();
     let gossip_config = gossipsub::ConfigBuilder::default()
-        .max_transmit_size(wire::MAX_CONSENSUS_BYTES + 1024)
+        .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
         // Unsigned gossip envelopes (see `MessageAuthenticity::Author` below); a signature, if a message has
         // one, is still checked.
         .validation_mode(gossipsub::ValidationMode::Permissive)
@@ -207,6 +238,15 @@ pub fn spawn(
                 gossipsub::MessageAuthenticity::Author(key.public().to_peer_id()),
                 gossip_config,
             )?;
+            let consensus = request_response::Behaviour::new(
+                [(
+                    wire::CONSENSUS_PROTOCOL,
+                    request_response::ProtocolSupport::Full,
+                )],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(10))
+                    .with_max_concurrent_streams(256),
+            );
             let sync = request_response::Behaviour::new(
                 [(wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
                 request_response::Config::default()
@@ -217,26 +257,22 @@ pub fn spawn(
                 allowed,
                 limits: connection_limits::Behaviour::new(limits),
                 gossip,
+                consensus,
                 sync,
             })
         })
         .map_err(|e| anyhow::anyhow!("network behaviour: {e}"))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
 
     let short = &config.chain_id.to_hex()[..16];
     let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
-    let consensus_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/consensus/1"));
     swarm
         .behaviour_mut()
         .gossip
         .subscribe(&tx_topic)
         .context("subscribe to transactions")?;
-    swarm
-        .behaviour_mut()
-        .gossip
-        .subscribe(&consensus_topic)
-        .context("subscribe to consensus")?;
     swarm
         .listen_on(config.listen.clone())
         .with_context(|| format!("listen on {}", config.listen))?;
@@ -264,27 +300,30 @@ pub fn spawn(
     let network = Network {
         swarm,
         tx_topic,
-        consensus_topic,
+        consensus: ConsensusChannel::new(config.chain_id, config.validators, metrics.clone()),
         members,
         connected: HashSet::new(),
         penalties: HashMap::new(),
         pending_responses: HashMap::new(),
         next_response_id: 0,
         events,
+        consensus_events,
         control,
         chain_id: config.chain_id,
-        validators: config.validators,
         metrics,
         max_backoff: config.max_redial_backoff,
         keys: HashMap::new(),
         unchecked_txs: Vec::new(),
         outgoing_txs: Vec::new(),
         outgoing_bytes: 0,
+        log_limit: LogLimiter::default(),
+        log_limit_refused: LogLimiter::default(),
     };
     tokio::spawn(network.run(cmd_rx));
     Ok((
         cmd_tx,
         NetEvents {
+            consensus: consensus_rx,
             gossip: gossip_rx,
             control: control_rx,
         },
@@ -327,10 +366,16 @@ impl Network {
 
     fn emit(&self, event: NetEvent) {
         match event {
-            NetEvent::Tx { .. } | NetEvent::Consensus { .. } | NetEvent::Request { .. } => {
-                // A driver that falls behind loses gossip, never its own state: consensus messages are
-                // re-gossiped and transactions re-submitted, while an unbounded queue could exhaust memory
-                // under a flood.
+            NetEvent::Consensus { .. } | NetEvent::PeerState { .. } | NetEvent::Commit { .. } => {
+                // Sent again by the peer while this node's states lack it.
+                if self.consensus_events.try_send(event).is_err() {
+                    Metrics::inc(&self.metrics.dropped_gossip_events_total);
+                    tracing::debug!("driver busy: dropped a consensus message");
+                }
+            }
+            NetEvent::Tx { .. } | NetEvent::Request { .. } => {
+                // A driver that falls behind loses gossip, never its own state: transactions are re-submitted,
+                // while an unbounded queue could exhaust memory under a flood.
                 if self.events.try_send(event).is_err() {
                     Metrics::inc(&self.metrics.dropped_gossip_events_total);
                     tracing::debug!("driver busy: dropped a network event");
@@ -357,7 +402,9 @@ impl Network {
             if self.connected.contains(peer) || now < member.next_dial {
                 continue;
             }
+            // A dial still pending (its SYN lost to a partition) must not hold back a fresh one.
             let opts = DialOpts::peer_id(*peer)
+                .condition(libp2p::swarm::dial_opts::PeerCondition::Disconnected)
                 .addresses(member.addrs.clone())
                 .build();
             if let Err(e) = self.swarm.dial(opts) {
@@ -379,7 +426,12 @@ impl Network {
                 self.outgoing_bytes += bytes.len();
                 self.outgoing_txs.push(bytes);
             }
-            NetCommand::PublishConsensus(bytes) => self.publish(false, bytes),
+            NetCommand::SendConsensus { peer, items } => {
+                if self.connected.contains(&peer) {
+                    let rr = &mut self.swarm.behaviour_mut().consensus;
+                    self.consensus.send(rr, peer, items);
+                }
+            }
             NetCommand::Request { peer, req } => {
                 self.swarm.behaviour_mut().sync.send_request(&peer, req);
             }
@@ -401,20 +453,6 @@ impl Network {
         }
     }
 
-    fn publish(&mut self, tx: bool, bytes: Vec<u8>) {
-        let topic = if tx {
-            self.tx_topic.clone()
-        } else {
-            self.consensus_topic.clone()
-        };
-        match self.swarm.behaviour_mut().gossip.publish(topic, bytes) {
-            Ok(_) => {}
-            // Alone, or before the mesh forms: consensus re-gossips and transactions were admitted locally.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!("publish: {e}"),
-        }
-    }
-
     fn publish_txs(&mut self) {
         if self.outgoing_txs.is_empty() {
             return;
@@ -422,12 +460,20 @@ impl Network {
         let batch = wire::encode_txs(&self.outgoing_txs);
         self.outgoing_txs.clear();
         self.outgoing_bytes = 0;
-        self.publish(true, batch);
+        let topic = self.tx_topic.clone();
+        match self.swarm.behaviour_mut().gossip.publish(topic, batch) {
+            Ok(_) => {}
+            // Alone, or before the mesh forms: the transactions were admitted locally.
+            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
+            Err(e) => tracing::debug!("publish: {e}"),
+        }
     }
 
     fn penalise(&mut self, peer: PeerId, reason: &str) {
         Metrics::inc(&self.metrics.p2p_invalid_messages_total);
-        tracing::warn!(%peer, "invalid message from peer: {reason}");
+        if let Some(suppressed) = self.log_limit.allow(("invalid", peer), Instant::now()) {
+            tracing::warn!(%peer, suppressed, "invalid message from peer: {reason}");
+        }
         let now = Instant::now();
         let entry = self.penalties.entry(peer).or_insert(Penalty {
             since: now,
@@ -479,6 +525,7 @@ impl Network {
                 let cause = cause.map(|c| c.to_string()).unwrap_or_default();
                 tracing::info!(peer = %peer_id, "member disconnected {cause}");
                 Metrics::set(&self.metrics.peers, self.connected.len() as u64);
+                self.consensus.disconnected(&peer_id);
                 self.emit(NetEvent::Disconnected(peer_id));
             }
             SwarmEvent::IncomingConnectionError {
@@ -488,7 +535,12 @@ impl Network {
             } => {
                 if let libp2p::swarm::ListenError::Denied { cause } = &error {
                     Metrics::inc(&self.metrics.p2p_refused_connections_total);
-                    tracing::warn!(from = %send_back_addr, "refused connection: {cause}");
+                    // One line per address and period: an unknown peer retries every few seconds.
+                    let ip = send_back_addr.iter().next().map(|p| p.to_string());
+                    let key = ip.unwrap_or_default();
+                    if let Some(suppressed) = self.log_limit_refused.allow(key, Instant::now()) {
+                        tracing::warn!(from = %send_back_addr, suppressed, "refused connection: {cause}");
+                    }
                 } else {
                     tracing::debug!(from = %send_back_addr, "incoming connection failed: {error}");
                 }
@@ -496,7 +548,10 @@ impl Network {
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 if let libp2p::swarm::DialError::Denied { cause } = &error {
                     Metrics::inc(&self.metrics.p2p_refused_connections_total);
-                    tracing::warn!(peer = ?peer_id, "refused connection: {cause}");
+                    let key = format!("{peer_id:?}");
+                    if let Some(suppressed) = self.log_limit_refused.allow(key, Instant::now()) {
+                        tracing::warn!(peer = ?peer_id, suppressed, "refused connection: {cause}");
+                    }
                 } else {
                     tracing::debug!(peer = ?peer_id, "dial failed: {error}");
                 }
@@ -514,36 +569,82 @@ impl Network {
                 Metrics::add(&self.metrics.gossip_send_failures_total, failed as u64);
                 // Control messages (priority) fail only when their queue is full; publications and forwards
                 // also when they waited in the queue past gossipsub's deadline.
-                tracing::warn!(
-                    peer = %peer_id,
-                    control = failed_messages.priority,
-                    messages = failed_messages.non_priority,
-                    "gossip to a slow peer: messages not sent"
-                );
+                if let Some(suppressed) = self.log_limit.allow(("slow", peer_id), Instant::now()) {
+                    tracing::warn!(
+                        peer = %peer_id,
+                        control = failed_messages.priority,
+                        messages = failed_messages.non_priority,
+                        suppressed,
+                        "gossip to a slow peer: messages not sent"
+                    );
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Consensus(event)) => self.on_consensus(event),
             _ => {}
         }
     }
 
-    /// Checks a gossiped message before it is relayed: it must decode within its limit and carry a valid
-    /// signature for this chain (a submitter's for a transaction, a member's for a consensus message). Only the
-    /// direct sender of an invalid message is penalised: correct members never relay one.
+    /// Checks a gossiped message before it is relayed: a batch of transactions that decodes within its limit
+    /// (their signatures are checked together by `check_txs`). Only the direct sender of an invalid message is
+    /// penalised: correct members never relay one.
     fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        if message.topic == self.tx_topic.hash() {
-            match wire::decode_txs(&message.data) {
-                Ok(txs) => self.unchecked_txs.push((source, id, txs)),
-                Err(e) => self.report(source, &id, Err(format!("gossiped transactions: {e}"))),
-            }
+        if message.topic != self.tx_topic.hash() {
+            let reason = format!("unknown topic {}", message.topic);
+            self.report(source, &id, Err(reason));
             return;
         }
-        let verdict = if message.topic == self.consensus_topic.hash() {
-            self.check_consensus(&message.data)
-                .map(|msg| self.emit(NetEvent::Consensus { from: source, msg }))
-        } else {
-            Err(format!("unknown topic {}", message.topic))
-        };
-        self.report(source, &id, verdict);
+        match wire::decode_txs(&message.data) {
+            Ok(txs) => self.unchecked_txs.push((source, id, txs)),
+            Err(e) => self.report(source, &id, Err(format!("gossiped transactions: {e}"))),
+        }
+    }
+
+    /// The consensus channel: a peer's request is acknowledged at once, then its items are checked one by one
+    /// and handed to the driver; an invalid item penalises the peer that sent it (items travel only between
+    /// direct peers, so the sender is the author or vouched for it).
+    fn on_consensus(&mut self, event: request_response::Event<wire::ConsensusRequest, ()>) {
+        match event {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .consensus
+                        .send_response(channel, ());
+                    for item in request.0 {
+                        match self.consensus.check(&item) {
+                            Ok(Received::State(state)) => {
+                                self.emit(NetEvent::PeerState { from: peer, state })
+                            }
+                            Ok(Received::Message(msg)) => {
+                                self.emit(NetEvent::Consensus { from: peer, msg })
+                            }
+                            Ok(Received::Commit(block)) => {
+                                self.emit(NetEvent::Commit { from: peer, block })
+                            }
+                            Err(reason) => self.penalise(peer, &reason),
+                        }
+                    }
+                }
+                request_response::Message::Response { .. } => {
+                    let rr = &mut self.swarm.behaviour_mut().consensus;
+                    self.consensus.finished(rr, peer);
+                }
+            },
+            request_response::Event::OutboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "consensus request failed: {error}");
+                Metrics::inc(&self.metrics.consensus_failed_requests_total);
+                let rr = &mut self.swarm.behaviour_mut().consensus;
+                self.consensus.finished(rr, peer);
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                tracing::debug!(%peer, "consensus request from peer failed: {error}");
+            }
+            request_response::Event::ResponseSent { .. } => {}
+        }
     }
 
     /// Checks the gossiped transaction batches received since the last call, all their signatures as batches,
@@ -612,25 +713,6 @@ impl Network {
             .behaviour_mut()
             .gossip
             .report_message_validation_result(id, &source, acceptance);
-    }
-
-    fn check_consensus(&self, data: &[u8]) -> Result<crate::consensus::Message, String> {
-        let msg = wire::decode_consensus(data).map_err(|e| format!("consensus message: {e}"))?;
-        match &msg {
-            crate::consensus::Message::Vote(vote) => {
-                vote.verify(&self.chain_id, &self.validators)
-                    .map_err(|e| format!("vote: {e}"))?;
-            }
-            crate::consensus::Message::Proposal { proposal, block } => {
-                proposal
-                    .verify(&self.chain_id, &self.validators)
-                    .map_err(|e| format!("proposal: {e}"))?;
-                block
-                    .verify_body()
-                    .map_err(|e| format!("proposed block: {e}"))?;
-            }
-        }
-        Ok(msg)
     }
 
     fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {

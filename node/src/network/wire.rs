@@ -1,7 +1,8 @@
-//! What travels over request-response: block sync and missing proposals. Each frame is a 4-byte big-endian
+//! What travels over request-response: block sync, and the consensus channel. Each frame is a 4-byte big-endian
 //! length followed by the canonical encoding, and both are bounded before anything is allocated.
 
 use crate::consensus::Message;
+use crate::consensus::peer_gossip::RoundState;
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use clearance_core::encoding::{self, limit};
@@ -11,7 +12,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io;
 
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/1");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/2");
+/// Consensus traffic: its own protocol, so its streams never queue behind gossiped transactions.
+pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/2");
 
 /// Largest request frame.
 pub const MAX_REQUEST_BYTES: usize = 1024;
@@ -21,8 +24,6 @@ pub const MAX_RESPONSE_BYTES: usize = 2 * limit::BLOCK;
 pub const SYNC_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// And after this many blocks.
 pub const SYNC_BATCH_BLOCKS: u32 = 512;
-/// Largest consensus message on gossip: a proposal with a full block.
-pub const MAX_CONSENSUS_BYTES: usize = limit::BLOCK + 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncRequest {
@@ -30,15 +31,12 @@ pub enum SyncRequest {
     Status,
     /// Committed blocks from `from` on, at most `max`, each with its commit certificate.
     Blocks { from: u64, max: u32 },
-    /// The proposals (with blocks) the peer holds for `height`.
-    Proposals { height: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncResponse {
     Status { height: u64, head: Hash32 },
     Blocks(Vec<SyncedBlock>),
-    Proposals(Vec<Message>),
     Error(String),
 }
 
@@ -51,6 +49,43 @@ pub struct SyncedBlock {
 
 #[derive(Debug, Clone, Default)]
 pub struct SyncCodec;
+
+/// One item on the consensus channel, encoded on its own so that a node encodes a message once for all peers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsensusItem {
+    /// Where the sender is and what it holds (see `consensus::peer_gossip`).
+    State(RoundState),
+    Message(Message),
+    /// A committed block for a peer still deciding its height.
+    Commit(SyncedBlock),
+}
+
+/// Most items in one consensus request.
+pub const MAX_CONSENSUS_ITEMS: usize = 512;
+/// Largest consensus item: a commit (a full block and its certificate) or a proposal with its block.
+pub const MAX_CONSENSUS_ITEM_BYTES: usize = 2 * limit::BLOCK;
+/// Largest consensus request. A sender closes a request before it passes [`CONSENSUS_BATCH_BYTES`], so only a
+/// single large item comes near this.
+pub const MAX_CONSENSUS_REQUEST_BYTES: usize = MAX_CONSENSUS_ITEM_BYTES + 1024 * 1024;
+/// A sender starts a new request rather than let one pass this many bytes.
+pub const CONSENSUS_BATCH_BYTES: usize = 256 * 1024;
+
+/// A request on the consensus channel: encoded [`ConsensusItem`]s, shared between the requests to every peer.
+/// On the wire it is the canonical encoding of `Vec<Bytes>`. The answer is an empty acknowledgement: what the
+/// peer holds comes back in its own round states.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConsensusRequest(pub Vec<std::sync::Arc<Vec<u8>>>);
+
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusCodec;
+
+pub fn encode_item(item: &ConsensusItem) -> Vec<u8> {
+    encoding::encode(item)
+}
+
+pub fn decode_item(bytes: &[u8]) -> Result<ConsensusItem, encoding::DecodeError> {
+    encoding::decode(bytes, MAX_CONSENSUS_ITEM_BYTES, "consensus item")
+}
 
 async fn read_frame<T, R>(io: &mut R, max: usize, what: &'static str) -> io::Result<T>
 where
@@ -128,13 +163,79 @@ impl libp2p::request_response::Codec for SyncCodec {
     }
 }
 
-/// Decodes a consensus message from gossip.
-pub fn decode_consensus(bytes: &[u8]) -> Result<Message, encoding::DecodeError> {
-    encoding::decode(bytes, MAX_CONSENSUS_BYTES, "consensus message")
+impl libp2p::request_response::Codec for ConsensusCodec {
+    type Protocol = StreamProtocol;
+    type Request = ConsensusRequest;
+    type Response = ();
+
+    async fn read_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+    ) -> io::Result<ConsensusRequest>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        let mut len = [0u8; 4];
+        io.read_exact(&mut len).await?;
+        let len = u32::from_be_bytes(len) as usize;
+        if len > MAX_CONSENSUS_REQUEST_BYTES {
+            return Err(invalid(format!(
+                "consensus request of {len} bytes exceeds the limit of {MAX_CONSENSUS_REQUEST_BYTES}"
+            )));
+        }
+        let mut buf = vec![0u8; len];
+        io.read_exact(&mut buf).await?;
+        let items = decode_byte_list(
+            &buf,
+            MAX_CONSENSUS_ITEMS,
+            MAX_CONSENSUS_REQUEST_BYTES,
+            "consensus request",
+        )
+        .map_err(invalid)?;
+        Ok(ConsensusRequest(
+            items
+                .into_iter()
+                .map(|Bytes(b)| std::sync::Arc::new(b))
+                .collect(),
+        ))
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<()>
+    where
+        T: AsyncRead + Unpin + Send,
+    {
+        read_frame(io, 0, "consensus acknowledgement").await
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: ConsensusRequest,
+    ) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        let items: Vec<&[u8]> = req.0.iter().map(|item| item.as_slice()).collect();
+        let body = encode_byte_list(&items);
+        let len = u32::try_from(body.len())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "frame too large"))?;
+        io.write_all(&len.to_be_bytes()).await?;
+        io.write_all(&body).await?;
+        io.close().await
+    }
+
+    async fn write_response<T>(&mut self, _: &StreamProtocol, io: &mut T, ack: ()) -> io::Result<()>
+    where
+        T: AsyncWrite + Unpin + Send,
+    {
+        write_frame(io, &ack).await
+    }
 }
 
-pub fn encode_consensus(msg: &Message) -> Vec<u8> {
-    encoding::encode(msg)
+fn invalid(e: impl ToString) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, e.to_string())
 }
 
 /// Most transactions in one gossiped batch.
@@ -144,31 +245,52 @@ pub const GOSSIP_TX_BATCH_BYTES: usize = 1024 * 1024;
 /// Largest gossiped batch: [`MAX_GOSSIP_TXS`] transactions of the largest size, with their length prefixes.
 pub const MAX_GOSSIP_TX_BYTES: usize = 8 + MAX_GOSSIP_TXS * (8 + limit::SIGNED_TX);
 
-/// A gossiped batch of transactions: the canonical encoding of `Vec<Bytes>`, each the exact bytes of one
-/// `SignedTx` as its submitter's node received them.
-pub fn encode_txs(txs: &[Vec<u8>]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + txs.iter().map(|tx| 8 + tx.len()).sum::<usize>());
-    out.extend_from_slice(&(txs.len() as u64).to_le_bytes());
-    for tx in txs {
-        out.extend_from_slice(&(tx.len() as u64).to_le_bytes());
-        out.extend_from_slice(tx);
+/// The canonical encoding of `Vec<Bytes>`, built from byte strings already encoded, without copying them twice.
+fn encode_byte_list<B: AsRef<[u8]>>(items: &[B]) -> Vec<u8> {
+    let items = items.iter().map(AsRef::as_ref);
+    let mut out = Vec::with_capacity(8 + items.clone().map(|b| 8 + b.len()).sum::<usize>());
+    out.extend_from_slice(&(items.len() as u64).to_le_bytes());
+    for item in items {
+        out.extend_from_slice(&(item.len() as u64).to_le_bytes());
+        out.extend_from_slice(item);
     }
     out
 }
 
-/// Splits a gossiped batch into its transactions' bytes: 1 to [`MAX_GOSSIP_TXS`] of them, nothing after the last.
-pub fn decode_txs(bytes: &[u8]) -> Result<Vec<Bytes>, encoding::DecodeError> {
-    // The count comes first: refused before the decoder reserves room for that many entries.
+/// Decodes a `Vec<Bytes>` of 1 to `max_count` entries within `max_bytes`, nothing after the last. The count comes
+/// first: it is refused before the decoder reserves room for that many entries.
+fn decode_byte_list(
+    bytes: &[u8],
+    max_count: usize,
+    max_bytes: usize,
+    what: &'static str,
+) -> Result<Vec<Bytes>, encoding::DecodeError> {
     let count = bytes
         .first_chunk::<8>()
         .map_or(0, |c| u64::from_le_bytes(*c));
-    if count == 0 || count > MAX_GOSSIP_TXS as u64 {
+    if count == 0 || count > max_count as u64 {
         return Err(encoding::DecodeError::Malformed {
-            what: "transaction batch",
-            reason: format!("{count} transactions, not 1 to {MAX_GOSSIP_TXS}"),
+            what,
+            reason: format!("{count} entries, not 1 to {max_count}"),
         });
     }
-    encoding::decode(bytes, MAX_GOSSIP_TX_BYTES, "transaction batch")
+    encoding::decode(bytes, max_bytes, what)
+}
+
+/// A gossiped batch of transactions: the canonical encoding of `Vec<Bytes>`, each the exact bytes of one
+/// `SignedTx` as its submitter's node received them.
+pub fn encode_txs(txs: &[Vec<u8>]) -> Vec<u8> {
+    encode_byte_list(txs)
+}
+
+/// Splits a gossiped batch into its transactions' bytes: 1 to [`MAX_GOSSIP_TXS`] of them, nothing after the last.
+pub fn decode_txs(bytes: &[u8]) -> Result<Vec<Bytes>, encoding::DecodeError> {
+    decode_byte_list(
+        bytes,
+        MAX_GOSSIP_TXS,
+        MAX_GOSSIP_TX_BYTES,
+        "transaction batch",
+    )
 }
 
 #[cfg(test)]

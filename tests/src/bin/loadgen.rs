@@ -59,6 +59,10 @@ struct Args {
     /// system that forwards what it has collected. Commit latency counts from the request.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=256))]
     batch: u64,
+    /// Write the ids of the transactions a node admitted (`admitted`) and of those seen committed on the first
+    /// node's event stream (`committed`) as JSON here, for checks after the run (scripts/e2e).
+    #[arg(long)]
+    ids_out: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -71,6 +75,8 @@ struct Shared {
     skipped: u64,
     commit_latencies: Vec<Duration>,
     committed: Vec<Hash32>,
+    /// Admitted by the node they were submitted to.
+    admitted: Vec<Hash32>,
     query_latencies: Vec<Duration>,
     submit_errors: HashMap<String, u64>,
 }
@@ -295,6 +301,12 @@ async fn submit(
         }
     };
     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+    let admitted: Vec<Hash32> = ids
+        .iter()
+        .filter(|id| !refused.iter().any(|(r, _)| r == *id))
+        .copied()
+        .collect();
+    s.admitted.extend(admitted);
     for (id, code) in refused {
         if s.submitted.remove(&id).is_some() {
             s.pending[k] -= 1;
@@ -317,19 +329,33 @@ async fn run(
     let max_pending = args.max_pending_per_client;
     let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() % 1_000_000;
 
-    // Commits, as the first node's event stream shows them.
+    // Commits, as the first node's event stream shows them. Should that node go away (an e2e run kills it), the
+    // watcher follows the next one; commits made while it reconnects are not timed.
     let mut events = Box::pin(clients[0].events(&EventQuery::default()).await?);
     let watcher = {
         let shared = shared.clone();
+        let clients = clients.clone();
         tokio::spawn(async move {
-            while let Some(item) = events.next().await {
-                if let Ok(EventItem::Record(r)) = item {
+            let mut next = 0usize;
+            loop {
+                while let Some(item) = events.next().await {
+                    let Ok(EventItem::Record(r)) = item else {
+                        continue;
+                    };
                     let now = Instant::now();
                     let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
                     if let Some((at, client)) = s.submitted.remove(&r.id) {
                         s.commit_latencies.push(now - at);
                         s.committed.push(r.id);
                         s.pending[client] -= 1;
+                    }
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    next = (next + 1) % clients.len();
+                    if let Ok(stream) = clients[next].events(&EventQuery::default()).await {
+                        events = Box::pin(stream);
+                        break;
                     }
                 }
             }
@@ -503,6 +529,14 @@ async fn run(
     }
     if !s.submit_errors.is_empty() {
         println!("submit errors    {:?}", s.submit_errors);
+    }
+    if let Some(out) = &args.ids_out {
+        let hex = |ids: &[Hash32]| ids.iter().map(|id| id.to_hex()).collect::<Vec<_>>();
+        let json = serde_json::json!({
+            "admitted": hex(&s.admitted),
+            "committed": hex(&s.committed),
+        });
+        write_results(out, &json)?;
     }
     if let Some(out) = &args.out {
         let json = serde_json::json!({

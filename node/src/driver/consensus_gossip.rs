@@ -1,0 +1,161 @@
+//! The driver's side of peer-state gossip: it tells peers where this node is, takes in where they are, and sends
+//! each the proposals, votes and commits it lacks (the choice is `consensus::peer_gossip`'s; this file reads the
+//! machine and the ledger and encodes).
+
+use super::{Driver, STATE_HEARTBEAT};
+use crate::consensus::Step;
+use crate::consensus::peer_gossip::{Item, RoundState};
+use crate::metrics::Metrics;
+use crate::network::NetCommand;
+use crate::network::wire::{self, ConsensusItem, SyncedBlock};
+use anyhow::Result;
+use clearance_core::bytes::Bytes;
+use clearance_core::vote::CommitCertificate;
+use libp2p::PeerId;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Driver {
+    /// The height this node is deciding, as peers should see it, and whether its machine is running it: while
+    /// it waits to start the next height, it is at that height with nothing held.
+    fn gossip_height(&self) -> (u64, bool) {
+        match self.pending_start {
+            Some(committed) => (committed + 1, false),
+            None => (self.machine.height(), true),
+        }
+    }
+
+    fn round_state(&self, held: &[Item]) -> RoundState {
+        match self.gossip_height() {
+            (height, true) => {
+                RoundState::new(height, self.machine.round(), self.machine.step(), held)
+            }
+            (height, false) => RoundState::new(height, 0, Step::Propose, &[]),
+        }
+    }
+
+    /// Sends the round state to every peer when the step moved (at once) or what it holds changed (at most once
+    /// a tick), and as a heartbeat; then sends each peer what it lacks.
+    pub(super) fn gossip_consensus(&mut self) {
+        if !self.gossip_due {
+            return;
+        }
+        self.gossip_due = false;
+        let (height, running) = self.gossip_height();
+        let held = if running {
+            self.machine.held()
+        } else {
+            Vec::new()
+        };
+        if self.encoded_height != height {
+            self.encoded.clear();
+            self.encoded_height = height;
+        }
+        let now = Instant::now();
+        let state = self.round_state(&held);
+        let send_state = match &self.state_sent {
+            None => true,
+            Some((last, at)) => {
+                let moved =
+                    (last.height, last.round, last.step) != (state.height, state.round, state.step);
+                let elapsed = now.duration_since(*at);
+                moved || (*last != state && elapsed >= super::TICK) || elapsed >= STATE_HEARTBEAT
+            }
+        };
+        if send_state {
+            let bytes = Arc::new(wire::encode_item(&ConsensusItem::State(state.clone())));
+            for peer in self.peer_gossip.peers() {
+                self.net
+                    .send(NetCommand::SendConsensus {
+                        peer: *peer,
+                        items: vec![bytes.clone()],
+                    })
+                    .ok();
+            }
+            Metrics::add(
+                &self.metrics.consensus_items_sent_total,
+                self.peers.len() as u64,
+            );
+            self.state_sent = Some((state, now));
+        }
+        let now_ms = now.duration_since(self.epoch).as_millis() as u64;
+        for (peer, items) in self.peer_gossip.plan(now_ms, height, &held) {
+            let frames: Vec<Arc<Vec<u8>>> =
+                items.iter().filter_map(|item| self.encode(item)).collect();
+            if frames.is_empty() {
+                continue;
+            }
+            Metrics::add(
+                &self.metrics.consensus_items_sent_total,
+                frames.len() as u64,
+            );
+            self.net
+                .send(NetCommand::SendConsensus {
+                    peer,
+                    items: frames,
+                })
+                .ok();
+        }
+    }
+
+    /// The encoded item, from the cache or built once: a message from the machine, a commit from the ledger.
+    fn encode(&mut self, item: &Item) -> Option<Arc<Vec<u8>>> {
+        if let Some(bytes) = self.encoded.get(item) {
+            return Some(bytes.clone());
+        }
+        let encoded = match *item {
+            Item::Commit { height } => match self.ledger.store().block_bytes(height) {
+                Ok(Some(stored)) => ConsensusItem::Commit(SyncedBlock {
+                    block: Bytes(stored.block),
+                    certificate: Bytes(stored.certificate),
+                }),
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(height, "cannot read a committed block for a peer: {e}");
+                    return None;
+                }
+            },
+            _ => ConsensusItem::Message(self.machine.message(item)?),
+        };
+        let bytes = Arc::new(wire::encode_item(&encoded));
+        self.encoded.insert(*item, bytes.clone());
+        Some(bytes)
+    }
+
+    pub(super) fn on_peer_state(&mut self, from: PeerId, state: RoundState) -> Result<()> {
+        self.peer_gossip.on_state(from, &state);
+        self.gossip_due = true;
+        // Deciding height h means h - 1 is committed: block sync's view of the peer's head.
+        self.sync.saw_height(from, state.height.saturating_sub(1));
+        let holds_something = !state.proposals.is_empty() || !state.votes.is_empty();
+        if self.pending_start.is_some_and(|committed| {
+            state.height > committed + 1 || (state.height == committed + 1 && holds_something)
+        }) {
+            // A peer has moved on to the height this node waits to start: there is something to decide.
+            self.maybe_start_height(true)?;
+        }
+        self.request_blocks_if_behind();
+        Ok(())
+    }
+
+    /// A committed block a peer sent because this node seemed to be deciding its height. Verified and applied as
+    /// block sync would; one for another height (this node moved on since) is ignored.
+    pub(super) fn on_peer_commit(&mut self, from: PeerId, block: SyncedBlock) -> Result<()> {
+        let height = match CommitCertificate::from_bytes(block.certificate.as_slice()) {
+            Ok(cert) => cert.height,
+            Err(e) => {
+                self.net
+                    .send(NetCommand::Penalise {
+                        peer: from,
+                        reason: format!("commit: {e}"),
+                    })
+                    .ok();
+                return Ok(());
+            }
+        };
+        if height != self.ledger.head().height + 1 {
+            return Ok(());
+        }
+        self.apply_blocks(from, vec![block]).map(|_| ())
+    }
+}

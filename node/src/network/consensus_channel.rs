@@ -1,0 +1,142 @@
+//! The consensus channel: proposals, votes, round states and commits travel as requests of their own protocol
+//! (`/clearance/consensus/2`), on their own streams, never behind gossiped transactions. The driver decides what
+//! each peer gets (`consensus::peer_gossip`); this module only moves it, with a bounded outbox per peer.
+//!
+//! A request is acknowledged as soon as it is read; what the peer holds comes back in its own round states, so a
+//! lost request costs nothing but the wait until the driver sends its items again.
+
+use super::wire::{self, ConsensusItem, ConsensusRequest};
+use crate::consensus::Message;
+use crate::metrics::Metrics;
+use clearance_core::Hash32;
+use clearance_core::validator::ValidatorSet;
+use libp2p::{PeerId, request_response};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Requests to one peer awaiting their acknowledgement. More wait in the outbox.
+const MAX_IN_FLIGHT: usize = 8;
+/// Requests waiting in one peer's outbox; beyond it the oldest is dropped (its items are sent again later).
+const MAX_QUEUED: usize = 64;
+
+#[derive(Default)]
+struct Outbox {
+    in_flight: usize,
+    queue: VecDeque<ConsensusRequest>,
+}
+
+pub struct ConsensusChannel {
+    outboxes: HashMap<PeerId, Outbox>,
+    chain_id: Hash32,
+    validators: ValidatorSet,
+    metrics: Arc<Metrics>,
+}
+
+/// What a received item turned out to be.
+pub enum Received {
+    State(crate::consensus::peer_gossip::RoundState),
+    Message(Message),
+    Commit(wire::SyncedBlock),
+}
+
+impl ConsensusChannel {
+    pub fn new(chain_id: Hash32, validators: ValidatorSet, metrics: Arc<Metrics>) -> Self {
+        ConsensusChannel {
+            outboxes: HashMap::new(),
+            chain_id,
+            validators,
+            metrics,
+        }
+    }
+
+    /// Queues `items` for `peer` in requests of at most [`wire::CONSENSUS_BATCH_BYTES`] (a larger item goes
+    /// alone), and sends what the in-flight limit allows.
+    pub fn send(
+        &mut self,
+        rr: &mut request_response::Behaviour<wire::ConsensusCodec>,
+        peer: PeerId,
+        items: Vec<Arc<Vec<u8>>>,
+    ) {
+        let outbox = self.outboxes.entry(peer).or_default();
+        let mut request = ConsensusRequest::default();
+        let mut bytes = 0;
+        for item in items {
+            let full = request.0.len() == wire::MAX_CONSENSUS_ITEMS
+                || (!request.0.is_empty() && bytes + item.len() > wire::CONSENSUS_BATCH_BYTES);
+            if full {
+                outbox.queue.push_back(std::mem::take(&mut request));
+                bytes = 0;
+            }
+            bytes += item.len();
+            request.0.push(item);
+        }
+        if !request.0.is_empty() {
+            outbox.queue.push_back(request);
+        }
+        while outbox.queue.len() > MAX_QUEUED {
+            outbox.queue.pop_front();
+            Metrics::inc(&self.metrics.consensus_dropped_requests_total);
+        }
+        self.pump(rr, peer);
+    }
+
+    fn pump(&mut self, rr: &mut request_response::Behaviour<wire::ConsensusCodec>, peer: PeerId) {
+        let Some(outbox) = self.outboxes.get_mut(&peer) else {
+            return;
+        };
+        while outbox.in_flight < MAX_IN_FLIGHT {
+            let Some(request) = outbox.queue.pop_front() else {
+                break;
+            };
+            outbox.in_flight += 1;
+            rr.send_request(&peer, request);
+        }
+    }
+
+    /// A request to `peer` was acknowledged, or failed: its slot is free.
+    pub fn finished(
+        &mut self,
+        rr: &mut request_response::Behaviour<wire::ConsensusCodec>,
+        peer: PeerId,
+    ) {
+        if let Some(outbox) = self.outboxes.get_mut(&peer) {
+            outbox.in_flight = outbox.in_flight.saturating_sub(1);
+        }
+        self.pump(rr, peer);
+    }
+
+    /// The peer is gone: what waited for it is dropped, and its state will be asked anew.
+    pub fn disconnected(&mut self, peer: &PeerId) {
+        self.outboxes.remove(peer);
+    }
+
+    /// Decodes and checks one received item: a message must carry a valid member's signature for this chain and
+    /// a proposal a block that matches its header; a state must be within its limits. Commits are checked by the
+    /// driver against the validator set of their height, as block sync does.
+    pub fn check(&self, bytes: &[u8]) -> Result<Received, String> {
+        match wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))? {
+            ConsensusItem::State(state) => {
+                state.check()?;
+                Ok(Received::State(state))
+            }
+            ConsensusItem::Message(msg) => {
+                match &msg {
+                    Message::Vote(vote) => {
+                        vote.verify(&self.chain_id, &self.validators)
+                            .map_err(|e| format!("vote: {e}"))?;
+                    }
+                    Message::Proposal { proposal, block } => {
+                        proposal
+                            .verify(&self.chain_id, &self.validators)
+                            .map_err(|e| format!("proposal: {e}"))?;
+                        block
+                            .verify_body()
+                            .map_err(|e| format!("proposed block: {e}"))?;
+                    }
+                }
+                Ok(Received::Message(msg))
+            }
+            ConsensusItem::Commit(block) => Ok(Received::Commit(block)),
+        }
+    }
+}
