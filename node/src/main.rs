@@ -135,9 +135,19 @@ fn init(
 
 fn init_logs(level: &str, format: clearance_genesis::config::LogFormat) -> Result<()> {
     // RUST_LOG, when set, overrides the config file, as operators of other Rust services expect.
+    // gossipsub warns once per message it cannot queue for a slow peer, thousands a second on a lossy link; the
+    // node counts those and logs them per peer at most every 10 s, so the library's own lines are left out
+    // unless the filter names the library.
+    let quiet = |f: String| {
+        if f.contains("libp2p_gossipsub") {
+            f
+        } else {
+            format!("{f},libp2p_gossipsub=error")
+        }
+    };
     let filter = match std::env::var("RUST_LOG") {
-        Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::try_new(v),
-        _ => tracing_subscriber::EnvFilter::try_new(level),
+        Ok(v) if !v.is_empty() => tracing_subscriber::EnvFilter::try_new(quiet(v)),
+        _ => tracing_subscriber::EnvFilter::try_new(quiet(level.to_string())),
     }
     .context(
         "the log filter (RUST_LOG, or log_level in config.toml) is not a valid tracing filter",

@@ -127,6 +127,19 @@ impl Mempool {
         self.entries.contains_key(id)
     }
 
+    /// The bytes of a pending transaction.
+    pub fn bytes_of(&self, id: &Hash32) -> Option<&[u8]> {
+        self.entries.get(id).map(|e| e.bytes.as_slice())
+    }
+
+    /// The pending transactions' bytes, oldest first.
+    pub fn pending(&self) -> impl Iterator<Item = &[u8]> {
+        self.order
+            .values()
+            .filter_map(|id| self.entries.get(id))
+            .map(|e| e.bytes.as_slice())
+    }
+
     /// Admits `bytes` if every check passes. `committed` says whether a transaction id is already in a block.
     pub fn admit(
         &mut self,
@@ -454,6 +467,22 @@ mod tests {
         pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
         assert_eq!(sequences(&pool, &s), vec![1, 2, 3, 4]);
         assert!(pool.has_ready(&s));
+    }
+
+    #[test]
+    fn pending_lists_the_bytes_in_arrival_order_and_a_commit_reports_admission_times() {
+        let s = state();
+        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+        let none = |_: &Hash32| false;
+        let (a, b) = (tx(&s, 2), tx(&s, 1));
+        pool.admit(&s, &none, &a, 10).unwrap();
+        let id = pool.admit(&s, &none, &b, 20).unwrap();
+        let pending: Vec<&[u8]> = pool.pending().collect();
+        assert_eq!(pending, vec![a.as_slice(), b.as_slice()]);
+        *s.last.borrow_mut() = 1;
+        let updated = pool.update(&[id, Hash32::sha256(b"not pending")], &s);
+        assert_eq!(updated.admitted_ms, vec![20]);
+        assert_eq!(updated.dropped, 0);
     }
 
     #[test]

@@ -256,10 +256,8 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
                 }
             }
             event = swarm.select_next_some() => match event {
-                SwarmEvent::ConnectionEstablished { peer_id, .. } => {
-                    if connected.insert(peer_id) {
-                        peers.push(peer_id);
-                    }
+                SwarmEvent::ConnectionEstablished { peer_id, .. } if connected.insert(peer_id) => {
+                    peers.push(peer_id);
                 }
                 SwarmEvent::Behaviour(FaultyMemberEvent::Consensus(
                     request_response::Event::Message { .. },

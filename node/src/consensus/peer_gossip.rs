@@ -20,6 +20,10 @@ pub const RESEND_BLOCK_MS: u64 = 2_500;
 /// A peer this many heights behind, or fewer, is sent the committed blocks it lacks one by one; further behind,
 /// it catches up by block sync.
 pub const COMMIT_WINDOW: u64 = 4;
+/// How long a peer must have stayed behind before it is sent a commit. Members decide a height within one message
+/// delay of each other, so a peer one height behind is nearly always about to decide on its own; sending each of
+/// them the block again would double what every link carries.
+pub const COMMIT_GRACE_MS: u64 = 500;
 /// Most (round, kind) vote bitmaps and proposal rounds a round state may carry.
 pub const MAX_STATE_ENTRIES: usize = 128;
 /// Members a vote bitmap may name (bytes × 8).
@@ -158,6 +162,8 @@ struct View {
     has: HashSet<Item>,
     /// Items sent to it, and when, that its states do not show yet.
     sent: HashMap<Item, u64>,
+    /// Since when this node has seen the peer deciding a height it has already passed.
+    behind_since: Option<u64>,
 }
 
 /// Per-peer knowledge, and the choice of what to send to whom.
@@ -200,6 +206,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
         };
         if view.height != Some(state.height) {
             view.sent.clear();
+            view.behind_since = None;
         }
         view.height = Some(state.height);
         view.has = state.items().collect();
@@ -217,8 +224,9 @@ impl<P: Copy + Ord> PeerGossip<P> {
     }
 
     /// What to send now: for each peer deciding `height`, the `held` items it lacks that were not sent to it
-    /// recently; for each peer a few heights behind `height`, the commit of the height it is deciding. Booked as
-    /// sent at `now_ms`. Items keep the order of `held`, so a caller lists proposals before votes.
+    /// recently; for each peer that has stayed a few heights behind `height` for [`COMMIT_GRACE_MS`], the commit
+    /// of the height it is deciding. Booked as sent at `now_ms`. Items keep the order of `held`, so a caller lists
+    /// proposals before votes.
     pub fn plan(&mut self, now_ms: u64, height: u64, held: &[Item]) -> Vec<(P, Vec<Item>)> {
         let mut out = Vec::new();
         for (peer, view) in &mut self.peers {
@@ -241,10 +249,11 @@ impl<P: Copy + Ord> PeerGossip<P> {
                     }
                 }
             } else if peer_height < height && peer_height + COMMIT_WINDOW >= height {
+                let since = *view.behind_since.get_or_insert(now_ms);
                 let item = Item::Commit {
                     height: peer_height,
                 };
-                if due(&view.sent, &item) {
+                if now_ms.saturating_sub(since) >= COMMIT_GRACE_MS && due(&view.sent, &item) {
                     items.push(item);
                 }
             }
@@ -386,15 +395,25 @@ mod tests {
         g.on_state(1, &state(9, &[]));
         g.on_state(2, &state(10 - COMMIT_WINDOW - 1, &[]));
         g.on_state(3, &state(11, &[]));
-        // Peer 2 is too far behind (block sync), peer 3 is ahead (it has nothing to get from us).
+        // Peer 2 is too far behind (block sync), peer 3 is ahead (it has nothing to get from us). Peer 1 gets the
+        // commit only once it has stayed behind for the grace period: it is usually about to decide on its own.
+        assert!(g.plan(0, 10, &[vote(0, VoteKind::Prevote, 0)]).is_empty());
+        assert!(g.plan(COMMIT_GRACE_MS - 1, 10, &[]).is_empty());
         assert_eq!(
-            g.plan(0, 10, &[vote(0, VoteKind::Prevote, 0)]),
+            g.plan(COMMIT_GRACE_MS, 10, &[]),
             vec![(1, vec![Item::Commit { height: 9 }])]
         );
-        assert!(g.plan(1, 10, &[]).is_empty());
+        assert!(g.plan(COMMIT_GRACE_MS + 1, 10, &[]).is_empty());
         assert_eq!(
-            g.plan(RESEND_BLOCK_MS, 10, &[]),
+            g.plan(COMMIT_GRACE_MS + RESEND_BLOCK_MS, 10, &[]),
             vec![(1, vec![Item::Commit { height: 9 }])]
+        );
+        // Once it moves on, its new height starts a new grace period.
+        g.on_state(1, &state(10, &[]));
+        g.on_state(1, &state(9, &[]));
+        assert!(
+            g.plan(COMMIT_GRACE_MS + RESEND_BLOCK_MS + 1, 10, &[])
+                .is_empty()
         );
         assert_eq!(g.height_of(&3), Some(11));
     }

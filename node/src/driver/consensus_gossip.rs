@@ -15,6 +15,9 @@ use libp2p::PeerId;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// Most pending transactions published again when a member comes back.
+const MAX_REGOSSIP: usize = 4096;
+
 impl Driver {
     /// The height this node is deciding, as peers should see it, and whether its machine is running it: while
     /// it waits to start the next height, it is at that height with nothing held.
@@ -50,6 +53,7 @@ impl Driver {
         if self.encoded_height != height {
             self.encoded.clear();
             self.encoded_height = height;
+            self.prune_partials(height);
         }
         let now = Instant::now();
         let state = self.round_state(&held);
@@ -115,7 +119,8 @@ impl Driver {
                     return None;
                 }
             },
-            _ => ConsensusItem::Message(self.machine.message(item)?),
+            Item::Proposal { round } => self.proposal_item(round)?,
+            Item::Vote { .. } => ConsensusItem::Message(self.machine.message(item)?),
         };
         let bytes = Arc::new(wire::encode_item(&encoded));
         self.encoded.insert(*item, bytes.clone());
@@ -123,6 +128,9 @@ impl Driver {
     }
 
     pub(super) fn on_peer_state(&mut self, from: PeerId, state: RoundState) -> Result<()> {
+        if self.peer_gossip.height_of(&from).is_none() {
+            self.regossip_mempool();
+        }
         self.peer_gossip.on_state(from, &state);
         self.gossip_due = true;
         // Deciding height h means h - 1 is committed: block sync's view of the peer's head.
@@ -136,6 +144,15 @@ impl Driver {
         }
         self.request_blocks_if_behind();
         Ok(())
+    }
+
+    /// A member is back (its first state since it connected): gossip does not replay what it missed, so the
+    /// pending transactions are published again. Otherwise a transaction admitted here while the member was cut
+    /// off waits until this node proposes, and the member's later transactions of the same key wait behind it.
+    fn regossip_mempool(&mut self) {
+        for bytes in self.mempool.pending().take(MAX_REGOSSIP) {
+            self.net.send(NetCommand::PublishTx(bytes.to_vec())).ok();
+        }
     }
 
     /// A committed block a peer sent because this node seemed to be deciding its height. Verified and applied as

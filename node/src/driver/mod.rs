@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot, watch};
 
 mod blocksync;
+mod compact;
 mod consensus_gossip;
 mod gossip_health;
 
@@ -93,6 +94,8 @@ pub struct Driver {
     epoch: Instant,
     /// When this node last committed a block, for the block-interval histogram.
     last_commit: Option<Instant>,
+    /// Compact proposals waiting for transactions this node lacked.
+    partials: compact::Partials,
     /// Each member's peer id, to name members in logs.
     members_by_peer: HashMap<PeerId, CountryCode>,
     gossip_health: gossip_health::GossipHealth,
@@ -182,6 +185,7 @@ impl Driver {
             gossip_due: true,
             epoch: now,
             last_commit: None,
+            partials: compact::Partials::new(),
             members_by_peer,
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
@@ -465,6 +469,7 @@ impl Driver {
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();
+        tracing::debug!(height = height + 1, peer_moved_on, "starting height");
         self.feed(Input::HeightCommitted {
             height,
             next_validators,
@@ -549,6 +554,10 @@ impl Driver {
             NetEvent::Commit { from, block } => {
                 self.gossip_health.heard_from(from, Instant::now());
                 self.on_peer_commit(from, block)?;
+            }
+            NetEvent::ProposalPart { from, part } => {
+                self.gossip_health.heard_from(from, Instant::now());
+                self.on_proposal_part(from, part)?;
             }
             NetEvent::Request {
                 id,

@@ -37,6 +37,25 @@ pub enum Received {
     State(crate::consensus::peer_gossip::RoundState),
     Message(Message),
     Commit(wire::SyncedBlock),
+    Part(ProposalPart),
+}
+
+/// The pieces of a proposal sent by transaction ids (`wire::CompactProposal`), which the driver puts together from
+/// its mempool.
+#[derive(Debug)]
+pub enum ProposalPart {
+    /// The proposal's signature has been checked; the block is not rebuilt yet.
+    Compact(wire::CompactProposal),
+    Want {
+        height: u64,
+        round: u32,
+        indexes: Vec<u32>,
+    },
+    Txs {
+        height: u64,
+        round: u32,
+        txs: Vec<wire::IndexedTx>,
+    },
 }
 
 impl ConsensusChannel {
@@ -50,7 +69,8 @@ impl ConsensusChannel {
     }
 
     /// Queues `items` for `peer` in requests of at most [`wire::CONSENSUS_BATCH_BYTES`] (a larger item goes
-    /// alone), and sends what the in-flight limit allows.
+    /// alone), and sends what the in-flight limit allows. Items join the last request still waiting when it has
+    /// room: on a slow link, what queues up leaves in few requests rather than many small ones.
     pub fn send(
         &mut self,
         rr: &mut request_response::Behaviour<wire::ConsensusCodec>,
@@ -58,8 +78,8 @@ impl ConsensusChannel {
         items: Vec<Arc<Vec<u8>>>,
     ) {
         let outbox = self.outboxes.entry(peer).or_default();
-        let mut request = ConsensusRequest::default();
-        let mut bytes = 0;
+        let mut request = outbox.queue.pop_back().unwrap_or_default();
+        let mut bytes: usize = request.0.iter().map(|item| item.len()).sum();
         for item in items {
             let full = request.0.len() == wire::MAX_CONSENSUS_ITEMS
                 || (!request.0.is_empty() && bytes + item.len() > wire::CONSENSUS_BATCH_BYTES);
@@ -137,6 +157,36 @@ impl ConsensusChannel {
                 Ok(Received::Message(msg))
             }
             ConsensusItem::Commit(block) => Ok(Received::Commit(block)),
+            ConsensusItem::CompactProposal(compact) => {
+                compact
+                    .proposal
+                    .verify(&self.chain_id, &self.validators)
+                    .map_err(|e| format!("compact proposal: {e}"))?;
+                if compact.tx_ids.len() > wire::MAX_BLOCK_TX_IDS {
+                    return Err(format!(
+                        "compact proposal naming {} transactions",
+                        compact.tx_ids.len()
+                    ));
+                }
+                Ok(Received::Part(ProposalPart::Compact(compact)))
+            }
+            ConsensusItem::WantTxs {
+                height,
+                round,
+                indexes,
+            } => {
+                if indexes.is_empty() || indexes.len() > wire::MAX_BLOCK_TX_IDS {
+                    return Err(format!("asked for {} transactions", indexes.len()));
+                }
+                Ok(Received::Part(ProposalPart::Want {
+                    height,
+                    round,
+                    indexes,
+                }))
+            }
+            ConsensusItem::ProposalTxs { height, round, txs } => {
+                Ok(Received::Part(ProposalPart::Txs { height, round, txs }))
+            }
         }
     }
 }

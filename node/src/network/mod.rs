@@ -13,6 +13,7 @@ use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use clearance_core::bytes::Bytes;
 use clearance_core::tx::VerifiedTx;
+pub use consensus_channel::ProposalPart;
 use consensus_channel::{ConsensusChannel, Received};
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
@@ -36,6 +37,11 @@ const MIN_REDIAL: Duration = Duration::from_millis(250);
 /// with a fresh connection attempt: after a partition heals, a member reconnects within about this long instead
 /// of waiting out the kernel's SYN back-off (minutes).
 const CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
+/// Data a peer leaves unacknowledged this long closes the connection (TCP_USER_TIMEOUT). Without it, a connection
+/// across a partition lives on for many minutes of TCP retransmission back-off, and even closing it waits for its
+/// full send buffer: the member is neither usable nor redialled, and after the heal the first retransmission may
+/// come seconds late. Round states flow every second, so a live path never leaves data unacknowledged this long.
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(4);
 
 pub struct NetworkConfig {
     pub keypair: identity::Keypair,
@@ -73,6 +79,11 @@ pub enum NetEvent {
     Commit {
         from: PeerId,
         block: wire::SyncedBlock,
+    },
+    /// A piece of a proposal sent by transaction ids.
+    ProposalPart {
+        from: PeerId,
+        part: ProposalPart,
     },
     Request {
         from: PeerId,
@@ -215,11 +226,24 @@ pub fn spawn(
     let max_connections = config.max_connections;
     let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
         .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
+        .with_other_transport(|key| {
+            use libp2p::Transport;
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)).map(
+                |stream: tcp::tokio::TcpStream, _| {
+                    let socket = socket2::SockRef::from(&stream.0);
+                    if let Err(e) = socket.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT)) {
+                        tracing::warn!("cannot set TCP_USER_TIMEOUT on a peer connection: {e}");
+                    }
+                    stream
+                },
+            );
+            let noise = noise::Config::new(key)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            Ok(tcp
+                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default()))
+        })
         .context("TCP transport")?
         .with_behaviour(|key| {
             let mut allowed = allow_block_list::Behaviour::default();
@@ -262,7 +286,13 @@ pub fn spawn(
             })
         })
         .map_err(|e| anyhow::anyhow!("network behaviour: {e}"))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(3600))
+                // A new stream (each consensus request is one) sends its data with its protocol's name instead of
+                // waiting a round trip for the peer to confirm the protocol: every member speaks the same ones.
+                // With the default, each consensus message cost a round trip more than its one-way delay.
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
         .with_connection_timeout(CONNECTION_TIMEOUT)
         .build();
 
@@ -366,7 +396,10 @@ impl Network {
 
     fn emit(&self, event: NetEvent) {
         match event {
-            NetEvent::Consensus { .. } | NetEvent::PeerState { .. } | NetEvent::Commit { .. } => {
+            NetEvent::Consensus { .. }
+            | NetEvent::PeerState { .. }
+            | NetEvent::Commit { .. }
+            | NetEvent::ProposalPart { .. } => {
                 // Sent again by the peer while this node's states lack it.
                 if self.consensus_events.try_send(event).is_err() {
                     Metrics::inc(&self.metrics.dropped_gossip_events_total);
@@ -625,6 +658,9 @@ impl Network {
                             Ok(Received::Commit(block)) => {
                                 self.emit(NetEvent::Commit { from: peer, block })
                             }
+                            Ok(Received::Part(part)) => {
+                                self.emit(NetEvent::ProposalPart { from: peer, part })
+                            }
                             Err(reason) => self.penalise(peer, &reason),
                         }
                     }
@@ -701,9 +737,15 @@ impl Network {
     }
 
     /// Tells gossipsub whether to relay a message, and penalises the direct sender of an invalid one.
+    /// Tells gossipsub what to do with a checked message, and penalises the direct sender of an invalid one. A
+    /// valid batch is not relayed: members are all connected to one another and every member publishes its own
+    /// batches to every peer directly, so relaying only sent each batch over every link two more times, which on
+    /// a lossy link is the bandwidth consensus needs. A member that was cut off gets what it missed when it
+    /// comes back (the driver publishes its pending transactions again), and a proposer includes the transactions
+    /// it holds.
     fn report(&mut self, source: PeerId, id: &gossipsub::MessageId, verdict: Result<(), String>) {
         let acceptance = match verdict {
-            Ok(()) => gossipsub::MessageAcceptance::Accept,
+            Ok(()) => gossipsub::MessageAcceptance::Ignore,
             Err(reason) => {
                 self.penalise(source, &reason);
                 gossipsub::MessageAcceptance::Reject

@@ -58,7 +58,40 @@ pub enum ConsensusItem {
     Message(Message),
     /// A committed block for a peer still deciding its height.
     Commit(SyncedBlock),
+    /// A proposal with its block's transactions named by id: the receiver has nearly all of them in its mempool
+    /// already, so a proposal costs 32 bytes per transaction instead of the transaction.
+    CompactProposal(CompactProposal),
+    /// The transactions of a compact proposal that the receiver could not find, by their index in the block.
+    WantTxs {
+        height: u64,
+        round: u32,
+        indexes: Vec<u32>,
+    },
+    /// The answer to `WantTxs`: the block's exact transaction bytes at those indexes.
+    ProposalTxs {
+        height: u64,
+        round: u32,
+        txs: Vec<IndexedTx>,
+    },
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactProposal {
+    pub proposal: clearance_core::vote::SignedProposal,
+    /// The block's header bytes, exactly as in the block.
+    pub header: Bytes,
+    /// The id (`SignedTx::id`) of each transaction of the block, in block order.
+    pub tx_ids: Vec<Hash32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedTx {
+    pub index: u32,
+    pub tx: Bytes,
+}
+
+/// Most transactions a compact proposal may name or a `WantTxs` ask for: above any `max_block_txs` genesis allows.
+pub const MAX_BLOCK_TX_IDS: usize = 100_000;
 
 /// Most items in one consensus request.
 pub const MAX_CONSENSUS_ITEMS: usize = 512;

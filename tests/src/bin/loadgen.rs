@@ -63,6 +63,14 @@ struct Args {
     /// node's event stream (`committed`) as JSON here, for checks after the run (scripts/e2e).
     #[arg(long)]
     ids_out: Option<PathBuf>,
+    /// Each client submits only to its own node (client k to node k mod n), as an agency submits to its member's
+    /// node; by default submissions rotate over the nodes.
+    #[arg(long)]
+    sticky: bool,
+    /// A transaction neither committed nor refused after this many seconds is counted as lost (`expired`) and no
+    /// longer as pending: a node killed with it in its mempool, or one cut off when it was submitted.
+    #[arg(long, default_value_t = 60)]
+    expire_after: u64,
 }
 
 #[derive(Default)]
@@ -73,6 +81,8 @@ struct Shared {
     pending: Vec<u64>,
     /// Turns skipped because a client had too much pending.
     skipped: u64,
+    /// Submitted transactions given up on after `--expire-after` seconds.
+    expired: u64,
     commit_latencies: Vec<Duration>,
     committed: Vec<Hash32>,
     /// Admitted by the node they were submitted to.
@@ -365,6 +375,30 @@ async fn run(
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let per_client = (args.rate as f64 / keys.len() as f64).max(0.001);
     let args_batch = args.batch;
+    let sticky = args.sticky;
+    let expirer = {
+        let shared = shared.clone();
+        let max_age = Duration::from_secs(args.expire_after);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let now = Instant::now();
+                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let old: Vec<(Hash32, usize)> = s
+                    .submitted
+                    .iter()
+                    .filter(|(_, (at, _))| now.duration_since(*at) > max_age)
+                    .map(|(id, (_, k))| (*id, *k))
+                    .collect();
+                for (id, k) in old {
+                    s.submitted.remove(&id);
+                    s.pending[k] -= 1;
+                    s.expired += 1;
+                }
+            }
+        })
+    };
     let mut tasks = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let node = clients[k % clients.len()].clone();
@@ -396,7 +430,8 @@ async fn run(
                         signer.sign(certificate(&member, run_id, n * 100 + k as u64))
                     })
                     .collect();
-                let client = clients[(n as usize + k) % clients.len()].clone();
+                let at = if sticky { k } else { n as usize + k };
+                let client = clients[at % clients.len()].clone();
                 let shared = shared.clone();
                 // Open loop: the next submission does not wait for this one.
                 tokio::spawn(submit(client, txs, shared, k));
@@ -479,6 +514,7 @@ async fn run(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     watcher.abort();
+    expirer.abort();
 
     let s = shared.lock().unwrap_or_else(|e| e.into_inner());
     let mut commits = s.commit_latencies.clone();
@@ -519,6 +555,12 @@ async fn run(
             "node {id:<10} cpu {}  peak RSS {}",
             cpu.map_or("?".into(), |c| format!("{c:.0}% of a core")),
             rss.map_or("?".into(), |r| format!("{r:.0} MiB"))
+        );
+    }
+    if s.expired > 0 {
+        println!(
+            "expired          {} (neither committed nor refused within {} s)",
+            s.expired, args.expire_after
         );
     }
     if s.skipped > 0 {
@@ -563,6 +605,7 @@ async fn run(
             },
             "submit_errors": s.submit_errors,
             "skipped_turns": s.skipped,
+            "expired": s.expired,
         });
         write_results(out, &json)?;
     }

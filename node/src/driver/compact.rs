@@ -1,0 +1,229 @@
+//! Proposals by transaction ids. A proposal's block carries every transaction of the height, which every member
+//! already received by gossip; sending them again made each proposal a burst of megabytes that a lossy, distant
+//! link delivers only after TCP's slow start, seconds later, past the propose timeout. So a node sends a proposal
+//! as its header and the ids of its transactions (`wire::CompactProposal`); the receiver rebuilds the block from
+//! its mempool, asks the sender for the few it lacks (`WantTxs`), and hands the machine the full block, which the
+//! machine verifies against the header as it does any proposal.
+
+use super::Driver;
+use crate::consensus::Message;
+use crate::consensus::peer_gossip::Item;
+use crate::network::wire::{self, CompactProposal, ConsensusItem, IndexedTx};
+use crate::network::{NetCommand, ProposalPart};
+use anyhow::Result;
+use clearance_core::Hash32;
+use clearance_core::block::{Block, BlockError};
+use clearance_core::bytes::Bytes;
+use clearance_core::tx::SignedTx;
+use clearance_core::vote::SignedProposal;
+use libp2p::PeerId;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Proposals kept while their missing transactions are fetched; the oldest go first.
+const MAX_PARTIAL: usize = 8;
+
+/// A compact proposal whose block is not complete yet.
+pub(super) struct Partial {
+    from: PeerId,
+    proposal: SignedProposal,
+    header: Bytes,
+    ids: Vec<Hash32>,
+    txs: Vec<Option<Bytes>>,
+    /// The block rebuilt from this node's mempool did not match its header (a transaction held here with other
+    /// bytes than the proposer's): every transaction was asked from the sender.
+    asked_all: bool,
+}
+
+/// By (height, round).
+pub(super) type Partials = BTreeMap<(u64, u32), Partial>;
+
+impl Driver {
+    /// The item for a proposal this node holds: its compact form, or the full proposal when a transaction of its
+    /// block cannot be decoded for its id (never for a block the machine accepted).
+    pub(super) fn proposal_item(&self, round: u32) -> Option<ConsensusItem> {
+        let msg = self.machine.message(&Item::Proposal { round })?;
+        let Message::Proposal { proposal, block } = &msg else {
+            return None;
+        };
+        let ids: Option<Vec<Hash32>> = block
+            .txs
+            .iter()
+            .map(|tx| SignedTx::from_bytes(tx.as_slice()).ok().map(|t| t.id()))
+            .collect();
+        Some(match ids {
+            Some(tx_ids) => ConsensusItem::CompactProposal(CompactProposal {
+                proposal: proposal.clone(),
+                header: block.header.clone(),
+                tx_ids,
+            }),
+            None => ConsensusItem::Message(msg),
+        })
+    }
+
+    pub(super) fn on_proposal_part(&mut self, from: PeerId, part: ProposalPart) -> Result<()> {
+        match part {
+            ProposalPart::Compact(compact) => self.on_compact(from, compact),
+            ProposalPart::Want {
+                height,
+                round,
+                indexes,
+            } => {
+                self.send_wanted(from, height, round, &indexes);
+                Ok(())
+            }
+            ProposalPart::Txs { height, round, txs } => {
+                let Some(mut partial) = self.partials.remove(&(height, round)) else {
+                    return Ok(());
+                };
+                for IndexedTx { index, tx } in txs {
+                    let i = index as usize;
+                    let id = SignedTx::from_bytes(tx.as_slice()).map(|t| t.id());
+                    match (partial.ids.get(i), id) {
+                        (Some(want), Ok(got)) if *want == got => partial.txs[i] = Some(tx),
+                        _ => {
+                            self.penalise_peer(from, "a transaction that is not the one asked for");
+                        }
+                    }
+                }
+                self.complete_or_ask(height, round, partial)
+            }
+        }
+    }
+
+    fn on_compact(&mut self, from: PeerId, compact: CompactProposal) -> Result<()> {
+        // The network checked the signature; the claimed fields are the signed ones.
+        let Some(p) = compact.proposal.claimed() else {
+            return Ok(());
+        };
+        self.peer_gossip
+            .on_received(from, p.height, Item::Proposal { round: p.round });
+        // The sender repeats a proposal while this node's state lacks it: ask again for what is still missing.
+        if let Some(partial) = self.partials.remove(&(p.height, p.round)) {
+            return self.complete_or_ask(p.height, p.round, partial);
+        }
+        let here = self.machine.height();
+        if p.height < here || p.height > here + 1 {
+            return Ok(());
+        }
+        if p.height == here
+            && self
+                .machine
+                .held()
+                .contains(&Item::Proposal { round: p.round })
+        {
+            return Ok(());
+        }
+        let txs = compact
+            .tx_ids
+            .iter()
+            .map(|id| self.mempool.bytes_of(id).map(|b| Bytes(b.to_vec())))
+            .collect();
+        let partial = Partial {
+            from,
+            proposal: compact.proposal,
+            header: compact.header,
+            ids: compact.tx_ids,
+            txs,
+            asked_all: false,
+        };
+        self.complete_or_ask(p.height, p.round, partial)
+    }
+
+    /// Hands the machine the rebuilt block, or asks the sender for what is missing and keeps the rest.
+    fn complete_or_ask(&mut self, height: u64, round: u32, mut partial: Partial) -> Result<()> {
+        let missing: Vec<u32> = (0..partial.txs.len())
+            .filter(|i| partial.txs[*i].is_none())
+            .map(|i| i as u32)
+            .collect();
+        if missing.is_empty() {
+            let block = Block {
+                header: partial.header.clone(),
+                txs: partial.txs.iter().flatten().cloned().collect(),
+            };
+            match block.verify_body() {
+                Err(BlockError::TxRoot) if !partial.asked_all => {
+                    partial.asked_all = true;
+                    partial.txs.iter_mut().for_each(|tx| *tx = None);
+                    return self.complete_or_ask(height, round, partial);
+                }
+                // The machine refuses and counts a block that does not match its header.
+                _ => {
+                    tracing::debug!(
+                        height,
+                        round,
+                        txs = block.txs.len(),
+                        "compact proposal complete"
+                    );
+                    let msg = Message::Proposal {
+                        proposal: partial.proposal,
+                        block,
+                    };
+                    return self.on_consensus(partial.from, msg);
+                }
+            }
+        }
+        tracing::debug!(
+            height,
+            round,
+            missing = missing.len(),
+            of = partial.ids.len(),
+            "compact proposal: asking the sender for missing transactions"
+        );
+        let want = ConsensusItem::WantTxs {
+            height,
+            round,
+            indexes: missing,
+        };
+        self.send_item(partial.from, &want);
+        self.partials.insert((height, round), partial);
+        while self.partials.len() > MAX_PARTIAL {
+            self.partials.pop_first();
+        }
+        Ok(())
+    }
+
+    fn send_wanted(&mut self, peer: PeerId, height: u64, round: u32, indexes: &[u32]) {
+        if height != self.machine.height() {
+            return;
+        }
+        let Some(Message::Proposal { block, .. }) = self.machine.message(&Item::Proposal { round })
+        else {
+            return;
+        };
+        let txs: Vec<IndexedTx> = indexes
+            .iter()
+            .filter_map(|&index| {
+                let tx = block.txs.get(index as usize)?.clone();
+                Some(IndexedTx { index, tx })
+            })
+            .collect();
+        if !txs.is_empty() {
+            self.send_item(peer, &ConsensusItem::ProposalTxs { height, round, txs });
+        }
+    }
+
+    fn send_item(&self, peer: PeerId, item: &ConsensusItem) {
+        let bytes = Arc::new(wire::encode_item(item));
+        self.net
+            .send(NetCommand::SendConsensus {
+                peer,
+                items: vec![bytes],
+            })
+            .ok();
+    }
+
+    fn penalise_peer(&self, peer: PeerId, reason: &str) {
+        self.net
+            .send(NetCommand::Penalise {
+                peer,
+                reason: reason.to_string(),
+            })
+            .ok();
+    }
+
+    /// Forgets partial proposals of heights this node has left.
+    pub(super) fn prune_partials(&mut self, height: u64) {
+        self.partials.retain(|(h, _), _| *h >= height);
+    }
+}
