@@ -247,6 +247,15 @@ impl Machine {
         proposals.chain(votes).collect()
     }
 
+    /// Whether this node signed the item: what it signed goes to every peer at once, what it relays later.
+    pub fn is_own(&self, item: &Item) -> bool {
+        match *item {
+            Item::Vote { validator, .. } => self.me == Some(validator),
+            Item::Proposal { round } => self.is_proposer(round),
+            Item::Commit { .. } => true,
+        }
+    }
+
     /// The message for a held item of the current height.
     pub fn message(&self, item: &Item) -> Option<Message> {
         match *item {

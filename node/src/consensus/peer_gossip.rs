@@ -24,6 +24,10 @@ pub const COMMIT_WINDOW: u64 = 4;
 /// delay of each other, so a peer one height behind is nearly always about to decide on its own; sending each of
 /// them the block again would double what every link carries.
 pub const COMMIT_GRACE_MS: u64 = 500;
+/// A message someone else signed is relayed to a peer that lacks it only once this node has held it this long.
+/// Its signer sends it to every peer directly, so a relay is needed only where that failed (a cut link, a
+/// restart); relaying at once made every peer receive, and verify, every vote from every member.
+pub const RELAY_DELAY_MS: u64 = 300;
 /// Most (round, kind) vote bitmaps and proposal rounds a round state may carry.
 pub const MAX_STATE_ENTRIES: usize = 128;
 /// Members a vote bitmap may name (bytes × 8).
@@ -169,12 +173,17 @@ struct View {
 /// Per-peer knowledge, and the choice of what to send to whom.
 pub struct PeerGossip<P> {
     peers: BTreeMap<P, View>,
+    /// When each item of `first_seen_height` was first held here.
+    first_seen: HashMap<Item, u64>,
+    first_seen_height: u64,
 }
 
 impl<P> Default for PeerGossip<P> {
     fn default() -> Self {
         PeerGossip {
             peers: BTreeMap::new(),
+            first_seen: HashMap::new(),
+            first_seen_height: 0,
         }
     }
 }
@@ -224,10 +233,28 @@ impl<P: Copy + Ord> PeerGossip<P> {
     }
 
     /// What to send now: for each peer deciding `height`, the `held` items it lacks that were not sent to it
-    /// recently; for each peer that has stayed a few heights behind `height` for [`COMMIT_GRACE_MS`], the commit
-    /// of the height it is deciding. Booked as sent at `now_ms`. Items keep the order of `held`, so a caller lists
-    /// proposals before votes.
-    pub fn plan(&mut self, now_ms: u64, height: u64, held: &[Item]) -> Vec<(P, Vec<Item>)> {
+    /// recently (items this node did not sign, `own` false, only after [`RELAY_DELAY_MS`]); for each peer that has
+    /// stayed a few heights behind `height` for [`COMMIT_GRACE_MS`], the commit of the height it is deciding.
+    /// Booked as sent at `now_ms`. Items keep the order of `held`, so a caller lists proposals before votes.
+    pub fn plan(
+        &mut self,
+        now_ms: u64,
+        height: u64,
+        held: &[Item],
+        own: &dyn Fn(&Item) -> bool,
+    ) -> Vec<(P, Vec<Item>)> {
+        if self.first_seen_height != height {
+            self.first_seen.clear();
+            self.first_seen_height = height;
+        }
+        let relayable: Vec<Item> = held
+            .iter()
+            .filter(|item| {
+                let seen = *self.first_seen.entry(**item).or_insert(now_ms);
+                own(item) || now_ms.saturating_sub(seen) >= RELAY_DELAY_MS
+            })
+            .copied()
+            .collect();
         let mut out = Vec::new();
         for (peer, view) in &mut self.peers {
             let Some(peer_height) = view.height else {
@@ -243,7 +270,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
             };
             let mut items = Vec::new();
             if peer_height == height {
-                for item in held {
+                for item in &relayable {
                     if !view.has.contains(item) && due(&view.sent, item) {
                         items.push(*item);
                     }
@@ -278,6 +305,11 @@ mod tests {
             kind,
             validator,
         }
+    }
+
+    /// Plans as the signer of everything: no relay delay.
+    fn plan(g: &mut PeerGossip<u8>, now: u64, height: u64, held: &[Item]) -> Vec<(u8, Vec<Item>)> {
+        g.plan(now, height, held, &|_| true)
     }
 
     fn state(height: u64, items: &[Item]) -> RoundState {
@@ -340,23 +372,49 @@ mod tests {
             vote(0, VoteKind::Prevote, 1),
         ];
         // Nothing before the peer has said where it is.
-        assert!(g.plan(0, 5, &held).is_empty());
+        assert!(plan(&mut g, 0, 5, &held).is_empty());
         g.on_state(1, &state(5, &[vote(0, VoteKind::Prevote, 1)]));
-        assert_eq!(g.plan(0, 5, &held), vec![(1, held[..2].to_vec())]);
+        assert_eq!(plan(&mut g, 0, 5, &held), vec![(1, held[..2].to_vec())]);
         // Booked: not sent again at once, nor when a state that predates it still lacks it.
-        assert!(g.plan(10, 5, &held).is_empty());
+        assert!(plan(&mut g, 10, 5, &held).is_empty());
         g.on_state(1, &state(5, &[vote(0, VoteKind::Prevote, 1)]));
-        assert!(g.plan(RESEND_VOTE_MS - 1, 5, &held).is_empty());
+        assert!(plan(&mut g, RESEND_VOTE_MS - 1, 5, &held).is_empty());
         // Lost: the vote goes again after its resend time, the block-carrying proposal later (with the vote,
         // whose second copy has not shown up either).
-        assert_eq!(g.plan(RESEND_VOTE_MS, 5, &held), vec![(1, vec![held[1]])]);
         assert_eq!(
-            g.plan(RESEND_BLOCK_MS, 5, &held),
+            plan(&mut g, RESEND_VOTE_MS, 5, &held),
+            vec![(1, vec![held[1]])]
+        );
+        assert_eq!(
+            plan(&mut g, RESEND_BLOCK_MS, 5, &held),
             vec![(1, held[..2].to_vec())]
         );
         // Arrived: never sent again.
         g.on_state(1, &state(5, &held));
-        assert!(g.plan(RESEND_BLOCK_MS * 10, 5, &held).is_empty());
+        assert!(plan(&mut g, RESEND_BLOCK_MS * 10, 5, &held).is_empty());
+    }
+
+    #[test]
+    fn what_others_signed_is_relayed_only_after_the_relay_delay() {
+        let mut g = PeerGossip::default();
+        g.connected(1u8);
+        g.on_state(1, &state(5, &[]));
+        let mine = vote(0, VoteKind::Prevote, 0);
+        let theirs = vote(0, VoteKind::Prevote, 2);
+        let own = |item: &Item| *item == mine;
+        assert_eq!(g.plan(0, 5, &[mine, theirs], &own), vec![(1, vec![mine])]);
+        assert!(
+            g.plan(RELAY_DELAY_MS - 1, 5, &[mine, theirs], &own)
+                .is_empty()
+        );
+        // Its signer's copy did not arrive: the peer's state still lacks it.
+        assert_eq!(
+            g.plan(RELAY_DELAY_MS, 5, &[mine, theirs], &own),
+            vec![(1, vec![theirs])]
+        );
+        // A new height: held again from scratch.
+        g.on_state(1, &state(6, &[]));
+        assert!(g.plan(RELAY_DELAY_MS, 6, &[theirs], &own).is_empty());
     }
 
     #[test]
@@ -366,24 +424,24 @@ mod tests {
         let held = vec![vote(0, VoteKind::Prevote, 2)];
         g.on_state(1, &state(5, &[]));
         g.on_received(1, 5, held[0]);
-        assert!(g.plan(0, 5, &held).is_empty());
+        assert!(plan(&mut g, 0, 5, &held).is_empty());
         // Something received for another height says nothing about this one.
         g.on_received(1, 4, vote(0, VoteKind::Prevote, 3));
         assert_eq!(
-            g.plan(0, 5, &[vote(0, VoteKind::Prevote, 3)]),
+            plan(&mut g, 0, 5, &[vote(0, VoteKind::Prevote, 3)]),
             vec![(1, vec![vote(0, VoteKind::Prevote, 3)])]
         );
         g.on_state(1, &state(6, &[]));
-        assert_eq!(g.plan(1, 6, &held), vec![(1, held.clone())]);
+        assert_eq!(plan(&mut g, 1, 6, &held), vec![(1, held.clone())]);
         // A peer at another height gets nothing of this one; after a reconnect it must state itself again.
         assert!(
-            g.plan(5_000, 7, &held)
+            plan(&mut g, 5_000, 7, &held)
                 .iter()
                 .all(|(_, items)| !items.contains(&held[0]))
         );
         g.disconnected(&1);
         g.connected(1);
-        assert!(g.plan(10_000, 6, &held).is_empty());
+        assert!(plan(&mut g, 10_000, 6, &held).is_empty());
     }
 
     #[test]
@@ -397,24 +455,21 @@ mod tests {
         g.on_state(3, &state(11, &[]));
         // Peer 2 is too far behind (block sync), peer 3 is ahead (it has nothing to get from us). Peer 1 gets the
         // commit only once it has stayed behind for the grace period: it is usually about to decide on its own.
-        assert!(g.plan(0, 10, &[vote(0, VoteKind::Prevote, 0)]).is_empty());
-        assert!(g.plan(COMMIT_GRACE_MS - 1, 10, &[]).is_empty());
+        assert!(plan(&mut g, 0, 10, &[vote(0, VoteKind::Prevote, 0)]).is_empty());
+        assert!(plan(&mut g, COMMIT_GRACE_MS - 1, 10, &[]).is_empty());
         assert_eq!(
-            g.plan(COMMIT_GRACE_MS, 10, &[]),
+            plan(&mut g, COMMIT_GRACE_MS, 10, &[]),
             vec![(1, vec![Item::Commit { height: 9 }])]
         );
-        assert!(g.plan(COMMIT_GRACE_MS + 1, 10, &[]).is_empty());
+        assert!(plan(&mut g, COMMIT_GRACE_MS + 1, 10, &[]).is_empty());
         assert_eq!(
-            g.plan(COMMIT_GRACE_MS + RESEND_BLOCK_MS, 10, &[]),
+            plan(&mut g, COMMIT_GRACE_MS + RESEND_BLOCK_MS, 10, &[]),
             vec![(1, vec![Item::Commit { height: 9 }])]
         );
         // Once it moves on, its new height starts a new grace period.
         g.on_state(1, &state(10, &[]));
         g.on_state(1, &state(9, &[]));
-        assert!(
-            g.plan(COMMIT_GRACE_MS + RESEND_BLOCK_MS + 1, 10, &[])
-                .is_empty()
-        );
+        assert!(plan(&mut g, COMMIT_GRACE_MS + RESEND_BLOCK_MS + 1, 10, &[]).is_empty());
         assert_eq!(g.height_of(&3), Some(11));
     }
 }

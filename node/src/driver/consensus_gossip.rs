@@ -83,7 +83,11 @@ impl Driver {
             self.state_sent = Some((state, now));
         }
         let now_ms = now.duration_since(self.epoch).as_millis() as u64;
-        for (peer, items) in self.peer_gossip.plan(now_ms, height, &held) {
+        let machine = &self.machine;
+        let plan = self
+            .peer_gossip
+            .plan(now_ms, height, &held, &|item| machine.is_own(item));
+        for (peer, items) in plan {
             let frames: Vec<Arc<Vec<u8>>> =
                 items.iter().filter_map(|item| self.encode(item)).collect();
             if frames.is_empty() {

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 use clearance_core::Hash32;
 use clearance_core::validator::ValidatorSet;
 use libp2p::{PeerId, request_response};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 /// Requests to one peer awaiting their acknowledgement. More wait in the outbox.
@@ -25,8 +25,12 @@ struct Outbox {
     queue: VecDeque<ConsensusRequest>,
 }
 
+/// Signed items already verified, remembered by the hash of their bytes: several peers may relay one vote.
+const MAX_VERIFIED: usize = 16 * 1024;
+
 pub struct ConsensusChannel {
     outboxes: HashMap<PeerId, Outbox>,
+    verified: HashSet<Hash32>,
     chain_id: Hash32,
     validators: ValidatorSet,
     metrics: Arc<Metrics>,
@@ -62,6 +66,7 @@ impl ConsensusChannel {
     pub fn new(chain_id: Hash32, validators: ValidatorSet, metrics: Arc<Metrics>) -> Self {
         ConsensusChannel {
             outboxes: HashMap::new(),
+            verified: HashSet::new(),
             chain_id,
             validators,
             metrics,
@@ -133,8 +138,31 @@ impl ConsensusChannel {
     /// Decodes and checks one received item: a message must carry a valid member's signature for this chain and
     /// a proposal a block that matches its header; a state must be within its limits. Commits are checked by the
     /// driver against the validator set of their height, as block sync does.
-    pub fn check(&self, bytes: &[u8]) -> Result<Received, String> {
-        match wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))? {
+    pub fn check(&mut self, bytes: &[u8]) -> Result<Received, String> {
+        let item = wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))?;
+        let signed = matches!(
+            item,
+            ConsensusItem::Message(_) | ConsensusItem::CompactProposal(_)
+        );
+        // The same bytes verified before: the signature checks would pass again.
+        let hash = Hash32::sha256(bytes);
+        let known = signed && self.verified.contains(&hash);
+        let received = match item {
+            ConsensusItem::Message(msg) if known => Received::Message(msg),
+            ConsensusItem::CompactProposal(c) if known => Received::Part(ProposalPart::Compact(c)),
+            item => self.check_item(item)?,
+        };
+        if signed {
+            if self.verified.len() >= MAX_VERIFIED {
+                self.verified.clear();
+            }
+            self.verified.insert(hash);
+        }
+        Ok(received)
+    }
+
+    fn check_item(&self, item: ConsensusItem) -> Result<Received, String> {
+        match item {
             ConsensusItem::State(state) => {
                 state.check()?;
                 Ok(Received::State(state))

@@ -276,6 +276,10 @@ fn peak_rss_mib(pid: u32) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// How long a submission is retried while its node cannot be reached, and how often.
+const RETRY_FOR: Duration = Duration::from_secs(30);
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+
 /// Submits one transaction on its own, or several as one batch, and books the refusals.
 async fn submit(
     client: Client,
@@ -291,22 +295,38 @@ async fn submit(
             s.submitted.insert(*id, (now, k));
         }
     }
+    // A node that cannot be reached (killed, restarting, cut off) gets the same submission again, as an agency's
+    // outbox would retry it: a signed sequence number that never arrives would hold back every later transaction
+    // of its key. A node's answer, accepted or refused, is final.
+    let retry_until = Instant::now() + RETRY_FOR;
     let refused: Vec<(Hash32, String)> = if let [tx] = txs.as_slice() {
-        match client.submit(tx).await {
-            Ok(_) => Vec::new(),
-            Err(e) => vec![(ids[0], e.code().unwrap_or("TRANSPORT").to_string())],
+        loop {
+            match client.submit(tx).await {
+                Ok(_) => break Vec::new(),
+                Err(e) if e.code().is_none() && Instant::now() < retry_until => {
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
+                Err(e) => break vec![(ids[0], e.code().unwrap_or("TRANSPORT").to_string())],
+            }
         }
     } else {
-        match client.submit_batch(&txs).await {
-            Ok(items) => ids
-                .iter()
-                .zip(items)
-                .filter(|(_, item)| item.status != "pending")
-                .map(|(id, item)| (*id, item.code.unwrap_or_default()))
-                .collect(),
-            Err(e) => {
-                let code = e.code().unwrap_or("TRANSPORT").to_string();
-                ids.iter().map(|id| (*id, code.clone())).collect()
+        loop {
+            match client.submit_batch(&txs).await {
+                Ok(items) => {
+                    break ids
+                        .iter()
+                        .zip(items)
+                        .filter(|(_, item)| item.status != "pending")
+                        .map(|(id, item)| (*id, item.code.unwrap_or_default()))
+                        .collect();
+                }
+                Err(e) if e.code().is_none() && Instant::now() < retry_until => {
+                    tokio::time::sleep(RETRY_EVERY).await;
+                }
+                Err(e) => {
+                    let code = e.code().unwrap_or("TRANSPORT").to_string();
+                    break ids.iter().map(|id| (*id, code.clone())).collect();
+                }
             }
         }
     };
