@@ -12,8 +12,13 @@ use anyhow::Result;
 use clearance_core::bytes::Bytes;
 use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// A state whose height, round and step have not moved goes out at most this often: what a peer holds matters
+/// for what to send again, which waits longer than this anyway, and with many members every vote changes it.
+const STATE_CHANGE_EVERY: Duration = Duration::from_millis(200);
 
 /// Most pending transactions published again when a member comes back.
 const MAX_REGOSSIP: usize = 4096;
@@ -63,23 +68,18 @@ impl Driver {
                 let moved =
                     (last.height, last.round, last.step) != (state.height, state.round, state.step);
                 let elapsed = now.duration_since(*at);
-                moved || (*last != state && elapsed >= super::TICK) || elapsed >= STATE_HEARTBEAT
+                moved
+                    || (*last != state && elapsed >= STATE_CHANGE_EVERY)
+                    || elapsed >= STATE_HEARTBEAT
             }
         };
+        // One request per peer: the state, then what the peer lacks.
+        let mut outgoing: BTreeMap<PeerId, Vec<Arc<Vec<u8>>>> = BTreeMap::new();
         if send_state {
             let bytes = Arc::new(wire::encode_item(&ConsensusItem::State(state.clone())));
             for peer in self.peer_gossip.peers() {
-                self.net
-                    .send(NetCommand::SendConsensus {
-                        peer: *peer,
-                        items: vec![bytes.clone()],
-                    })
-                    .ok();
+                outgoing.insert(*peer, vec![bytes.clone()]);
             }
-            Metrics::add(
-                &self.metrics.consensus_items_sent_total,
-                self.peers.len() as u64,
-            );
             self.state_sent = Some((state, now));
         }
         let now_ms = now.duration_since(self.epoch).as_millis() as u64;
@@ -88,20 +88,13 @@ impl Driver {
             .peer_gossip
             .plan(now_ms, height, &held, &|item| machine.is_own(item));
         for (peer, items) in plan {
-            let frames: Vec<Arc<Vec<u8>>> =
-                items.iter().filter_map(|item| self.encode(item)).collect();
-            if frames.is_empty() {
-                continue;
-            }
-            Metrics::add(
-                &self.metrics.consensus_items_sent_total,
-                frames.len() as u64,
-            );
+            let frames = items.iter().filter_map(|item| self.encode(item));
+            outgoing.entry(peer).or_default().extend(frames);
+        }
+        for (peer, items) in outgoing {
+            Metrics::add(&self.metrics.consensus_items_sent_total, items.len() as u64);
             self.net
-                .send(NetCommand::SendConsensus {
-                    peer,
-                    items: frames,
-                })
+                .send(NetCommand::SendConsensus { peer, items })
                 .ok();
         }
     }

@@ -6,6 +6,7 @@
 //! arrives (bounded, rejecting garbage and penalising its sender) and never interprets consensus or ledger state.
 
 mod consensus_channel;
+mod tx_gossip;
 pub mod wire;
 
 use crate::log_limit::LogLimiter;
@@ -486,22 +487,6 @@ impl Network {
         }
     }
 
-    fn publish_txs(&mut self) {
-        if self.outgoing_txs.is_empty() {
-            return;
-        }
-        let batch = wire::encode_txs(&self.outgoing_txs);
-        self.outgoing_txs.clear();
-        self.outgoing_bytes = 0;
-        let topic = self.tx_topic.clone();
-        match self.swarm.behaviour_mut().gossip.publish(topic, batch) {
-            Ok(_) => {}
-            // Alone, or before the mesh forms: the transactions were admitted locally.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!("publish: {e}"),
-        }
-    }
-
     fn penalise(&mut self, peer: PeerId, reason: &str) {
         Metrics::inc(&self.metrics.p2p_invalid_messages_total);
         if let Some(suppressed) = self.log_limit.allow(("invalid", peer), Instant::now()) {
@@ -618,21 +603,6 @@ impl Network {
         }
     }
 
-    /// Checks a gossiped message before it is relayed: a batch of transactions that decodes within its limit
-    /// (their signatures are checked together by `check_txs`). Only the direct sender of an invalid message is
-    /// penalised: correct members never relay one.
-    fn on_gossip(&mut self, source: PeerId, id: gossipsub::MessageId, message: gossipsub::Message) {
-        if message.topic != self.tx_topic.hash() {
-            let reason = format!("unknown topic {}", message.topic);
-            self.report(source, &id, Err(reason));
-            return;
-        }
-        match wire::decode_txs(&message.data) {
-            Ok(txs) => self.unchecked_txs.push((source, id, txs)),
-            Err(e) => self.report(source, &id, Err(format!("gossiped transactions: {e}"))),
-        }
-    }
-
     /// The consensus channel: a peer's request is acknowledged at once, then its items are checked one by one
     /// and handed to the driver; an invalid item penalises the peer that sent it (items travel only between
     /// direct peers, so the sender is the author or vouched for it).
@@ -681,80 +651,6 @@ impl Network {
             }
             request_response::Event::ResponseSent { .. } => {}
         }
-    }
-
-    /// Checks the gossiped transaction batches received since the last call, all their signatures as batches,
-    /// and hands the valid transactions to the driver. A batch with any invalid transaction is not relayed, and
-    /// its sender is penalised: a correct member gossips only transactions it verified.
-    fn check_txs(&mut self) {
-        if self.unchecked_txs.is_empty() {
-            return;
-        }
-        let mut reports = Vec::new();
-        let mut signed = Vec::new();
-        let mut owners = Vec::new();
-        let mut raw = Vec::new();
-        for (m, (source, id, txs)) in std::mem::take(&mut self.unchecked_txs)
-            .into_iter()
-            .enumerate()
-        {
-            let mut fault = None;
-            for Bytes(data) in txs {
-                match clearance_core::tx::SignedTx::from_bytes(&data) {
-                    Ok(tx) => {
-                        signed.push(tx);
-                        owners.push(m);
-                        raw.push(data);
-                    }
-                    Err(e) => {
-                        fault.get_or_insert(format!("gossiped transaction: {e}"));
-                    }
-                }
-            }
-            reports.push((source, id, fault));
-        }
-        if self.keys.len() >= 4096 {
-            self.keys.clear();
-        }
-        let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
-        for ((m, bytes), result) in owners.into_iter().zip(raw).zip(results) {
-            match result {
-                Ok(tx) => self.emit(NetEvent::Tx {
-                    from: reports[m].0,
-                    bytes,
-                    tx: Box::new(tx),
-                }),
-                Err(e) => {
-                    reports[m]
-                        .2
-                        .get_or_insert(format!("gossiped transaction: {e}"));
-                }
-            }
-        }
-        for (source, id, fault) in reports {
-            self.report(source, &id, fault.map_or(Ok(()), Err));
-        }
-    }
-
-    /// Tells gossipsub whether to relay a message, and penalises the direct sender of an invalid one.
-    /// Tells gossipsub what to do with a checked message, and penalises the direct sender of an invalid one. A
-    /// valid batch is not relayed: members are all connected to one another and every member publishes its own
-    /// batches to every peer directly, so relaying only sent each batch over every link two more times, which on
-    /// a lossy link is the bandwidth consensus needs. A member that was cut off gets what it missed when it
-    /// comes back (the driver publishes its pending transactions again), and a proposer includes the transactions
-    /// it holds.
-    fn report(&mut self, source: PeerId, id: &gossipsub::MessageId, verdict: Result<(), String>) {
-        let acceptance = match verdict {
-            Ok(()) => gossipsub::MessageAcceptance::Ignore,
-            Err(reason) => {
-                self.penalise(source, &reason);
-                gossipsub::MessageAcceptance::Reject
-            }
-        };
-        self.swarm
-            .behaviour_mut()
-            .gossip
-            .report_message_validation_result(id, &source, acceptance);
     }
 
     fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {

@@ -71,6 +71,11 @@ struct Args {
     /// longer as pending: a node killed with it in its mempool, or one cut off when it was submitted.
     #[arg(long, default_value_t = 60)]
     expire_after: u64,
+    /// Submit a transaction again, to its client's node, when it has been neither committed nor refused for this
+    /// many seconds (0: never), as an agency's outbox would: a node restarted or cut off loses what its mempool
+    /// held, and a lost sequence number holds back every later transaction of its key.
+    #[arg(long, default_value_t = 0)]
+    resubmit_after: u64,
 }
 
 #[derive(Default)]
@@ -87,6 +92,9 @@ struct Shared {
     committed: Vec<Hash32>,
     /// Admitted by the node they were submitted to.
     admitted: Vec<Hash32>,
+    /// With `--resubmit-after`: each pending transaction and when it was last sent.
+    outbox: HashMap<Hash32, (Instant, clearance_core::tx::SignedTx)>,
+    resubmitted: u64,
     query_latencies: Vec<Duration>,
     submit_errors: HashMap<String, u64>,
 }
@@ -286,13 +294,17 @@ async fn submit(
     txs: Vec<clearance_core::tx::SignedTx>,
     shared: Arc<Mutex<Shared>>,
     k: usize,
+    keep_for_resubmission: bool,
 ) {
     let ids: Vec<Hash32> = txs.iter().map(|tx| tx.id()).collect();
     {
         let now = Instant::now();
         let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-        for id in &ids {
+        for (id, tx) in ids.iter().zip(&txs) {
             s.submitted.insert(*id, (now, k));
+            if keep_for_resubmission {
+                s.outbox.insert(*id, (now, tx.clone()));
+            }
         }
     }
     // A node that cannot be reached (killed, restarting, cut off) gets the same submission again, as an agency's
@@ -396,15 +408,19 @@ async fn run(
     let per_client = (args.rate as f64 / keys.len() as f64).max(0.001);
     let args_batch = args.batch;
     let sticky = args.sticky;
+    let resubmit = args.resubmit_after > 0;
     let expirer = {
         let shared = shared.clone();
         let max_age = Duration::from_secs(args.expire_after);
+        let resubmit_after = Duration::from_secs(args.resubmit_after);
+        let resubmit_clients = clients.clone();
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
                 let now = Instant::now();
-                let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+                let s = &mut *guard;
                 let old: Vec<(Hash32, usize)> = s
                     .submitted
                     .iter()
@@ -413,8 +429,32 @@ async fn run(
                     .collect();
                 for (id, k) in old {
                     s.submitted.remove(&id);
+                    s.outbox.remove(&id);
                     s.pending[k] -= 1;
                     s.expired += 1;
+                }
+                if resubmit_after.is_zero() {
+                    continue;
+                }
+                let stale: Vec<(Hash32, clearance_core::tx::SignedTx, usize)> = s
+                    .outbox
+                    .iter()
+                    .filter(|(id, (sent, _))| {
+                        now.duration_since(*sent) > resubmit_after && s.submitted.contains_key(*id)
+                    })
+                    .filter_map(|(id, (_, tx))| Some((*id, tx.clone(), s.submitted.get(id)?.1)))
+                    .collect();
+                s.outbox.retain(|id, _| s.submitted.contains_key(id));
+                for (id, tx, k) in stale {
+                    if let Some(entry) = s.outbox.get_mut(&id) {
+                        entry.0 = now;
+                    }
+                    s.resubmitted += 1;
+                    let client = resubmit_clients[k % resubmit_clients.len()].clone();
+                    // Its first answer was booked; this one only puts it back in a mempool.
+                    tokio::spawn(async move {
+                        let _ = client.submit(&tx).await;
+                    });
                 }
             }
         })
@@ -454,7 +494,7 @@ async fn run(
                 let client = clients[at % clients.len()].clone();
                 let shared = shared.clone();
                 // Open loop: the next submission does not wait for this one.
-                tokio::spawn(submit(client, txs, shared, k));
+                tokio::spawn(submit(client, txs, shared, k, resubmit));
             }
         }));
     }
@@ -577,6 +617,9 @@ async fn run(
             rss.map_or("?".into(), |r| format!("{r:.0} MiB"))
         );
     }
+    if s.resubmitted > 0 {
+        println!("resubmitted      {} (pending {} s or more)", s.resubmitted, args.resubmit_after);
+    }
     if s.expired > 0 {
         println!(
             "expired          {} (neither committed nor refused within {} s)",
@@ -626,6 +669,7 @@ async fn run(
             "submit_errors": s.submit_errors,
             "skipped_turns": s.skipped,
             "expired": s.expired,
+            "resubmitted": s.resubmitted,
         });
         write_results(out, &json)?;
     }
