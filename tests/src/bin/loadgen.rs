@@ -618,7 +618,10 @@ async fn run(
         );
     }
     if s.resubmitted > 0 {
-        println!("resubmitted      {} (pending {} s or more)", s.resubmitted, args.resubmit_after);
+        println!(
+            "resubmitted      {} (pending {} s or more)",
+            s.resubmitted, args.resubmit_after
+        );
     }
     if s.expired > 0 {
         println!(
