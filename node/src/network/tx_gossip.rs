@@ -96,12 +96,11 @@ impl Network {
     }
 
     /// Tells gossipsub whether to relay a message, and penalises the direct sender of an invalid one.
-    /// Tells gossipsub what to do with a checked message, and penalises the direct sender of an invalid one. A
-    /// valid batch is not relayed: members are all connected to one another and every member publishes its own
-    /// batches to every peer directly, so relaying only sent each batch over every link two more times, which on
-    /// a lossy link is the bandwidth consensus needs. A member that was cut off gets what it missed when it
-    /// comes back (the driver publishes its pending transactions again), and a proposer includes the transactions
-    /// it holds.
+    /// Tells gossipsub whether to relay a checked message, and penalises the direct sender of an invalid one.
+    /// Valid batches are relayed: members publish their own batches to every peer directly, but gossipsub drops
+    /// messages when a peer's send queue is full, and without relays each lost batch left a sequence gap that held
+    /// back its key's later transactions on that member (tried: at 1,000 records/s on 127.0.0.1 blocks fell from
+    /// 20 to a few a second).
     pub(super) fn report(
         &mut self,
         source: PeerId,
@@ -109,7 +108,7 @@ impl Network {
         verdict: Result<(), String>,
     ) {
         let acceptance = match verdict {
-            Ok(()) => gossipsub::MessageAcceptance::Ignore,
+            Ok(()) => gossipsub::MessageAcceptance::Accept,
             Err(reason) => {
                 self.penalise(source, &reason);
                 gossipsub::MessageAcceptance::Reject
