@@ -256,14 +256,20 @@ impl Machine {
         }
     }
 
+    /// The first proposal of `round` at the current height and its block, borrowed: blocks are large.
+    pub fn proposal(&self, round: u32) -> Option<(&SignedProposal, &Block)> {
+        let p = self.proposals.get(&round)?.first()?;
+        Some((&p.signed, &p.block))
+    }
+
     /// The message for a held item of the current height.
     pub fn message(&self, item: &Item) -> Option<Message> {
         match *item {
             Item::Proposal { round } => {
-                let p = self.proposals.get(&round)?.first()?;
+                let (proposal, block) = self.proposal(round)?;
                 Some(Message::Proposal {
-                    proposal: p.signed.clone(),
-                    block: p.block.clone(),
+                    proposal: proposal.clone(),
+                    block: block.clone(),
                 })
             }
             Item::Vote {

@@ -57,8 +57,8 @@ pub struct VoteBits {
     pub bits: Bytes,
 }
 
-/// Where a member is, and what it holds of its current height. Sent to every peer when it changes (at most every
-/// driver tick) and at least once a second, so that it doubles as a liveness signal on the consensus channel.
+/// Where a member is, and what it holds of its current height. Sent to every peer when its step moves, at most
+/// every 200 ms when only what it holds changes, and at least once a second, so that it doubles as a liveness signal on the consensus channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoundState {
     pub height: u64,
@@ -93,16 +93,17 @@ impl RoundState {
         }
         proposals.sort_unstable();
         proposals.dedup();
-        // The newest rounds matter most; a state never grows past its limit.
-        let skip = (proposals.len() + bitmaps.len()).saturating_sub(MAX_STATE_ENTRIES);
-        let proposals: Vec<u32> = proposals
-            .into_iter()
-            .skip(skip.min(bitmaps.len()))
-            .collect();
-        let skip = (proposals.len() + bitmaps.len()).saturating_sub(MAX_STATE_ENTRIES);
+        // The newest rounds matter most; a state never grows past its limit. Vote bitmaps may take all but a
+        // quarter of it, proposals (at most one round each) the rest.
+        let votes_kept = bitmaps
+            .len()
+            .min(MAX_STATE_ENTRIES - proposals.len().min(MAX_STATE_ENTRIES / 4));
+        let proposals_kept = proposals.len().min(MAX_STATE_ENTRIES - votes_kept);
+        let proposals = proposals.split_off(proposals.len() - proposals_kept);
+        let skipped_votes = bitmaps.len() - votes_kept;
         let votes = bitmaps
             .into_iter()
-            .skip(skip)
+            .skip(skipped_votes)
             .map(|((round, kind), bits)| VoteBits {
                 round,
                 kind,

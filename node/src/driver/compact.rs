@@ -42,10 +42,7 @@ impl Driver {
     /// The item for a proposal this node holds: its compact form, or the full proposal when a transaction of its
     /// block cannot be decoded for its id (never for a block the machine accepted).
     pub(super) fn proposal_item(&self, round: u32) -> Option<ConsensusItem> {
-        let msg = self.machine.message(&Item::Proposal { round })?;
-        let Message::Proposal { proposal, block } = &msg else {
-            return None;
-        };
+        let (proposal, block) = self.machine.proposal(round)?;
         let ids: Option<Vec<Hash32>> = block
             .txs
             .iter()
@@ -57,7 +54,10 @@ impl Driver {
                 header: block.header.clone(),
                 tx_ids,
             }),
-            None => ConsensusItem::Message(msg),
+            None => ConsensusItem::Message(Message::Proposal {
+                proposal: proposal.clone(),
+                block: block.clone(),
+            }),
         })
     }
 
@@ -106,12 +106,7 @@ impl Driver {
         if p.height < here || p.height > here + 1 {
             return Ok(());
         }
-        if p.height == here
-            && self
-                .machine
-                .held()
-                .contains(&Item::Proposal { round: p.round })
-        {
+        if p.height == here && self.machine.proposal(p.round).is_some() {
             return Ok(());
         }
         let txs = compact
@@ -187,15 +182,23 @@ impl Driver {
         if height != self.machine.height() {
             return;
         }
-        let Some(Message::Proposal { block, .. }) = self.machine.message(&Item::Proposal { round })
-        else {
+        let Some((_, block)) = self.machine.proposal(round) else {
             return;
         };
-        let txs: Vec<IndexedTx> = indexes
-            .iter()
-            .filter_map(|&index| {
-                let tx = block.txs.get(index as usize)?.clone();
-                Some(IndexedTx { index, tx })
+        // Each index once, and no more bytes than one request carries: the asker asks again for the rest as each
+        // answer arrives, and a peer cannot make this node copy a block many times over in one answer.
+        let wanted: std::collections::BTreeSet<u32> = indexes.iter().copied().collect();
+        let mut bytes = 0;
+        let txs: Vec<IndexedTx> = wanted
+            .into_iter()
+            .filter_map(|index| Some((index, block.txs.get(index as usize)?)))
+            .take_while(|(_, tx)| {
+                bytes += tx.as_slice().len();
+                bytes <= wire::CONSENSUS_BATCH_BYTES
+            })
+            .map(|(index, tx)| IndexedTx {
+                index,
+                tx: tx.clone(),
             })
             .collect();
         if !txs.is_empty() {

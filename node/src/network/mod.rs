@@ -268,9 +268,10 @@ pub fn spawn(
                     wire::CONSENSUS_PROTOCOL,
                     request_response::ProtocolSupport::Full,
                 )],
+                // A peer has at most 8 requests in flight (`consensus_channel`); 32 leaves room for a reconnect.
                 request_response::Config::default()
                     .with_request_timeout(Duration::from_secs(10))
-                    .with_max_concurrent_streams(256),
+                    .with_max_concurrent_streams(32),
             );
             let sync = request_response::Behaviour::new(
                 [(wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],

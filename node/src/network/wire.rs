@@ -120,23 +120,39 @@ pub fn decode_item(bytes: &[u8]) -> Result<ConsensusItem, encoding::DecodeError>
     encoding::decode(bytes, MAX_CONSENSUS_ITEM_BYTES, "consensus item")
 }
 
-async fn read_frame<T, R>(io: &mut R, max: usize, what: &'static str) -> io::Result<T>
+/// Reads one frame's body: its 4-byte big-endian length, refused above `max`, then that many bytes. The buffer
+/// grows with the bytes that actually arrive, so a peer that announces a large frame and sends little costs
+/// little, however many streams it opens.
+async fn read_body<R>(io: &mut R, max: usize, what: &'static str) -> io::Result<Vec<u8>>
 where
-    T: DeserializeOwned,
     R: AsyncRead + Unpin + Send,
 {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
     if len > max {
+        return Err(invalid(format!(
+            "{what} of {len} bytes exceeds the limit of {max}"
+        )));
+    }
+    let mut buf = Vec::with_capacity(len.min(64 * 1024));
+    io.take(len as u64).read_to_end(&mut buf).await?;
+    if buf.len() != len {
         return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{what} of {len} bytes exceeds the limit of {max}"),
+            io::ErrorKind::UnexpectedEof,
+            format!("{what} ended after {} of {len} bytes", buf.len()),
         ));
     }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    encoding::decode(&buf, max, what).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    Ok(buf)
+}
+
+async fn read_frame<T, R>(io: &mut R, max: usize, what: &'static str) -> io::Result<T>
+where
+    T: DeserializeOwned,
+    R: AsyncRead + Unpin + Send,
+{
+    let buf = read_body(io, max, what).await?;
+    encoding::decode(&buf, max, what).map_err(invalid)
 }
 
 async fn write_frame<T, W>(io: &mut W, value: &T) -> io::Result<()>
@@ -209,16 +225,7 @@ impl libp2p::request_response::Codec for ConsensusCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        let mut len = [0u8; 4];
-        io.read_exact(&mut len).await?;
-        let len = u32::from_be_bytes(len) as usize;
-        if len > MAX_CONSENSUS_REQUEST_BYTES {
-            return Err(invalid(format!(
-                "consensus request of {len} bytes exceeds the limit of {MAX_CONSENSUS_REQUEST_BYTES}"
-            )));
-        }
-        let mut buf = vec![0u8; len];
-        io.read_exact(&mut buf).await?;
+        let buf = read_body(io, MAX_CONSENSUS_REQUEST_BYTES, "consensus request").await?;
         let items = decode_byte_list(
             &buf,
             MAX_CONSENSUS_ITEMS,
