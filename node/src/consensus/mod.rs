@@ -5,6 +5,7 @@
 //! an [`Output::PersistSafetyState`] is durable before any [`Output::Broadcast`] that follows it is sent.
 //! `docs/consensus.md` maps each rule to the paper's lines.
 
+mod item_set;
 mod machine;
 pub mod peer_gossip;
 mod types;

@@ -7,11 +7,12 @@
 //! Pure: the caller passes the time (milliseconds on any monotonic clock) and the items it holds, and gets back
 //! what to send to whom. Nothing here touches the network, so the seeded simulator can drive it.
 
+use super::item_set::ItemSet;
 use super::types::Step;
 use clearance_core::bytes::Bytes;
 use clearance_core::vote::VoteKind;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 /// After this long without a state showing it arrived, a vote is sent again.
 pub const RESEND_VOTE_MS: u64 = 1_000;
@@ -164,7 +165,7 @@ struct View {
     /// The height the peer is deciding, once it has said.
     height: Option<u64>,
     /// Items of that height the peer holds: from its last state, and what it sent us since.
-    has: HashSet<Item>,
+    has: ItemSet,
     /// Items sent to it, and when, that its states do not show yet.
     sent: HashMap<Item, u64>,
     /// Since when this node has seen the peer deciding a height it has already passed.
@@ -219,7 +220,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
             view.behind_since = None;
         }
         view.height = Some(state.height);
-        view.has = state.items().collect();
+        view.has = ItemSet::of_state(state);
         let has = &view.has;
         view.sent.retain(|item, _| !has.contains(item));
     }
@@ -236,7 +237,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
     /// What to send now: for each peer deciding `height`, the `held` items it lacks that were not sent to it
     /// recently (items this node did not sign, `own` false, only after [`RELAY_DELAY_MS`]); for each peer that has
     /// stayed a few heights behind `height` for [`COMMIT_GRACE_MS`], the commit of the height it is deciding.
-    /// Booked as sent at `now_ms`. Items keep the order of `held`, so a caller lists proposals before votes.
+    /// Booked as sent at `now_ms`. Proposals come first (by round), then votes by round, kind and validator.
     pub fn plan(
         &mut self,
         now_ms: u64,
@@ -248,7 +249,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
             self.first_seen.clear();
             self.first_seen_height = height;
         }
-        let relayable: Vec<Item> = held
+        let relayable: ItemSet = held
             .iter()
             .filter(|item| {
                 let seen = *self.first_seen.entry(**item).or_insert(now_ms);
@@ -271,11 +272,11 @@ impl<P: Copy + Ord> PeerGossip<P> {
             };
             let mut items = Vec::new();
             if peer_height == height {
-                for item in &relayable {
-                    if !view.has.contains(item) && due(&view.sent, item) {
-                        items.push(*item);
-                    }
-                }
+                items.extend(
+                    relayable
+                        .missing_from(&view.has)
+                        .filter(|item| due(&view.sent, item)),
+                );
             } else if peer_height < height && peer_height + COMMIT_WINDOW >= height {
                 let since = *view.behind_since.get_or_insert(now_ms);
                 let item = Item::Commit {

@@ -33,23 +33,28 @@ impl Driver {
         }
     }
 
-    fn round_state(&self, held: &[Item]) -> RoundState {
+    /// Height, round and step as peers should see them.
+    fn gossip_position(&self) -> (u64, u32, Step) {
         match self.gossip_height() {
-            (height, true) => {
-                RoundState::new(height, self.machine.round(), self.machine.step(), held)
-            }
-            (height, false) => RoundState::new(height, 0, Step::Propose, &[]),
+            (height, true) => (height, self.machine.round(), self.machine.step()),
+            (height, false) => (height, 0, Step::Propose),
         }
     }
 
     /// Sends the round state to every peer when the step moved (at once) or what it holds changed (at most once
     /// a tick), and as a heartbeat; then sends each peer what it lacks.
     pub(super) fn gossip_consensus(&mut self) {
-        if !self.gossip_due {
+        let (height, running) = self.gossip_height();
+        let (_, round, step) = self.gossip_position();
+        // A moved step goes out at once; anything else waits for a reason (an output to send, a tick).
+        let moved = self
+            .state_sent
+            .as_ref()
+            .is_none_or(|(last, _)| (last.height, last.round, last.step) != (height, round, step));
+        if !self.gossip_due && !moved {
             return;
         }
         self.gossip_due = false;
-        let (height, running) = self.gossip_height();
         let held = if running {
             self.machine.held()
         } else {
@@ -61,12 +66,10 @@ impl Driver {
             self.prune_partials(height);
         }
         let now = Instant::now();
-        let state = self.round_state(&held);
+        let state = RoundState::new(height, round, step, &held);
         let send_state = match &self.state_sent {
             None => true,
             Some((last, at)) => {
-                let moved =
-                    (last.height, last.round, last.step) != (state.height, state.round, state.step);
                 let elapsed = now.duration_since(*at);
                 moved
                     || (*last != state && elapsed >= STATE_CHANGE_EVERY)
@@ -129,7 +132,6 @@ impl Driver {
             self.regossip_mempool();
         }
         self.peer_gossip.on_state(from, &state);
-        self.gossip_due = true;
         // Deciding height h means h - 1 is committed: block sync's view of the peer's head.
         self.sync.saw_height(from, state.height.saturating_sub(1));
         let holds_something = !state.proposals.is_empty() || !state.votes.is_empty();

@@ -23,7 +23,7 @@
 //!
 //! Usage: `clearance-e2e-switch PORT0 PORT1 ...` (interface names in the current network namespace).
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use serde_json::Value;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -33,6 +33,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const MAX_FRAME: usize = 65536;
+/// `linux/if_packet.h` (Linux 4.20); not in the libc crate.
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 /// Frames read from one port per wake-up before the others get their turn.
 const DRAIN: usize = 256;
 
@@ -41,7 +43,10 @@ fn main() -> anyhow::Result<()> {
     if names.is_empty() {
         bail!("usage: clearance-e2e-switch PORT0 PORT1 ...");
     }
-    let ports = names.iter().map(|name| open_port(name)).collect::<anyhow::Result<Vec<_>>>()?;
+    let ports = names
+        .iter()
+        .map(|name| open_port(name))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let state = Arc::new(Mutex::new(Links::new(ports.len())));
     let control_state = Arc::clone(&state);
     std::thread::spawn(move || control(control_state));
@@ -61,7 +66,11 @@ fn open_port(name: &str) -> anyhow::Result<OwnedFd> {
     let protocol = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket call; the result is checked.
     let fd = unsafe {
-        libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, protocol.into())
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            protocol.into(),
+        )
     };
     if fd < 0 {
         return Err(std::io::Error::last_os_error()).context("AF_PACKET socket (needs root)");
@@ -83,6 +92,20 @@ fn open_port(name: &str) -> anyhow::Result<OwnedFd> {
     };
     if bound < 0 {
         return Err(std::io::Error::last_os_error()).with_context(|| format!("bind to {name}"));
+    }
+    // The switch's own sends on a port would otherwise be copied back to it (an ETH_P_ALL socket sees both
+    // directions), doubling the kernel's work per frame. Older kernels lack the option: such frames are skipped
+    // when read instead.
+    let one: libc::c_int = 1;
+    // SAFETY: one lives across the call and its size is passed.
+    unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            PACKET_IGNORE_OUTGOING,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
     }
     // Large buffers: a burst of frames to one port must wait in the kernel, not be dropped by it.
     for option in [libc::SO_RCVBUFFORCE, libc::SO_SNDBUFFORCE] {
@@ -154,7 +177,11 @@ impl Links {
             "regions" => {
                 let of = members(cmd.get("of"), self.n)?;
                 if of.len() != self.n {
-                    bail!("regions: {} members given, the switch has {}", of.len(), self.n);
+                    bail!(
+                        "regions: {} members given, the switch has {}",
+                        of.len(),
+                        self.n
+                    );
                 }
                 let matrix: Vec<Vec<f64>> =
                     serde_json::from_value(cmd.get("delay_ms").cloned().unwrap_or(Value::Null))
@@ -180,7 +207,10 @@ impl Links {
                 }
             }
             "partition" => {
-                let groups = cmd.get("groups").and_then(Value::as_array).context("partition: no groups")?;
+                let groups = cmd
+                    .get("groups")
+                    .and_then(Value::as_array)
+                    .context("partition: no groups")?;
                 let mut group = vec![None; self.n];
                 for (g, list) in groups.iter().enumerate() {
                     for m in members(Some(list), self.n)? {
@@ -189,7 +219,8 @@ impl Links {
                 }
                 for a in 0..self.n {
                     for b in 0..self.n {
-                        self.cut[a * self.n + b] = a != b && (group[a].is_none() || group[a] != group[b]);
+                        self.cut[a * self.n + b] =
+                            a != b && (group[a].is_none() || group[a] != group[b]);
                     }
                 }
             }
@@ -217,9 +248,13 @@ impl Links {
     /// The links a command names, or every link.
     fn links_of(&self, cmd: &Value) -> anyhow::Result<Vec<(usize, usize)>> {
         let Some(list) = cmd.get("links") else {
-            return Ok((0..self.n).flat_map(|a| (0..self.n).filter(move |&b| b != a).map(move |b| (a, b))).collect());
+            return Ok((0..self.n)
+                .flat_map(|a| (0..self.n).filter(move |&b| b != a).map(move |b| (a, b)))
+                .collect());
         };
-        let list = list.as_array().context("links must be a list of [from, to]")?;
+        let list = list
+            .as_array()
+            .context("links must be a list of [from, to]")?;
         list.iter()
             .map(|pair| match members(Some(pair), self.n)?.as_slice() {
                 [a, b] if a != b => Ok((*a, *b)),
@@ -230,8 +265,11 @@ impl Links {
 }
 
 fn range_ms(value: Option<&Value>) -> anyhow::Result<(f64, f64)> {
-    let Some(value) = value else { return Ok((0.0, 0.0)) };
-    let range: Vec<f64> = serde_json::from_value(value.clone()).context("delay_ms must be [low, high]")?;
+    let Some(value) = value else {
+        return Ok((0.0, 0.0));
+    };
+    let range: Vec<f64> =
+        serde_json::from_value(value.clone()).context("delay_ms must be [low, high]")?;
     match range.as_slice() {
         [lo, hi] if *lo >= 0.0 && hi >= lo => Ok((*lo, *hi)),
         _ => bail!("delay_ms must be [low, high] with 0 <= low <= high"),
@@ -239,12 +277,16 @@ fn range_ms(value: Option<&Value>) -> anyhow::Result<(f64, f64)> {
 }
 
 fn jitter_us(cmd: &Value) -> u64 {
-    (cmd.get("jitter_ms").and_then(Value::as_f64).unwrap_or(0.0).max(0.0) * 1000.0) as u64
+    (cmd.get("jitter_ms")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0)
+        .max(0.0)
+        * 1000.0) as u64
 }
 
 fn members(value: Option<&Value>, n: usize) -> anyhow::Result<Vec<usize>> {
-    let list: Vec<usize> =
-        serde_json::from_value(value.cloned().unwrap_or(Value::Null)).context("members must be a list of indexes")?;
+    let list: Vec<usize> = serde_json::from_value(value.cloned().unwrap_or(Value::Null))
+        .context("members must be a list of indexes")?;
     if let Some(bad) = list.iter().find(|&&m| m >= n) {
         bail!("member {bad} does not exist (the switch has {n} ports)");
     }
@@ -262,12 +304,17 @@ fn control(state: Arc<Mutex<Links>>) {
         }
         let answer = match serde_json::from_str::<Value>(&line) {
             Ok(cmd) => match state.lock() {
-                Ok(mut links) => links.apply(&cmd).unwrap_or_else(|e| format!("error: {e:#}")),
+                Ok(mut links) => links
+                    .apply(&cmd)
+                    .unwrap_or_else(|e| format!("error: {e:#}")),
                 Err(_) => "error: the forwarding loop failed".into(),
             },
             Err(e) => format!("error: not JSON: {e}"),
         };
-        if writeln!(stdout, "{answer}").and_then(|_| stdout.flush()).is_err() {
+        if writeln!(stdout, "{answer}")
+            .and_then(|_| stdout.flush())
+            .is_err()
+        {
             break;
         }
     }
@@ -302,8 +349,14 @@ impl Ord for Pending {
 
 fn forward_forever(ports: &[OwnedFd], state: &Mutex<Links>) -> anyhow::Result<()> {
     let n = ports.len();
-    let mut polls: Vec<libc::pollfd> =
-        ports.iter().map(|p| libc::pollfd { fd: p.as_raw_fd(), events: libc::POLLIN, revents: 0 }).collect();
+    let mut polls: Vec<libc::pollfd> = ports
+        .iter()
+        .map(|p| libc::pollfd {
+            fd: p.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
     let mut queue: BinaryHeap<Reverse<Pending>> = BinaryHeap::new();
     // When the last frame on each link leaves: a later frame never leaves before it.
     let mut last_out = vec![Instant::now(); n * n];
@@ -313,11 +366,20 @@ fn forward_forever(ports: &[OwnedFd], state: &Mutex<Links>) -> anyhow::Result<()
     loop {
         let now = Instant::now();
         {
-            let mut links = state.lock().map_err(|_| anyhow::anyhow!("control thread panicked"))?;
+            let mut links = state
+                .lock()
+                .map_err(|_| anyhow::anyhow!("control thread panicked"))?;
             while queue.peek().is_some_and(|p| p.0.due <= now) {
                 let Some(Reverse(p)) = queue.pop() else { break };
                 // SAFETY: the frame buffer is valid for its length during the call.
-                let sent = unsafe { libc::send(ports[p.to].as_raw_fd(), p.frame.as_ptr().cast(), p.frame.len(), 0) };
+                let sent = unsafe {
+                    libc::send(
+                        ports[p.to].as_raw_fd(),
+                        p.frame.as_ptr().cast(),
+                        p.frame.len(),
+                        0,
+                    )
+                };
                 if sent < 0 {
                     links.send_errors += 1;
                 } else {
@@ -328,11 +390,17 @@ fn forward_forever(ports: &[OwnedFd], state: &Mutex<Links>) -> anyhow::Result<()
         }
         let timeout_ms = match queue.peek() {
             // Rounded up: waking early would spin until the frame is due.
-            Some(p) => p.0.due.saturating_duration_since(Instant::now()).as_micros().div_ceil(1000) as i32,
+            Some(p) => {
+                p.0.due
+                    .saturating_duration_since(Instant::now())
+                    .as_micros()
+                    .div_ceil(1000) as i32
+            }
             None => -1,
         };
         // SAFETY: polls is a valid array of pollfd of the given length.
-        let ready = unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, timeout_ms) };
+        let ready =
+            unsafe { libc::poll(polls.as_mut_ptr(), polls.len() as libc::nfds_t, timeout_ms) };
         if ready < 0 {
             let err = std::io::Error::last_os_error();
             if err.kind() == std::io::ErrorKind::Interrupted {
@@ -344,7 +412,9 @@ fn forward_forever(ports: &[OwnedFd], state: &Mutex<Links>) -> anyhow::Result<()
             continue;
         }
         let now = Instant::now();
-        let mut links = state.lock().map_err(|_| anyhow::anyhow!("control thread panicked"))?;
+        let mut links = state
+            .lock()
+            .map_err(|_| anyhow::anyhow!("control thread panicked"))?;
         for (from, poll) in polls.iter().enumerate() {
             if poll.revents & libc::POLLIN == 0 {
                 continue;
@@ -399,13 +469,20 @@ fn forward_forever(ports: &[OwnedFd], state: &Mutex<Links>) -> anyhow::Result<()
                         due = if offset >= 0 {
                             due + Duration::from_micros(offset as u64)
                         } else {
-                            due.checked_sub(Duration::from_micros(offset.unsigned_abs())).unwrap_or(now)
+                            due.checked_sub(Duration::from_micros(offset.unsigned_abs()))
+                                .unwrap_or(now)
                         };
                     }
                     let due = due.max(last_out[link]).max(now);
                     last_out[link] = due;
                     seq += 1;
-                    queue.push(Reverse(Pending { due, seq, from, to, frame: frame.to_vec() }));
+                    queue.push(Reverse(Pending {
+                        due,
+                        seq,
+                        from,
+                        to,
+                        frame: frame.to_vec(),
+                    }));
                 }
             }
         }
