@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod network;
 pub mod proofs;
 pub mod query;
+pub mod requests;
 pub mod run;
 pub mod status;
 pub mod storage;

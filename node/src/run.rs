@@ -1,6 +1,7 @@
 //! Assembling a node from its home directory: config, genesis, keys, storage, network, API and driver.
 
 use crate::api::{self, ApiState};
+use crate::driver::shell::{self, BlockingThreads, SystemClock};
 use crate::driver::{Driver, DriverParts};
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
@@ -220,9 +221,11 @@ pub async fn start(home: Home) -> Result<()> {
         mempool,
         genesis: home.genesis,
         key: home.validator_key.secret,
-        net,
+        net: Arc::new(net),
         metrics,
-        status: status_tx,
+        status: Box::new(status_tx),
+        clock: Arc::new(SystemClock),
+        background: Box::new(BlockingThreads),
         base_status,
         events,
         min_block_interval: Duration::from_millis(u64::from(
@@ -236,7 +239,7 @@ pub async fn start(home: Home) -> Result<()> {
         data = %data_dir.display(),
         "node started"
     );
-    driver.run(net_events, api_rx, shutdown_signal()).await
+    shell::run(driver, net_events, api_rx, shutdown_signal()).await
 }
 
 async fn shutdown_signal() {

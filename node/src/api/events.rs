@@ -11,7 +11,6 @@ use clearance_core::record::Record;
 use futures::Stream;
 use serde::Deserialize;
 use std::convert::Infallible;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::broadcast;
 
@@ -107,5 +106,3 @@ pub async fn events(
 
 /// Capacity of the event channel: how far a slow subscriber may fall behind before it is told it lagged.
 pub const EVENT_BUFFER: usize = 16 * 1024;
-
-pub type EventSender = broadcast::Sender<Arc<RecordView>>;

@@ -9,11 +9,12 @@ mod submit;
 
 use extract::ApiPath;
 
-pub use events::{EVENT_BUFFER, EventSender};
+pub use crate::requests::EventSender;
+pub use events::EVENT_BUFFER;
 pub use submit::MAX_BATCH_TXS;
 
-use crate::driver::ApiRequest;
 use crate::metrics::Metrics;
+use crate::requests::ApiRequest;
 use crate::status::Status;
 use crate::storage::Store;
 use axum::extract::{DefaultBodyLimit, State};

@@ -5,8 +5,8 @@
 //! request; each transaction in it is admitted or refused on its own, in order.
 
 use super::{ApiError, ApiState, unavailable};
-use crate::driver::ApiRequest;
 use crate::mempool::AdmitError;
+use crate::requests::ApiRequest;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;

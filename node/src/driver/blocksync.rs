@@ -16,6 +16,8 @@ use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
 use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// A request without an answer for this long is abandoned and another peer asked.
@@ -66,8 +68,7 @@ impl SyncState {
     }
 
     /// Whether to ask `peer` for its status now: at most once a second.
-    pub fn may_ask_status(&mut self, peer: PeerId) -> bool {
-        let now = Instant::now();
+    pub fn may_ask_status(&mut self, peer: PeerId, now: Instant) -> bool {
         match self.asked.get(&peer) {
             Some(at) if now.duration_since(*at) < Duration::from_secs(1) => false,
             _ => {
@@ -83,12 +84,12 @@ impl SyncState {
         self.request_failed(peer);
     }
 
-    pub fn log_progress(&mut self, height: u64) {
+    pub fn log_progress(&mut self, height: u64, now: Instant) {
         let Some((since, from)) = self.started else {
             return;
         };
         let target = self.best_height();
-        let secs = since.elapsed().as_secs_f64().max(1e-3);
+        let secs = now.duration_since(since).as_secs_f64().max(1e-3);
         let blocks_rate = (height - from) as f64 / secs;
         let records_rate = self.records as f64 / secs;
         if height >= target && self.in_flight.is_none() {
@@ -101,8 +102,8 @@ impl SyncState {
             self.started = None;
             return;
         }
-        if self.last_log.elapsed() >= PROGRESS_EVERY {
-            self.last_log = Instant::now();
+        if now.duration_since(self.last_log) >= PROGRESS_EVERY {
+            self.last_log = now;
             tracing::info!(
                 "block sync: height {height} of {target}, {blocks_rate:.0} blocks/s, {records_rate:.0} records/s"
             );
@@ -114,7 +115,7 @@ impl Driver {
     pub(super) fn request_blocks_if_behind(&mut self) {
         let height = self.ledger.head().height;
         if let Some((_, at)) = self.sync.in_flight {
-            if at.elapsed() < REQUEST_TIMEOUT {
+            if self.clock.now().duration_since(at) < REQUEST_TIMEOUT {
                 return;
             }
             self.sync.in_flight = None;
@@ -136,10 +137,10 @@ impl Driver {
         if self.sync.started.is_none() {
             let target = self.sync.best_height();
             tracing::info!(%peer, "block sync: at height {height}, peers report {target}; fetching blocks");
-            self.sync.started = Some((Instant::now(), height));
+            self.sync.started = Some((self.clock.now(), height));
             self.sync.records = 0;
         }
-        self.sync.in_flight = Some((peer, Instant::now()));
+        self.sync.in_flight = Some((peer, self.clock.now()));
         self.net
             .send(NetCommand::Request {
                 peer,
@@ -152,7 +153,7 @@ impl Driver {
     }
 
     fn stalled(&self) -> bool {
-        self.last_progress.3.elapsed() >= super::STUCK_AFTER
+        self.clock.now().duration_since(self.last_progress.3) >= super::STUCK_AFTER
     }
 
     pub(super) fn answer(&self, req: &SyncRequest) -> SyncResponse {
@@ -191,7 +192,7 @@ impl Driver {
                 if let Some(at) = requested
                     && applied > 0
                 {
-                    let secs = at.elapsed().as_secs_f64().max(1e-6);
+                    let secs = self.clock.now().duration_since(at).as_secs_f64().max(1e-6);
                     self.metrics
                         .histograms
                         .block_sync_blocks_per_second
@@ -258,7 +259,7 @@ impl Driver {
     /// a peer catching up never delays this node's votes. At most [`MAX_SERVING`] are served at once; a peer
     /// asking beyond that is told to retry.
     pub(super) fn serve_blocks(&mut self, id: u64, from: u64, max: u32) {
-        let Ok(permit) = self.serving.clone().try_acquire_owned() else {
+        let Some(slot) = ServingSlot::take(&self.serving) else {
             self.net
                 .send(NetCommand::Respond {
                     id,
@@ -270,11 +271,11 @@ impl Driver {
         let store = self.ledger.shared_store();
         let head = self.ledger.head().height;
         let net = self.net.clone();
-        tokio::task::spawn_blocking(move || {
+        self.background.spawn(Box::new(move || {
             let resp = read_blocks(&store, head, from, max);
             net.send(NetCommand::Respond { id, resp }).ok();
-            drop(permit);
-        });
+            drop(slot);
+        }));
     }
 
     fn penalise(&self, peer: PeerId, reason: String) {
@@ -284,6 +285,26 @@ impl Driver {
 
 /// Concurrent block-sync answers this node serves.
 pub const MAX_SERVING: usize = 2;
+
+/// One of the [`MAX_SERVING`] places, given back when the answer has been read (dropped).
+struct ServingSlot(Arc<AtomicUsize>);
+
+impl ServingSlot {
+    fn take(serving: &Arc<AtomicUsize>) -> Option<ServingSlot> {
+        serving
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_SERVING).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| ServingSlot(serving.clone()))
+    }
+}
+
+impl Drop for ServingSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 fn read_blocks(store: &crate::storage::Store, head: u64, from: u64, max: u32) -> SyncResponse {
     let mut out = Vec::new();

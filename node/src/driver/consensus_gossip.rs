@@ -14,7 +14,7 @@ use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A state whose height, round and step have not moved goes out at most this often: what a peer holds matters
 /// for what to send again, which waits longer than this anyway, and with many members every vote changes it.
@@ -65,7 +65,7 @@ impl Driver {
             self.encoded_height = height;
             self.prune_partials(height);
         }
-        let now = Instant::now();
+        let now = self.clock.now();
         let state = RoundState::new(height, round, step, &held);
         let send_state = match &self.state_sent {
             None => true,
@@ -128,8 +128,14 @@ impl Driver {
     }
 
     pub(super) fn on_peer_state(&mut self, from: PeerId, state: RoundState) -> Result<()> {
-        if self.peer_gossip.height_of(&from).is_none() {
+        let known_height = self.peer_gossip.height_of(&from);
+        if known_height.is_none() {
             self.regossip_mempool();
+        }
+        // A peer that reached a new height can now take what this node holds of it (a proposal sent before its
+        // state said so went to nobody): a pass at once, not at the next tick.
+        if known_height != Some(state.height) {
+            self.gossip_due = true;
         }
         self.peer_gossip.on_state(from, &state);
         // Deciding height h means h - 1 is committed: block sync's view of the peer's head.

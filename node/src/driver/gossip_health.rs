@@ -68,12 +68,14 @@ impl GossipHealth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::ports::Clock;
+    use crate::driver::shell::SystemClock;
 
     #[test]
     fn a_member_silent_while_a_height_runs_is_reported_once_per_reset_period() {
         let mut health = GossipHealth::default();
         let (talker, quiet) = (PeerId::random(), PeerId::random());
-        let t0 = Instant::now();
+        let t0 = SystemClock.now();
         health.connected(talker, t0);
         health.connected(quiet, t0);
         health.heard_from(talker, t0 + SILENCE);
@@ -89,7 +91,7 @@ mod tests {
     fn gone_peers_are_forgotten() {
         let mut health = GossipHealth::default();
         let peer = PeerId::random();
-        let t0 = Instant::now();
+        let t0 = SystemClock.now();
         health.connected(peer, t0);
         assert_eq!(health.silent(t0 + SILENCE), vec![peer]);
         health.disconnected(&peer);

@@ -20,32 +20,18 @@ use clearance_core::tx::VerifiedTx;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::atomic::AtomicUsize;
+use std::time::{Duration, Instant};
 
 mod blocksync;
 mod compact;
 mod consensus_gossip;
 mod gossip_health;
+pub mod ports;
+pub mod shell;
 
-/// Requests from the HTTP API.
-pub enum ApiRequest {
-    /// A transaction the API handler has verified (chain, signature, shape) over exactly `bytes`.
-    Submit {
-        bytes: Vec<u8>,
-        tx: Box<VerifiedTx>,
-        reply: oneshot::Sender<Result<Hash32, AdmitError>>,
-    },
-    /// Transactions of one batch, each verified like `Submit`; one answer per transaction, in order.
-    SubmitBatch {
-        txs: Vec<(Vec<u8>, VerifiedTx)>,
-        reply: oneshot::Sender<Vec<Result<Hash32, AdmitError>>>,
-    },
-    IsPending {
-        id: Hash32,
-        reply: oneshot::Sender<bool>,
-    },
-}
+pub use crate::requests::ApiRequest;
+use ports::{Background, Clock, NetSink, StatusBoard};
 
 const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.
@@ -63,11 +49,13 @@ pub struct Driver {
     mempool: Mempool,
     genesis: Genesis,
     me: Option<CountryCode>,
-    net: mpsc::UnboundedSender<NetCommand>,
+    net: Arc<dyn NetSink>,
     metrics: Arc<Metrics>,
-    status: watch::Sender<Status>,
+    status: Box<dyn StatusBoard>,
+    clock: Arc<dyn Clock>,
+    background: Box<dyn Background>,
     base_status: Status,
-    events: crate::api::EventSender,
+    events: crate::requests::EventSender,
     timers: BTreeMap<(Instant, u64), Timeout>,
     timer_seq: u64,
     inputs: VecDeque<Input>,
@@ -100,14 +88,8 @@ pub struct Driver {
     members_by_peer: HashMap<PeerId, CountryCode>,
     gossip_health: gossip_health::GossipHealth,
     last_status_poll: Instant,
-    serving: Arc<tokio::sync::Semaphore>,
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    /// Block-sync answers being read off the driver's thread.
+    serving: Arc<AtomicUsize>,
 }
 
 pub struct DriverParts {
@@ -115,11 +97,13 @@ pub struct DriverParts {
     pub mempool: Mempool,
     pub genesis: Genesis,
     pub key: SecretKey,
-    pub net: mpsc::UnboundedSender<NetCommand>,
+    pub net: Arc<dyn NetSink>,
     pub metrics: Arc<Metrics>,
-    pub status: watch::Sender<Status>,
+    pub status: Box<dyn StatusBoard>,
+    pub clock: Arc<dyn Clock>,
+    pub background: Box<dyn Background>,
     pub base_status: Status,
-    pub events: crate::api::EventSender,
+    pub events: crate::requests::EventSender,
     /// See `PacingConfig::min_block_interval_ms`.
     pub min_block_interval: Duration,
 }
@@ -156,7 +140,7 @@ impl Driver {
             .iter()
             .filter_map(|m| Some((m.peer_id.to_peer_id().parse().ok()?, m.id.clone())))
             .collect();
-        let now = Instant::now();
+        let now = parts.clock.now();
         Ok(Driver {
             machine,
             ledger: parts.ledger,
@@ -166,6 +150,8 @@ impl Driver {
             net: parts.net,
             metrics: parts.metrics,
             status: parts.status,
+            clock: parts.clock,
+            background: parts.background,
             base_status: parts.base_status,
             events: parts.events,
             timers: BTreeMap::new(),
@@ -173,7 +159,7 @@ impl Driver {
             inputs: VecDeque::new(),
             pending_start: None,
             min_block_interval: parts.min_block_interval,
-            height_started: Instant::now(),
+            height_started: now,
             start_at: None,
             peers: HashSet::new(),
             sync: blocksync::SyncState::new(now),
@@ -189,19 +175,12 @@ impl Driver {
             members_by_peer,
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
-            serving: Arc::new(tokio::sync::Semaphore::new(blocksync::MAX_SERVING)),
+            serving: Arc::new(AtomicUsize::new(0)),
         })
     }
 
-    /// Runs until `shutdown` resolves or a fatal error (a failed disk write, a committed block this node cannot
-    /// execute) stops the node. Every committed block is synced before it is reported, so stopping at any point
-    /// loses nothing.
-    pub async fn run(
-        mut self,
-        mut net_events: crate::network::NetEvents,
-        mut api: mpsc::Receiver<ApiRequest>,
-        shutdown: impl std::future::Future<Output = ()>,
-    ) -> Result<()> {
+    /// Resumes consensus where the persisted state left it; the shell calls it once before any event.
+    pub fn start(&mut self) -> Result<()> {
         tracing::info!(
             height = self.ledger.head().height,
             member = ?self.me,
@@ -211,40 +190,33 @@ impl Driver {
         let outputs = self.machine.start();
         self.process(outputs)?;
         self.publish_status();
-        let mut tick = tokio::time::interval(TICK);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tokio::pin!(shutdown);
-        loop {
-            let next_timer = self.timers.keys().next().map(|(at, _)| *at);
-            let wake = next_timer.into_iter().chain(self.start_at).min();
-            let sleep = tokio::time::sleep_until(
-                wake.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600))
-                    .into(),
-            );
-            // In order of priority: consensus never waits behind transactions or API requests.
-            tokio::select! {
-                biased;
-                _ = &mut shutdown => {
-                    tracing::info!(height = self.ledger.head().height, "shutting down");
-                    return Ok(());
-                }
-                Some(event) = net_events.control.recv() => self.on_net(event)?,
-                Some(event) = net_events.consensus.recv() => self.on_net(event)?,
-                _ = sleep, if wake.is_some() => {
-                    self.fire_timers()?;
-                    self.maybe_start_height(false)?;
-                }
-                _ = tick.tick() => self.on_tick()?,
-                Some(req) = api.recv() => self.on_api(req)?,
-                Some(event) = net_events.gossip.recv() => self.on_net(event)?,
-            }
-            self.drain_inputs()?;
-            self.gossip_consensus();
-        }
+        self.settle()
+    }
+
+    pub fn stop(&self) {
+        tracing::info!(height = self.ledger.head().height, "shutting down");
+    }
+
+    /// When the driver wants `on_wake`: its earliest round timer, or the paced start of the next height.
+    pub fn next_wake(&self) -> Option<Instant> {
+        let next_timer = self.timers.keys().next().map(|(at, _)| *at);
+        next_timer.into_iter().chain(self.start_at).min()
+    }
+
+    pub fn on_wake(&mut self) -> Result<()> {
+        self.fire_timers()?;
+        self.maybe_start_height(false)
+    }
+
+    /// After each event: the machine's queued inputs, then what peers lack.
+    pub fn settle(&mut self) -> Result<()> {
+        self.drain_inputs()?;
+        self.gossip_consensus();
+        Ok(())
     }
 
     fn fire_timers(&mut self) -> Result<()> {
-        let now = Instant::now();
+        let now = self.clock.now();
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -285,7 +257,7 @@ impl Driver {
                 // this output list (and so the safety state before it) is processed.
                 Output::Broadcast(_) => self.gossip_due = true,
                 Output::ScheduleTimeout { timeout, after_ms } => {
-                    let at = Instant::now() + Duration::from_millis(after_ms);
+                    let at = self.clock.now() + Duration::from_millis(after_ms);
                     self.timer_seq += 1;
                     self.timers.insert((at, self.timer_seq), timeout);
                 }
@@ -294,7 +266,7 @@ impl Driver {
                         let mempool = &self.mempool;
                         match self
                             .ledger
-                            .validate(&block, now_ms(), &|id, b| mempool.holds(id, b))
+                            .validate(&block, self.clock.wall_ms(), &|id, b| mempool.holds(id, b))
                         {
                             Ok(_) => true,
                             Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
@@ -366,7 +338,7 @@ impl Driver {
         let mempool = &self.mempool;
         let block = match self
             .ledger
-            .build(me, txs, now_ms(), &|id, b| mempool.holds(id, b))
+            .build(me, txs, self.clock.wall_ms(), &|id, b| mempool.holds(id, b))
         {
             Ok(b) => b,
             Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
@@ -395,12 +367,12 @@ impl Driver {
             );
         }
         let h = &self.metrics.histograms;
-        let now = now_ms();
+        let now = self.clock.wall_ms();
         for admitted in updated.admitted_ms {
             h.commit_latency_seconds
                 .observe(now.saturating_sub(admitted) as f64 / 1000.0);
         }
-        let committed_at = Instant::now();
+        let committed_at = self.clock.now();
         if let Some(last) = self.last_commit.replace(committed_at) {
             h.block_interval_seconds
                 .observe_duration(committed_at.duration_since(last));
@@ -457,17 +429,20 @@ impl Driver {
         let Some(height) = self.pending_start else {
             return Ok(());
         };
-        let since_block = now_ms().saturating_sub(self.ledger.head().time.as_millis());
+        let since_block = self
+            .clock
+            .wall_ms()
+            .saturating_sub(self.ledger.head().time.as_millis());
         let heartbeat = since_block >= u64::from(self.genesis.params.heartbeat_ms);
         if !(peer_moved_on || heartbeat || self.mempool.has_ready(self.ledger.store())) {
             return Ok(());
         }
         let paced_until = self.height_started + self.min_block_interval;
-        if !(peer_moved_on || heartbeat) && Instant::now() < paced_until {
+        if !(peer_moved_on || heartbeat) && self.clock.now() < paced_until {
             self.start_at = Some(paced_until);
             return Ok(());
         }
-        self.height_started = Instant::now();
+        self.height_started = self.clock.now();
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();
@@ -480,7 +455,7 @@ impl Driver {
         Ok(())
     }
 
-    fn on_api(&mut self, req: ApiRequest) -> Result<()> {
+    pub fn on_api(&mut self, req: ApiRequest) -> Result<()> {
         match req {
             ApiRequest::Submit { bytes, tx, reply } => {
                 let mut results = self.admit_submitted(vec![(bytes, *tx)])?;
@@ -521,9 +496,9 @@ impl Driver {
     fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
         let store = self.ledger.store();
         let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
-        let result = self
-            .mempool
-            .admit_verified(store, &committed, bytes, tx, now_ms());
+        let result =
+            self.mempool
+                .admit_verified(store, &committed, bytes, tx, self.clock.wall_ms());
         match &result {
             Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
             Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
@@ -533,7 +508,7 @@ impl Driver {
         result
     }
 
-    fn on_net(&mut self, event: NetEvent) -> Result<()> {
+    pub fn on_net(&mut self, event: NetEvent) -> Result<()> {
         match event {
             // The network verified it before relaying it. Duplicates are normal with gossip, and rule failures
             // can be ordering between nodes, so a refusal here is no fault of the sender.
@@ -543,22 +518,22 @@ impl Driver {
                 }
             }
             NetEvent::Consensus { from, msg } => {
-                self.gossip_health.heard_from(from, Instant::now());
+                self.gossip_health.heard_from(from, self.clock.now());
                 if let Some((height, item)) = self.machine.item_of(&msg) {
                     self.peer_gossip.on_received(from, height, item);
                 }
                 self.on_consensus(from, msg)?
             }
             NetEvent::PeerState { from, state } => {
-                self.gossip_health.heard_from(from, Instant::now());
+                self.gossip_health.heard_from(from, self.clock.now());
                 self.on_peer_state(from, state)?;
             }
             NetEvent::Commit { from, block } => {
-                self.gossip_health.heard_from(from, Instant::now());
+                self.gossip_health.heard_from(from, self.clock.now());
                 self.on_peer_commit(from, block)?;
             }
             NetEvent::ProposalPart { from, part } => {
-                self.gossip_health.heard_from(from, Instant::now());
+                self.gossip_health.heard_from(from, self.clock.now());
                 self.on_proposal_part(from, part)?;
             }
             NetEvent::Request {
@@ -575,7 +550,7 @@ impl Driver {
             NetEvent::RequestFailed { peer } => self.sync.request_failed(peer),
             NetEvent::Connected(peer) => {
                 self.peers.insert(peer);
-                self.gossip_health.connected(peer, Instant::now());
+                self.gossip_health.connected(peer, self.clock.now());
                 self.peer_gossip.connected(peer);
                 // It learns where this node is at once, not at the next heartbeat.
                 self.state_sent = None;
@@ -609,7 +584,7 @@ impl Driver {
             if self.pending_start.is_some() && h > machine_height {
                 self.maybe_start_height(true)?;
             }
-            if h > self.machine.height() + 1 && self.sync.may_ask_status(from) {
+            if h > self.machine.height() + 1 && self.sync.may_ask_status(from, self.clock.now()) {
                 // The network is ahead by more than the machine buffers: ask where the peer's head is, and
                 // block sync closes the gap. Heights come only from a peer's own status answer; one question
                 // per peer per second, however many messages show the gap.
@@ -628,14 +603,16 @@ impl Driver {
         self.feed(input)
     }
 
-    fn on_tick(&mut self) -> Result<()> {
+    pub fn on_tick(&mut self) -> Result<()> {
         self.maybe_start_height(false)?;
-        let now = Instant::now();
+        let now = self.clock.now();
         if now.duration_since(self.last_status_poll) >= STATUS_POLL {
             self.last_status_poll = now;
-            let expired =
-                self.mempool
-                    .expire_gaps(self.ledger.store(), now_ms(), MEMPOOL_GAP_TTL_MS);
+            let expired = self.mempool.expire_gaps(
+                self.ledger.store(),
+                self.clock.wall_ms(),
+                MEMPOOL_GAP_TTL_MS,
+            );
             if expired > 0 {
                 tracing::info!(expired, "dropped transactions stuck behind a sequence gap");
             }
@@ -650,7 +627,8 @@ impl Driver {
             self.publish_status();
         }
         self.request_blocks_if_behind();
-        self.sync.log_progress(self.ledger.head().height);
+        self.sync
+            .log_progress(self.ledger.head().height, self.clock.now());
         for peer in self.gossip_health.silent(now) {
             self.reset_gossip(peer, "nothing from this member on the consensus channel");
         }
@@ -675,7 +653,7 @@ impl Driver {
 
     /// Closes the connections to a member that fell silent; the network dials it again at once.
     fn reset_gossip(&mut self, peer: PeerId, why: &str) {
-        if !self.gossip_health.may_reset(peer, Instant::now()) {
+        if !self.gossip_health.may_reset(peer, self.clock.now()) {
             return;
         }
         Metrics::inc(&self.metrics.gossip_reconnects_total);
@@ -729,7 +707,7 @@ impl Driver {
                 + ignored.not_from_proposer
                 + ignored.buffer_full,
         );
-        self.status.send_replace(s);
+        self.status.publish(s);
     }
 }
 

@@ -1,0 +1,36 @@
+//! The driver's ports: what it needs from outside its task (time, the network, the status board, work off its
+//! thread) goes through these small traits. The node plugs in tokio, the system clock and the libp2p task
+//! (`shell.rs`); a simulator can plug in a virtual clock and a simulated network and run the same driver.
+
+use crate::network::NetCommand;
+use crate::status::Status;
+use std::time::Instant;
+
+/// The driver's time.
+pub trait Clock: Send + Sync {
+    /// Monotonic time, for timeouts, pacing and intervals.
+    fn now(&self) -> Instant;
+    /// Milliseconds since the Unix epoch, for block times and mempool ages.
+    fn wall_ms(&self) -> u64;
+}
+
+/// The network task has stopped: only while the node shuts down.
+#[derive(Debug, thiserror::Error)]
+#[error("the network task has stopped")]
+pub struct NetClosed;
+
+/// Where the driver's network commands go.
+pub trait NetSink: Send + Sync {
+    fn send(&self, cmd: NetCommand) -> Result<(), NetClosed>;
+}
+
+/// Where the driver publishes its status for the API.
+pub trait StatusBoard: Send {
+    fn publish(&self, status: Status);
+}
+
+/// Runs work that must not hold up the driver (reading blocks for a peer) elsewhere: the node on a blocking
+/// thread; a simulator may run it inline.
+pub trait Background: Send {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>);
+}
