@@ -5,28 +5,29 @@
 use crate::consensus::peer_gossip::{Item, PeerGossip, RoundState};
 use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
 use crate::execute::ExecError;
-use crate::ledger::{Committed, InvalidBlock, Ledger};
-use crate::mempool::{AdmitError, Mempool};
+use crate::ledger::{InvalidBlock, Ledger};
+use crate::mempool::Mempool;
 use crate::metrics::Metrics;
 use crate::network::wire::SyncRequest;
 use crate::network::{NetCommand, NetEvent};
-use crate::status::{ConsensusStatus, Status};
+use crate::status::Status;
 use anyhow::{Context, Result, bail};
-use clearance_core::Hash32;
 use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::CountryCode;
-use clearance_core::tx::VerifiedTx;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
+mod admission;
 mod blocksync;
 mod compact;
 mod consensus_gossip;
 mod gossip_health;
+mod liveness;
+mod pacing;
 pub mod ports;
 pub mod shell;
 
@@ -322,192 +323,6 @@ impl Driver {
         Ok(())
     }
 
-    fn build_block(&mut self, height: u64, round: u32) -> Result<()> {
-        if height != self.ledger.head().height + 1 {
-            return Ok(());
-        }
-        let Some(me) = self.me.clone() else {
-            return Ok(());
-        };
-        let p = &self.genesis.params;
-        let txs = self.mempool.reap(
-            self.ledger.store(),
-            p.max_block_txs as usize,
-            p.max_block_bytes as usize,
-        );
-        let mempool = &self.mempool;
-        let block = match self
-            .ledger
-            .build(me, txs, self.clock.wall_ms(), &|id, b| mempool.holds(id, b))
-        {
-            Ok(b) => b,
-            Err(ExecError::Storage(e)) => return Err(e).context("reading state to build a block"),
-            Err(e) => {
-                // A transaction admitted to the mempool failed execution's checks: it cannot have passed
-                // admission, so this is a bug; propose nothing rather than an invalid block.
-                tracing::error!(height, round, "cannot build a block: {e}");
-                return Ok(());
-            }
-        };
-        self.inputs.push_back(Input::BlockToPropose {
-            height,
-            round,
-            block,
-        });
-        Ok(())
-    }
-
-    /// Bookkeeping after a block is durably committed, by consensus or by block sync.
-    fn after_commit(&mut self, c: &Committed) {
-        let updated = self.mempool.update(&c.tx_ids, self.ledger.store());
-        if updated.dropped > 0 {
-            tracing::debug!(
-                dropped = updated.dropped,
-                "mempool re-check dropped transactions"
-            );
-        }
-        let h = &self.metrics.histograms;
-        let now = self.clock.wall_ms();
-        for admitted in updated.admitted_ms {
-            h.commit_latency_seconds
-                .observe(now.saturating_sub(admitted) as f64 / 1000.0);
-        }
-        let committed_at = self.clock.now();
-        if let Some(last) = self.last_commit.replace(committed_at) {
-            h.block_interval_seconds
-                .observe_duration(committed_at.duration_since(last));
-        }
-        Metrics::set(&self.metrics.height, c.height);
-        self.metrics
-            .committed_txs_total
-            .fetch_add(c.tx_ids.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        self.metrics
-            .accepted_records_total
-            .fetch_add(c.accepted as u64, std::sync::atomic::Ordering::Relaxed);
-        self.metrics
-            .rejected_txs_total
-            .fetch_add(c.rejected as u64, std::sync::atomic::Ordering::Relaxed);
-        if !c.tx_ids.is_empty() {
-            tracing::info!(
-                height = c.height,
-                hash = %&c.hash.to_hex()[..12],
-                txs = c.tx_ids.len(),
-                accepted = c.accepted,
-                rejected = c.rejected,
-                "committed block"
-            );
-        } else {
-            tracing::debug!(height = c.height, "committed empty block");
-        }
-        self.pending_start = Some(c.height);
-        self.publish_status();
-        self.publish_events(c);
-    }
-
-    /// Sends the block's accepted records to event-stream subscribers, if there are any.
-    fn publish_events(&self, c: &Committed) {
-        if self.events.receiver_count() == 0 {
-            return;
-        }
-        for log_index in c.log_range.clone() {
-            match crate::query::record_at(self.ledger.store(), log_index) {
-                Ok(Some(record)) => {
-                    let _ = self.events.send(Arc::new(record));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(log_index, "cannot read a committed record for events: {e}")
-                }
-            }
-        }
-    }
-
-    /// Starts the next height once there is something to order: a transaction, a peer already at that height,
-    /// or the heartbeat.
-    fn maybe_start_height(&mut self, peer_moved_on: bool) -> Result<()> {
-        self.start_at = None;
-        let Some(height) = self.pending_start else {
-            return Ok(());
-        };
-        let since_block = self
-            .clock
-            .wall_ms()
-            .saturating_sub(self.ledger.head().time.as_millis());
-        let heartbeat = since_block >= u64::from(self.genesis.params.heartbeat_ms);
-        if !(peer_moved_on || heartbeat || self.mempool.has_ready(self.ledger.store())) {
-            return Ok(());
-        }
-        let paced_until = self.height_started + self.min_block_interval;
-        if !(peer_moved_on || heartbeat) && self.clock.now() < paced_until {
-            self.start_at = Some(paced_until);
-            return Ok(());
-        }
-        self.height_started = self.clock.now();
-        self.pending_start = None;
-        self.timers.clear();
-        let next_validators = self.ledger.validators().clone();
-        tracing::debug!(height = height + 1, peer_moved_on, "starting height");
-        self.feed(Input::HeightCommitted {
-            height,
-            next_validators,
-        })?;
-        self.publish_status();
-        Ok(())
-    }
-
-    pub fn on_api(&mut self, req: ApiRequest) -> Result<()> {
-        match req {
-            ApiRequest::Submit { bytes, tx, reply } => {
-                let mut results = self.admit_submitted(vec![(bytes, *tx)])?;
-                if let Some(result) = results.pop() {
-                    reply.send(result).ok();
-                }
-            }
-            ApiRequest::SubmitBatch { txs, reply } => {
-                reply.send(self.admit_submitted(txs)?).ok();
-            }
-            ApiRequest::IsPending { id, reply } => {
-                reply.send(self.mempool.contains(&id)).ok();
-            }
-        }
-        Ok(())
-    }
-
-    /// Admits transactions the API verified, gossips the admitted ones (the network batches them) and starts a
-    /// waiting height if there is now something to decide. One result per transaction, in order.
-    fn admit_submitted(
-        &mut self,
-        txs: Vec<(Vec<u8>, VerifiedTx)>,
-    ) -> Result<Vec<Result<Hash32, AdmitError>>> {
-        let mut results = Vec::with_capacity(txs.len());
-        for (bytes, tx) in txs {
-            let result = self.admit(&bytes, tx);
-            if result.is_ok() {
-                self.net.send(NetCommand::PublishTx(bytes)).ok();
-            }
-            results.push(result);
-        }
-        if results.iter().any(Result::is_ok) {
-            self.maybe_start_height(false)?;
-        }
-        Ok(results)
-    }
-
-    fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
-        let store = self.ledger.store();
-        let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
-        let result =
-            self.mempool
-                .admit_verified(store, &committed, bytes, tx, self.clock.wall_ms());
-        match &result {
-            Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
-            Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
-        }
-        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
-        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
-        result
-    }
-
     pub fn on_net(&mut self, event: NetEvent) -> Result<()> {
         match event {
             // The network verified it before relaying it. Duplicates are normal with gossip, and rule failures
@@ -601,113 +416,6 @@ impl Driver {
             Message::Vote(vote) => Input::Vote(vote),
         };
         self.feed(input)
-    }
-
-    pub fn on_tick(&mut self) -> Result<()> {
-        self.maybe_start_height(false)?;
-        let now = self.clock.now();
-        if now.duration_since(self.last_status_poll) >= STATUS_POLL {
-            self.last_status_poll = now;
-            let expired = self.mempool.expire_gaps(
-                self.ledger.store(),
-                self.clock.wall_ms(),
-                MEMPOOL_GAP_TTL_MS,
-            );
-            if expired > 0 {
-                tracing::info!(expired, "dropped transactions stuck behind a sequence gap");
-            }
-            for peer in &self.peers {
-                self.net
-                    .send(NetCommand::Request {
-                        peer: *peer,
-                        req: SyncRequest::Status,
-                    })
-                    .ok();
-            }
-            self.publish_status();
-        }
-        self.request_blocks_if_behind();
-        self.sync
-            .log_progress(self.ledger.head().height, self.clock.now());
-        for peer in self.gossip_health.silent(now) {
-            self.reset_gossip(peer, "nothing from this member on the consensus channel");
-        }
-        let progress = (
-            self.machine.height(),
-            self.machine.round(),
-            self.machine.step(),
-        );
-        if (progress.0, progress.1, progress.2)
-            != (
-                self.last_progress.0,
-                self.last_progress.1,
-                self.last_progress.2,
-            )
-        {
-            self.last_progress = (progress.0, progress.1, progress.2, now);
-        }
-        // Resends fall due with time alone.
-        self.gossip_due = true;
-        Ok(())
-    }
-
-    /// Closes the connections to a member that fell silent; the network dials it again at once.
-    fn reset_gossip(&mut self, peer: PeerId, why: &str) {
-        if !self.gossip_health.may_reset(peer, self.clock.now()) {
-            return;
-        }
-        Metrics::inc(&self.metrics.gossip_reconnects_total);
-        let member = self.members_by_peer.get(&peer);
-        tracing::warn!(%peer, ?member, "{why}: reconnecting to it");
-        self.net.send(NetCommand::Reconnect(peer)).ok();
-    }
-
-    fn publish_status(&mut self) {
-        let head = self.ledger.head();
-        let mut s = self.base_status.clone();
-        s.height = head.height;
-        s.head_hash = head.hash.to_hex();
-        s.head_time = head.time.to_string();
-        s.log_size = head.log_size;
-        s.log_root = head.log_root.to_hex();
-        s.committed_txs = head.tx_count;
-        s.consensus = match self.pending_start {
-            Some(committed) => ConsensusStatus {
-                height: committed + 1,
-                round: 0,
-                step: "waiting".into(),
-                waiting_for_txs: true,
-            },
-            None => ConsensusStatus {
-                height: self.machine.height(),
-                round: self.machine.round(),
-                step: format!("{:?}", self.machine.step()).to_lowercase(),
-                waiting_for_txs: false,
-            },
-        };
-        s.peers = self.peers.iter().map(|p| p.to_base58()).collect();
-        s.syncing = self.sync.is_syncing(head.height);
-        s.best_peer_height = self.sync.best_height();
-        s.mempool_txs = self.mempool.len();
-        s.mempool_bytes = self.mempool.bytes();
-        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
-        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
-        Metrics::set(&self.metrics.height, head.height);
-        Metrics::set(&self.metrics.round, u64::from(self.machine.round()));
-        let ignored = self.machine.ignored();
-        Metrics::set(
-            &self.metrics.consensus_ignored_messages_total,
-            ignored.non_member
-                + ignored.bad_signature
-                + ignored.wrong_chain
-                + ignored.malformed
-                + ignored.far_future
-                + ignored.past
-                + ignored.duplicate
-                + ignored.not_from_proposer
-                + ignored.buffer_full,
-        );
-        self.status.publish(s);
     }
 }
 
