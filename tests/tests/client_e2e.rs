@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(60);
 
 fn sample(name: &str, replace: Option<&Hash32>) -> Record {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    // The runtime variable rather than the compiled-in path: a build cache shared by clones at different paths
+    // can reuse a test binary built in another clone.
+    let root =
+        std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    let path = std::path::Path::new(&root)
         .join("../client/examples")
         .join(name);
     let mut text = std::fs::read_to_string(&path).unwrap();
