@@ -1,6 +1,9 @@
 //! The driver: one task that owns the consensus machine, the ledger and the mempool, and connects them to the
 //! network, the API and timers. Every input is handled to completion, outputs in order, so the one rule of the
 //! consensus module holds: a safety state is synced to disk before any message it justifies is broadcast.
+//!
+//! The driver never awaits: `shell` runs the tokio loop that hands it events, and it reaches time, the network,
+//! the status board and background threads only through the traits in `ports`, so a simulator can drive it.
 
 use crate::consensus::peer_gossip::{Item, PeerGossip, RoundState};
 use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
