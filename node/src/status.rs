@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
     pub chain_id: String,
     pub chain_name: String,
@@ -31,7 +31,7 @@ pub struct Status {
     pub members: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ConsensusStatus {
     pub height: u64,
     pub round: u32,

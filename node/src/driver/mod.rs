@@ -197,6 +197,11 @@ impl Driver {
         self.settle()
     }
 
+    /// The committed chain, for the simulator's checks and for tests.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
     pub fn stop(&self) {
         tracing::info!(height = self.ledger.head().height, "shutting down");
     }

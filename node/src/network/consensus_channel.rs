@@ -44,6 +44,19 @@ pub enum Received {
     Part(ProposalPart),
 }
 
+impl Received {
+    /// The driver's event for an item received from `from`.
+    pub fn into_event(self, from: PeerId) -> super::NetEvent {
+        use super::NetEvent;
+        match self {
+            Received::State(state) => NetEvent::PeerState { from, state },
+            Received::Message(msg) => NetEvent::Consensus { from, msg },
+            Received::Commit(block) => NetEvent::Commit { from, block },
+            Received::Part(part) => NetEvent::ProposalPart { from, part },
+        }
+    }
+}
+
 /// The pieces of a proposal sent by transaction ids (`wire::CompactProposal`), which the driver puts together from
 /// its mempool.
 #[derive(Debug)]

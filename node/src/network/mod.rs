@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use clearance_core::bytes::Bytes;
 use clearance_core::tx::VerifiedTx;
 pub use consensus_channel::ProposalPart;
-use consensus_channel::{ConsensusChannel, Received};
+pub use consensus_channel::{ConsensusChannel, Received};
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
@@ -620,18 +620,7 @@ impl Network {
                         .send_response(channel, ());
                     for item in request.0 {
                         match self.consensus.check(&item) {
-                            Ok(Received::State(state)) => {
-                                self.emit(NetEvent::PeerState { from: peer, state })
-                            }
-                            Ok(Received::Message(msg)) => {
-                                self.emit(NetEvent::Consensus { from: peer, msg })
-                            }
-                            Ok(Received::Commit(block)) => {
-                                self.emit(NetEvent::Commit { from: peer, block })
-                            }
-                            Ok(Received::Part(part)) => {
-                                self.emit(NetEvent::ProposalPart { from: peer, part })
-                            }
+                            Ok(received) => self.emit(received.into_event(peer)),
                             Err(reason) => self.penalise(peer, &reason),
                         }
                     }
