@@ -32,7 +32,7 @@ pub struct SyncState {
     last_log: Instant,
     records: u64,
     /// When each peer was last asked for its status because its messages showed it ahead.
-    asked: std::collections::HashMap<PeerId, Instant>,
+    asked: std::collections::BTreeMap<PeerId, Instant>,
 }
 
 impl SyncState {
@@ -43,7 +43,7 @@ impl SyncState {
             started: None,
             last_log: now,
             records: 0,
-            asked: std::collections::HashMap::new(),
+            asked: std::collections::BTreeMap::new(),
         }
     }
 

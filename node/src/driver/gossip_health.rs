@@ -9,7 +9,7 @@
 //! height was decided.
 
 use libp2p::PeerId;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// How long a connected member may stay silent before its connections are reset.
@@ -20,8 +20,8 @@ const RESET_EVERY: Duration = Duration::from_secs(20);
 #[derive(Default)]
 pub struct GossipHealth {
     /// Connected members, and when the consensus channel last brought something from each.
-    heard: HashMap<PeerId, Instant>,
-    last_reset: HashMap<PeerId, Instant>,
+    heard: BTreeMap<PeerId, Instant>,
+    last_reset: BTreeMap<PeerId, Instant>,
 }
 
 impl GossipHealth {

@@ -19,7 +19,7 @@ use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::CountryCode;
 use libp2p::PeerId;
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
@@ -70,7 +70,8 @@ pub struct Driver {
     height_started: Instant,
     /// When a waiting height may start: transactions are ready, but the last height started too recently.
     start_at: Option<Instant>,
-    peers: HashSet<PeerId>,
+    /// Ordered, like every collection the driver iterates: a seeded simulation replays exactly.
+    peers: BTreeSet<PeerId>,
     sync: blocksync::SyncState,
     last_progress: (u64, u32, crate::consensus::Step, Instant),
     /// What each peer holds, and so what to send it (see `consensus::peer_gossip`).
@@ -165,7 +166,7 @@ impl Driver {
             min_block_interval: parts.min_block_interval,
             height_started: now,
             start_at: None,
-            peers: HashSet::new(),
+            peers: BTreeSet::new(),
             sync: blocksync::SyncState::new(now),
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
             peer_gossip: PeerGossip::default(),
@@ -428,4 +429,4 @@ impl Driver {
 }
 
 /// Keeps the per-peer map of reported heights small and explicit.
-pub(crate) type PeerHeights = HashMap<PeerId, u64>;
+pub(crate) type PeerHeights = BTreeMap<PeerId, u64>;
