@@ -3,7 +3,8 @@
 //! network, with no tokio runtime: the first step of issue 14's simulator, which still re-implements the driver
 //! in `tests/sim/`. Every message goes through the same checks as on the real network (`ConsensusChannel::check`
 //! for consensus items, signature verification for gossiped transactions), with a seeded delay per message and
-//! order kept per link, as TCP keeps it.
+//! order kept per link, as TCP keeps it; crashes between persisting and sending, restarts from disk, and
+//! partitions (one member cut off, or a 2|2 split) that close connections and later heal.
 //!
 //! Checks: every submission the API acknowledged is committed on every member; all members hold the same block
 //! at every height; no member penalised another (honest members never send anything invalid).
@@ -19,7 +20,7 @@ use clearance_core::record::*;
 use clearance_core::time::{Date, Timestamp};
 use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::{SignedVote, VoteKind};
-use clearance_node::consensus::{Message, Signed};
+use clearance_node::consensus::{Message, Signed, Step};
 use clearance_node::driver::ports::{Background, Clock, NetClosed, NetSink, StatusBoard};
 use clearance_node::driver::{ApiRequest, Driver, DriverParts};
 use clearance_node::ledger::Ledger;
@@ -205,6 +206,7 @@ enum Delivery {
 struct Pending {
     at: Instant,
     seq: u64,
+    from: usize,
     to: usize,
     what: Delivery,
 }
@@ -256,8 +258,12 @@ struct Sim {
     /// Every vote seen on the wire, by signer, height, round and kind: a second value is a double sign.
     votes: HashMap<(CountryCode, u64, u32, VoteKind), Option<Hash32>>,
     seed: u64,
-    /// The next crash: the member crashes at its first event from then on.
-    crash_at: Option<(usize, Instant)>,
+    /// Each member's last signed (height, round, step), as persisted.
+    last_signed: Vec<Option<(u64, u32, Step)>>,
+    /// Links a partition cuts, both directions listed: what is sent on them is lost.
+    cut: std::collections::BTreeSet<(usize, usize)>,
+    /// The next crash: the member crashes the first time it signs from then on, and stays down this long.
+    crash_at: Option<(usize, Instant, Duration)>,
     /// When a crashed member starts again.
     restart_at: Option<(usize, Instant)>,
 }
@@ -298,6 +304,8 @@ impl Sim {
             genesis: genesis.clone(),
             votes: HashMap::new(),
             seed,
+            last_signed: vec![None; 4],
+            cut: std::collections::BTreeSet::new(),
             crash_at: None,
             restart_at: None,
             queue: BinaryHeap::new(),
@@ -317,6 +325,9 @@ impl Sim {
     }
 
     fn send(&mut self, from: usize, to: usize, what: Delivery) {
+        if self.cut.contains(&(from, to)) {
+            return;
+        }
         let delay = Duration::from_millis(1 + self.rng.next() % self.max_delay_ms);
         let last = self
             .last_arrival
@@ -328,6 +339,7 @@ impl Sim {
         self.queue.push(Reverse(Pending {
             at,
             seq: self.seq,
+            from,
             to,
             what,
         }));
@@ -347,12 +359,19 @@ impl Sim {
                 self.record_signed(vote);
             }
         }
-        if self
-            .crash_at
-            .is_some_and(|(m, at)| m == i && self.now() >= at)
+        let last_signed = persisted.as_ref().and_then(|state| state.last_signed);
+        let just_signed = last_signed != self.last_signed[i];
+        self.last_signed[i] = last_signed;
+        if just_signed
+            && self
+                .crash_at
+                .is_some_and(|(m, at, _)| m == i && self.now() >= at)
         {
-            // Between persisting and sending: what this event made it sign is on disk and nowhere else.
-            self.crash_at = None;
+            // Right after signing, between persisting and sending: the vote is on disk and on no wire, the
+            // moment a restart that forgot its safety state would sign differently.
+            if let Some((_, _, down)) = self.crash_at.take() {
+                self.restart_at = Some((i, self.now() + down));
+            }
             self.crash(i);
             return;
         }
@@ -443,7 +462,8 @@ impl Sim {
     }
 
     fn deliver(&mut self, p: Pending) {
-        if self.members[p.to].driver.is_none() {
+        // A member that is down, or a connection a partition closed, loses what was on its way.
+        if self.members[p.to].driver.is_none() || self.cut.contains(&(p.from, p.to)) {
             return;
         }
         let event = match p.what {
@@ -575,7 +595,7 @@ impl Sim {
         self.settle(i);
         let me = self.members[i].peer;
         for j in 0..self.members.len() {
-            if j == i || self.members[j].driver.is_none() {
+            if j == i || self.members[j].driver.is_none() || self.cut.contains(&(i, j)) {
                 continue;
             }
             let other = self.members[j].peer;
@@ -589,6 +609,58 @@ impl Sim {
                 .on_net(NetEvent::Connected(me))
                 .expect("driver");
             self.settle(j);
+        }
+    }
+
+    /// Cuts `side` off from the other members: the connections across close (TCP_USER_TIMEOUT does that on the
+    /// real network) and requests across fail.
+    fn partition(&mut self, side: &[usize]) {
+        let n = self.members.len();
+        for i in side.iter().copied() {
+            for j in (0..n).filter(|j| !side.contains(j)) {
+                self.cut.insert((i, j));
+                self.cut.insert((j, i));
+            }
+        }
+        let cut: Vec<(usize, usize)> = self.cut.iter().copied().collect();
+        for (i, j) in cut {
+            if self.members[i].driver.is_none() || self.members[j].driver.is_none() {
+                continue;
+            }
+            let peer = self.members[j].peer;
+            let asked: Vec<u64> = self
+                .requests
+                .iter()
+                .filter(|((answering, _), asking)| *answering == j && **asking == i)
+                .map(|((_, id), _)| *id)
+                .collect();
+            for id in asked {
+                self.requests.remove(&(j, id));
+                self.members[i]
+                    .driver()
+                    .on_net(NetEvent::RequestFailed { peer })
+                    .expect("driver");
+            }
+            self.members[i]
+                .driver()
+                .on_net(NetEvent::Disconnected(peer))
+                .expect("driver");
+            self.settle(i);
+        }
+    }
+
+    fn heal(&mut self) {
+        let cut = std::mem::take(&mut self.cut);
+        for (i, j) in cut {
+            if self.members[i].driver.is_none() || self.members[j].driver.is_none() {
+                continue;
+            }
+            let peer = self.members[j].peer;
+            self.members[i]
+                .driver()
+                .on_net(NetEvent::Connected(peer))
+                .expect("driver");
+            self.settle(i);
         }
     }
 
@@ -639,6 +711,15 @@ fn run_seed(seed: u64) {
     let mut crashes_left = crashes;
     // Each member's agency submits 40 records, one every 50 ms in turn, through its own member's node or, while
     // that is down, the next one up (an agency's client fails over).
+    // Half the seeds also cut the network for 0.5-3 s: one member off from the rest, or a 2|2 split.
+    let partition_step = (seed % 4 >= 2).then(|| 20 + (sim.rng.next() % 100) as u32);
+    let side: Vec<usize> = if sim.rng.next().is_multiple_of(2) {
+        vec![(sim.rng.next() % 4) as usize]
+    } else {
+        vec![0, 1 + (sim.rng.next() % 3) as usize]
+    };
+    let partition_for = Duration::from_millis(500 + sim.rng.next() % 2500);
+    let mut heal_at = None;
     let mut txs: Vec<(SignedTx, oneshot::Receiver<Result<Hash32, AdmitError>>)> = Vec::new();
     let mut sequences = [0u64; 4];
     for step in 0..160u32 {
@@ -652,13 +733,28 @@ fn run_seed(seed: u64) {
             && at >= next_crash
         {
             let victim = (sim.rng.next() % 4) as usize;
-            let down = Duration::from_millis(300 + sim.rng.next() % 2700);
-            sim.crash_at = Some((victim, at));
-            sim.restart_at = Some((victim, at + down));
+            let down = Duration::from_millis(20 + sim.rng.next() % 2980);
+            sim.crash_at = Some((victim, at, down));
             crashes_left -= 1;
             next_crash = at + down + Duration::from_millis(500 + sim.rng.next() % 2000);
         }
         sim.run_until(at);
+        if partition_step == Some(step) {
+            sim.partition(&side);
+            heal_at = Some(at + partition_for);
+            // With one member cut off, a crash of another leaves no quorum: the crashed member is needed at the
+            // height it crashed in, and comes back to it quickly; a restart that forgot what it signed would sign
+            // again, differently.
+            if side.len() == 1 && sim.crash_at.is_none() && sim.restart_at.is_none() {
+                let victim = (side[0] + 1 + (sim.rng.next() % 3) as usize) % 4;
+                let down = Duration::from_millis(20 + sim.rng.next() % 500);
+                sim.crash_at = Some((victim, at, down));
+            }
+        }
+        if heal_at.is_some_and(|h| at >= h) {
+            sim.heal();
+            heal_at = None;
+        }
         let to = (0..4)
             .map(|k| (member + k) % 4)
             .find(|&m| sim.members[m].driver.is_some())
@@ -666,6 +762,11 @@ fn run_seed(seed: u64) {
         let answer = sim.submit(to, &tx);
         txs.push((tx, answer));
     }
+    if heal_at.is_some() {
+        sim.heal();
+    }
+    // A crash that has not happened yet does not happen.
+    sim.crash_at = None;
     sim.run_until(sim.now() + Duration::from_secs(10));
     // A record acknowledged by a member that crashed before passing it on is lost with that member's mempool: the
     // agency submits it again, as clearance-loadgen --resubmit-after does.
@@ -748,10 +849,11 @@ fn run_seed(seed: u64) {
     }
     assert!(sim.penalties.is_empty(), "seed {seed}: {:?}", sim.penalties);
     eprintln!(
-        "seed {seed}: height {}, {} records acknowledged, {} crashes, max delay {} ms",
+        "seed {seed}: height {}, {} records acknowledged, {} crashes, partition {:?}, max delay {} ms",
         heads[0].height,
         acknowledged.len(),
         crashes,
+        partition_step.map(|_| (&side, partition_for)),
         sim.max_delay_ms
     );
 }
