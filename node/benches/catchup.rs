@@ -8,13 +8,8 @@
 
 use clearance_core::Hash32;
 use clearance_core::block::{Block, HeaderView};
-use clearance_core::crypto::SecretKey;
-use clearance_core::genesis::{ConsensusParams, Genesis, GenesisSubmitter};
+use clearance_core::genesis::Genesis;
 use clearance_core::ids::*;
-use clearance_core::peer::PeerKey;
-use clearance_core::record::*;
-use clearance_core::time::{Date, Timestamp};
-use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 use clearance_node::ledger::Ledger;
 use clearance_node::storage::Store;
@@ -22,78 +17,12 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const MEMBERS: [&str; 4] = ["CN", "DE", "KZ", "UZ"];
+#[path = "../tests/support/fixtures.rs"]
+mod fixtures;
+use fixtures::{MEMBERS, certificate_tx, genesis, key};
+
 const BLOCKS: usize = 20;
 const TXS_PER_BLOCK: usize = 1000;
-
-fn key(n: u8) -> SecretKey {
-    SecretKey::from_seed([n; 32])
-}
-
-fn genesis() -> Genesis {
-    let members = MEMBERS
-        .iter()
-        .enumerate()
-        .map(|(i, id)| MemberInfo {
-            id: CountryCode::parse(id).expect("id"),
-            name: Text::parse(&format!("Customs of {id}")).expect("name"),
-            validator_key: key(i as u8 + 1).public_key(),
-            peer_id: PeerKey::from_key(key(i as u8 + 100).public_key()),
-            addresses: vec![],
-        })
-        .collect();
-    let submitters = MEMBERS
-        .iter()
-        .enumerate()
-        .map(|(i, id)| GenesisSubmitter {
-            member: CountryCode::parse(id).expect("id"),
-            key: key(i as u8 + 60).public_key(),
-            roles: Roles::from_roles(&Role::ALL),
-            label: Text::parse("agency").expect("label"),
-        })
-        .collect();
-    Genesis {
-        chain_name: ChainName::parse("bench-chain").expect("name"),
-        genesis_time: Timestamp::parse("2026-11-24T00:00:00Z").expect("time"),
-        params: ConsensusParams::default(),
-        members,
-        submitters,
-    }
-}
-
-fn certificate_tx(chain_id: Hash32, member: usize, sequence: u64) -> SignedTx {
-    let issuer = CountryCode::parse(MEMBERS[member]).expect("id");
-    let record = Record::CertificateIssue(CertificateIssue {
-        certificate: CertificateBody {
-            cert_type: CertificateType::Origin,
-            number: CertificateNumber::parse(&format!("{issuer}-CO-2026-{sequence:07}"))
-                .expect("number"),
-            issuer: issuer.clone(),
-            authority: Text::parse("Chamber of Commerce and Industry").expect("text"),
-            issued_on: Date::parse("2026-11-20").expect("date"),
-            valid_until: Some(Date::parse("2027-11-20").expect("date")),
-            exporter: Some(OperatorId::parse(&format!("{issuer}1234567890")).expect("operator")),
-            importer: Some(OperatorId::parse("DE9876543210").expect("operator")),
-            origin_country: issuer,
-            destination_country: CountryCode::parse("DE").expect("country"),
-            hs_codes: vec![
-                HsCode::parse("520100").expect("hs"),
-                HsCode::parse("100199").expect("hs"),
-            ],
-            document_sha256: Hash32::sha256(&sequence.to_be_bytes()),
-        },
-    });
-    let submitter = key(member as u8 + 60);
-    SignedTx::sign(
-        &TxBody {
-            chain_id,
-            submitter: submitter.public_key(),
-            sequence,
-            record,
-        },
-        &submitter,
-    )
-}
 
 fn certify(chain_id: Hash32, block: &Block) -> CommitCertificate {
     let view = HeaderView::from_bytes(block.header.as_slice()).expect("header");

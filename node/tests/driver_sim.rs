@@ -11,7 +11,7 @@
 //!
 //! `DRIVER_SIM_SEEDS=<count>` sets the number of seeds (default 12, about 6 s); `DRIVER_SIM_SEED=<n>` replays one.
 
-#[path = "driver_sim/fixtures.rs"]
+#[path = "support/fixtures.rs"]
 mod fixtures;
 #[path = "driver_sim/harness.rs"]
 mod harness;

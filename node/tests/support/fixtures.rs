@@ -1,4 +1,5 @@
-//! The genesis and the records of the driver simulation.
+//! A four-member genesis with one agency key per member, and certificate records: shared by the driver
+//! simulation (`tests/driver_sim.rs`) and the catch-up benchmark (`benches/catchup.rs`).
 
 use clearance_core::Hash32;
 use clearance_core::crypto::SecretKey;
@@ -38,7 +39,7 @@ pub fn genesis() -> Genesis {
         })
         .collect();
     Genesis {
-        chain_name: ChainName::parse("driver-sim").expect("name"),
+        chain_name: ChainName::parse("in-process").expect("name"),
         genesis_time: Timestamp::parse("2026-11-24T00:00:00Z").expect("time"),
         params: ConsensusParams::default(),
         members,
@@ -61,7 +62,10 @@ pub fn certificate_tx(chain_id: Hash32, member: usize, sequence: u64) -> SignedT
             importer: Some(OperatorId::parse("DE9876543210").expect("operator")),
             origin_country: issuer,
             destination_country: CountryCode::parse("DE").expect("country"),
-            hs_codes: vec![HsCode::parse("520100").expect("hs")],
+            hs_codes: vec![
+                HsCode::parse("520100").expect("hs"),
+                HsCode::parse("100199").expect("hs"),
+            ],
             document_sha256: Hash32::sha256(&sequence.to_be_bytes()),
         },
     });
