@@ -15,6 +15,8 @@
 mod fixtures;
 #[path = "driver_sim/harness.rs"]
 mod harness;
+#[path = "support/rng.rs"]
+mod rng;
 
 use clearance_core::Hash32;
 use clearance_core::tx::SignedTx;
@@ -48,18 +50,18 @@ fn run_seed(seed: u64) {
     }
     // Two crashes, one member down at a time, each for 0.3-3 s; some seeds run without.
     let crashes = seed % 3;
-    let mut next_crash = sim.now() + Duration::from_millis(500 + sim.rng.next() % 2000);
+    let mut next_crash = sim.now() + Duration::from_millis(sim.rng.range(500, 2499));
     let mut crashes_left = crashes;
     // Each member's agency submits 40 records, one every 50 ms in turn, through its own member's node or, while
     // that is down, the next one up (an agency's client fails over).
     // Half the seeds also cut the network for 0.5-3 s: one member off from the rest, or a 2|2 split.
-    let partition_step = (seed % 4 >= 2).then(|| 20 + (sim.rng.next() % 100) as u32);
-    let side: Vec<usize> = if sim.rng.next().is_multiple_of(2) {
-        vec![(sim.rng.next() % 4) as usize]
+    let partition_step = (seed % 4 >= 2).then(|| sim.rng.range(20, 119) as u32);
+    let side: Vec<usize> = if sim.rng.chance(0.5) {
+        vec![sim.rng.range(0, 3) as usize]
     } else {
-        vec![0, 1 + (sim.rng.next() % 3) as usize]
+        vec![0, sim.rng.range(1, 3) as usize]
     };
-    let partition_for = Duration::from_millis(500 + sim.rng.next() % 2500);
+    let partition_for = Duration::from_millis(sim.rng.range(500, 2999));
     let mut heal_at = None;
     let mut txs: Vec<(SignedTx, oneshot::Receiver<Result<Hash32, AdmitError>>)> = Vec::new();
     let mut sequences = [0u64; 4];
@@ -73,11 +75,11 @@ fn run_seed(seed: u64) {
             && sim.restart_at.is_none()
             && at >= next_crash
         {
-            let victim = (sim.rng.next() % 4) as usize;
-            let down = Duration::from_millis(20 + sim.rng.next() % 2980);
+            let victim = sim.rng.range(0, 3) as usize;
+            let down = Duration::from_millis(sim.rng.range(20, 2999));
             sim.crash_at = Some((victim, at, down));
             crashes_left -= 1;
-            next_crash = at + down + Duration::from_millis(500 + sim.rng.next() % 2000);
+            next_crash = at + down + Duration::from_millis(sim.rng.range(500, 2499));
         }
         sim.run_until(at);
         if partition_step == Some(step) {
@@ -87,8 +89,8 @@ fn run_seed(seed: u64) {
             // height it crashed in, and comes back to it quickly; a restart that forgot what it signed would sign
             // again, differently.
             if side.len() == 1 && sim.crash_at.is_none() && sim.restart_at.is_none() {
-                let victim = (side[0] + 1 + (sim.rng.next() % 3) as usize) % 4;
-                let down = Duration::from_millis(20 + sim.rng.next() % 500);
+                let victim = (side[0] + sim.rng.range(1, 3) as usize) % 4;
+                let down = Duration::from_millis(sim.rng.range(20, 519));
                 sim.crash_at = Some((victim, at, down));
             }
         }

@@ -2,6 +2,7 @@
 //! with partitions, crashes and restarts, and the double-sign check.
 
 use super::fixtures::{MEMBERS, key};
+use super::rng::Rng;
 use clearance_core::Hash32;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::*;
@@ -148,18 +149,6 @@ impl Ord for Pending {
     }
 }
 
-/// SplitMix64, so that a seed gives the same delays.
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
-
 pub struct Sim {
     pub clock: Arc<SimClock>,
     pub members: Vec<Member>,
@@ -216,8 +205,8 @@ impl Sim {
                 dir,
             });
         }
-        let mut rng = Rng(seed);
-        let max_delay_ms = 1 + rng.next() % 150;
+        let mut rng = Rng::new(seed);
+        let max_delay_ms = rng.range(1, 150);
         Sim {
             clock,
             members,
@@ -248,7 +237,7 @@ impl Sim {
         if self.cut.contains(&(from, to)) {
             return;
         }
-        let delay = Duration::from_millis(1 + self.rng.next() % self.max_delay_ms);
+        let delay = Duration::from_millis(self.rng.range(1, self.max_delay_ms));
         let last = self
             .last_arrival
             .entry((from, to))
