@@ -1,5 +1,6 @@
-//! Seeded simulation of the consensus state machine: thousands of random scenarios per run, each checked for
-//! agreement, validity, no double signing by honest nodes, and liveness after the network heals.
+//! Seeded simulation of real nodes (see `sim/mod.rs`): thousands of random scenarios per run, each checked for
+//! agreement, validity, no double signing by honest members, liveness after the network heals, every
+//! acknowledged record committed everywhere, and equal heads.
 //!
 //! - `SIM_SEEDS=N` runs N seeds per test instead of the defaults below; `SIM_SEEDS=100000` for a long run.
 //! - `SIM_SEED=S SIM_N=n SIM_BYZANTINE=b` replays exactly one run, as a failure prints it.
@@ -31,18 +32,18 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
         return;
     }
     let count = env_u64("SIM_SEEDS").unwrap_or(count);
-    let mut messages = 0;
-    let mut evidence = 0;
-    let mut heights = 0;
-    let mut by_consensus = 0;
+    let (mut messages, mut evidence, mut heights, mut acknowledged, mut virtual_ms) =
+        (0, 0, 0, 0, 0);
+    let started = std::time::Instant::now();
     for seed in first..first + count {
         let (scenario, result) = sim::run_seed(seed, n, byzantine);
         match result {
             Ok(report) => {
                 messages += report.messages;
                 evidence += report.evidence;
-                heights += report.decided_heights;
-                by_consensus += report.by_consensus;
+                heights += report.heights;
+                acknowledged += report.acknowledged;
+                virtual_ms += report.virtual_ms;
             }
             Err(e) => panic!(
                 "simulation failed: n = {n}, byzantine = {byzantine}, seed = {seed}: {e}\n\
@@ -51,17 +52,18 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
             ),
         }
     }
+    let elapsed = started.elapsed();
     println!(
-        "n = {n}, byzantine = {byzantine}: {count} seeds passed, {heights} heights decided, {messages} messages, \
-         {evidence} equivocations detected"
-    );
-    // Block sync may copy a height now and then, but the honest nodes' own consensus must do most of the work.
-    assert!(
-        by_consensus * 10 >= heights * 9,
-        "only {by_consensus} of {heights} heights were decided by an honest node's consensus"
+        "n = {n}, byzantine = {byzantine}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of \
+         simulated time, {heights} heights committed, {acknowledged} records acknowledged, {messages} messages, \
+         {evidence} equivocations detected",
+        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64() * 1000.0 / count.max(1) as f64,
+        virtual_ms as f64 / 1000.0,
     );
     if byzantine > 0 && count >= 200 {
-        // Double voters appear in about a fifth of these runs; their equivocation must be detected.
+        // Double voters and equivocating proposers appear in about two fifths of these runs; their
+        // equivocation must be detected.
         assert!(
             evidence > 0,
             "no equivocation evidence in {count} runs with Byzantine members"

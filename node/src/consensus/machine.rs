@@ -285,6 +285,26 @@ impl Machine {
         }
     }
 
+    /// The proof of lock of the (first) proposal of `round`, when it re-proposes a valid value: the prevotes
+    /// held for its block in its valid round, an equivocator's second vote included. Peer gossip names a vote
+    /// by its signer, so a peer that got an equivocator's other vote first would never be sent this one, never
+    /// see the polka, and never accept the re-proposal: one double voter could stall a locked member forever.
+    pub fn proof_of_lock(&self, round: u32) -> Vec<Message> {
+        let Some(p) = self.proposals.get(&round).and_then(|r| r.first()) else {
+            return Vec::new();
+        };
+        let Some(valid_round) = p.proposal.valid_round else {
+            return Vec::new();
+        };
+        self.votes
+            .prevotes(valid_round)
+            .map(|t| t.votes_for(Some(p.proposal.block_hash)))
+            .unwrap_or_default()
+            .into_iter()
+            .map(Message::Vote)
+            .collect()
+    }
+
     /// The height and item a message claims to be, if its sender is a member. Call it on verified messages.
     pub fn item_of(&self, msg: &Message) -> Option<(u64, Item)> {
         match msg {

@@ -91,7 +91,16 @@ impl Driver {
             .peer_gossip
             .plan(now_ms, height, &held, &|item| machine.is_own(item));
         for (peer, items) in plan {
-            let frames = items.iter().filter_map(|item| self.encode(item));
+            let mut frames: Vec<Arc<Vec<u8>>> =
+                items.iter().filter_map(|item| self.encode(item)).collect();
+            // A re-proposal travels with its proof of lock, after it: see `Machine::proof_of_lock`.
+            for item in &items {
+                if let Item::Proposal { round } = *item {
+                    frames.extend(self.machine.proof_of_lock(round).iter().map(|msg| {
+                        Arc::new(wire::encode_item(&ConsensusItem::Message(msg.clone())))
+                    }));
+                }
+            }
             outgoing.entry(peer).or_default().extend(frames);
         }
         for (peer, items) in outgoing {

@@ -203,6 +203,18 @@ impl Driver {
         &self.ledger
     }
 
+    /// Where consensus stands, what it ignored, and what the driver waits for: for a simulator's failure report.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}\n  ignored {:?}\n  peers {}, pending start {:?}, mempool {} txs",
+            self.machine.describe(),
+            self.machine.ignored(),
+            self.peers.len(),
+            self.pending_start,
+            self.mempool.len(),
+        )
+    }
+
     pub fn stop(&self) {
         tracing::info!(height = self.ledger.head().height, "shutting down");
     }

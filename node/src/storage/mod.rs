@@ -100,6 +100,19 @@ pub struct StoredBlock {
     pub certificate: Vec<u8>,
 }
 
+/// A disk held in memory: RocksDB's in-memory environment, for the seeded simulator and for tests. The store
+/// on it is the production store (same batches, same atomicity); only the files live in memory. Data written
+/// through a store survives dropping that store and opening another on the same disk and name, which is how the
+/// simulator restarts a member after a crash.
+#[derive(Clone)]
+pub struct MemoryDisk(rocksdb::Env);
+
+impl MemoryDisk {
+    pub fn new() -> Result<MemoryDisk, StorageError> {
+        Ok(MemoryDisk(rocksdb::Env::mem_env()?))
+    }
+}
+
 pub struct Store {
     db: DB,
     path: PathBuf,
@@ -121,7 +134,31 @@ impl Store {
     /// Opens (or creates) the database under `path` for `genesis`'s chain. A new database is initialised with the
     /// genesis state in one synced batch; an existing one must belong to the same chain.
     pub fn open(path: &Path, genesis: &Genesis) -> Result<Store, StorageError> {
+        Store::open_on(path, genesis, None)
+    }
+
+    /// Opens (or creates) the database called `name` on an in-memory disk.
+    pub fn open_in_memory(
+        disk: &MemoryDisk,
+        name: &str,
+        genesis: &Genesis,
+    ) -> Result<Store, StorageError> {
+        Store::open_on(
+            &Path::new("/clearance-memory").join(name),
+            genesis,
+            Some(disk),
+        )
+    }
+
+    fn open_on(
+        path: &Path,
+        genesis: &Genesis,
+        memory: Option<&MemoryDisk>,
+    ) -> Result<Store, StorageError> {
         let mut opts = Options::default();
+        if let Some(disk) = memory {
+            opts.set_env(&disk.0);
+        }
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);

@@ -1,52 +1,59 @@
-//! A seeded, deterministic simulator of the consensus state machine.
+//! A seeded, deterministic simulation of real nodes.
 //!
-//! N simulated validators run the real [`Machine`] with real ed25519 signing under a virtual clock. The network
-//! delays, reorders, duplicates and drops messages, partitions form and heal on a schedule, honest nodes crash
-//! (sometimes between persisting their safety state and sending what it covers) and restart from what they
-//! persisted, and up to f members are Byzantine: silent, an equivocating proposer, a double voter, or twins (two
-//! instances with one key, each fed a different part of the network). After the network heals ("GST") there is no
-//! loss and delays are bounded.
+//! Each simulated member is the real driver: consensus machine, ledger (RocksDB on an in-memory disk), mempool,
+//! admission, height pacing, block sync, peer-state gossip, compact proposals and gossip health, driven through
+//! its ports on a virtual clock. Agencies submit records throughout the run. The network delays each message
+//! (order kept per link, as TCP keeps it), loses and duplicates consensus items and gossiped transactions,
+//! closes connections across partitions, and reconnects at the heal; members crash (some right after signing,
+//! between persisting and sending) and restart from their disks; up to f members are Byzantine: silent, an
+//! equivocating proposer, a double voter, selective then silent, or twins (two nodes with one key, each talking
+//! to a different part of the network). After the heal ("GST") nothing is lost, no link is cut, no honest member
+//! is down.
 //!
-//! Every run is checked for agreement, validity, no conflicting signatures by honest nodes, and liveness after
-//! the heal. Everything random comes from one seed, so a failing seed replays exactly.
+//! Checked on every run: agreement (one block per height on every honest member), validity (every committed
+//! transaction is one an agency submitted), no honest member signs two different messages for one height, round
+//! and step (on the wire or in its persisted safety state, across restarts), liveness after the heal, every
+//! record an honest member acknowledged committed on every honest member, equal heads (log root, transaction
+//! count) after the heal, and no honest member penalising another. Everything random comes from one seed, so a
+//! failing seed replays exactly.
 
-use clearance_core::block::{Block, Header, HeaderView, block_hash};
-use clearance_core::crypto::SecretKey;
-use clearance_core::genesis::ConsensusParams;
-use clearance_core::hash::Hash32;
-use clearance_core::ids::CountryCode;
-use clearance_core::time::Timestamp;
-use clearance_core::validator::{Validator, ValidatorSet};
-use clearance_core::vote::{
-    CommitCertificate, Proposal, SignedProposal, SignedVote, Vote, verify_commit,
-};
-use clearance_node::consensus::{
-    Config, Input, Machine, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts,
-};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
-
+mod byzantine;
+mod checks;
+#[path = "../support/fixtures.rs"]
+mod fixtures;
+mod member;
+mod network;
 #[path = "../support/rng.rs"]
 mod rng;
+
+use clearance_core::Hash32;
+use clearance_core::genesis::Genesis;
+use clearance_core::tx::SignedTx;
+use clearance_node::mempool::AdmitError;
+use clearance_node::requests::ApiRequest;
+use member::{Member, SimClock};
+use network::Network;
 pub use rng::Rng;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
     Honest,
-    /// Never sends anything.
+    /// Never starts.
     Silent,
-    /// Proposes two different blocks in each of its rounds, one to each half of the network (one of them
-    /// sometimes invalid).
+    /// Sends half of its peers another proposal than the one it made (valid or not).
     EquivocatingProposer,
-    /// Signs a conflicting vote next to each of its votes, one to each half of the network.
+    /// Sends half of its peers a conflicting vote instead of each of its own.
     DoubleVoter,
-    /// One of two instances sharing a validator key.
+    /// One of two nodes sharing a validator key.
     Twin,
-    /// Sends each message to a random part of the network, then falls silent at a random time.
+    /// Drops half of what it sends, then stops at `silent_at`.
     SelectiveThenSilent,
 }
-
-const MEMBER_IDS: [&str; 7] = ["AZ", "CN", "DE", "FR", "JP", "KG", "KZ"];
 
 /// What a run is made of; drawn from the seed.
 #[derive(Debug, Clone)]
@@ -60,17 +67,17 @@ pub struct Scenario {
     pub max_delay_ms: u64,
     pub loss: f64,
     pub duplication: f64,
-    /// `(from, to, groups)`: slots in different groups cannot reach each other in `[from, to)`.
+    /// `(from, to, groups)`: slots in different groups are disconnected in `[from, to)` (ms).
     pub partitions: Vec<(u64, u64, Vec<BTreeSet<usize>>)>,
-    /// `(slot, crash_at, restart_at, mid_output)`: with `mid_output`, the crash strikes while the node works
-    /// through its outputs, after it persisted and before it sent everything.
+    /// `(slot, at, down_ms, after_signing)`: with `after_signing`, the crash strikes the first time the member
+    /// signs from `at` on, after it persisted and before it sent anything.
     pub crashes: Vec<(usize, u64, u64, bool)>,
     pub heal_at: u64,
-    /// When a `SelectiveThenSilent` member stops sending.
+    /// When a `SelectiveThenSilent` member stops.
     pub silent_at: u64,
-    /// Largest delay of the node's own executor (verdicts and blocks to propose).
-    pub executor_delay_ms: u64,
-    /// Heights every honest node must decide after the heal, within `liveness_bound_ms`.
+    /// One agency submission every this many ms, round robin over the members' agencies.
+    pub submit_every_ms: u64,
+    /// Heights every honest member must commit after the heal, within `liveness_bound_ms`.
     pub heights_after_heal: u64,
     pub liveness_bound_ms: u64,
 }
@@ -107,7 +114,7 @@ impl Scenario {
             let mut a = BTreeSet::from([t]);
             let mut b = BTreeSet::from([n]);
             for (k, h) in honest.iter().enumerate() {
-                // Each side gets at least one honest node.
+                // Each side gets at least one honest member.
                 if k == 0 || (k != 1 && rng.chance(0.5)) {
                     a.insert(*h);
                 } else {
@@ -132,10 +139,10 @@ impl Scenario {
         }
         let mut crashes = Vec::new();
         for &h in &honest {
-            if heal_at > 1000 && rng.chance(0.3) {
+            if heal_at > 1000 && rng.chance(0.4) {
                 let at = rng.range(0, heal_at - 500);
-                let back = rng.range(at + 1, heal_at);
-                crashes.push((h, at, back, rng.chance(0.5)));
+                let down = rng.range(20, heal_at - at);
+                crashes.push((h, at, down, rng.chance(0.6)));
             }
         }
         Scenario {
@@ -154,786 +161,422 @@ impl Scenario {
             crashes,
             heal_at,
             silent_at: rng.range(0, heal_at + 5000),
-            executor_delay_ms: rng.range(0, 400),
+            submit_every_ms: rng.range(40, 300),
             heights_after_heal: 3,
             liveness_bound_ms: 60_000,
         }
     }
+
+    pub fn honest(&self, slot: usize) -> bool {
+        self.behaviors[slot] == Behavior::Honest
+    }
 }
 
-#[derive(Debug, Clone)]
-enum Event {
-    Deliver {
-        to: usize,
-        msg: Message,
-    },
-    /// An answer from the node's own executor or storage, fed back after the current batch of outputs, as the
-    /// real driver does.
-    Input {
-        slot: usize,
-        incarnation: u64,
-        input: Input,
-    },
-    Timeout {
-        slot: usize,
-        incarnation: u64,
-        timeout: Timeout,
-    },
-    Regossip {
-        slot: usize,
-    },
+/// Things the scenario makes happen at a given time.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Action {
+    PartitionStart(usize),
+    PartitionEnd,
+    /// Crash now, or arm a crash for the member's next signature.
     Crash {
         slot: usize,
-        mid_output: bool,
+        down_ms: u64,
+        after_signing: bool,
     },
-    Restart {
-        slot: usize,
-    },
-}
-
-/// What survives a crash: the synced safety state and the committed chain.
-#[derive(Default)]
-struct Disk {
-    safety: Option<SafetyState>,
-    chain: Vec<(Block, CommitCertificate)>,
-}
-
-struct Slot {
-    validator: usize,
-    behavior: Behavior,
-    machine: Option<Machine>,
-    incarnation: u64,
-    disk: Disk,
-    /// Set when the next output batch should be cut short by a crash.
-    crash_mid_output: bool,
-    /// (height, round, step) at the last gossip tick: a node re-gossips only when it made no progress since.
-    last_progress: Option<(u64, u32, Step)>,
+    Restart(usize),
+    FallSilent(usize),
+    Heal,
+    Submit,
 }
 
 /// The verdict of a run.
 #[derive(Debug)]
 pub struct Report {
-    pub decided_heights: u64,
-    /// Heights that some honest node decided through its own consensus rather than only through block sync.
-    pub by_consensus: u64,
+    pub heights: u64,
+    pub acknowledged: usize,
     pub messages: u64,
     pub evidence: u64,
+    pub virtual_ms: u64,
+}
+
+/// A record an agency submitted, with the node's answer.
+struct Submission {
+    tx: SignedTx,
+    answer: oneshot::Receiver<Result<Hash32, AdmitError>>,
 }
 
 pub struct Sim {
     s: Scenario,
     rng: Rng,
-    now: u64,
-    seq: u64,
-    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
-    events: HashMap<usize, Event>,
-    next_event_id: usize,
-    keys: Vec<SecretKey>,
-    set: ValidatorSet,
+    genesis: Genesis,
     chain_id: Hash32,
-    timeouts: Timeouts,
-    slots: Vec<Slot>,
-    /// Every block the sim built, with whether its executor verdict is valid.
-    proposed: HashMap<Hash32, bool>,
-    /// Blocks some signed proposal named.
-    proposed_by: std::collections::HashSet<Hash32>,
-    /// height -> the block honest nodes decided.
-    decisions: BTreeMap<u64, Hash32>,
-    /// (slot, height) -> time decided.
-    decided_at: HashMap<(usize, u64), u64>,
-    /// (validator, height, round, step) -> the bytes an honest validator signed there.
-    signed: HashMap<(usize, u64, u32, Step), Vec<u8>>,
-    /// Heights some honest node decided through its own consensus, with when.
-    decided_by_consensus: BTreeMap<u64, u64>,
-    block_nonce: u64,
-    messages: u64,
-    evidence: u64,
-}
-
-fn nonce_hash(n: u64) -> Hash32 {
-    Hash32::sha256(&n.to_le_bytes())
+    clock: Arc<SimClock>,
+    slots: Vec<Member>,
+    net: Network,
+    schedule: BinaryHeap<Reverse<(Instant, u64, Action)>>,
+    schedule_seq: u64,
+    /// Crashes armed for a member's next signature: how long it then stays down.
+    armed: BTreeMap<usize, u64>,
+    healed: bool,
+    submitting: bool,
+    submissions: Vec<Submission>,
+    /// Next sequence number per agency (one agency per member).
+    sequences: Vec<u64>,
+    submitted_ids: BTreeSet<Hash32>,
+    checks: checks::Checks,
 }
 
 impl Sim {
     pub fn new(s: Scenario, seed: u64) -> Sim {
-        let keys: Vec<SecretKey> = (0..s.n)
-            .map(|i| SecretKey::from_seed([i as u8 + 1; 32]))
-            .collect();
-        let set = ValidatorSet::new(
-            (0..s.n)
-                .map(|i| Validator {
-                    member: CountryCode::parse(MEMBER_IDS[i]).expect("member id"),
-                    key: keys[i].public_key(),
-                })
-                .collect(),
-        )
-        .expect("validator set");
-        // The set sorts by member id; MEMBER_IDS is sorted, so validator i is keys[i].
-        let params = ConsensusParams {
-            timeout_propose_ms: 300,
-            timeout_prevote_ms: 200,
-            timeout_precommit_ms: 200,
-            timeout_delta_ms: 100,
-            ..ConsensusParams::default()
-        };
-        let slots = s
-            .behaviors
-            .iter()
-            .enumerate()
-            .map(|(i, b)| Slot {
-                validator: if i < s.n {
-                    i
+        let genesis = fixtures::genesis_of(s.n);
+        let start = Instant::now();
+        let clock = Arc::new(SimClock {
+            start,
+            now: Mutex::new(start),
+            wall_start_ms: genesis.genesis_time.as_millis() + 1_000,
+        });
+        let slots = (0..s.behaviors.len())
+            .map(|slot| {
+                let validator = if slot < s.n {
+                    slot
                 } else {
-                    s.twin_of.expect("twin slot")
-                },
-                behavior: *b,
-                machine: None,
-                incarnation: 0,
-                disk: Disk::default(),
-                crash_mid_output: false,
-                last_progress: None,
+                    s.twin_of.expect("a twin slot")
+                };
+                let first_tick = start + member::TICK * (slot as u32 + 1) / 8;
+                Member::new(&genesis, validator, first_tick)
             })
             .collect();
+        let mut rng = Rng::new(seed.wrapping_mul(31).wrapping_add(7));
+        let net = Network::new(&s, rng.next());
         Sim {
-            rng: Rng::new(seed.wrapping_mul(31).wrapping_add(7)),
-            now: 0,
-            seq: 0,
-            queue: BinaryHeap::new(),
-            events: HashMap::new(),
-            next_event_id: 0,
-            keys,
-            set,
-            chain_id: Hash32::sha256(&seed.to_le_bytes()),
-            timeouts: Timeouts::from_params(&params),
+            rng,
+            chain_id: genesis.chain_id(),
+            checks: checks::Checks::new(&s, &genesis),
+            genesis,
+            clock,
             slots,
-            proposed: HashMap::new(),
-            proposed_by: std::collections::HashSet::new(),
-            decisions: BTreeMap::new(),
-            decided_at: HashMap::new(),
-            signed: HashMap::new(),
-            decided_by_consensus: BTreeMap::new(),
-            block_nonce: 0,
-            messages: 0,
-            evidence: 0,
+            net,
+            schedule: BinaryHeap::new(),
+            schedule_seq: 0,
+            armed: BTreeMap::new(),
+            healed: false,
+            submitting: true,
+            submissions: Vec::new(),
+            sequences: vec![0; s.n],
+            submitted_ids: BTreeSet::new(),
             s,
         }
     }
 
-    fn push(&mut self, at: u64, event: Event) {
-        let id = self.next_event_id;
-        self.next_event_id += 1;
-        self.seq += 1;
-        self.events.insert(id, event);
-        self.queue.push(Reverse((at, self.seq, id)));
+    fn now(&self) -> Instant {
+        self.clock.now.lock().expect("clock").to_owned()
     }
 
-    fn honest(&self, slot: usize) -> bool {
-        self.slots[slot].behavior == Behavior::Honest
+    fn at_ms(&self, ms: u64) -> Instant {
+        self.clock.start + Duration::from_millis(ms)
     }
 
-    fn committed_height(&self, slot: usize) -> u64 {
-        self.slots[slot].disk.chain.len() as u64
+    fn elapsed_ms(&self) -> u64 {
+        self.now().duration_since(self.clock.start).as_millis() as u64
     }
 
-    fn can_reach(&self, from: usize, to: usize) -> bool {
-        if let Some((a, b)) = &self.s.twin_groups {
-            let twins = [self.s.twin_of.unwrap_or(usize::MAX), self.s.n];
-            for (twin, group) in twins.iter().zip([a, b]) {
-                if (from == *twin || to == *twin) && !(group.contains(&from) && group.contains(&to))
-                {
-                    return false;
-                }
+    fn plan(&mut self, at: Instant, action: Action) {
+        self.schedule_seq += 1;
+        self.schedule.push(Reverse((at, self.schedule_seq, action)));
+    }
+
+    /// Lets a member finish what the last event started, then routes what it sent. A crash armed for this
+    /// member strikes here if it just signed: the signature is on its disk and on no wire.
+    fn settle(&mut self, slot: usize) {
+        let Some(driver) = self.slots[slot].driver.as_mut() else {
+            return;
+        };
+        driver.settle().expect("driver");
+        let just_signed = self.checks.after_settle(slot, &self.slots[slot]);
+        if just_signed && let Some(down_ms) = self.armed.remove(&slot) {
+            self.slots[slot].crash();
+            let back = self.now() + Duration::from_millis(down_ms);
+            self.plan(back, Action::Restart(slot));
+            self.update_links();
+            return;
+        }
+        for cmd in self.slots[slot].outbox.take() {
+            self.route(slot, cmd);
+        }
+    }
+
+    fn start_member(&mut self, slot: usize) {
+        self.slots[slot].start(&self.genesis, self.clock.clone());
+        self.settle(slot);
+        self.update_links();
+    }
+
+    fn act(&mut self, action: Action) {
+        match action {
+            Action::PartitionStart(i) => {
+                self.net.groups = Some(self.s.partitions[i].2.clone());
+                self.update_links();
             }
-        }
-        if self.now >= self.s.heal_at {
-            return true;
-        }
-        !self.s.partitions.iter().any(|(start, end, groups)| {
-            (*start..*end).contains(&self.now)
-                && groups.iter().any(|g| g.contains(&from) != g.contains(&to))
-        })
-    }
-
-    fn send(&mut self, from: usize, to: usize, msg: Message) {
-        if from == to || !self.can_reach(from, to) {
-            return;
-        }
-        let healed = self.now >= self.s.heal_at;
-        if !healed && self.rng.chance(self.s.loss) {
-            return;
-        }
-        let copies = if !healed && self.rng.chance(self.s.duplication) {
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let delay = self.rng.range(1, self.s.max_delay_ms);
-            self.messages += 1;
-            self.push(
-                self.now + delay,
-                Event::Deliver {
-                    to,
-                    msg: msg.clone(),
-                },
-            );
-        }
-    }
-
-    fn broadcast_to(&mut self, from: usize, targets: &[usize], msg: &Message) {
-        for &to in targets {
-            self.send(from, to, msg.clone());
-        }
-    }
-
-    fn all_slots(&self) -> Vec<usize> {
-        (0..self.slots.len()).collect()
-    }
-
-    fn new_block(&mut self, height: u64, proposer: usize, valid: bool) -> Block {
-        self.block_nonce += 1;
-        let tx = clearance_core::Bytes(self.block_nonce.to_le_bytes().to_vec());
-        let header = Header {
-            chain_id: self.chain_id,
-            height,
-            time: Timestamp(self.now),
-            parent_hash: nonce_hash(self.block_nonce),
-            proposer: self.set.validators()[proposer].member.clone(),
-            tx_count: 1,
-            tx_root: clearance_core::block::tx_root(std::slice::from_ref(&tx)),
-            results_root: clearance_core::merkle::empty_root(),
-            // The sim's executor accepts only blocks with an empty log; 1 marks a block it rejects.
-            log_size: u64::from(!valid),
-            log_root: clearance_core::merkle::empty_root(),
-            validator_set_hash: self.set.hash(),
-            next_validator_set_hash: self.set.hash(),
-        };
-        let block = Block {
-            header: HeaderView::from_header(header).bytes,
-            txs: vec![tx],
-        };
-        self.proposed
-            .insert(block_hash(block.header.as_slice()), valid);
-        block
-    }
-
-    /// The executor's verdict: the block decodes, carries what its header says, and is for this height.
-    fn is_valid(&self, height: u64, block: &Block) -> bool {
-        block.verify_body().is_ok_and(|v| {
-            v.header.height == height
-                && v.header.chain_id == self.chain_id
-                && v.header.log_size == 0
-        })
-    }
-
-    fn start_slot(&mut self, slot: usize) {
-        if self.slots[slot].behavior == Behavior::Silent {
-            return;
-        }
-        let validator = self.slots[slot].validator;
-        let height = self.committed_height(slot) + 1;
-        let config = Config {
-            chain_id: self.chain_id,
-            timeouts: self.timeouts,
-            key: Some(self.keys[validator].clone()),
-        };
-        let persisted = self.slots[slot].disk.safety.clone();
-        let mut machine = Machine::new(config, self.set.clone(), height, persisted);
-        let outputs = machine.start();
-        self.slots[slot].machine = Some(machine);
-        self.slots[slot].incarnation += 1;
-        self.process(slot, outputs);
-    }
-
-    /// Feeds an answer of the node's own executor after a random delay, as a real executor takes time.
-    fn feed_later(&mut self, slot: usize, input: Input) {
-        let incarnation = self.slots[slot].incarnation;
-        let delay = self.rng.range(0, self.s.executor_delay_ms);
-        self.push(
-            self.now + delay,
-            Event::Input {
+            Action::PartitionEnd => {
+                self.net.groups = None;
+                self.update_links();
+            }
+            Action::Crash {
                 slot,
-                incarnation,
-                input,
-            },
-        );
+                down_ms,
+                after_signing,
+            } => {
+                if !self.slots[slot].is_up() {
+                } else if after_signing {
+                    self.armed.insert(slot, down_ms);
+                } else {
+                    self.slots[slot].crash();
+                    let back = self.now() + Duration::from_millis(down_ms);
+                    self.plan(back, Action::Restart(slot));
+                    self.update_links();
+                }
+            }
+            Action::Restart(slot) => {
+                if !self.slots[slot].is_up() {
+                    self.start_member(slot);
+                }
+            }
+            Action::FallSilent(slot) => {
+                self.slots[slot].crash();
+                self.update_links();
+            }
+            Action::Heal => self.heal(),
+            Action::Submit => {
+                if self.submitting {
+                    self.submit_next();
+                    let next = self.now() + Duration::from_millis(self.s.submit_every_ms);
+                    self.plan(next, Action::Submit);
+                }
+            }
+        }
     }
 
-    fn feed(&mut self, slot: usize, input: Input) {
-        let Some(machine) = self.slots[slot].machine.as_mut() else {
+    /// GST: the partition ends, loss and duplication stop, crashes not yet struck are called off, and every
+    /// honest member that is down starts again.
+    fn heal(&mut self) {
+        self.healed = true;
+        self.net.healed = true;
+        self.net.groups = None;
+        self.armed.clear();
+        self.update_links();
+        for slot in 0..self.slots.len() {
+            if self.s.honest(slot) && !self.slots[slot].is_up() {
+                self.start_member(slot);
+            }
+        }
+    }
+
+    /// The next agency's next record, through its own member's node if that is honest and up, otherwise the
+    /// next one that is (an agency's client fails over).
+    fn submit_next(&mut self) {
+        let agency = (self.submissions.len()) % self.s.n;
+        let Some(to) = (0..self.s.n)
+            .map(|k| (agency + k) % self.s.n)
+            .find(|&m| self.s.honest(m) && self.slots[m].is_up())
+        else {
             return;
         };
-        let outputs = machine.handle(input);
-        self.process(slot, outputs);
+        self.sequences[agency] += 1;
+        let tx = fixtures::certificate_tx(self.chain_id, agency, self.sequences[agency]);
+        self.submitted_ids.insert(tx.id());
+        let answer = self.submit(to, &tx);
+        self.submissions.push(Submission { tx, answer });
     }
 
-    fn record_signature(&mut self, slot: usize, msg: &Message) -> Result<(), String> {
-        if !self.honest(slot) {
-            return Ok(());
-        }
-        let validator = self.slots[slot].validator;
-        let (key, value) = match msg {
-            Message::Vote(v) => {
-                let vote: Vote = clearance_core::encoding::decode(v.vote.as_slice(), 512, "vote")
-                    .map_err(|e| e.to_string())?;
-                let step = match vote.kind {
-                    clearance_core::vote::VoteKind::Prevote => Step::Prevote,
-                    clearance_core::vote::VoteKind::Precommit => Step::Precommit,
-                };
-                ((validator, vote.height, vote.round, step), v.vote.0.clone())
-            }
-            Message::Proposal { proposal, .. } => {
-                return self.record_proposal_signature(slot, proposal);
-            }
-        };
-        match self.signed.get(&key) {
-            Some(previous) if *previous != value => Err(format!(
-                "honest validator {} signed two different messages at height {}, round {}, step {:?}",
-                key.0, key.1, key.2, key.3
-            )),
-            _ => {
-                self.signed.insert(key, value);
-                Ok(())
-            }
-        }
-    }
-
-    fn record_proposal_signature(
+    fn submit(
         &mut self,
-        slot: usize,
-        proposal: &SignedProposal,
-    ) -> Result<(), String> {
-        let p: Proposal =
-            clearance_core::encoding::decode(proposal.proposal.as_slice(), 512, "proposal")
-                .map_err(|e| e.to_string())?;
-        self.proposed_by.insert(p.block_hash);
-        if !self.honest(slot) {
-            return Ok(());
-        }
-        let key = (self.slots[slot].validator, p.height, p.round, Step::Propose);
-        match self.signed.get(&key) {
-            Some(previous) if *previous != proposal.proposal.0 => Err(format!(
-                "honest validator {} signed two different proposals at height {}, round {}",
-                key.0, key.1, key.2
-            )),
-            _ => {
-                self.signed.insert(key, proposal.proposal.0.clone());
-                Ok(())
-            }
-        }
+        to: usize,
+        tx: &SignedTx,
+    ) -> oneshot::Receiver<Result<Hash32, AdmitError>> {
+        let verified = tx.verify(&self.chain_id).expect("a valid transaction");
+        let (reply, answer) = oneshot::channel();
+        self.slots[to]
+            .driver()
+            .on_api(ApiRequest::Submit {
+                bytes: tx.to_bytes(),
+                tx: Box::new(verified),
+                reply,
+            })
+            .expect("driver");
+        self.settle(to);
+        answer
     }
 
-    fn process(&mut self, slot: usize, outputs: Vec<Output>) {
-        let cut = if self.slots[slot].crash_mid_output && !outputs.is_empty() {
-            self.slots[slot].crash_mid_output = false;
-            Some(self.rng.range(0, outputs.len() as u64 - 1) as usize)
-        } else {
-            None
-        };
-        for (i, output) in outputs.into_iter().enumerate() {
-            if cut == Some(i) {
-                self.crash(slot);
-                return;
-            }
-            if let Err(e) = self.apply(slot, output) {
-                panic!("{e}");
-            }
-            if self.slots[slot].machine.is_none() {
-                return;
-            }
-        }
-    }
-
-    fn apply(&mut self, slot: usize, output: Output) -> Result<(), String> {
-        match output {
-            Output::PersistSafetyState(state) => {
-                // The sim's disk syncs at once. Whatever the state says was signed counts as signed.
-                match state.signed.last() {
-                    Some(Signed::Vote(v)) => {
-                        self.record_signature(slot, &Message::Vote(v.clone()))?
-                    }
-                    Some(Signed::Proposal(p)) => self.record_proposal_signature(slot, p)?,
-                    None => {}
-                }
-                self.slots[slot].disk.safety = Some(state);
-            }
-            Output::Broadcast(msg) => {
-                self.record_signature(slot, &msg)?;
-                self.byzantine_broadcast(slot, msg);
-            }
-            Output::ScheduleTimeout { timeout, after_ms } => {
-                let incarnation = self.slots[slot].incarnation;
-                self.push(
-                    self.now + after_ms,
-                    Event::Timeout {
-                        slot,
-                        incarnation,
-                        timeout,
-                    },
-                );
-            }
-            Output::ValidateBlock { height, block } => {
-                let valid = self.is_valid(height, &block);
-                self.feed_later(
-                    slot,
-                    Input::BlockVerdict {
-                        height,
-                        block_hash: block_hash(block.header.as_slice()),
-                        valid,
-                    },
-                );
-            }
-            Output::BuildBlock { height, round } => {
-                let validator = self.slots[slot].validator;
-                let block = self.new_block(height, validator, true);
-                self.feed_later(
-                    slot,
-                    Input::BlockToPropose {
-                        height,
-                        round,
-                        block,
-                    },
-                );
-            }
-            Output::Decide {
-                height,
-                block,
-                certificate,
-                ..
-            } => {
-                if self.honest(slot) {
-                    self.decided_by_consensus.entry(height).or_insert(self.now);
-                }
-                self.commit(slot, height, block, certificate)?
-            }
-            Output::Evidence(e) => {
-                e.verify(&self.chain_id, &self.set)
-                    .map_err(|err| format!("the machine reported false evidence: {err}"))?;
-                self.evidence += 1;
-            }
-        }
-        Ok(())
-    }
-
-    fn commit(
-        &mut self,
-        slot: usize,
-        height: u64,
-        block: Block,
-        cert: CommitCertificate,
-    ) -> Result<(), String> {
-        let view = block.verify_body().map_err(|e| {
-            format!("slot {slot} decided height {height}, a block whose body does not match: {e}")
-        })?;
-        verify_commit(&self.chain_id, &self.set, &view, &cert).map_err(|e| {
-            format!("slot {slot} decided height {height} with a bad certificate: {e}")
-        })?;
-        let committed = self.committed_height(slot);
-        if height <= committed {
-            // Already committed through block sync while the machine was deciding it.
-            let (stored, _) = &self.slots[slot].disk.chain[(height - 1) as usize];
-            if block_hash(stored.header.as_slice()) != view.hash && self.honest(slot) {
-                return Err(format!(
-                    "agreement violated at height {height} within slot {slot}"
-                ));
-            }
-            return Ok(());
-        }
-        if committed + 1 != height {
-            return Err(format!(
-                "slot {slot} decided height {height} with {committed} committed"
-            ));
-        }
-        if self.honest(slot) {
-            // Validity: decided blocks were proposed and are valid.
-            if !self.proposed_by.contains(&view.hash) {
-                return Err(format!(
-                    "height {height}: a block nobody proposed was decided"
-                ));
-            }
-            match self.proposed.get(&view.hash) {
-                Some(true) => {}
-                Some(false) => {
-                    return Err(format!("height {height}: an invalid block was decided"));
-                }
-                None => {
-                    return Err(format!(
-                        "height {height}: a block the sim never built was decided"
-                    ));
-                }
-            }
-            // Agreement.
-            match self.decisions.get(&height) {
-                Some(other) if *other != view.hash => {
-                    return Err(format!(
-                        "agreement violated at height {height}: {} and {} decided",
-                        other, view.hash
-                    ));
-                }
-                _ => {
-                    self.decisions.insert(height, view.hash);
-                }
-            }
-            self.decided_at.entry((slot, height)).or_insert(self.now);
-        }
-        self.slots[slot].disk.chain.push((block, cert));
-        let set = self.set.clone();
-        self.feed_later(
-            slot,
-            Input::HeightCommitted {
-                height,
-                next_validators: set,
-            },
-        );
-        Ok(())
-    }
-
-    /// Sends a node's message, twisted by its behaviour.
-    fn byzantine_broadcast(&mut self, slot: usize, msg: Message) {
-        let all = self.all_slots();
-        let (left, right): (Vec<usize>, Vec<usize>) = all.iter().partition(|s| *s % 2 == 0);
-        let validator = self.slots[slot].validator;
-        match (self.slots[slot].behavior, &msg) {
-            (Behavior::EquivocatingProposer, Message::Proposal { proposal, .. }) => {
-                let Ok(p) = clearance_core::encoding::decode::<Proposal>(
-                    proposal.proposal.as_slice(),
-                    512,
-                    "p",
-                ) else {
-                    return;
-                };
-                if p.proposer != self.set.validators()[validator].member {
-                    // Relaying someone else's proposal: pass it on unchanged.
-                    return self.broadcast_to(slot, &all, &msg);
-                }
-                let twisted = if self.rng.chance(0.3) {
-                    // The same signed proposal with another body under the same header: must be refused.
-                    let Message::Proposal { block, .. } = &msg else {
-                        return;
-                    };
-                    let mut tampered = block.clone();
-                    tampered.txs = vec![clearance_core::Bytes(b"tampered".to_vec())];
-                    Message::Proposal {
-                        proposal: proposal.clone(),
-                        block: tampered,
-                    }
-                } else {
-                    let valid = self.rng.chance(0.5);
-                    let block = self.new_block(p.height, validator, valid);
-                    let other = Proposal {
-                        block_hash: block_hash(block.header.as_slice()),
-                        ..p
-                    };
-                    let signed = SignedProposal::sign(&other, &self.keys[validator]);
-                    self.proposed_by.insert(other.block_hash);
-                    Message::Proposal {
-                        proposal: signed,
-                        block,
-                    }
-                };
-                self.broadcast_to(slot, &left, &msg);
-                self.broadcast_to(slot, &right, &twisted);
-            }
-            (Behavior::DoubleVoter, Message::Vote(v)) => {
-                let Ok(vote) =
-                    clearance_core::encoding::decode::<Vote>(v.vote.as_slice(), 512, "v")
-                else {
-                    return;
-                };
-                if vote.validator != self.set.validators()[validator].member {
-                    return self.broadcast_to(slot, &all, &msg);
-                }
-                let other = Vote {
-                    block: match vote.block {
-                        Some(_) if self.rng.chance(0.5) => None,
-                        _ => Some(nonce_hash(u64::MAX - self.rng.range(0, 1000))),
-                    },
-                    ..vote
-                };
-                let twisted = Message::Vote(SignedVote::sign(&other, &self.keys[validator]));
-                self.broadcast_to(slot, &left, &msg);
-                self.broadcast_to(slot, &right, &twisted);
-            }
-            (Behavior::SelectiveThenSilent, _) => {
-                if self.now < self.s.silent_at {
-                    let some: Vec<usize> =
-                        all.into_iter().filter(|_| self.rng.chance(0.5)).collect();
-                    self.broadcast_to(slot, &some, &msg);
-                }
-            }
-            _ => self.broadcast_to(slot, &all, &msg),
-        }
-    }
-
-    fn crash(&mut self, slot: usize) {
-        self.slots[slot].machine = None;
-        self.slots[slot].incarnation += 1;
-    }
-
-    /// Block sync: a node behind a reachable peer fetches the next block and its certificate, verifies the
-    /// certificate and commits. The real node does the same over request-response.
-    fn sync(&mut self, slot: usize) -> Result<(), String> {
+    /// Runs every event due up to `until`, in time order; stops early when `done` holds after an event.
+    fn run_until(&mut self, until: Instant, mut done: impl FnMut(&Sim) -> bool) -> bool {
         loop {
-            let before = self.committed_height(slot);
-            self.sync_one(slot)?;
-            if self.committed_height(slot) == before {
-                return Ok(());
+            if done(self) {
+                return true;
+            }
+            let next_delivery = self.net.next_at();
+            let next_wake = self
+                .slots
+                .iter()
+                .filter_map(|m| m.driver.as_ref()?.next_wake())
+                .min();
+            let next_tick = self
+                .slots
+                .iter()
+                .filter(|m| m.is_up())
+                .map(|m| m.next_tick)
+                .min();
+            let next_action = self.schedule.peek().map(|a| a.0.0);
+            let Some(at) = [next_delivery, next_wake, next_tick, next_action]
+                .into_iter()
+                .flatten()
+                .min()
+            else {
+                return false;
+            };
+            if at > until {
+                self.clock.set(until);
+                return false;
+            }
+            self.clock.set(at);
+            if next_action == Some(at) {
+                if let Some(Reverse((_, _, action))) = self.schedule.pop() {
+                    self.act(action);
+                }
+                continue;
+            }
+            if next_delivery == Some(at) {
+                self.deliver_next();
+                continue;
+            }
+            let woken = self
+                .slots
+                .iter()
+                .position(|m| m.driver.as_ref().and_then(|d| d.next_wake()) == Some(at));
+            if let Some(slot) = woken {
+                self.slots[slot].driver().on_wake().expect("driver");
+                self.settle(slot);
+                continue;
+            }
+            if let Some(slot) = self
+                .slots
+                .iter()
+                .position(|m| m.is_up() && m.next_tick == at)
+            {
+                self.slots[slot].next_tick = at + member::TICK;
+                self.slots[slot].driver().on_tick().expect("driver");
+                self.settle(slot);
             }
         }
     }
 
-    fn sync_one(&mut self, slot: usize) -> Result<(), String> {
-        let mine = self.committed_height(slot);
-        let source = (0..self.slots.len()).find(|&o| {
-            o != slot
-                && self.slots[o].machine.is_some()
-                && self.can_reach(o, slot)
-                && self.committed_height(o) > mine
-        });
-        let Some(source) = source else {
-            return Ok(());
-        };
-        let (block, cert) = self.slots[source].disk.chain[mine as usize].clone();
-        let view = HeaderView::from_bytes(block.header.as_slice()).map_err(|e| e.to_string())?;
-        if verify_commit(&self.chain_id, &self.set, &view, &cert).is_err() {
-            return Ok(()); // a Byzantine source; the node would ask another peer.
-        }
-        self.commit(slot, mine + 1, block, cert)
+    fn honest_slots(&self) -> Vec<usize> {
+        (0..self.slots.len())
+            .filter(|s| self.s.honest(*s))
+            .collect()
     }
 
-    fn regossip(&mut self, slot: usize) -> Result<(), String> {
-        if self.slots[slot].machine.is_some() {
-            self.sync(slot)?;
-        }
-        let Some(machine) = self.slots[slot].machine.as_ref() else {
-            return Ok(());
-        };
-        // Like the real node, re-send only when stuck; a node that is making progress is being heard.
-        let progress = Some((machine.height(), machine.round(), machine.step()));
-        if std::mem::replace(&mut self.slots[slot].last_progress, progress) != progress {
-            return Ok(());
-        }
-        let Some(machine) = self.slots[slot].machine.as_ref() else {
-            return Ok(());
-        };
-        for msg in machine.gossip() {
-            self.byzantine_broadcast(slot, msg);
-        }
-        Ok(())
+    fn height(&self, slot: usize) -> u64 {
+        self.slots[slot]
+            .driver
+            .as_ref()
+            .map_or(0, |d| d.ledger().head().height)
     }
 
     /// Runs the scenario to its end and checks it.
     pub fn run(mut self) -> Result<Report, String> {
         for slot in 0..self.slots.len() {
-            self.start_slot(slot);
-            let first = self.rng.range(500, 1500);
-            self.push(first, Event::Regossip { slot });
-        }
-        for (slot, at, back, mid) in self.s.crashes.clone() {
-            self.push(
-                at,
-                Event::Crash {
-                    slot,
-                    mid_output: mid,
-                },
-            );
-            self.push(back, Event::Restart { slot });
-        }
-        let deadline = self.s.heal_at + self.s.liveness_bound_ms;
-        let mut target: Option<u64> = None;
-        while let Some(Reverse((at, _, id))) = self.queue.pop() {
-            if at > deadline {
-                break;
+            if self.s.behaviors[slot] != Behavior::Silent {
+                self.start_member(slot);
             }
-            self.now = at;
-            if target.is_none() && self.now >= self.s.heal_at {
-                let base = self.decisions.keys().next_back().copied().unwrap_or(0);
-                target = Some(base + self.s.heights_after_heal);
-            }
-            let Some(event) = self.events.remove(&id) else {
-                continue;
+        }
+        for (i, (from, to, _)) in self.s.partitions.clone().into_iter().enumerate() {
+            self.plan(self.at_ms(from), Action::PartitionStart(i));
+            self.plan(self.at_ms(to), Action::PartitionEnd);
+        }
+        for (slot, at, down_ms, after_signing) in self.s.crashes.clone() {
+            let action = Action::Crash {
+                slot,
+                down_ms,
+                after_signing,
             };
-            match event {
-                Event::Input {
-                    slot,
-                    incarnation,
-                    input,
-                } => {
-                    if self.slots[slot].incarnation == incarnation {
-                        self.feed(slot, input);
-                    }
-                }
-                Event::Deliver { to, msg } => {
-                    let input = match msg {
-                        Message::Proposal { proposal, block } => {
-                            Input::Proposal { proposal, block }
-                        }
-                        Message::Vote(v) => Input::Vote(v),
-                    };
-                    self.feed(to, input);
-                }
-                Event::Timeout {
-                    slot,
-                    incarnation,
-                    timeout,
-                } => {
-                    if self.slots[slot].incarnation == incarnation {
-                        self.feed(slot, Input::Timeout(timeout));
-                    }
-                }
-                Event::Regossip { slot } => {
-                    self.regossip(slot)?;
-                    let next = self.now + 1000;
-                    self.push(next, Event::Regossip { slot });
-                }
-                Event::Crash { slot, mid_output } => {
-                    if mid_output {
-                        self.slots[slot].crash_mid_output = true;
-                    } else {
-                        self.crash(slot);
-                    }
-                }
-                Event::Restart { slot } => {
-                    self.slots[slot].crash_mid_output = false;
-                    if self.slots[slot].machine.is_none() {
-                        self.start_slot(slot);
-                    }
-                }
-            }
-            if let Some(t) = target {
-                let done = (0..self.slots.len())
-                    .filter(|s| self.honest(*s))
-                    .all(|s| self.decided_at.contains_key(&(s, t)));
-                if done {
-                    return Ok(Report {
-                        decided_heights: t,
-                        by_consensus: self.decided_by_consensus.len() as u64,
-                        messages: self.messages,
-                        evidence: self.evidence,
-                    });
-                }
+            self.plan(self.at_ms(at), action);
+        }
+        for slot in 0..self.slots.len() {
+            if self.s.behaviors[slot] == Behavior::SelectiveThenSilent {
+                self.plan(self.at_ms(self.s.silent_at), Action::FallSilent(slot));
             }
         }
-        let t = target.unwrap_or(self.s.heights_after_heal);
-        let behind: Vec<String> = (0..self.slots.len())
-            .filter(|s| self.honest(*s) && !self.decided_at.contains_key(&(*s, t)))
-            .map(|s| {
-                let state = self.slots[s]
-                    .machine
-                    .as_ref()
-                    .map(|m| format!("\n  {}\n  {:?}", m.describe(), m.ignored()));
-                format!(
-                    "slot {s} at height {}{}",
-                    self.committed_height(s),
-                    state.unwrap_or_default()
-                )
-            })
+        self.plan(self.at_ms(self.s.heal_at), Action::Heal);
+        self.plan(self.at_ms(50), Action::Submit);
+
+        // Liveness after the heal.
+        let heal = self.at_ms(self.s.heal_at);
+        self.run_until(heal, |_| false);
+        self.run_until(heal, |sim| sim.healed);
+        let honest = self.honest_slots();
+        let base = honest.iter().map(|s| self.height(*s)).max().unwrap_or(0);
+        let target = base + self.s.heights_after_heal;
+        let deadline = heal + Duration::from_millis(self.s.liveness_bound_ms);
+        let live = self.run_until(deadline, |sim| {
+            honest.iter().all(|s| sim.height(*s) >= target)
+        });
+        if !live {
+            let heights: Vec<String> = honest
+                .iter()
+                .map(|s| match self.slots[*s].driver.as_ref() {
+                    Some(d) => format!("\nslot {s}: {}", d.describe()),
+                    None => format!("\nslot {s}: down"),
+                })
+                .collect();
+            return Err(format!(
+                "liveness: {} ms after the heal, not every honest member committed height {target}: {}",
+                self.s.liveness_bound_ms,
+                heights.join(", ")
+            ));
+        }
+
+        // Agencies stop, and submit again what an honest member acknowledged but no member committed (it was
+        // lost with a crashed member's mempool); then every honest member must hold all of it, at one head.
+        self.submitting = false;
+        let acknowledged = self.acknowledged();
+        let reference = honest[0];
+        let missing: Vec<SignedTx> = acknowledged
+            .iter()
+            .filter(|(id, _)| !self.checks.committed(&self.slots[reference], id))
+            .map(|(_, tx)| tx.clone())
             .collect();
-        Err(format!(
-            "liveness: {} ms after the heal, not every honest node decided height {t}: {}",
-            self.s.liveness_bound_ms,
-            behind.join(", ")
-        ))
+        for tx in &missing {
+            drop(self.submit(reference, tx));
+        }
+        let settle_by = self.now() + Duration::from_secs(30);
+        let settled = self.run_until(settle_by, |sim| {
+            sim.checks.settled(&sim.slots, &honest, &acknowledged)
+        });
+        self.checks.final_checks(
+            &self.slots,
+            &honest,
+            &acknowledged,
+            &self.submitted_ids,
+            settled,
+        )?;
+        Ok(Report {
+            heights: self.height(reference),
+            acknowledged: acknowledged.len(),
+            messages: self.net.messages,
+            evidence: self.checks.evidence(&self.slots),
+            virtual_ms: self.elapsed_ms(),
+        })
+    }
+
+    /// Records an honest member acknowledged.
+    fn acknowledged(&mut self) -> Vec<(Hash32, SignedTx)> {
+        self.submissions
+            .iter_mut()
+            .filter_map(|s| match s.answer.try_recv() {
+                Ok(Ok(id)) => Some((id, s.tx.clone())),
+                _ => None,
+            })
+            .collect()
     }
 }
 

@@ -1,0 +1,245 @@
+//! What every run must satisfy, recorded as it goes (signatures, penalties) and checked at its end (agreement,
+//! validity, acknowledged records, equal heads).
+
+use super::member::Member;
+use super::{Behavior, Scenario};
+use clearance_core::Hash32;
+use clearance_core::block::Block;
+use clearance_core::genesis::Genesis;
+use clearance_core::tx::SignedTx;
+use clearance_core::vote::VoteKind;
+use clearance_node::consensus::{Message, Signed, Step};
+use clearance_node::network::wire::{self, ConsensusItem};
+use libp2p::PeerId;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+
+pub struct Checks {
+    /// Validators whose every slot is honest: only their signatures must never conflict.
+    honest_validators: BTreeSet<usize>,
+    honest_slots: BTreeSet<usize>,
+    peers: Vec<PeerId>,
+    /// (validator, height, round, step) -> the bytes it signed there.
+    signed: HashMap<(usize, u64, u32, Step), Vec<u8>>,
+    /// Each slot's last signed (height, round, step), as persisted.
+    last_signed: Vec<Option<(u64, u32, Step)>>,
+    /// Penalties an honest member gave an honest member.
+    penalties: Vec<String>,
+}
+
+impl Checks {
+    pub fn new(s: &Scenario, genesis: &Genesis) -> Checks {
+        let honest_validators = (0..s.n)
+            .filter(|v| s.behaviors[*v] == Behavior::Honest)
+            .collect();
+        Checks {
+            honest_validators,
+            honest_slots: (0..s.behaviors.len()).filter(|x| s.honest(*x)).collect(),
+            peers: genesis
+                .members
+                .iter()
+                .map(|m| m.peer_id.to_peer_id().parse().expect("peer id"))
+                .collect(),
+            signed: HashMap::new(),
+            last_signed: vec![None; s.behaviors.len()],
+            penalties: Vec::new(),
+        }
+    }
+
+    /// Records what a member's persisted safety state says it signed; true if it signed since the last look.
+    pub fn after_settle(&mut self, slot: usize, member: &Member) -> bool {
+        let Some(driver) = member.driver.as_ref() else {
+            return false;
+        };
+        let persisted = driver.ledger().store().load_safety().expect("safety state");
+        for signed in persisted.iter().flat_map(|state| &state.signed) {
+            match signed {
+                Signed::Vote(vote) => self.record_vote(&vote.vote.0),
+                Signed::Proposal(p) => self.record_proposal(&p.proposal.0),
+            }
+        }
+        let last = persisted.as_ref().and_then(|state| state.last_signed);
+        std::mem::replace(&mut self.last_signed[slot], last) != last
+    }
+
+    /// Records a consensus item as it leaves a member (its own message or a relay: the signer is named inside).
+    pub fn on_wire(&mut self, item: &[u8]) {
+        match wire::decode_item(item) {
+            Ok(ConsensusItem::Message(Message::Vote(v))) => self.record_vote(&v.vote.0),
+            Ok(ConsensusItem::Message(Message::Proposal { proposal, .. })) => {
+                self.record_proposal(&proposal.proposal.0)
+            }
+            Ok(ConsensusItem::CompactProposal(c)) => self.record_proposal(&c.proposal.proposal.0),
+            _ => {}
+        }
+    }
+
+    fn record_vote(&mut self, bytes: &[u8]) {
+        let vote: clearance_core::vote::Vote =
+            clearance_core::encoding::decode(bytes, 512, "vote").expect("a signed vote decodes");
+        let Some(signer) = self.index_of(&vote.validator) else {
+            return;
+        };
+        let step = match vote.kind {
+            VoteKind::Prevote => Step::Prevote,
+            VoteKind::Precommit => Step::Precommit,
+        };
+        self.record(signer, vote.height, vote.round, step, bytes);
+    }
+
+    fn record_proposal(&mut self, bytes: &[u8]) {
+        let p: clearance_core::vote::Proposal =
+            clearance_core::encoding::decode(bytes, 512, "proposal")
+                .expect("a signed proposal decodes");
+        let Some(signer) = self.index_of(&p.proposer) else {
+            return;
+        };
+        self.record(signer, p.height, p.round, Step::Propose, bytes);
+    }
+
+    fn index_of(&self, member: &clearance_core::ids::CountryCode) -> Option<usize> {
+        let index = super::fixtures::MEMBERS
+            .iter()
+            .position(|m| *m == member.as_str())?;
+        self.honest_validators.contains(&index).then_some(index)
+    }
+
+    fn record(&mut self, validator: usize, height: u64, round: u32, step: Step, bytes: &[u8]) {
+        let key = (validator, height, round, step);
+        if let Some(previous) = self.signed.get(&key) {
+            assert!(
+                previous.as_slice() == bytes,
+                "honest validator {} signed two different messages at height {height}, round {round}, \
+                 step {step:?}",
+                super::fixtures::MEMBERS[validator]
+            );
+            return;
+        }
+        self.signed.insert(key, bytes.to_vec());
+    }
+
+    pub fn penalised(&mut self, by: usize, peer: &PeerId, reason: &str) {
+        let Some(validator) = self.peers.iter().position(|p| p == peer) else {
+            return;
+        };
+        if self.honest_slots.contains(&by) && self.honest_validators.contains(&validator) {
+            self.penalties.push(format!(
+                "slot {by} penalised honest {}: {reason}",
+                super::fixtures::MEMBERS[validator]
+            ));
+        }
+    }
+
+    pub fn committed(&self, member: &Member, id: &Hash32) -> bool {
+        member
+            .driver
+            .as_ref()
+            .is_some_and(|d| d.ledger().store().tx_location(id).expect("read").is_some())
+    }
+
+    /// Every honest member up, at one head, holding every acknowledged record.
+    pub fn settled(
+        &self,
+        slots: &[Member],
+        honest: &[usize],
+        acknowledged: &[(Hash32, SignedTx)],
+    ) -> bool {
+        let Some(first) = slots[honest[0]].driver.as_ref() else {
+            return false;
+        };
+        let head = first.ledger().head();
+        honest.iter().all(|&s| {
+            slots[s]
+                .driver
+                .as_ref()
+                .is_some_and(|d| d.ledger().head() == head)
+        }) && acknowledged
+            .iter()
+            .all(|(id, _)| self.committed(&slots[honest[0]], id))
+    }
+
+    pub fn final_checks(
+        &self,
+        slots: &[Member],
+        honest: &[usize],
+        acknowledged: &[(Hash32, SignedTx)],
+        submitted: &BTreeSet<Hash32>,
+        settled: bool,
+    ) -> Result<(), String> {
+        if !self.penalties.is_empty() {
+            return Err(format!("honest members penalised: {:?}", self.penalties));
+        }
+        let heads: Vec<String> = honest
+            .iter()
+            .map(|&s| match slots[s].driver.as_ref() {
+                Some(d) => format!("slot {s}: {:?}", d.ledger().head()),
+                None => format!("slot {s}: down"),
+            })
+            .collect();
+        if !settled {
+            let missing = acknowledged
+                .iter()
+                .filter(|(id, _)| !self.committed(&slots[honest[0]], id))
+                .count();
+            return Err(format!(
+                "30 s after the agencies stopped, the honest members are not at one head with every \
+                 acknowledged record ({missing} of {} missing at slot {}): {heads:?}",
+                acknowledged.len(),
+                honest[0]
+            ));
+        }
+        let stores: Vec<_> = honest
+            .iter()
+            .map(|&s| slots[s].driver.as_ref().expect("up").ledger().store())
+            .collect();
+        let height = slots[honest[0]]
+            .driver
+            .as_ref()
+            .expect("up")
+            .ledger()
+            .head()
+            .height;
+        for h in 1..=height {
+            let blocks: Vec<Vec<u8>> = stores
+                .iter()
+                .map(|st| st.block_bytes(h).expect("read").expect("a block").block)
+                .collect();
+            if blocks.iter().any(|b| *b != blocks[0]) {
+                return Err(format!(
+                    "agreement: honest members hold different blocks at {h}"
+                ));
+            }
+            let block = Block::from_bytes(&blocks[0]).expect("a stored block decodes");
+            for tx in &block.txs {
+                let id = SignedTx::from_bytes(tx.as_slice())
+                    .expect("a committed transaction decodes")
+                    .id();
+                if !submitted.contains(&id) {
+                    return Err(format!(
+                        "validity: height {h} commits transaction {id}, which no agency submitted"
+                    ));
+                }
+            }
+        }
+        for (id, _) in acknowledged {
+            for (k, store) in stores.iter().enumerate() {
+                let location = store.tx_location(id).expect("read");
+                let result = location.and_then(|l| store.tx_result(&l).expect("read"));
+                if result.is_none() {
+                    return Err(format!(
+                        "acknowledged record {id} has no result at slot {}",
+                        honest[k]
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn evidence(&self, slots: &[Member]) -> u64 {
+        slots
+            .iter()
+            .map(|m| m.metrics.evidence_total.load(Ordering::Relaxed))
+            .sum()
+    }
+}

@@ -1,0 +1,163 @@
+//! One simulated member: the real driver (machine, ledger, mempool, block sync, gossip) on RocksDB in an
+//! in-memory environment, behind ports that the simulation owns: a virtual clock, an outbox it routes, no status
+//! board, and background work run inline.
+
+use super::fixtures::key;
+use clearance_core::genesis::Genesis;
+use clearance_node::driver::ports::{Background, Clock, NetClosed, NetSink, StatusBoard};
+use clearance_node::driver::{Driver, DriverParts};
+use clearance_node::ledger::Ledger;
+use clearance_node::mempool::Mempool;
+use clearance_node::metrics::Metrics;
+use clearance_node::network::{ConsensusChannel, NetCommand};
+use clearance_node::status::Status;
+use clearance_node::storage::{MemoryDisk, Store};
+use libp2p::PeerId;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The driver's housekeeping tick, as the tokio shell runs it.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Virtual time: moves only when the simulation moves it.
+pub struct SimClock {
+    pub start: Instant,
+    pub now: Mutex<Instant>,
+    pub wall_start_ms: u64,
+}
+
+impl SimClock {
+    pub fn set(&self, at: Instant) {
+        let mut now = self.now.lock().expect("clock");
+        *now = at.max(*now);
+    }
+}
+
+impl Clock for SimClock {
+    fn now(&self) -> Instant {
+        *self.now.lock().expect("clock")
+    }
+    fn wall_ms(&self) -> u64 {
+        self.wall_start_ms + self.now().duration_since(self.start).as_millis() as u64
+    }
+}
+
+/// What a driver sent, collected until the simulation routes it.
+#[derive(Default)]
+pub struct Outbox(pub Mutex<Vec<NetCommand>>);
+
+impl NetSink for Outbox {
+    fn send(&self, cmd: NetCommand) -> Result<(), NetClosed> {
+        self.0.lock().expect("outbox").push(cmd);
+        Ok(())
+    }
+}
+
+impl Outbox {
+    pub fn take(&self) -> Vec<NetCommand> {
+        std::mem::take(&mut *self.0.lock().expect("outbox"))
+    }
+}
+
+struct NoStatus;
+impl StatusBoard for NoStatus {
+    fn publish(&self, _: Status) {}
+}
+
+/// Block-sync answers are read at once, on the simulation's thread.
+struct Inline;
+impl Background for Inline {
+    fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
+        job();
+    }
+}
+
+/// A slot of the simulation: a validator's node, or the second instance of a twin.
+pub struct Member {
+    /// The validator this slot signs as.
+    pub validator: usize,
+    /// `None` while the member is down.
+    pub driver: Option<Driver>,
+    pub outbox: Arc<Outbox>,
+    pub peer: PeerId,
+    /// What the network layer checks before the driver sees an item (signatures, limits).
+    pub checker: ConsensusChannel,
+    pub next_tick: Instant,
+    /// Survives crashes, like a data directory.
+    pub disk: MemoryDisk,
+    /// Kept across restarts, like a scraper's view of the counters.
+    pub metrics: Arc<Metrics>,
+}
+
+impl Member {
+    pub fn new(genesis: &Genesis, validator: usize, first_tick: Instant) -> Member {
+        let metrics = Arc::new(Metrics::default());
+        let peer = genesis.members[validator]
+            .peer_id
+            .to_peer_id()
+            .parse()
+            .expect("peer id");
+        Member {
+            validator,
+            driver: None,
+            outbox: Arc::new(Outbox::default()),
+            peer,
+            checker: ConsensusChannel::new(
+                genesis.chain_id(),
+                genesis.validator_set().expect("validator set"),
+                metrics.clone(),
+            ),
+            next_tick: first_tick,
+            disk: MemoryDisk::new().expect("in-memory disk"),
+            metrics,
+        }
+    }
+
+    pub fn driver(&mut self) -> &mut Driver {
+        self.driver.as_mut().expect("a running member")
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.driver.is_some()
+    }
+
+    /// Starts the node over what its disk holds: what a restart after `kill -9` finds.
+    pub fn start(&mut self, genesis: &Genesis, clock: Arc<SimClock>) {
+        let chain_id = genesis.chain_id();
+        let validators = genesis.validator_set().expect("validator set");
+        let store = Arc::new(Store::open_in_memory(&self.disk, "node", genesis).expect("store"));
+        let ledger =
+            Ledger::new(store, chain_id, genesis.params.clone(), validators).expect("ledger");
+        let mempool = Mempool::new(
+            chain_id,
+            50_000,
+            128 << 20,
+            genesis.params.max_tx_bytes as usize,
+        );
+        let (events, _) = tokio::sync::broadcast::channel(16);
+        let mut driver = Driver::new(DriverParts {
+            ledger,
+            mempool,
+            genesis: genesis.clone(),
+            key: key(self.validator as u8 + 1),
+            net: self.outbox.clone(),
+            metrics: self.metrics.clone(),
+            status: Box::new(NoStatus),
+            clock: clock.clone(),
+            background: Box::new(Inline),
+            base_status: Status::default(),
+            events,
+            min_block_interval: Duration::from_millis(50),
+        })
+        .expect("driver");
+        driver.start().expect("start");
+        self.next_tick = clock.now.lock().expect("clock").to_owned() + TICK;
+        self.driver = Some(driver);
+    }
+
+    /// `kill -9`: the process and everything in memory are gone, and so is what it had not sent yet.
+    pub fn crash(&mut self) {
+        self.driver = None;
+        self.outbox.take();
+    }
+}
