@@ -123,6 +123,7 @@ pub struct Store {
 const MEMTABLE_BUDGET: usize = 64 << 20;
 /// One column family's memtable before it is flushed.
 const CF_MEMTABLE: usize = 16 << 20;
+const IN_MEMORY_CF_MEMTABLE: usize = 256 << 10;
 /// The block cache that every column family shares.
 const BLOCK_CACHE: usize = 64 << 20;
 /// About 1 % false positives.
@@ -167,6 +168,13 @@ impl Store {
         // could hold over a gigabyte: one budget for all memtables and one cache for all blocks bound a node's
         // memory however large the ledger grows.
         opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
+        // An in-memory store holds a simulated member's few blocks: small memtables, whose bloom filters and
+        // arenas are allocated (and zeroed) at every open, keep a simulated restart cheap.
+        let cf_memtable = if memory.is_some() {
+            IN_MEMORY_CF_MEMTABLE
+        } else {
+            CF_MEMTABLE
+        };
         let cache = Cache::new_lru_cache(BLOCK_CACHE);
         let cfs = CFS.map(|name| {
             let mut table = BlockBasedOptions::default();
@@ -177,7 +185,7 @@ impl Store {
             table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
             let mut cf = Options::default();
             cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            cf.set_write_buffer_size(CF_MEMTABLE);
+            cf.set_write_buffer_size(cf_memtable);
             cf.set_memtable_whole_key_filtering(true);
             cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
             cf.set_block_based_table_factory(&table);
