@@ -68,6 +68,11 @@ impl SignedVote {
         self.claimed().map(|v| v.height)
     }
 
+    /// The vote's bytes decoded (the canonical decoding, with its size limit), not verified.
+    pub fn decode(&self) -> Result<Vote, DecodeError> {
+        encoding::decode::<Vote>(self.vote.as_slice(), limit::VOTE, "vote")
+    }
+
     /// The vote as it claims to be, decoded but not verified: for routing and bookkeeping only.
     pub fn claimed(&self) -> Option<Vote> {
         encoding::decode::<Vote>(self.vote.as_slice(), limit::VOTE, "vote").ok()
@@ -147,6 +152,11 @@ impl SignedProposal {
     /// The height the proposal claims, decoded but not verified: for routing and scheduling only.
     pub fn height_hint(&self) -> Option<u64> {
         self.claimed().map(|p| p.height)
+    }
+
+    /// The proposal's bytes decoded (the canonical decoding, with its size limit), not verified.
+    pub fn decode(&self) -> Result<Proposal, DecodeError> {
+        encoding::decode::<Proposal>(self.proposal.as_slice(), limit::VOTE, "proposal")
     }
 
     /// The proposal as it claims to be, decoded but not verified: for routing and bookkeeping only.

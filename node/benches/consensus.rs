@@ -1,5 +1,6 @@
 //! Baseline for the bare consensus state machine: heights decided per second by n in-process validators with
-//! instant, lossless delivery and real ed25519 signing and verification. No network, no disk, no execution.
+//! instant, lossless delivery and real ed25519 signing and verification (each node's `Verifier` checks what it
+//! receives, as its network layer does). No network, no disk, no execution.
 //!
 //! `cargo bench -p clearance-node --bench consensus`
 
@@ -10,7 +11,7 @@ use clearance_core::hash::Hash32;
 use clearance_core::ids::CountryCode;
 use clearance_core::time::Timestamp;
 use clearance_core::validator::{Validator, ValidatorSet};
-use clearance_node::consensus::{Config, Input, Machine, Message, Output, Timeouts};
+use clearance_node::consensus::{Config, Input, Machine, Message, Output, Timeouts, Verifier};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::collections::VecDeque;
 
@@ -18,6 +19,7 @@ const IDS: [&str; 7] = ["AZ", "CN", "DE", "FR", "JP", "KG", "KZ"];
 
 struct Net {
     machines: Vec<Machine>,
+    verifiers: Vec<Verifier>,
     set: ValidatorSet,
     chain_id: Hash32,
     nonce: u64,
@@ -56,6 +58,9 @@ impl Net {
             .collect();
         Net {
             machines,
+            verifiers: (0..n)
+                .map(|_| Verifier::new(chain_id, set.clone()))
+                .collect(),
             set,
             chain_id,
             nonce: 0,
@@ -127,18 +132,16 @@ impl Net {
             match output {
                 Output::Broadcast(Message::Vote(v)) => {
                     for j in (0..n).filter(|j| *j != i) {
-                        work.push_back((j, Input::Vote(v.clone())));
+                        let checked = self.verifiers[j].vote(v.clone()).expect("a valid vote");
+                        work.push_back((j, Input::Vote(checked)));
                     }
                 }
                 Output::Broadcast(Message::Proposal { proposal, block }) => {
                     for j in (0..n).filter(|j| *j != i) {
-                        work.push_back((
-                            j,
-                            Input::Proposal {
-                                proposal: proposal.clone(),
-                                block: block.clone(),
-                            },
-                        ));
+                        let checked = self.verifiers[j]
+                            .proposal(proposal.clone(), block.clone())
+                            .expect("a valid proposal");
+                        work.push_back((j, Input::Proposal(checked)));
                     }
                 }
                 Output::BuildBlock { height, round } => {

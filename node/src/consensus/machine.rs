@@ -5,6 +5,7 @@
 //! timeouts to schedule, safety state to persist, blocks to validate or build, decisions and evidence. Nothing
 //! here reads a clock, draws randomness or does I/O, so a seeded simulation replays it exactly.
 
+use super::checked::{CheckError, CheckedMessage, CheckedProposal, CheckedVote, Verifier};
 use super::peer_gossip::Item;
 use super::types::{Ignored, Input, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts};
 use super::votes::{VoteBook, VoteOutcome};
@@ -57,7 +58,8 @@ pub struct Machine {
     chain_id: Hash32,
     timeouts: Timeouts,
     key: Option<SecretKey>,
-    validators: ValidatorSet,
+    /// The validator set of this height, and the checks of messages against it.
+    verifier: Verifier,
     /// This node's index in `validators`, if it is a member.
     me: Option<usize>,
     /// h_p, round_p, step_p, the lock, the valid value and what was signed.
@@ -104,7 +106,7 @@ impl Machine {
             timeouts: config.timeouts,
             key: config.key,
             me: None,
-            validators,
+            verifier: Verifier::new(config.chain_id, validators),
             safety,
             decided: false,
             votes: VoteBook::default(),
@@ -139,14 +141,15 @@ impl Machine {
                 self.verdicts.insert(hash, true);
                 self.blocks.insert(hash, block);
             }
+            // What the disk holds is checked like anything from the network before the machine takes it in.
             for vote in self.safety.valid_polka.clone() {
-                self.on_vote(vote, &mut out);
+                self.check_and_take_vote(vote, &mut out);
             }
             for signed in self.safety.signed.clone() {
                 // A proposal's block did not survive the crash, so only votes can be sent again.
                 if let Signed::Vote(vote) = signed {
                     out.push(Output::Broadcast(Message::Vote(vote.clone())));
-                    self.on_vote(vote, &mut out);
+                    self.check_and_take_vote(vote, &mut out);
                 }
             }
             if self.safety.step == Step::Propose {
@@ -161,7 +164,7 @@ impl Machine {
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
         let mut out = Vec::new();
         match input {
-            Input::Proposal { proposal, block } => self.on_proposal(proposal, block, &mut out),
+            Input::Proposal(p) => self.on_proposal(p, &mut out),
             Input::Vote(vote) => self.on_vote(vote, &mut out),
             Input::Timeout(t) => self.on_timeout(t, &mut out),
             Input::BlockVerdict {
@@ -201,7 +204,7 @@ impl Machine {
     }
 
     pub fn validators(&self) -> &ValidatorSet {
-        &self.validators
+        self.verifier.validators()
     }
 
     /// Whether this height is decided and the machine waits for `HeightCommitted`.
@@ -305,16 +308,18 @@ impl Machine {
             .collect()
     }
 
-    /// The height and item a message claims to be, if its sender is a member. Call it on verified messages.
-    pub fn item_of(&self, msg: &Message) -> Option<(u64, Item)> {
+    /// The height and item of a checked message, if its sender is a member of this height's set.
+    pub fn item_of(&self, msg: &CheckedMessage) -> Option<(u64, Item)> {
         match msg {
-            Message::Proposal { proposal, .. } => {
-                let p = proposal.claimed()?;
-                Some((p.height, Item::Proposal { round: p.round }))
-            }
-            Message::Vote(vote) => {
-                let v = vote.claimed()?;
-                let validator = self.validators.index_of(&v.validator)?;
+            CheckedMessage::Proposal(p) => Some((
+                p.proposal().height,
+                Item::Proposal {
+                    round: p.proposal().round,
+                },
+            )),
+            CheckedMessage::Vote(v) => {
+                let v = v.vote();
+                let validator = self.verifier.validators().index_of(&v.validator)?;
                 Some((
                     v.height,
                     Item::Vote {
@@ -386,20 +391,24 @@ impl Machine {
 
     fn my_index(&self) -> Option<usize> {
         let key = self.key.as_ref()?.public_key();
-        self.validators
+        self.verifier
+            .validators()
             .validators()
             .iter()
             .position(|v| v.key == key)
     }
 
     fn quorum(&self) -> usize {
-        self.validators.quorum()
+        self.verifier.validators().quorum()
     }
 
     fn is_proposer(&self, round: u32) -> bool {
-        let proposer = self.validators.proposer(self.safety.height, round);
+        let proposer = self
+            .verifier
+            .validators()
+            .proposer(self.safety.height, round);
         self.me
-            .is_some_and(|i| self.validators.validators()[i].member == proposer.member)
+            .is_some_and(|i| self.verifier.validators().validators()[i].member == proposer.member)
     }
 
     fn schedule(&self, step: Step, out: &mut Vec<Output>) {
@@ -453,18 +462,26 @@ impl Machine {
     }
 
     /// Records a signature in the safety state, asks for it to be synced, and only then broadcasts.
-    fn release(&mut self, step: Step, msg: Message, out: &mut Vec<Output>) {
+    fn release(&mut self, step: Step, msg: CheckedMessage, out: &mut Vec<Output>) {
         self.safety.last_signed = Some((self.safety.height, self.safety.round, step));
         self.safety.signed.push(match &msg {
-            Message::Proposal { proposal, .. } => Signed::Proposal(proposal.clone()),
-            Message::Vote(v) => Signed::Vote(v.clone()),
+            CheckedMessage::Proposal(p) => Signed::Proposal(p.signed().clone()),
+            CheckedMessage::Vote(v) => Signed::Vote(v.signed().clone()),
         });
         out.push(Output::PersistSafetyState(self.safety.clone()));
-        out.push(Output::Broadcast(msg.clone()));
         // The paper counts a process's own messages like any other.
         match msg {
-            Message::Proposal { proposal, block } => self.on_proposal(proposal, block, out),
-            Message::Vote(v) => self.on_vote(v, out),
+            CheckedMessage::Proposal(p) => {
+                out.push(Output::Broadcast(Message::Proposal {
+                    proposal: p.signed().clone(),
+                    block: p.block().clone(),
+                }));
+                self.on_proposal(p, out);
+            }
+            CheckedMessage::Vote(v) => {
+                out.push(Output::Broadcast(Message::Vote(v.signed().clone())));
+                self.on_vote(v, out);
+            }
         }
     }
 
@@ -483,19 +500,14 @@ impl Machine {
             round: self.safety.round,
             valid_round,
             block_hash: hash,
-            proposer: self.validators.validators()[me].member.clone(),
+            proposer: self.verifier.validators().validators()[me].member.clone(),
         };
         let signed = SignedProposal::sign(&proposal, key);
         // A block this node built, or its valid value, which it already validated.
         self.verdicts.insert(hash, true);
-        self.release(
-            Step::Propose,
-            Message::Proposal {
-                proposal: signed,
-                block,
-            },
-            out,
-        );
+        let set = self.verifier.set_hash();
+        let checked = CheckedProposal::signed_here(signed, proposal, block, set);
+        self.release(Step::Propose, CheckedMessage::Proposal(checked), out);
     }
 
     /// Signs and releases a prevote or precommit for `block` in the current round. The caller has already moved
@@ -517,18 +529,29 @@ impl Machine {
             round: self.safety.round,
             kind,
             block,
-            validator: self.validators.validators()[me].member.clone(),
+            validator: self.verifier.validators().validators()[me].member.clone(),
         };
         let signed = SignedVote::sign(&vote, key);
-        self.release(step, Message::Vote(signed), out);
+        let checked = CheckedVote::signed_here(signed, vote, self.verifier.set_hash());
+        self.release(step, CheckedMessage::Vote(checked), out);
     }
 
-    fn count_vote_error(&mut self, e: &VoteError) {
+    fn count_check_error(&mut self, e: &CheckError) {
         match e {
-            VoteError::Decode(_) => self.ignored.malformed += 1,
-            VoteError::WrongChain { .. } => self.ignored.wrong_chain += 1,
-            VoteError::NotAValidator(_) => self.ignored.non_member += 1,
-            VoteError::Signature { .. } => self.ignored.bad_signature += 1,
+            CheckError::Signed(VoteError::Decode(_))
+            | CheckError::Body(_)
+            | CheckError::NotTheProposedBlock => self.ignored.malformed += 1,
+            CheckError::Signed(VoteError::WrongChain { .. }) => self.ignored.wrong_chain += 1,
+            CheckError::Signed(VoteError::NotAValidator(_)) => self.ignored.non_member += 1,
+            CheckError::Signed(VoteError::Signature { .. }) => self.ignored.bad_signature += 1,
+        }
+    }
+
+    /// A vote from the disk: checked here, as nothing else has.
+    fn check_and_take_vote(&mut self, signed: SignedVote, out: &mut Vec<Output>) {
+        match self.verifier.vote(signed) {
+            Ok(checked) => self.on_vote(checked, out),
+            Err(e) => self.count_check_error(&e),
         }
     }
 
@@ -552,9 +575,9 @@ impl Machine {
             }
             let proposals = queue
                 .iter()
-                .filter(|i| matches!(i, Input::Proposal { .. }))
+                .filter(|i| matches!(i, Input::Proposal(_)))
                 .count();
-            let is_proposal = matches!(input, Input::Proposal { .. });
+            let is_proposal = matches!(input, Input::Proposal(_));
             if queue.len() >= MAX_NEXT_HEIGHT_PER_MEMBER
                 || (is_proposal && proposals >= MAX_NEXT_HEIGHT_PROPOSALS_PER_MEMBER)
             {
@@ -574,26 +597,34 @@ impl Machine {
         Ok(true)
     }
 
-    fn on_proposal(&mut self, signed: SignedProposal, block: Block, out: &mut Vec<Output>) {
+    fn on_proposal(&mut self, checked: CheckedProposal, out: &mut Vec<Output>) {
         let known = self
             .proposals
             .values()
             .flatten()
-            .any(|p| p.signed == signed);
+            .any(|p| p.signed == *checked.signed());
         if known {
             self.ignored.duplicate += 1;
             return;
         }
-        let proposal = match signed.verify(&self.chain_id, &self.validators) {
-            Ok(p) => p,
-            Err(e) => return self.count_vote_error(&e),
+        // Checked against another validator set (the network's, before this height's set took over): again.
+        let checked = if checked.set_hash() == self.verifier.set_hash() {
+            checked
+        } else {
+            let (signed, block) = checked.into_parts();
+            match self.verifier.proposal(signed, block) {
+                Ok(c) => c,
+                Err(e) => return self.count_check_error(&e),
+            }
         };
-        let Some(index) = self.validators.index_of(&proposal.proposer) else {
+        let proposal = checked.proposal().clone();
+        let Some(index) = self.verifier.validators().index_of(&proposal.proposer) else {
             self.ignored.non_member += 1;
             return;
         };
         if self
-            .validators
+            .verifier
+            .validators()
             .proposer(proposal.height, proposal.round)
             .member
             != proposal.proposer
@@ -601,30 +632,20 @@ impl Machine {
             self.ignored.not_from_proposer += 1;
             return;
         }
-        // The block id covers the body: the header commits to the transactions through tx_root. Without this a
-        // proposer could pair one signed id with different bodies.
-        let header = match block.verify_body() {
-            Ok(view)
-                if view.hash == proposal.block_hash && view.header.height == proposal.height =>
-            {
-                view
-            }
-            _ => {
-                self.ignored.malformed += 1;
-                return;
-            }
-        };
-        let input = Input::Proposal {
-            proposal: signed.clone(),
-            block: block.clone(),
-        };
+        let input = Input::Proposal(checked);
         match self.admit(index, proposal.height, proposal.round, &input) {
             Ok(true) => {}
             Ok(false) | Err(()) => return,
         }
+        let Input::Proposal(checked) = input else {
+            return;
+        };
+        let (signed, block) = checked.into_parts();
+        // The check matched the block's body and header to the signed hash.
+        let hash = proposal.block_hash;
         let round_no = proposal.round;
         let round = self.proposals.entry(round_no).or_default();
-        if round.iter().any(|p| p.proposal.block_hash == header.hash)
+        if round.iter().any(|p| p.proposal.block_hash == hash)
             || round.len() >= MAX_PROPOSALS_PER_ROUND
         {
             // The same block again (perhaps with another valid round), or an equivocator past the cap.
@@ -633,36 +654,46 @@ impl Machine {
         }
         round.push(RoundProposal {
             signed,
-            proposal,
+            proposal: proposal.clone(),
             block: block.clone(),
         });
         self.votes.add_participant(index, round_no);
-        if !self.verdicts.contains_key(&header.hash) && self.validating.insert(header.hash) {
+        if !self.verdicts.contains_key(&hash) && self.validating.insert(hash) {
             out.push(Output::ValidateBlock {
-                height: header.header.height,
+                height: proposal.height,
                 block: block.clone(),
             });
         }
-        self.blocks.entry(header.hash).or_insert(block);
+        self.blocks.entry(hash).or_insert(block);
     }
 
-    fn on_vote(&mut self, signed: SignedVote, out: &mut Vec<Output>) {
-        if self.seen_votes.contains(&signed) {
+    fn on_vote(&mut self, checked: CheckedVote, out: &mut Vec<Output>) {
+        if self.seen_votes.contains(checked.signed()) {
             self.ignored.duplicate += 1;
             return;
         }
-        let vote = match signed.verify(&self.chain_id, &self.validators) {
-            Ok(v) => v,
-            Err(e) => return self.count_vote_error(&e),
+        let checked = if checked.set_hash() == self.verifier.set_hash() {
+            checked
+        } else {
+            match self.verifier.vote(checked.into_signed()) {
+                Ok(c) => c,
+                Err(e) => return self.count_check_error(&e),
+            }
         };
-        let Some(index) = self.validators.index_of(&vote.validator) else {
+        let vote = checked.vote().clone();
+        let Some(index) = self.verifier.validators().index_of(&vote.validator) else {
             self.ignored.non_member += 1;
             return;
         };
-        match self.admit(index, vote.height, vote.round, &Input::Vote(signed.clone())) {
+        let input = Input::Vote(checked);
+        match self.admit(index, vote.height, vote.round, &input) {
             Ok(true) => {}
             Ok(false) | Err(()) => return,
         }
+        let Input::Vote(checked) = input else {
+            return;
+        };
+        let signed = checked.into_signed();
         // A vote that was not counted (see MAX_VALUES_PER_VOTER) must be counted when it comes again.
         let relevant = vote.block.is_none_or(|h| self.blocks.contains_key(&h));
         if relevant {
@@ -739,7 +770,7 @@ impl Machine {
             last_signed: self.safety.last_signed,
             ..SafetyState::new(new_height)
         };
-        self.validators = next;
+        self.verifier = Verifier::new(self.chain_id, next);
         self.me = self.my_index();
         self.decided = false;
         self.votes = VoteBook::default();
@@ -752,7 +783,7 @@ impl Machine {
         self.start_round(0, out);
         for input in buffered.into_values().flatten() {
             match input {
-                Input::Proposal { proposal, block } => self.on_proposal(proposal, block, out),
+                Input::Proposal(p) => self.on_proposal(p, out),
                 Input::Vote(v) => self.on_vote(v, out),
                 _ => {}
             }
@@ -811,7 +842,7 @@ impl Machine {
 
     /// [L55-56] upon f+1 ⟨∗, h_p, round, ∗, ∗⟩ with round > round_p: StartRound(round).
     fn try_round_skip(&mut self, out: &mut Vec<Output>) -> bool {
-        let threshold = self.validators.honest_threshold();
+        let threshold = self.verifier.validators().honest_threshold();
         match self.votes.highest_round_with(self.safety.round, threshold) {
             Some(round) => {
                 self.start_round(round, out);

@@ -7,6 +7,8 @@ use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{Equivocation, SignedProposal, SignedVote};
 use serde::{Deserialize, Serialize};
 
+use super::checked::{CheckedProposal, CheckedVote};
+
 /// The steps of a round, in the order the algorithm moves through them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Step {
@@ -35,13 +37,10 @@ pub struct Timeout {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
-    /// A proposal with its block, from the network.
-    Proposal {
-        proposal: SignedProposal,
-        block: Block,
-    },
-    /// A prevote or precommit, from the network.
-    Vote(SignedVote),
+    /// A proposal with its block, checked by the network.
+    Proposal(CheckedProposal),
+    /// A prevote or precommit, checked by the network.
+    Vote(CheckedVote),
     /// A timeout scheduled earlier has expired.
     Timeout(Timeout),
     /// The executor's verdict on a block the machine asked it to validate.

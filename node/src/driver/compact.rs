@@ -2,12 +2,12 @@
 //! already received by gossip; sending them again made each proposal a burst of megabytes that a lossy, distant
 //! link delivers only after TCP's slow start, seconds later, past the propose timeout. So a node sends a proposal
 //! as its header and the ids of its transactions (`wire::CompactProposal`); the receiver rebuilds the block from
-//! its mempool, asks the sender for the few it lacks (`WantTxs`), and hands the machine the full block, which the
-//! machine verifies against the header as it does any proposal.
+//! its mempool, asks the sender for the few it lacks (`WantTxs`), checks the full block against the header the
+//! signed proposal names (`CheckedProposalHeader::with_block`), and hands the machine the checked proposal.
 
 use super::Driver;
-use crate::consensus::Message;
 use crate::consensus::peer_gossip::Item;
+use crate::consensus::{CheckError, CheckedMessage, CheckedProposalHeader, Message};
 use crate::network::wire::{self, CompactProposal, ConsensusItem, IndexedTx};
 use crate::network::{NetCommand, ProposalPart};
 use anyhow::Result;
@@ -15,7 +15,6 @@ use clearance_core::Hash32;
 use clearance_core::block::{Block, BlockError};
 use clearance_core::bytes::Bytes;
 use clearance_core::tx::SignedTx;
-use clearance_core::vote::SignedProposal;
 use libp2p::PeerId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,7 +25,7 @@ const MAX_PARTIAL: usize = 8;
 /// A compact proposal whose block is not complete yet.
 pub(super) struct Partial {
     from: PeerId,
-    proposal: SignedProposal,
+    proposal: CheckedProposalHeader,
     header: Bytes,
     ids: Vec<Hash32>,
     txs: Vec<Option<Bytes>>,
@@ -63,7 +62,11 @@ impl Driver {
 
     pub(super) fn on_proposal_part(&mut self, from: PeerId, part: ProposalPart) -> Result<()> {
         match part {
-            ProposalPart::Compact(compact) => self.on_compact(from, compact),
+            ProposalPart::Compact {
+                proposal,
+                header,
+                tx_ids,
+            } => self.on_compact(from, *proposal, header, tx_ids),
             ProposalPart::Want {
                 height,
                 round,
@@ -91,11 +94,14 @@ impl Driver {
         }
     }
 
-    fn on_compact(&mut self, from: PeerId, compact: CompactProposal) -> Result<()> {
-        // The network checked the signature; the claimed fields are the signed ones.
-        let Some(p) = compact.proposal.claimed() else {
-            return Ok(());
-        };
+    fn on_compact(
+        &mut self,
+        from: PeerId,
+        proposal: CheckedProposalHeader,
+        header: Bytes,
+        tx_ids: Vec<Hash32>,
+    ) -> Result<()> {
+        let p = proposal.proposal().clone();
         self.peer_gossip
             .on_received(from, p.height, Item::Proposal { round: p.round });
         // The sender repeats a proposal while this node's state lacks it: ask again for what is still missing.
@@ -109,16 +115,15 @@ impl Driver {
         if p.height == here && self.machine.proposal(p.round).is_some() {
             return Ok(());
         }
-        let txs = compact
-            .tx_ids
+        let txs = tx_ids
             .iter()
             .map(|id| self.mempool.bytes_of(id).map(|b| Bytes(b.to_vec())))
             .collect();
         let partial = Partial {
             from,
-            proposal: compact.proposal,
-            header: compact.header,
-            ids: compact.tx_ids,
+            proposal,
+            header,
+            ids: tx_ids,
             txs,
             asked_all: false,
         };
@@ -136,27 +141,27 @@ impl Driver {
                 header: partial.header.clone(),
                 txs: partial.txs.iter().flatten().cloned().collect(),
             };
-            match block.verify_body() {
-                Err(BlockError::TxRoot) if !partial.asked_all => {
-                    partial.asked_all = true;
-                    partial.txs.iter_mut().for_each(|tx| *tx = None);
-                    return self.complete_or_ask(height, round, partial);
-                }
-                // The machine refuses and counts a block that does not match its header.
-                _ => {
-                    tracing::debug!(
-                        height,
-                        round,
-                        txs = block.txs.len(),
-                        "compact proposal complete"
-                    );
-                    let msg = Message::Proposal {
-                        proposal: partial.proposal,
-                        block,
-                    };
-                    return self.on_consensus(partial.from, msg);
-                }
+            // A transaction held here with other bytes than the proposer's: ask the sender for all of them.
+            if matches!(block.verify_body(), Err(BlockError::TxRoot)) && !partial.asked_all {
+                partial.asked_all = true;
+                partial.txs.iter_mut().for_each(|tx| *tx = None);
+                return self.complete_or_ask(height, round, partial);
             }
+            tracing::debug!(
+                height,
+                round,
+                txs = block.txs.len(),
+                "compact proposal complete"
+            );
+            return match partial.proposal.with_block(block) {
+                Ok(checked) => self.on_consensus(partial.from, CheckedMessage::Proposal(checked)),
+                // Even the sender's own transactions do not make the block its proposal names.
+                Err(e @ (CheckError::Body(_) | CheckError::NotTheProposedBlock)) => {
+                    self.penalise_peer(partial.from, &format!("compact proposal: {e}"));
+                    Ok(())
+                }
+                Err(CheckError::Signed(_)) => Ok(()),
+            };
         }
         tracing::debug!(
             height,

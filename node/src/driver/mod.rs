@@ -6,7 +6,7 @@
 //! the status board and background threads only through the traits in `ports`, so a simulator can drive it.
 
 use crate::consensus::peer_gossip::{Item, PeerGossip, RoundState};
-use crate::consensus::{Config, Input, Machine, Message, Output, Timeout, Timeouts};
+use crate::consensus::{CheckedMessage, Config, Input, Machine, Output, Timeout, Timeouts};
 use crate::execute::ExecError;
 use crate::ledger::{InvalidBlock, Ledger};
 use crate::mempool::Mempool;
@@ -358,7 +358,7 @@ impl Driver {
                 if let Some((height, item)) = self.machine.item_of(&msg) {
                     self.peer_gossip.on_received(from, height, item);
                 }
-                self.on_consensus(from, msg)?
+                self.on_consensus(from, *msg)?
             }
             NetEvent::PeerState { from, state } => {
                 self.gossip_health.heard_from(from, self.clock.now());
@@ -408,11 +408,8 @@ impl Driver {
         Ok(())
     }
 
-    fn on_consensus(&mut self, from: PeerId, msg: Message) -> Result<()> {
-        let height = match &msg {
-            Message::Proposal { proposal, .. } => proposal.height_hint(),
-            Message::Vote(vote) => vote.height_hint(),
-        };
+    fn on_consensus(&mut self, from: PeerId, msg: CheckedMessage) -> Result<()> {
+        let height = Some(msg.height());
         let machine_height = self.machine.height();
         if let Some(h) = height {
             // The network has verified the member's signature; a member at the next height means there is
@@ -433,8 +430,8 @@ impl Driver {
             }
         }
         let input = match msg {
-            Message::Proposal { proposal, block } => Input::Proposal { proposal, block },
-            Message::Vote(vote) => Input::Vote(vote),
+            CheckedMessage::Proposal(proposal) => Input::Proposal(proposal),
+            CheckedMessage::Vote(vote) => Input::Vote(vote),
         };
         self.feed(input)
     }

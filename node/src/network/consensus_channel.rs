@@ -6,12 +6,13 @@
 //! lost request costs nothing but the wait until the driver sends its items again.
 
 use super::wire::{self, ConsensusItem, ConsensusRequest};
-use crate::consensus::Message;
+use crate::consensus::{CheckedMessage, CheckedProposalHeader, Message, Verifier};
 use crate::metrics::Metrics;
 use clearance_core::Hash32;
+use clearance_core::bytes::Bytes;
 use clearance_core::validator::ValidatorSet;
 use libp2p::{PeerId, request_response};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Requests to one peer awaiting their acknowledgement. More wait in the outbox.
@@ -25,21 +26,18 @@ struct Outbox {
     queue: VecDeque<ConsensusRequest>,
 }
 
-/// Signed items already verified, remembered by the hash of their bytes: several peers may relay one vote.
-const MAX_VERIFIED: usize = 16 * 1024;
-
 pub struct ConsensusChannel {
     outboxes: HashMap<PeerId, Outbox>,
-    verified: HashSet<Hash32>,
-    chain_id: Hash32,
-    validators: ValidatorSet,
+    /// The one check of a proposal or vote on its way to the machine (it remembers what passed, so that a vote
+    /// several peers relay is verified once).
+    verifier: Verifier,
     metrics: Arc<Metrics>,
 }
 
 /// What a received item turned out to be.
 pub enum Received {
     State(crate::consensus::peer_gossip::RoundState),
-    Message(Message),
+    Message(Box<CheckedMessage>),
     Commit(wire::SyncedBlock),
     Part(ProposalPart),
 }
@@ -62,7 +60,12 @@ impl Received {
 #[derive(Debug)]
 pub enum ProposalPart {
     /// The proposal's signature has been checked; the block is not rebuilt yet.
-    Compact(wire::CompactProposal),
+    Compact {
+        proposal: Box<CheckedProposalHeader>,
+        /// The block's header bytes, exactly as in the block.
+        header: Bytes,
+        tx_ids: Vec<Hash32>,
+    },
     Want {
         height: u64,
         round: u32,
@@ -79,9 +82,7 @@ impl ConsensusChannel {
     pub fn new(chain_id: Hash32, validators: ValidatorSet, metrics: Arc<Metrics>) -> Self {
         ConsensusChannel {
             outboxes: HashMap::new(),
-            verified: HashSet::new(),
-            chain_id,
-            validators,
+            verifier: Verifier::new(chain_id, validators),
             metrics,
         }
     }
@@ -153,63 +154,41 @@ impl ConsensusChannel {
     /// driver against the validator set of their height, as block sync does.
     pub fn check(&mut self, bytes: &[u8]) -> Result<Received, String> {
         let item = wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))?;
-        let signed = matches!(
-            item,
-            ConsensusItem::Message(_) | ConsensusItem::CompactProposal(_)
-        );
-        // The same bytes verified before: the signature checks would pass again.
-        let hash = Hash32::sha256(bytes);
-        let known = signed && self.verified.contains(&hash);
-        let received = match item {
-            ConsensusItem::Message(msg) if known => Received::Message(msg),
-            ConsensusItem::CompactProposal(c) if known => Received::Part(ProposalPart::Compact(c)),
-            item => self.check_item(item)?,
-        };
-        if signed {
-            if self.verified.len() >= MAX_VERIFIED {
-                self.verified.clear();
-            }
-            self.verified.insert(hash);
-        }
-        Ok(received)
-    }
-
-    fn check_item(&self, item: ConsensusItem) -> Result<Received, String> {
         match item {
             ConsensusItem::State(state) => {
                 state.check()?;
                 Ok(Received::State(state))
             }
-            ConsensusItem::Message(msg) => {
-                match &msg {
-                    Message::Vote(vote) => {
-                        vote.verify(&self.chain_id, &self.validators)
-                            .map_err(|e| format!("vote: {e}"))?;
-                    }
-                    Message::Proposal { proposal, block } => {
-                        proposal
-                            .verify(&self.chain_id, &self.validators)
-                            .map_err(|e| format!("proposal: {e}"))?;
-                        block
-                            .verify_body()
-                            .map_err(|e| format!("proposed block: {e}"))?;
-                    }
-                }
-                Ok(Received::Message(msg))
+            ConsensusItem::Message(Message::Vote(vote)) => {
+                let checked = self.verifier.vote(vote).map_err(|e| format!("vote: {e}"))?;
+                Ok(Received::Message(Box::new(CheckedMessage::Vote(checked))))
+            }
+            ConsensusItem::Message(Message::Proposal { proposal, block }) => {
+                let checked = self
+                    .verifier
+                    .proposal(proposal, block)
+                    .map_err(|e| format!("proposal: {e}"))?;
+                Ok(Received::Message(Box::new(CheckedMessage::Proposal(
+                    checked,
+                ))))
             }
             ConsensusItem::Commit(block) => Ok(Received::Commit(block)),
             ConsensusItem::CompactProposal(compact) => {
-                compact
-                    .proposal
-                    .verify(&self.chain_id, &self.validators)
-                    .map_err(|e| format!("compact proposal: {e}"))?;
                 if compact.tx_ids.len() > wire::MAX_BLOCK_TX_IDS {
                     return Err(format!(
                         "compact proposal naming {} transactions",
                         compact.tx_ids.len()
                     ));
                 }
-                Ok(Received::Part(ProposalPart::Compact(compact)))
+                let proposal = self
+                    .verifier
+                    .proposal_header(compact.proposal)
+                    .map_err(|e| format!("compact proposal: {e}"))?;
+                Ok(Received::Part(ProposalPart::Compact {
+                    proposal: Box::new(proposal),
+                    header: compact.header,
+                    tx_ids: compact.tx_ids,
+                }))
             }
             ConsensusItem::WantTxs {
                 height,

@@ -66,10 +66,10 @@ pub enum NetEvent {
         bytes: Vec<u8>,
         tx: Box<VerifiedTx>,
     },
-    /// A proposal or vote, verified (chain, member, signature, block body) over the bytes received.
+    /// A proposal or vote, checked (chain, member, signature, block body) over the bytes received.
     Consensus {
         from: PeerId,
-        msg: crate::consensus::Message,
+        msg: Box<crate::consensus::CheckedMessage>,
     },
     /// A member's round state (within its limits, otherwise unchecked).
     PeerState {
