@@ -23,6 +23,12 @@ pub struct Checks {
     signed: HashMap<(usize, u64, u32, Step), Vec<u8>>,
     /// Each slot's last signed (height, round, step), as persisted.
     last_signed: Vec<Option<(u64, u32, Step)>>,
+    /// Each slot's count of safety-state writes at the last look: the state is read again only when it moved.
+    safety_writes: Vec<u64>,
+    /// Acknowledged records (a prefix of the list) already found committed at the reference member.
+    confirmed: std::cell::Cell<usize>,
+    /// The block hash each height was committed with, as the first honest member committed it.
+    committed: HashMap<u64, Hash32>,
     /// Penalties an honest member gave an honest member.
     penalties: Vec<String>,
 }
@@ -41,7 +47,10 @@ impl Checks {
                 .map(|m| m.peer_id.to_peer_id().parse().expect("peer id"))
                 .collect(),
             signed: HashMap::new(),
+            committed: HashMap::new(),
             last_signed: vec![None; s.behaviors.len()],
+            safety_writes: vec![0; s.behaviors.len()],
+            confirmed: std::cell::Cell::new(0),
             penalties: Vec::new(),
         }
     }
@@ -51,6 +60,21 @@ impl Checks {
         let Some(driver) = member.driver.as_ref() else {
             return false;
         };
+        // Agreement, at once: the head of an honest member is the block every other one committed there.
+        let head = driver.ledger().head();
+        if self.honest_slots.contains(&slot) && head.height > 0 {
+            let first = *self.committed.entry(head.height).or_insert(head.hash);
+            assert!(
+                first == head.hash,
+                "agreement: slot {slot} committed {} at height {}, another honest member {first}",
+                head.hash,
+                head.height
+            );
+        }
+        let writes = member.metrics.safety_writes_total.load(Ordering::Relaxed);
+        if std::mem::replace(&mut self.safety_writes[slot], writes) == writes {
+            return false;
+        }
         let persisted = driver.ledger().store().load_safety().expect("safety state");
         for signed in persisted.iter().flat_map(|state| &state.signed) {
             match signed {
@@ -148,14 +172,24 @@ impl Checks {
             return false;
         };
         let head = first.ledger().head();
-        honest.iter().all(|&s| {
+        let one_head = honest.iter().all(|&s| {
             slots[s]
                 .driver
                 .as_ref()
                 .is_some_and(|d| d.ledger().head() == head)
-        }) && acknowledged
-            .iter()
-            .all(|(id, _)| self.committed(&slots[honest[0]], id))
+        });
+        if !one_head {
+            return false;
+        }
+        // A record committed stays committed: each is looked up until it is found, then never again.
+        let mut confirmed = self.confirmed.get();
+        while confirmed < acknowledged.len()
+            && self.committed(&slots[honest[0]], &acknowledged[confirmed].0)
+        {
+            confirmed += 1;
+        }
+        self.confirmed.set(confirmed);
+        confirmed == acknowledged.len()
     }
 
     pub fn final_checks(
