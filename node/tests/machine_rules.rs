@@ -1,0 +1,591 @@
+//! One scripted test per rule of Algorithm 1 ("The latest gossip on BFT consensus"), named by the paper's line
+//! numbers: exact inputs to one machine, exact outputs expected. The seeded simulation (`consensus_sim`) finds
+//! what no one thought to script; these say what each rule does, and fail with the rule's name when it stops.
+//!
+//! Four validators (f = 1, quorum 3) at height 1; the proposer of round r is validator (1 + r) % 4.
+
+use clearance_core::block::{Block, Header, HeaderView, block_hash};
+use clearance_core::crypto::SecretKey;
+use clearance_core::genesis::ConsensusParams;
+use clearance_core::hash::Hash32;
+use clearance_core::ids::CountryCode;
+use clearance_core::time::Timestamp;
+use clearance_core::validator::{Validator, ValidatorSet};
+use clearance_core::vote::{Proposal, SignedProposal, SignedVote, Vote, VoteKind};
+use clearance_node::consensus::{
+    Config, Input, Machine, Message, Output, SafetyState, Step, Timeout, Timeouts, Verifier,
+};
+
+const IDS: [&str; 4] = ["CN", "DE", "FR", "JP"];
+
+struct Rig {
+    keys: Vec<SecretKey>,
+    set: ValidatorSet,
+    chain_id: Hash32,
+    timeouts: Timeouts,
+    verifier: Verifier,
+    m: Machine,
+}
+
+/// What one call produced, in the terms the rules speak.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Effects {
+    /// (kind, round, value) of each vote signed.
+    votes: Vec<(VoteKind, u32, Option<Hash32>)>,
+    /// (round, valid round, value) of each proposal signed.
+    proposals: Vec<(u32, Option<u32>, Hash32)>,
+    timeouts: Vec<(Step, u32, u64)>,
+    builds: Vec<u32>,
+    validates: Vec<Hash32>,
+    /// (round, value) of each decision.
+    decisions: Vec<(u32, Hash32)>,
+}
+
+impl Rig {
+    /// The machine of validator `me` at height 1, started; what `start` produced is dropped.
+    fn new(me: usize) -> Rig {
+        let mut rig = Rig::unstarted(me, None);
+        rig.m.start();
+        rig
+    }
+
+    fn unstarted(me: usize, persisted: Option<SafetyState>) -> Rig {
+        let keys: Vec<SecretKey> = (0..4).map(|i| SecretKey::from_seed([i + 1; 32])).collect();
+        let set = ValidatorSet::new(
+            (0..4)
+                .map(|i| Validator {
+                    member: CountryCode::parse(IDS[i]).expect("id"),
+                    key: keys[i].public_key(),
+                })
+                .collect(),
+        )
+        .expect("set");
+        let chain_id = Hash32::sha256(b"machine rules");
+        let timeouts = Timeouts::from_params(&ConsensusParams::default());
+        let m = Machine::new(
+            Config {
+                chain_id,
+                timeouts,
+                key: Some(keys[me].clone()),
+            },
+            set.clone(),
+            1,
+            persisted,
+        );
+        Rig {
+            verifier: Verifier::new(chain_id, set.clone()),
+            keys,
+            set,
+            chain_id,
+            timeouts,
+            m,
+        }
+    }
+
+    fn block(&self, nonce: u8) -> Block {
+        let header = Header {
+            chain_id: self.chain_id,
+            height: 1,
+            time: Timestamp(u64::from(nonce)),
+            parent_hash: Hash32::ZERO,
+            proposer: self.set.validators()[1].member.clone(),
+            tx_count: 0,
+            tx_root: clearance_core::merkle::empty_root(),
+            results_root: clearance_core::merkle::empty_root(),
+            log_size: 0,
+            log_root: clearance_core::merkle::empty_root(),
+            validator_set_hash: self.set.hash(),
+            next_validator_set_hash: self.set.hash(),
+        };
+        Block {
+            header: HeaderView::from_header(header).bytes,
+            txs: Vec::new(),
+        }
+    }
+
+    fn proposal(&mut self, round: u32, valid_round: Option<u32>, block: &Block) -> Input {
+        let from = (1 + round as usize) % 4;
+        let p = Proposal {
+            chain_id: self.chain_id,
+            height: 1,
+            round,
+            valid_round,
+            block_hash: hash(block),
+            proposer: self.set.validators()[from].member.clone(),
+        };
+        let signed = SignedProposal::sign(&p, &self.keys[from]);
+        Input::Proposal(
+            self.verifier
+                .proposal(signed, block.clone())
+                .expect("a valid proposal"),
+        )
+    }
+
+    fn vote(&mut self, from: usize, round: u32, kind: VoteKind, block: Option<Hash32>) -> Input {
+        let v = Vote {
+            chain_id: self.chain_id,
+            height: 1,
+            round,
+            kind,
+            block,
+            validator: self.set.validators()[from].member.clone(),
+        };
+        Input::Vote(
+            self.verifier
+                .vote(SignedVote::sign(&v, &self.keys[from]))
+                .expect("a valid vote"),
+        )
+    }
+
+    fn verdict(&mut self, block: &Block, valid: bool) -> Effects {
+        self.handle(Input::BlockVerdict {
+            height: 1,
+            block_hash: hash(block),
+            valid,
+        })
+    }
+
+    fn timeout(&mut self, round: u32, step: Step) -> Effects {
+        self.handle(Input::Timeout(Timeout {
+            height: 1,
+            round,
+            step,
+        }))
+    }
+
+    fn handle(&mut self, input: Input) -> Effects {
+        let outputs = self.m.handle(input);
+        persisted_first(&outputs);
+        effects(&outputs)
+    }
+
+    /// Feeds each input and collects what they produced together.
+    fn feed(&mut self, inputs: Vec<Input>) -> Effects {
+        let mut all = Effects::default();
+        for input in inputs {
+            let e = self.handle(input);
+            all.votes.extend(e.votes);
+            all.proposals.extend(e.proposals);
+            all.timeouts.extend(e.timeouts);
+            all.builds.extend(e.builds);
+            all.validates.extend(e.validates);
+            all.decisions.extend(e.decisions);
+        }
+        all
+    }
+
+    fn prevotes(&mut self, from: &[usize], round: u32, block: Option<Hash32>) -> Vec<Input> {
+        from.iter()
+            .map(|f| self.vote(*f, round, VoteKind::Prevote, block))
+            .collect()
+    }
+
+    fn precommits(&mut self, from: &[usize], round: u32, block: Option<Hash32>) -> Vec<Input> {
+        from.iter()
+            .map(|f| self.vote(*f, round, VoteKind::Precommit, block))
+            .collect()
+    }
+
+    /// Validator 0 in round 0: receives the proposal for `b`, judges it valid, and prevotes for it.
+    fn prevoted_for(&mut self, b: &Block) {
+        let p = self.proposal(0, None, b);
+        self.handle(p);
+        self.verdict(b, true);
+    }
+
+    fn to_ms(&self, step: Step, round: u32) -> u64 {
+        self.timeouts.duration_ms(step, round)
+    }
+}
+
+fn hash(block: &Block) -> Hash32 {
+    block_hash(block.header.as_slice())
+}
+
+/// The one rule of the driver contract: a message signed in a step is broadcast only after the safety state
+/// that records it is persisted.
+fn persisted_first(outputs: &[Output]) {
+    let mut persisted = false;
+    for output in outputs {
+        match output {
+            Output::PersistSafetyState(_) => persisted = true,
+            Output::Broadcast(_) => {
+                assert!(persisted, "broadcast before the safety state was persisted")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The outputs in the rules' terms.
+fn effects(outputs: &[Output]) -> Effects {
+    let mut e = Effects::default();
+    for output in outputs {
+        match output {
+            Output::PersistSafetyState(_) => {}
+            Output::Broadcast(msg) => match msg {
+                Message::Vote(v) => {
+                    let v = v.claimed().expect("own vote decodes");
+                    e.votes.push((v.kind, v.round, v.block));
+                }
+                Message::Proposal { proposal, .. } => {
+                    let p = proposal.claimed().expect("own proposal decodes");
+                    e.proposals.push((p.round, p.valid_round, p.block_hash));
+                }
+            },
+            Output::ScheduleTimeout { timeout, after_ms } => {
+                e.timeouts.push((timeout.step, timeout.round, *after_ms))
+            }
+            Output::BuildBlock { round, .. } => e.builds.push(*round),
+            Output::ValidateBlock { block, .. } => e.validates.push(hash(block)),
+            Output::Decide { round, block, .. } => e.decisions.push((*round, hash(block))),
+            Output::Evidence(_) => {}
+        }
+    }
+    e
+}
+
+use VoteKind::{Precommit, Prevote};
+
+#[test]
+fn l11_l21_start_round_as_non_proposer_schedules_the_propose_timeout() {
+    let mut rig = Rig::unstarted(0, None);
+    let e = effects(&rig.m.start());
+    assert_eq!(
+        e,
+        Effects {
+            timeouts: vec![(Step::Propose, 0, rig.to_ms(Step::Propose, 0))],
+            ..Effects::default()
+        }
+    );
+    assert_eq!((rig.m.round(), rig.m.step()), (0, Step::Propose));
+}
+
+#[test]
+fn l14_l18_l19_proposer_asks_for_a_value_and_proposes_it() {
+    let mut rig = Rig::unstarted(1, None);
+    let e = effects(&rig.m.start());
+    assert_eq!(e.builds, vec![0]);
+    assert!(e.proposals.is_empty());
+    let b = rig.block(1);
+    let e = rig.handle(Input::BlockToPropose {
+        height: 1,
+        round: 0,
+        block: b.clone(),
+    });
+    assert_eq!(e.proposals, vec![(0, None, hash(&b))]);
+}
+
+#[test]
+fn l15_l16_proposer_proposes_its_valid_value_with_its_valid_round() {
+    // Validator 2 proposes round 1. In round 0 it sees a polka for b (valid value b, valid round 0).
+    let mut rig = Rig::new(2);
+    let b = rig.block(1);
+    let p = rig.proposal(0, None, &b);
+    rig.handle(p);
+    rig.verdict(&b, true);
+    let prevotes = rig.prevotes(&[0, 1], 0, Some(hash(&b)));
+    rig.feed(prevotes);
+    let precommits = rig.precommits(&[0, 1], 0, None);
+    rig.feed(precommits);
+    let e = rig.timeout(0, Step::Precommit);
+    assert_eq!(e.proposals, vec![(1, Some(0), hash(&b))]);
+    assert!(e.builds.is_empty(), "no new value while one is valid");
+}
+
+#[test]
+fn l22_l24_prevote_for_a_valid_proposal_when_unlocked() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    let p = rig.proposal(0, None, &b);
+    let e = rig.handle(p);
+    assert_eq!(e.validates, vec![hash(&b)], "asks the executor first");
+    assert!(e.votes.is_empty(), "no prevote before valid(v) is known");
+    let e = rig.verdict(&b, true);
+    assert_eq!(e.votes, vec![(Prevote, 0, Some(hash(&b)))]);
+    assert_eq!(rig.m.step(), Step::Prevote);
+}
+
+#[test]
+fn l26_prevote_nil_for_an_invalid_proposal() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    let p = rig.proposal(0, None, &b);
+    rig.handle(p);
+    let e = rig.verdict(&b, false);
+    assert_eq!(e.votes, vec![(Prevote, 0, None)]);
+}
+
+#[test]
+fn l26_prevote_nil_for_a_new_value_while_locked_on_another() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    rig.prevoted_for(&b);
+    let prevotes = rig.prevotes(&[1, 2], 0, Some(hash(&b)));
+    let e = rig.feed(prevotes);
+    assert_eq!(e.votes, vec![(Precommit, 0, Some(hash(&b)))], "locked on b");
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    rig.feed(precommits);
+    rig.timeout(0, Step::Precommit);
+    let c = rig.block(2);
+    let p = rig.proposal(1, None, &c);
+    rig.handle(p);
+    let e = rig.verdict(&c, true);
+    assert_eq!(
+        e.votes,
+        vec![(Prevote, 1, None)],
+        "a lock holds against new values"
+    );
+}
+
+#[test]
+fn l28_l30_prevote_for_a_reproposal_backed_by_a_polka_in_its_valid_round() {
+    // Validator 0 did not lock in round 0 (it timed out to nil), but a polka for c exists there.
+    let mut rig = Rig::new(0);
+    let c = rig.block(2);
+    rig.timeout(0, Step::Propose);
+    let prevotes = rig.prevotes(&[1, 2, 3], 0, Some(hash(&c)));
+    rig.feed(prevotes);
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    rig.feed(precommits);
+    rig.timeout(0, Step::Precommit);
+    let p = rig.proposal(1, Some(0), &c);
+    rig.handle(p);
+    let e = rig.verdict(&c, true);
+    assert_eq!(e.votes, vec![(Prevote, 1, Some(hash(&c)))]);
+}
+
+#[test]
+fn l28_no_prevote_on_a_reproposal_without_its_polka() {
+    let mut rig = Rig::new(0);
+    let c = rig.block(2);
+    rig.timeout(0, Step::Propose);
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    rig.feed(precommits);
+    rig.timeout(0, Step::Precommit);
+    let p = rig.proposal(1, Some(0), &c);
+    rig.handle(p);
+    let e = rig.verdict(&c, true);
+    assert!(e.votes.is_empty(), "waits for the polka or the timeout");
+    let e = rig.timeout(1, Step::Propose);
+    assert_eq!(e.votes, vec![(Prevote, 1, None)]);
+}
+
+#[test]
+fn l32_prevote_nil_on_a_reproposal_older_than_the_lock() {
+    // Locked on b in round 1; round 2 re-proposes c with a polka from round 0.
+    let mut rig = Rig::new(0);
+    let (b, c) = (rig.block(1), rig.block(2));
+    rig.timeout(0, Step::Propose);
+    let prevotes = rig.prevotes(&[1, 2, 3], 0, Some(hash(&c)));
+    rig.feed(prevotes);
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    rig.feed(precommits);
+    rig.timeout(0, Step::Precommit);
+    let p = rig.proposal(1, None, &b);
+    rig.handle(p);
+    rig.verdict(&b, true);
+    let prevotes = rig.prevotes(&[2, 3], 1, Some(hash(&b)));
+    let e = rig.feed(prevotes);
+    assert_eq!(e.votes.last(), Some(&(Precommit, 1, Some(hash(&b)))));
+    let precommits = rig.precommits(&[2, 3], 1, None);
+    rig.feed(precommits);
+    rig.timeout(1, Step::Precommit);
+    let p = rig.proposal(2, Some(0), &c);
+    rig.handle(p);
+    let e = rig.verdict(&c, true);
+    assert_eq!(
+        e.votes,
+        vec![(Prevote, 2, None)],
+        "lockedRound 1 > validRound 0"
+    );
+}
+
+#[test]
+fn l34_prevote_timeout_on_two_thirds_of_any_prevotes() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    rig.prevoted_for(&b);
+    let one = rig.prevotes(&[1], 0, None);
+    let e = rig.feed(one);
+    assert!(e.timeouts.is_empty(), "two prevotes are not 2f+1");
+    let two = rig.prevotes(&[2], 0, Some(hash(&rig.block(9))));
+    let e = rig.feed(two);
+    assert_eq!(
+        e.timeouts,
+        vec![(Step::Prevote, 0, rig.to_ms(Step::Prevote, 0))]
+    );
+    assert!(e.votes.is_empty());
+}
+
+#[test]
+fn l36_l43_polka_locks_and_precommits_the_value() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    rig.prevoted_for(&b);
+    let prevotes = rig.prevotes(&[1, 2], 0, Some(hash(&b)));
+    let e = rig.feed(prevotes);
+    assert_eq!(e.votes, vec![(Precommit, 0, Some(hash(&b)))]);
+    assert_eq!(rig.m.step(), Step::Precommit);
+}
+
+#[test]
+fn l44_polka_for_nil_precommits_nil() {
+    let mut rig = Rig::new(0);
+    let e = rig.timeout(0, Step::Propose);
+    assert_eq!(e.votes, vec![(Prevote, 0, None)]);
+    let prevotes = rig.prevotes(&[1, 2], 0, None);
+    let e = rig.feed(prevotes);
+    assert_eq!(e.votes, vec![(Precommit, 0, None)]);
+}
+
+#[test]
+fn l47_precommit_timeout_on_two_thirds_of_any_precommits() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    let e = rig.feed(precommits);
+    assert!(e.timeouts.is_empty());
+    let third = rig.precommits(&[3], 0, Some(hash(&b)));
+    let e = rig.feed(third);
+    assert_eq!(
+        e.timeouts,
+        vec![(Step::Precommit, 0, rig.to_ms(Step::Precommit, 0))]
+    );
+}
+
+#[test]
+fn l49_decide_on_two_thirds_of_precommits_for_a_held_valid_value() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    let precommits = rig.precommits(&[1, 2, 3], 0, Some(hash(&b)));
+    let e = rig.feed(precommits);
+    assert!(e.decisions.is_empty(), "the value is not held yet");
+    let p = rig.proposal(0, None, &b);
+    rig.handle(p);
+    let e = rig.verdict(&b, true);
+    assert_eq!(e.decisions, vec![(0, hash(&b))]);
+    assert!(rig.m.is_decided());
+}
+
+#[test]
+fn l49_decide_in_an_earlier_round_than_the_current_one() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    rig.timeout(0, Step::Propose);
+    let nil = rig.prevotes(&[1, 2], 0, None);
+    rig.feed(nil);
+    let precommits = rig.precommits(&[1, 2], 0, None);
+    rig.feed(precommits);
+    rig.timeout(0, Step::Precommit);
+    assert_eq!(rig.m.round(), 1);
+    let p = rig.proposal(0, None, &b);
+    rig.handle(p);
+    rig.verdict(&b, true);
+    let late = rig.precommits(&[1, 2, 3], 0, Some(hash(&b)));
+    let e = rig.feed(late);
+    assert_eq!(e.decisions, vec![(0, hash(&b))]);
+}
+
+#[test]
+fn l52_l54_a_committed_height_starts_the_next_with_the_lock_cleared() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    rig.prevoted_for(&b);
+    let prevotes = rig.prevotes(&[1, 2], 0, Some(hash(&b)));
+    rig.feed(prevotes);
+    let precommits = rig.precommits(&[1, 2], 0, Some(hash(&b)));
+    rig.feed(precommits);
+    let set = rig.set.clone();
+    let e = rig.handle(Input::HeightCommitted {
+        height: 1,
+        next_validators: set,
+    });
+    assert_eq!((rig.m.height(), rig.m.round()), (2, 0));
+    // Validator 0 is not the proposer of height 2, round 0 ((2 + 0) % 4 = 2).
+    assert_eq!(
+        e.timeouts,
+        vec![(Step::Propose, 0, rig.to_ms(Step::Propose, 0))]
+    );
+    assert!(rig.m.describe().contains("locked None"));
+}
+
+#[test]
+fn l55_f_plus_one_messages_of_a_higher_round_move_to_it() {
+    let mut rig = Rig::new(0);
+    let one = rig.prevotes(&[1], 3, None);
+    let e = rig.feed(one);
+    assert_eq!(rig.m.round(), 0, "one member alone cannot move anyone");
+    assert!(e.timeouts.is_empty());
+    let two = rig.precommits(&[2], 3, None);
+    let e = rig.feed(two);
+    assert_eq!(rig.m.round(), 3);
+    assert_eq!(
+        e.timeouts,
+        vec![(Step::Propose, 3, rig.to_ms(Step::Propose, 3))]
+    );
+}
+
+#[test]
+fn l57_timeout_propose_prevotes_nil() {
+    let mut rig = Rig::new(0);
+    let e = rig.timeout(0, Step::Propose);
+    assert_eq!(e.votes, vec![(Prevote, 0, None)]);
+    let e = rig.timeout(0, Step::Propose);
+    assert_eq!(e, Effects::default(), "only while step is propose");
+}
+
+#[test]
+fn l61_timeout_prevote_precommits_nil() {
+    let mut rig = Rig::new(0);
+    rig.timeout(0, Step::Propose);
+    let e = rig.timeout(0, Step::Prevote);
+    assert_eq!(e.votes, vec![(Precommit, 0, None)]);
+}
+
+#[test]
+fn l65_timeout_precommit_starts_the_next_round() {
+    let mut rig = Rig::new(0);
+    let e = rig.timeout(0, Step::Precommit);
+    assert_eq!(rig.m.round(), 1);
+    // Validator 2 proposes round 1; validator 0 waits for it.
+    assert_eq!(
+        e.timeouts,
+        vec![(Step::Propose, 1, rig.to_ms(Step::Propose, 1))]
+    );
+    let e = rig.timeout(0, Step::Precommit);
+    assert_eq!(
+        e,
+        Effects::default(),
+        "a timeout of a past round does nothing"
+    );
+}
+
+#[test]
+fn restart_resends_what_was_signed_and_never_signs_it_differently() {
+    let mut rig = Rig::new(0);
+    let b = rig.block(1);
+    let outputs = rig.m.handle(Input::Timeout(Timeout {
+        height: 1,
+        round: 0,
+        step: Step::Propose,
+    }));
+    let persisted = outputs
+        .iter()
+        .find_map(|o| match o {
+            Output::PersistSafetyState(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("persisted before the nil prevote");
+    let mut restarted = Rig::unstarted(0, Some(persisted));
+    let e = effects(&restarted.m.start());
+    assert_eq!(
+        e.votes,
+        vec![(Prevote, 0, None)],
+        "the same vote, sent again"
+    );
+    let p = restarted.proposal(0, None, &b);
+    restarted.handle(p);
+    let e = restarted.verdict(&b, true);
+    assert!(e.votes.is_empty(), "no second prevote in round 0");
+}
