@@ -212,21 +212,6 @@ impl Machine {
         self.decided
     }
 
-    /// Every proposal and vote held for the current height. The driver re-gossips them periodically: liveness
-    /// after the network heals rests on correct nodes relaying what they received, not only what they signed.
-    pub fn gossip(&self) -> Vec<Message> {
-        let proposals = self
-            .proposals
-            .values()
-            .flatten()
-            .map(|p| Message::Proposal {
-                proposal: p.signed.clone(),
-                block: p.block.clone(),
-            });
-        let votes = self.votes.all_votes().map(|v| Message::Vote(v.clone()));
-        proposals.chain(votes).collect()
-    }
-
     /// What this node holds of the current height, for peer-state gossip: proposals first (a receiver needs
     /// the block before votes for it are useful), then votes by round, prevotes before precommits.
     pub fn held(&self) -> Vec<Item> {
@@ -260,6 +245,11 @@ impl Machine {
     }
 
     /// The first proposal of `round` at the current height and its block, borrowed: blocks are large.
+    /// A block of the current height's proposals, by hash.
+    pub fn block(&self, hash: &Hash32) -> Option<&Block> {
+        self.blocks.get(hash)
+    }
+
     pub fn proposal(&self, round: u32) -> Option<(&SignedProposal, &Block)> {
         let p = self.proposals.get(&round)?.first()?;
         Some((&p.signed, &p.block))

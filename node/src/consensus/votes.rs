@@ -84,10 +84,6 @@ impl Tally {
         })
     }
 
-    fn all(&self) -> impl Iterator<Item = &SignedVote> {
-        self.by_value.values().flat_map(BTreeMap::values)
-    }
-
     /// Counts per value, for diagnostics.
     pub fn summary(&self, name: &dyn Fn(Option<Hash32>) -> String) -> String {
         self.by_value
@@ -207,12 +203,5 @@ impl VoteBook {
         self.rounds
             .iter()
             .map(|(r, v)| (*r, &v.prevotes, &v.precommits))
-    }
-
-    /// Every vote held, for re-gossip.
-    pub fn all_votes(&self) -> impl Iterator<Item = &SignedVote> {
-        self.rounds
-            .values()
-            .flat_map(|r| r.prevotes.all().chain(r.precommits.all()))
     }
 }

@@ -34,8 +34,8 @@ pub(super) struct Partial {
     asked_all: bool,
 }
 
-/// By (height, round).
-pub(super) type Partials = BTreeMap<(u64, u32), Partial>;
+/// By (height, round, block hash): an equivocating proposer makes several blocks for one round.
+pub(super) type Partials = BTreeMap<(u64, u32, Hash32), Partial>;
 
 impl Driver {
     /// The item for a proposal this node holds: its compact form, or the full proposal when a transaction of its
@@ -70,13 +70,19 @@ impl Driver {
             ProposalPart::Want {
                 height,
                 round,
+                block,
                 indexes,
             } => {
-                self.send_wanted(from, height, round, &indexes);
+                self.send_wanted(from, height, round, block, &indexes);
                 Ok(())
             }
-            ProposalPart::Txs { height, round, txs } => {
-                let Some(mut partial) = self.partials.remove(&(height, round)) else {
+            ProposalPart::Txs {
+                height,
+                round,
+                block,
+                txs,
+            } => {
+                let Some(mut partial) = self.partials.remove(&(height, round, block)) else {
                     return Ok(());
                 };
                 for IndexedTx { index, tx } in txs {
@@ -89,7 +95,7 @@ impl Driver {
                         }
                     }
                 }
-                self.complete_or_ask(height, round, partial)
+                self.complete_or_ask(height, round, block, partial)
             }
         }
     }
@@ -102,11 +108,14 @@ impl Driver {
         tx_ids: Vec<Hash32>,
     ) -> Result<()> {
         let p = proposal.proposal().clone();
+        let key = (p.height, p.round, p.block_hash);
         self.peer_gossip
             .on_received(from, p.height, Item::Proposal { round: p.round });
-        // The sender repeats a proposal while this node's state lacks it: ask again for what is still missing.
-        if let Some(partial) = self.partials.remove(&(p.height, p.round)) {
-            return self.complete_or_ask(p.height, p.round, partial);
+        // The proposal again, while this node's state lacks it: ask what is still missing of the peer that sent it
+        // last, which holds the block now (the first sender may have restarted since, or gone).
+        if let Some(mut partial) = self.partials.remove(&key) {
+            partial.from = from;
+            return self.complete_or_ask(p.height, p.round, p.block_hash, partial);
         }
         let here = self.machine.height();
         if p.height < here || p.height > here + 1 {
@@ -127,11 +136,17 @@ impl Driver {
             txs,
             asked_all: false,
         };
-        self.complete_or_ask(p.height, p.round, partial)
+        self.complete_or_ask(p.height, p.round, p.block_hash, partial)
     }
 
     /// Hands the machine the rebuilt block, or asks the sender for what is missing and keeps the rest.
-    fn complete_or_ask(&mut self, height: u64, round: u32, mut partial: Partial) -> Result<()> {
+    fn complete_or_ask(
+        &mut self,
+        height: u64,
+        round: u32,
+        hash: Hash32,
+        mut partial: Partial,
+    ) -> Result<()> {
         let missing: Vec<u32> = (0..partial.txs.len())
             .filter(|i| partial.txs[*i].is_none())
             .map(|i| i as u32)
@@ -145,7 +160,7 @@ impl Driver {
             if matches!(block.verify_body(), Err(BlockError::TxRoot)) && !partial.asked_all {
                 partial.asked_all = true;
                 partial.txs.iter_mut().for_each(|tx| *tx = None);
-                return self.complete_or_ask(height, round, partial);
+                return self.complete_or_ask(height, round, hash, partial);
             }
             tracing::debug!(
                 height,
@@ -173,21 +188,29 @@ impl Driver {
         let want = ConsensusItem::WantTxs {
             height,
             round,
+            block: hash,
             indexes: missing,
         };
         self.send_item(partial.from, &want);
-        self.partials.insert((height, round), partial);
+        self.partials.insert((height, round, hash), partial);
         while self.partials.len() > MAX_PARTIAL {
             self.partials.pop_first();
         }
         Ok(())
     }
 
-    fn send_wanted(&mut self, peer: PeerId, height: u64, round: u32, indexes: &[u32]) {
+    fn send_wanted(
+        &mut self,
+        peer: PeerId,
+        height: u64,
+        round: u32,
+        hash: Hash32,
+        indexes: &[u32],
+    ) {
         if height != self.machine.height() {
             return;
         }
-        let Some((_, block)) = self.machine.proposal(round) else {
+        let Some(block) = self.machine.block(&hash) else {
             return;
         };
         // Each index once, and no more bytes than one request carries: the asker asks again for the rest as each
@@ -207,7 +230,13 @@ impl Driver {
             })
             .collect();
         if !txs.is_empty() {
-            self.send_item(peer, &ConsensusItem::ProposalTxs { height, round, txs });
+            let answer = ConsensusItem::ProposalTxs {
+                height,
+                round,
+                block: hash,
+                txs,
+            };
+            self.send_item(peer, &answer);
         }
     }
 
@@ -232,6 +261,6 @@ impl Driver {
 
     /// Forgets partial proposals of heights this node has left.
     pub(super) fn prune_partials(&mut self, height: u64) {
-        self.partials.retain(|(h, _), _| *h >= height);
+        self.partials.retain(|(h, _, _), _| *h >= height);
     }
 }

@@ -1,5 +1,5 @@
 //! The consensus channel: proposals, votes, round states and commits travel as requests of their own protocol
-//! (`/clearance/consensus/2`), on their own streams, never behind gossiped transactions. The driver decides what
+//! (`/clearance/consensus/3`), on their own streams, never behind gossiped transactions. The driver decides what
 //! each peer gets (`consensus::peer_gossip`); this module only moves it, with a bounded outbox per peer.
 //!
 //! A request is acknowledged as soon as it is read; what the peer holds comes back in its own round states, so a
@@ -69,11 +69,13 @@ pub enum ProposalPart {
     Want {
         height: u64,
         round: u32,
+        block: Hash32,
         indexes: Vec<u32>,
     },
     Txs {
         height: u64,
         round: u32,
+        block: Hash32,
         txs: Vec<wire::IndexedTx>,
     },
 }
@@ -193,6 +195,7 @@ impl ConsensusChannel {
             ConsensusItem::WantTxs {
                 height,
                 round,
+                block,
                 indexes,
             } => {
                 if indexes.is_empty() || indexes.len() > wire::MAX_BLOCK_TX_IDS {
@@ -201,12 +204,21 @@ impl ConsensusChannel {
                 Ok(Received::Part(ProposalPart::Want {
                     height,
                     round,
+                    block,
                     indexes,
                 }))
             }
-            ConsensusItem::ProposalTxs { height, round, txs } => {
-                Ok(Received::Part(ProposalPart::Txs { height, round, txs }))
-            }
+            ConsensusItem::ProposalTxs {
+                height,
+                round,
+                block,
+                txs,
+            } => Ok(Received::Part(ProposalPart::Txs {
+                height,
+                round,
+                block,
+                txs,
+            })),
         }
     }
 }

@@ -14,7 +14,7 @@ use std::io;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/2");
 /// Consensus traffic: its own protocol, so its streams never queue behind gossiped transactions.
-pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/2");
+pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/3");
 
 /// Largest request frame.
 pub const MAX_REQUEST_BYTES: usize = 1024;
@@ -62,15 +62,19 @@ pub enum ConsensusItem {
     /// already, so a proposal costs 32 bytes per transaction instead of the transaction.
     CompactProposal(CompactProposal),
     /// The transactions of a compact proposal that the receiver could not find, by their index in the block.
+    /// The block is named by its hash: an equivocating proposer (or twins) makes several blocks for one round,
+    /// and a peer that restarted may hold another of them than the one it sent before.
     WantTxs {
         height: u64,
         round: u32,
+        block: Hash32,
         indexes: Vec<u32>,
     },
-    /// The answer to `WantTxs`: the block's exact transaction bytes at those indexes.
+    /// The answer to `WantTxs`: the named block's exact transaction bytes at those indexes.
     ProposalTxs {
         height: u64,
         round: u32,
+        block: Hash32,
         txs: Vec<IndexedTx>,
     },
 }
