@@ -102,16 +102,10 @@ impl SignedTx {
     pub fn verify_cached(
         &self,
         chain_id: &Hash32,
-        keys: &mut HashMap<PublicKey, CheckedKey>,
+        keys: &mut impl KeySource,
     ) -> Result<VerifiedTx, TxError> {
         let body = self.decode_for(chain_id)?;
-        let key = match keys.get(&body.submitter) {
-            Some(key) => key,
-            None => {
-                let checked = body.submitter.to_checked().map_err(SignatureError::from)?;
-                keys.entry(body.submitter).or_insert(checked)
-            }
-        };
+        let key = keys.checked_key(&body.submitter)?;
         key.verify(tag::TX, self.body.as_slice(), &self.signature)?;
         self.checked(body)
     }
@@ -143,6 +137,24 @@ impl SignedTx {
     }
 }
 
+/// Submitter keys already validated, by public key. A plain map is one; a node shares one cache between every
+/// place that verifies transactions.
+pub trait KeySource {
+    /// The key validated: from the source, or validated now and remembered.
+    fn checked_key(&mut self, key: &PublicKey) -> Result<CheckedKey, SignatureError>;
+}
+
+impl KeySource for HashMap<PublicKey, CheckedKey> {
+    fn checked_key(&mut self, key: &PublicKey) -> Result<CheckedKey, SignatureError> {
+        if let Some(checked) = self.get(key) {
+            return Ok(checked.clone());
+        }
+        let checked = key.to_checked().map_err(SignatureError::from)?;
+        self.insert(*key, checked.clone());
+        Ok(checked)
+    }
+}
+
 /// How many signatures one batch checks: past about a hundred the multi-scalar multiplication switches
 /// algorithm and gains nothing per signature (`cargo bench -p clearance-core --bench crypto`).
 pub const SIGNATURE_BATCH: usize = 64;
@@ -153,7 +165,7 @@ pub const SIGNATURE_BATCH: usize = 64;
 pub fn verify_many(
     chain_id: &Hash32,
     txs: &[SignedTx],
-    keys: &mut HashMap<PublicKey, CheckedKey>,
+    keys: &mut impl KeySource,
 ) -> Vec<Result<VerifiedTx, TxError>> {
     verify_many_except(chain_id, txs, &[], keys)
 }
@@ -165,30 +177,23 @@ pub fn verify_many_except(
     chain_id: &Hash32,
     txs: &[SignedTx],
     signature_known: &[bool],
-    keys: &mut HashMap<PublicKey, CheckedKey>,
+    keys: &mut impl KeySource,
 ) -> Vec<Result<VerifiedTx, TxError>> {
     let known = |i: usize| signature_known.get(i).copied().unwrap_or(false);
+    // Each transaction's body, and its submitter's key when its signature is to be checked.
+    let mut checked_keys: Vec<(usize, CheckedKey)> = Vec::with_capacity(txs.len());
     let bodies: Vec<Result<TxBody, TxError>> = txs
         .iter()
         .enumerate()
         .map(|(i, tx)| {
             let body = tx.decode_for(chain_id)?;
-            if known(i) {
-                return Ok(body);
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = keys.entry(body.submitter) {
-                slot.insert(body.submitter.to_checked().map_err(SignatureError::from)?);
+            if !known(i) {
+                checked_keys.push((i, keys.checked_key(&body.submitter)?));
             }
             Ok(body)
         })
         .collect();
-    let keys = &*keys;
-    let to_check: Vec<(usize, &CheckedKey)> = bodies
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !known(*i))
-        .filter_map(|(i, body)| Some((i, keys.get(&body.as_ref().ok()?.submitter)?)))
-        .collect();
+    let to_check: Vec<(usize, &CheckedKey)> = checked_keys.iter().map(|(i, k)| (*i, k)).collect();
     // A signature no batch reached has no verdict, and counts as invalid.
     let mut verdicts: Vec<Option<Result<(), SignatureError>>> =
         (0..txs.len()).map(|i| known(i).then_some(Ok(()))).collect();

@@ -320,7 +320,7 @@ fn verify_many_gives_each_transaction_its_own_verdict() {
     assert!(one_by_one.iter().filter(|r| r.is_ok()).count() > 100);
     assert!(one_by_one.iter().filter(|r| r.is_err()).count() > 20);
     assert_eq!(
-        verify_many(&chain, &txs, &mut Default::default()),
+        verify_many(&chain, &txs, &mut std::collections::HashMap::new()),
         one_by_one
     );
 }

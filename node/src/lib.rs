@@ -15,6 +15,7 @@ pub mod consensus;
 pub mod driver;
 pub mod execute;
 pub mod index;
+pub mod key_cache;
 pub mod ledger;
 pub mod log_limit;
 pub mod mempool;

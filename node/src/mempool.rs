@@ -5,9 +5,10 @@
 //! [`MAX_SEQUENCE_AHEAD`]: a client that sends consecutive transactions to different members, or gossip that
 //! reorders them, must not lose any. Blocks take each key's transactions only in unbroken sequence order.
 
+use crate::key_cache::SharedKeys;
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
-use clearance_core::crypto::{CheckedKey, PublicKey};
+use clearance_core::crypto::PublicKey;
 use clearance_core::rules::{self, RuleError, StateKey, StateValue, StateView};
 use clearance_core::tx::{SignedTx, TxBody, TxError, VerifiedTx};
 use std::collections::{BTreeMap, HashMap};
@@ -74,12 +75,9 @@ pub struct Mempool {
     by_key: HashMap<PublicKey, BTreeMap<u64, Hash32>>,
     bytes: u64,
     next_arrival: u64,
-    /// Submitter keys already validated: checking a key's point costs as much as a signature.
-    keys: HashMap<PublicKey, CheckedKey>,
+    /// Submitter keys already validated (the node's shared cache; a private one until `with_keys`).
+    keys: SharedKeys,
 }
-
-/// Validated keys kept; past this the cache starts over.
-const MAX_CACHED_KEYS: usize = 4096;
 
 impl Mempool {
     pub fn new(chain_id: Hash32, max_txs: usize, max_bytes: u64, max_tx_bytes: usize) -> Mempool {
@@ -93,8 +91,14 @@ impl Mempool {
             by_key: HashMap::new(),
             bytes: 0,
             next_arrival: 0,
-            keys: HashMap::new(),
+            keys: SharedKeys::default(),
         }
+    }
+
+    /// Shares the node's key cache with the API and transaction gossip.
+    pub fn with_keys(mut self, keys: SharedKeys) -> Mempool {
+        self.keys = keys;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -153,9 +157,6 @@ impl Mempool {
         // A duplicate costs nothing to refuse; its signature would cost as much as a new transaction's.
         if self.entries.contains_key(&signed.id()) {
             return Err(AdmitError::Duplicate(signed.id()));
-        }
-        if self.keys.len() >= MAX_CACHED_KEYS {
-            self.keys.clear();
         }
         let verified = signed.verify_cached(&self.chain_id, &mut self.keys)?;
         self.admit_verified(state, committed, bytes, verified, now_ms)

@@ -3,6 +3,7 @@
 use crate::api::{self, ApiState};
 use crate::driver::shell::{self, BlockingThreads, SystemClock};
 use crate::driver::{Driver, DriverParts};
+use crate::key_cache::SharedKeys;
 use crate::ledger::Ledger;
 use crate::mempool::Mempool;
 use crate::metrics::Metrics;
@@ -99,12 +100,15 @@ pub async fn start(home: Home) -> Result<()> {
         home.genesis.params.clone(),
         validators.clone(),
     )?;
+    // One submitter-key cache for everything that checks transaction signatures: API, gossip, mempool.
+    let keys = SharedKeys::default();
     let mempool = Mempool::new(
         chain_id,
         home.config.mempool.max_txs as usize,
         home.config.mempool.max_bytes,
         home.genesis.params.max_tx_bytes as usize,
-    );
+    )
+    .with_keys(keys.clone());
     let metrics = Arc::new(Metrics::default());
 
     let mut members = Vec::new();
@@ -139,6 +143,7 @@ pub async fn start(home: Home) -> Result<()> {
             validators: validators.clone(),
             max_connections: home.config.p2p.max_connections,
             max_redial_backoff: Duration::from_millis(home.config.p2p.max_redial_backoff_ms.into()),
+            keys: keys.clone(),
         },
         metrics.clone(),
     )?;
@@ -206,7 +211,7 @@ pub async fn start(home: Home) -> Result<()> {
             events: events.clone(),
             members: Arc::new(members),
             chain_id,
-            keys: Default::default(),
+            keys,
         },
         home.config.api.max_body_bytes as usize,
     );

@@ -25,11 +25,9 @@ use axum::{Json, Router};
 use clearance_core::Hash32;
 use clearance_core::api::{ErrorBody, TxStatus};
 use clearance_core::block::Outcome;
-use clearance_core::crypto::{CheckedKey, PublicKey};
 use clearance_core::tx::SignedTx;
 use serde::Serialize;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, watch};
 
 #[derive(Clone)]
@@ -42,8 +40,8 @@ pub struct ApiState {
     /// The genesis members, as `/v1/members` shows them.
     pub members: Arc<Vec<serde_json::Value>>,
     pub chain_id: Hash32,
-    /// Submitter keys already validated, shared by the handlers that verify submitted transactions.
-    pub keys: Arc<Mutex<HashMap<PublicKey, CheckedKey>>>,
+    /// Submitter keys already validated: the node's one cache, shared with gossip and the mempool.
+    pub keys: crate::key_cache::SharedKeys,
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).

@@ -14,18 +14,12 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use clearance_core::Hash32;
 use clearance_core::api::{BatchItem, BatchSubmitted, Submitted};
-use clearance_core::crypto::{CheckedKey, PublicKey, SignatureError};
 use clearance_core::encoding::DecodeError;
-use clearance_core::hash::tag;
 use clearance_core::tx::{SignedTx, TxError, VerifiedTx};
-use std::collections::HashMap;
-use std::sync::Mutex;
 use tokio::sync::oneshot;
 
 /// The most transactions one batch request may carry.
 pub const MAX_BATCH_TXS: usize = 256;
-/// Submitter keys the handlers keep validated; the cache starts over when it is full.
-const KEY_CACHE: usize = 4096;
 
 enum Format {
     Json,
@@ -260,28 +254,14 @@ fn split_frames(mut body: &[u8]) -> Result<Vec<Vec<u8>>, ApiError> {
     Ok(txs)
 }
 
-/// Decodes and verifies a submitted transaction. The submitter's key is validated once and then cached; the
-/// lock is held only to look it up, so concurrent submissions verify their signatures in parallel.
+/// Decodes and verifies a submitted transaction. The submitter's key is validated once per node and then cached;
+/// the cache's lock is held only to look it up, so concurrent submissions verify their signatures in parallel.
 fn verify_one(s: &ApiState, bytes: &[u8]) -> Result<VerifiedTx, TxError> {
-    let signed = SignedTx::from_bytes(bytes)?;
-    let tx = signed.verify_except_signature(&s.chain_id)?;
-    let submitter = tx.body.submitter;
-    let cached = lock(&s.keys).get(&submitter).cloned();
-    let key = match cached {
-        Some(key) => key,
-        None => {
-            let key = submitter.to_checked().map_err(SignatureError::from)?;
-            remember(&s.keys, [(submitter, key.clone())]);
-            key
-        }
-    };
-    key.verify(tag::TX, signed.body.as_slice(), &signed.signature)?;
-    Ok(tx)
+    SignedTx::from_bytes(bytes)?.verify_cached(&s.chain_id, &mut s.keys.clone())
 }
 
 /// Decodes and verifies a batch, its signatures in batches; each transaction keeps its own verdict and, when it
-/// decodes, its id. Keys are validated per batch: a batch usually comes from one submitter, so that is one
-/// point decompression against hundreds of signatures, and the shared cache's lock stays out of the way.
+/// decodes, its id. Keys come from the node's cache, locked only for each lookup.
 fn verify_batch(s: &ApiState, txs: Vec<Vec<u8>>) -> Vec<Checked> {
     let mut signed = Vec::with_capacity(txs.len());
     let mut failures = Vec::with_capacity(txs.len());
@@ -295,8 +275,7 @@ fn verify_batch(s: &ApiState, txs: Vec<Vec<u8>>) -> Vec<Checked> {
         }
     }
     let ids: Vec<Hash32> = signed.iter().map(SignedTx::id).collect();
-    let mut keys = HashMap::new();
-    let verdicts = clearance_core::tx::verify_many(&s.chain_id, &signed, &mut keys);
+    let verdicts = clearance_core::tx::verify_many(&s.chain_id, &signed, &mut s.keys.clone());
     // verify_many answers once per transaction, in order.
     let mut verified = ids.into_iter().zip(verdicts);
     txs.into_iter()
@@ -325,24 +304,4 @@ struct Checked {
     id: Option<Hash32>,
     bytes: Vec<u8>,
     verdict: Result<VerifiedTx, TxError>,
-}
-
-fn remember(
-    cache: &Mutex<HashMap<PublicKey, CheckedKey>>,
-    keys: impl IntoIterator<Item = (PublicKey, CheckedKey)>,
-) {
-    let mut cache = lock(cache);
-    for (key, checked) in keys {
-        if cache.len() >= KEY_CACHE {
-            cache.clear();
-        }
-        cache.insert(key, checked);
-    }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // The cache holds only validated keys, so a panic elsewhere cannot leave it wrong.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

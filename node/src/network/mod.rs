@@ -55,6 +55,8 @@ pub struct NetworkConfig {
     pub validators: clearance_core::validator::ValidatorSet,
     pub max_connections: u32,
     pub max_redial_backoff: Duration,
+    /// The node's submitter-key cache, shared with the API and the mempool.
+    pub keys: crate::key_cache::SharedKeys,
 }
 
 /// What the network hands to the driver.
@@ -168,8 +170,8 @@ struct Network {
     chain_id: clearance_core::Hash32,
     metrics: Arc<Metrics>,
     max_backoff: Duration,
-    /// Submitter keys already validated, for checking gossiped transactions.
-    keys: HashMap<clearance_core::crypto::PublicKey, clearance_core::crypto::CheckedKey>,
+    /// Submitter keys already validated (the node's shared cache), for checking gossiped transactions.
+    keys: crate::key_cache::SharedKeys,
     /// Gossiped transaction batches waiting for their signatures to be checked together.
     unchecked_txs: Vec<(PeerId, gossipsub::MessageId, Vec<Bytes>)>,
     /// Transactions the driver asked to publish, gossiped as one batch when its burst of commands ends.
@@ -345,7 +347,7 @@ pub fn spawn(
         chain_id: config.chain_id,
         metrics,
         max_backoff: config.max_redial_backoff,
-        keys: HashMap::new(),
+        keys: config.keys,
         unchecked_txs: Vec::new(),
         outgoing_txs: Vec::new(),
         outgoing_bytes: 0,
