@@ -1,4 +1,4 @@
-//! The seeded generator of the simulators (`tests/sim/`, `tests/driver_sim.rs`): a seed gives one run.
+//! The seeded generator of the simulator (`tests/sim/`): a seed gives one run.
 
 /// SplitMix64: small, fast and fully determined by its seed.
 pub struct Rng(u64);
