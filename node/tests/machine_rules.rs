@@ -193,6 +193,33 @@ impl Rig {
         self.verdict(b, true);
     }
 
+    /// Ends `round` without a decision: `others` precommit nil, and the precommit timeout fires.
+    fn end_round(&mut self, round: u32, others: &[usize]) -> Effects {
+        let precommits = self.precommits(others, round, None);
+        self.feed(precommits);
+        self.timeout(round, Step::Precommit)
+    }
+
+    /// Round 0 as validator 0 saw it: no proposal in time (nil prevote), then a polka for `c` from the others.
+    fn polka_unseen_in_round_0(&mut self, c: &Block) {
+        self.timeout(0, Step::Propose);
+        let prevotes = self.prevotes(&[1, 2, 3], 0, Some(hash(c)));
+        self.feed(prevotes);
+        self.end_round(0, &[1, 2]);
+    }
+
+    /// The proposal of `round` for `block` arrives and the executor accepts it.
+    fn proposed_and_valid(
+        &mut self,
+        round: u32,
+        valid_round: Option<u32>,
+        block: &Block,
+    ) -> Effects {
+        let p = self.proposal(round, valid_round, block);
+        self.handle(p);
+        self.verdict(block, true)
+    }
+
     fn to_ms(&self, step: Step, round: u32) -> u64 {
         self.timeouts.duration_ms(step, round)
     }
@@ -281,14 +308,10 @@ fn l15_l16_proposer_proposes_its_valid_value_with_its_valid_round() {
     // Validator 2 proposes round 1. In round 0 it sees a polka for b (valid value b, valid round 0).
     let mut rig = Rig::new(2);
     let b = rig.block(1);
-    let p = rig.proposal(0, None, &b);
-    rig.handle(p);
-    rig.verdict(&b, true);
+    rig.proposed_and_valid(0, None, &b);
     let prevotes = rig.prevotes(&[0, 1], 0, Some(hash(&b)));
     rig.feed(prevotes);
-    let precommits = rig.precommits(&[0, 1], 0, None);
-    rig.feed(precommits);
-    let e = rig.timeout(0, Step::Precommit);
+    let e = rig.end_round(0, &[0, 1]);
     assert_eq!(e.proposals, vec![(1, Some(0), hash(&b))]);
     assert!(e.builds.is_empty(), "no new value while one is valid");
 }
@@ -319,18 +342,13 @@ fn l26_prevote_nil_for_an_invalid_proposal() {
 #[test]
 fn l26_prevote_nil_for_a_new_value_while_locked_on_another() {
     let mut rig = Rig::new(0);
-    let b = rig.block(1);
+    let (b, c) = (rig.block(1), rig.block(2));
     rig.prevoted_for(&b);
     let prevotes = rig.prevotes(&[1, 2], 0, Some(hash(&b)));
     let e = rig.feed(prevotes);
     assert_eq!(e.votes, vec![(Precommit, 0, Some(hash(&b)))], "locked on b");
-    let precommits = rig.precommits(&[1, 2], 0, None);
-    rig.feed(precommits);
-    rig.timeout(0, Step::Precommit);
-    let c = rig.block(2);
-    let p = rig.proposal(1, None, &c);
-    rig.handle(p);
-    let e = rig.verdict(&c, true);
+    rig.end_round(0, &[1, 2]);
+    let e = rig.proposed_and_valid(1, None, &c);
     assert_eq!(
         e.votes,
         vec![(Prevote, 1, None)],
@@ -340,18 +358,10 @@ fn l26_prevote_nil_for_a_new_value_while_locked_on_another() {
 
 #[test]
 fn l28_l30_prevote_for_a_reproposal_backed_by_a_polka_in_its_valid_round() {
-    // Validator 0 did not lock in round 0 (it timed out to nil), but a polka for c exists there.
     let mut rig = Rig::new(0);
     let c = rig.block(2);
-    rig.timeout(0, Step::Propose);
-    let prevotes = rig.prevotes(&[1, 2, 3], 0, Some(hash(&c)));
-    rig.feed(prevotes);
-    let precommits = rig.precommits(&[1, 2], 0, None);
-    rig.feed(precommits);
-    rig.timeout(0, Step::Precommit);
-    let p = rig.proposal(1, Some(0), &c);
-    rig.handle(p);
-    let e = rig.verdict(&c, true);
+    rig.polka_unseen_in_round_0(&c);
+    let e = rig.proposed_and_valid(1, Some(0), &c);
     assert_eq!(e.votes, vec![(Prevote, 1, Some(hash(&c)))]);
 }
 
@@ -360,12 +370,8 @@ fn l28_no_prevote_on_a_reproposal_without_its_polka() {
     let mut rig = Rig::new(0);
     let c = rig.block(2);
     rig.timeout(0, Step::Propose);
-    let precommits = rig.precommits(&[1, 2], 0, None);
-    rig.feed(precommits);
-    rig.timeout(0, Step::Precommit);
-    let p = rig.proposal(1, Some(0), &c);
-    rig.handle(p);
-    let e = rig.verdict(&c, true);
+    rig.end_round(0, &[1, 2]);
+    let e = rig.proposed_and_valid(1, Some(0), &c);
     assert!(e.votes.is_empty(), "waits for the polka or the timeout");
     let e = rig.timeout(1, Step::Propose);
     assert_eq!(e.votes, vec![(Prevote, 1, None)]);
@@ -376,24 +382,13 @@ fn l32_prevote_nil_on_a_reproposal_older_than_the_lock() {
     // Locked on b in round 1; round 2 re-proposes c with a polka from round 0.
     let mut rig = Rig::new(0);
     let (b, c) = (rig.block(1), rig.block(2));
-    rig.timeout(0, Step::Propose);
-    let prevotes = rig.prevotes(&[1, 2, 3], 0, Some(hash(&c)));
-    rig.feed(prevotes);
-    let precommits = rig.precommits(&[1, 2], 0, None);
-    rig.feed(precommits);
-    rig.timeout(0, Step::Precommit);
-    let p = rig.proposal(1, None, &b);
-    rig.handle(p);
-    rig.verdict(&b, true);
+    rig.polka_unseen_in_round_0(&c);
+    rig.proposed_and_valid(1, None, &b);
     let prevotes = rig.prevotes(&[2, 3], 1, Some(hash(&b)));
     let e = rig.feed(prevotes);
     assert_eq!(e.votes.last(), Some(&(Precommit, 1, Some(hash(&b)))));
-    let precommits = rig.precommits(&[2, 3], 1, None);
-    rig.feed(precommits);
-    rig.timeout(1, Step::Precommit);
-    let p = rig.proposal(2, Some(0), &c);
-    rig.handle(p);
-    let e = rig.verdict(&c, true);
+    rig.end_round(1, &[2, 3]);
+    let e = rig.proposed_and_valid(2, Some(0), &c);
     assert_eq!(
         e.votes,
         vec![(Prevote, 2, None)],
@@ -475,13 +470,9 @@ fn l49_decide_in_an_earlier_round_than_the_current_one() {
     rig.timeout(0, Step::Propose);
     let nil = rig.prevotes(&[1, 2], 0, None);
     rig.feed(nil);
-    let precommits = rig.precommits(&[1, 2], 0, None);
-    rig.feed(precommits);
-    rig.timeout(0, Step::Precommit);
+    rig.end_round(0, &[1, 2]);
     assert_eq!(rig.m.round(), 1);
-    let p = rig.proposal(0, None, &b);
-    rig.handle(p);
-    rig.verdict(&b, true);
+    rig.proposed_and_valid(0, None, &b);
     let late = rig.precommits(&[1, 2, 3], 0, Some(hash(&b)));
     let e = rig.feed(late);
     assert_eq!(e.decisions, vec![(0, hash(&b))]);
