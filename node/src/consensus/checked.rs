@@ -69,6 +69,17 @@ impl CheckedProposalHeader {
         &self.proposal
     }
 
+    /// Whether `header` is the header the proposal signs (its hash and height): a compact proposal carries the
+    /// header beside the signed proposal, and a relay could pair the signature with another.
+    pub fn check_header(&self, header: &[u8]) -> Result<(), CheckError> {
+        let view = clearance_core::block::HeaderView::from_bytes(header)
+            .map_err(|e| CheckError::Body(BlockError::Decode(e)))?;
+        if view.hash != self.proposal.block_hash || view.header.height != self.proposal.height {
+            return Err(CheckError::NotTheProposedBlock);
+        }
+        Ok(())
+    }
+
     /// The proposal with its block, once the block is checked against the header the proposal names: the block
     /// hash covers the body through `tx_root`, so a proposer cannot pair one signed id with different bodies.
     pub fn with_block(self, block: Block) -> Result<CheckedProposal, CheckError> {

@@ -244,12 +244,12 @@ impl Machine {
         }
     }
 
-    /// The first proposal of `round` at the current height and its block, borrowed: blocks are large.
     /// A block of the current height's proposals, by hash.
     pub fn block(&self, hash: &Hash32) -> Option<&Block> {
         self.blocks.get(hash)
     }
 
+    /// The first proposal of `round` at the current height and its block, borrowed: blocks are large.
     pub fn proposal(&self, round: u32) -> Option<(&SignedProposal, &Block)> {
         let p = self.proposals.get(&round)?.first()?;
         Some((&p.signed, &p.block))

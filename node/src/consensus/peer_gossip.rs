@@ -168,6 +168,8 @@ struct View {
     has: ItemSet,
     /// Items sent to it, and when, that its states do not show yet.
     sent: HashMap<Item, u64>,
+    /// Round and step from its last state.
+    position: Option<(u32, Step)>,
     /// Since when this node has seen the peer deciding a height it has already passed.
     behind_since: Option<u64>,
 }
@@ -220,9 +222,25 @@ impl<P: Copy + Ord> PeerGossip<P> {
             view.behind_since = None;
         }
         view.height = Some(state.height);
+        view.position = Some((state.round, state.step));
         view.has = ItemSet::of_state(state);
         let has = &view.has;
         view.sent.retain(|item, _| !has.contains(item));
+    }
+
+    /// Peers deciding `height` that, by their last state, hold the proposal of their current round and have not
+    /// prevoted in it: the ones a re-proposal's proof of lock may be missing for (see `Machine::proof_of_lock`).
+    pub fn waiting_on_proposal(&self, height: u64) -> Vec<(P, u32)> {
+        self.peers
+            .iter()
+            .filter(|(_, v)| v.height == Some(height))
+            .filter_map(|(peer, v)| match v.position {
+                Some((round, Step::Propose)) if v.has.contains(&Item::Proposal { round }) => {
+                    Some((*peer, round))
+                }
+                _ => None,
+            })
+            .collect()
     }
 
     /// The peer sent us this item, so it holds it.

@@ -7,19 +7,19 @@
 
 use super::Driver;
 use crate::consensus::peer_gossip::Item;
-use crate::consensus::{CheckError, CheckedMessage, CheckedProposalHeader, Message};
+use crate::consensus::{CheckedMessage, CheckedProposalHeader, Message};
 use crate::network::wire::{self, CompactProposal, ConsensusItem, IndexedTx};
 use crate::network::{NetCommand, ProposalPart};
 use anyhow::Result;
 use clearance_core::Hash32;
-use clearance_core::block::{Block, BlockError};
+use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
 use clearance_core::tx::SignedTx;
 use libp2p::PeerId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Proposals kept while their missing transactions are fetched; the oldest go first.
+/// Proposals kept while their missing transactions are fetched; the furthest rounds go first.
 const MAX_PARTIAL: usize = 8;
 
 /// A compact proposal whose block is not complete yet.
@@ -82,9 +82,15 @@ impl Driver {
                 block,
                 txs,
             } => {
-                let Some(mut partial) = self.partials.remove(&(height, round, block)) else {
+                let key = (height, round, block);
+                let Some(mut partial) = self.partials.remove(&key) else {
                     return Ok(());
                 };
+                // Only the peer asked answers: the ids, and so the penalty, are its.
+                if partial.from != from {
+                    self.partials.insert(key, partial);
+                    return Ok(());
+                }
                 for IndexedTx { index, tx } in txs {
                     let i = index as usize;
                     let id = SignedTx::from_bytes(tx.as_slice()).map(|t| t.id());
@@ -111,10 +117,12 @@ impl Driver {
         let key = (p.height, p.round, p.block_hash);
         self.peer_gossip
             .on_received(from, p.height, Item::Proposal { round: p.round });
-        // The proposal again, while this node's state lacks it: ask what is still missing of the peer that sent it
-        // last, which holds the block now (the first sender may have restarted since, or gone).
-        if let Some(mut partial) = self.partials.remove(&key) {
-            partial.from = from;
+        // The proposal again, while this node's state lacks it: from the same peer, ask again for what is still
+        // missing; from another, start over with its ids (the first sender's may have been made up, and it may
+        // have restarted or gone since).
+        if let Some(partial) = self.partials.remove(&key)
+            && partial.from == from
+        {
             return self.complete_or_ask(p.height, p.round, p.block_hash, partial);
         }
         let here = self.machine.height();
@@ -156,26 +164,27 @@ impl Driver {
                 header: partial.header.clone(),
                 txs: partial.txs.iter().flatten().cloned().collect(),
             };
-            // A transaction held here with other bytes than the proposer's: ask the sender for all of them.
-            if matches!(block.verify_body(), Err(BlockError::TxRoot)) && !partial.asked_all {
-                partial.asked_all = true;
-                partial.txs.iter_mut().for_each(|tx| *tx = None);
-                return self.complete_or_ask(height, round, hash, partial);
-            }
             tracing::debug!(
                 height,
                 round,
                 txs = block.txs.len(),
                 "compact proposal complete"
             );
-            return match partial.proposal.with_block(block) {
+            return match partial.proposal.clone().with_block(block) {
                 Ok(checked) => self.on_consensus(partial.from, CheckedMessage::Proposal(checked)),
-                // Even the sender's own transactions do not make the block its proposal names.
-                Err(e @ (CheckError::Body(_) | CheckError::NotTheProposedBlock)) => {
+                // A transaction held here with other bytes than the proposer's (a submitter may sign one body
+                // twice): ask the sender for all of them.
+                Err(_) if !partial.asked_all => {
+                    partial.asked_all = true;
+                    partial.txs.iter_mut().for_each(|tx| *tx = None);
+                    self.complete_or_ask(height, round, hash, partial)
+                }
+                // Header, ids and every transaction came from the sender, and they do not make the block the
+                // proposal signs.
+                Err(e) => {
                     self.penalise_peer(partial.from, &format!("compact proposal: {e}"));
                     Ok(())
                 }
-                Err(CheckError::Signed(_)) => Ok(()),
             };
         }
         tracing::debug!(
@@ -194,7 +203,9 @@ impl Driver {
         self.send_item(partial.from, &want);
         self.partials.insert((height, round, hash), partial);
         while self.partials.len() > MAX_PARTIAL {
-            self.partials.pop_first();
+            // The furthest round goes first: an equivocator signing many blocks for rounds ahead cannot push
+            // out the one of the round being decided.
+            self.partials.pop_last();
         }
         Ok(())
     }

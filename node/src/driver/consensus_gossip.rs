@@ -63,6 +63,7 @@ impl Driver {
         if self.encoded_height != height {
             self.encoded.clear();
             self.encoded_height = height;
+            self.locks_shown.clear();
             self.prune_partials(height);
         }
         let now = self.clock.now();
@@ -102,6 +103,21 @@ impl Driver {
                 }
             }
             outgoing.entry(peer).or_default().extend(frames);
+        }
+        // A peer that holds a re-proposal but has not prevoted may have got its proof of lock before the block
+        // (a compact proposal it had to complete), when the equivocator's vote in it could not count yet: once
+        // per peer and round, the proof of lock again.
+        if running {
+            for (peer, round) in self.peer_gossip.waiting_on_proposal(height) {
+                let proof = self.machine.proof_of_lock(round);
+                if proof.is_empty() || !self.locks_shown.insert((peer, round)) {
+                    continue;
+                }
+                let frames = proof
+                    .into_iter()
+                    .map(|msg| Arc::new(wire::encode_item(&ConsensusItem::Message(msg))));
+                outgoing.entry(peer).or_default().extend(frames);
+            }
         }
         for (peer, items) in outgoing {
             Metrics::add(&self.metrics.consensus_items_sent_total, items.len() as u64);

@@ -89,6 +89,9 @@ pub struct Driver {
     last_commit: Option<Instant>,
     /// Compact proposals waiting for transactions this node lacked.
     partials: compact::Partials,
+    /// (peer, round) of the current height that were sent a proof of lock because their state showed them
+    /// waiting on a re-proposal: once each.
+    locks_shown: BTreeSet<(PeerId, u32)>,
     /// Each member's peer id, to name members in logs.
     members_by_peer: HashMap<PeerId, CountryCode>,
     gossip_health: gossip_health::GossipHealth,
@@ -177,6 +180,7 @@ impl Driver {
             epoch: now,
             last_commit: None,
             partials: compact::Partials::new(),
+            locks_shown: BTreeSet::new(),
             members_by_peer,
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,

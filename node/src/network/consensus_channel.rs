@@ -186,6 +186,9 @@ impl ConsensusChannel {
                     .verifier
                     .proposal_header(compact.proposal)
                     .map_err(|e| format!("compact proposal: {e}"))?;
+                proposal
+                    .check_header(compact.header.as_slice())
+                    .map_err(|e| format!("compact proposal header: {e}"))?;
                 Ok(Received::Part(ProposalPart::Compact {
                     proposal: Box::new(proposal),
                     header: compact.header,

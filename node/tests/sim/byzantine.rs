@@ -75,13 +75,18 @@ impl Sim {
             ConsensusItem::CompactProposal(mut compact)
                 if behavior == Behavior::EquivocatingProposer =>
             {
-                let Some((signed, header)) =
-                    other_proposal(&compact.proposal, &compact.header.0, &member, &key)
-                else {
-                    return Some(item);
-                };
-                compact.proposal = signed;
-                compact.header = header.into();
+                match other_proposal(&compact.proposal, &compact.header.0, &member, &key) {
+                    Some((signed, header)) => {
+                        compact.proposal = signed;
+                        compact.header = header.into();
+                    }
+                    // Someone else's proposal, relayed with made-up transaction ids: the receiver cannot
+                    // rebuild the block from them, and must not blame the honest members it asks next.
+                    None => {
+                        compact.tx_ids.reverse();
+                        compact.tx_ids.push(Hash32::sha256(b"made up"));
+                    }
+                }
                 ConsensusItem::CompactProposal(compact)
             }
             _ => return Some(item),

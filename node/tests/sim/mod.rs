@@ -45,7 +45,8 @@ pub enum Behavior {
     Honest,
     /// Never starts.
     Silent,
-    /// Sends half of its peers another proposal than the one it made (valid or not).
+    /// Sends half of its peers another proposal than the one it made (valid or not), and relays others'
+    /// proposals to them with made-up transaction ids.
     EquivocatingProposer,
     /// Sends half of its peers a conflicting vote instead of each of its own.
     DoubleVoter,
