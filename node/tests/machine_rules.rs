@@ -13,7 +13,7 @@ use clearance_core::time::Timestamp;
 use clearance_core::validator::{Validator, ValidatorSet};
 use clearance_core::vote::{Proposal, SignedProposal, SignedVote, Vote, VoteKind};
 use clearance_node::consensus::{
-    Config, Input, Machine, Message, Output, SafetyState, Step, Timeout, Timeouts, Verifier,
+    Config, Input, Machine, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts, Verifier,
 };
 
 const IDS: [&str; 4] = ["CN", "DE", "FR", "JP"];
@@ -229,15 +229,22 @@ fn hash(block: &Block) -> Hash32 {
     block_hash(block.header.as_slice())
 }
 
-/// The one rule of the driver contract: a message signed in a step is broadcast only after the safety state
-/// that records it is persisted.
+/// The one rule of the driver contract: a message signed in a step is broadcast only after a safety state that
+/// records it is persisted.
 fn persisted_first(outputs: &[Output]) {
-    let mut persisted = false;
+    let mut persisted: Option<&SafetyState> = None;
     for output in outputs {
         match output {
-            Output::PersistSafetyState(_) => persisted = true,
-            Output::Broadcast(_) => {
-                assert!(persisted, "broadcast before the safety state was persisted")
+            Output::PersistSafetyState(state) => persisted = Some(state),
+            Output::Broadcast(msg) => {
+                let signed = match msg {
+                    Message::Vote(v) => Signed::Vote(v.clone()),
+                    Message::Proposal { proposal, .. } => Signed::Proposal(proposal.clone()),
+                };
+                assert!(
+                    persisted.is_some_and(|state| state.signed.contains(&signed)),
+                    "broadcast before a persisted safety state recorded it"
+                );
             }
             _ => {}
         }
