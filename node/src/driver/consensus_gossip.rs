@@ -91,15 +91,27 @@ impl Driver {
         let plan = self
             .peer_gossip
             .plan(now_ms, height, &held, &|item| machine.is_own(item));
+        // Proofs of lock (see `Machine::proof_of_lock`), encoded once per pass however many peers get them.
+        let mut proofs: BTreeMap<u32, Vec<Arc<Vec<u8>>>> = BTreeMap::new();
+        let mut proof_of = |machine: &crate::consensus::Machine, round: u32| {
+            proofs
+                .entry(round)
+                .or_insert_with(|| {
+                    machine
+                        .proof_of_lock(round)
+                        .into_iter()
+                        .map(|msg| Arc::new(wire::encode_item(&ConsensusItem::Message(msg))))
+                        .collect()
+                })
+                .clone()
+        };
         for (peer, items) in plan {
             let mut frames: Vec<Arc<Vec<u8>>> =
                 items.iter().filter_map(|item| self.encode(item)).collect();
-            // A re-proposal travels with its proof of lock, after it: see `Machine::proof_of_lock`.
+            // A re-proposal travels with its proof of lock, after it.
             for item in &items {
                 if let Item::Proposal { round } = *item {
-                    frames.extend(self.machine.proof_of_lock(round).iter().map(|msg| {
-                        Arc::new(wire::encode_item(&ConsensusItem::Message(msg.clone())))
-                    }));
+                    frames.extend(proof_of(&self.machine, round));
                 }
             }
             outgoing.entry(peer).or_default().extend(frames);
@@ -109,14 +121,14 @@ impl Driver {
         // per peer and round, the proof of lock again.
         if running {
             for (peer, round) in self.peer_gossip.waiting_on_proposal(height) {
-                let proof = self.machine.proof_of_lock(round);
-                if proof.is_empty() || !self.locks_shown.insert((peer, round)) {
+                if self.locks_shown.contains(&(peer, round)) {
                     continue;
                 }
-                let frames = proof
-                    .into_iter()
-                    .map(|msg| Arc::new(wire::encode_item(&ConsensusItem::Message(msg))));
-                outgoing.entry(peer).or_default().extend(frames);
+                let proof = proof_of(&self.machine, round);
+                if !proof.is_empty() {
+                    self.locks_shown.insert((peer, round));
+                    outgoing.entry(peer).or_default().extend(proof);
+                }
             }
         }
         for (peer, items) in outgoing {
