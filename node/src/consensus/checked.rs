@@ -7,6 +7,7 @@
 
 use clearance_core::Hash32;
 use clearance_core::block::{Block, BlockError};
+use clearance_core::encoding::DecodeError;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{Proposal, SignedProposal, SignedVote, Vote, VoteError};
 use std::collections::HashSet;
@@ -178,42 +179,36 @@ impl Verifier {
         &self.set
     }
 
-    /// Whether these exact bytes and signature passed before; otherwise runs `check` and remembers a pass.
-    fn remembered_or(
+    /// The message: only decoded if these exact bytes and signature passed before, otherwise fully checked
+    /// (`check`) and remembered when it passes.
+    fn remembered_or<T>(
         &mut self,
         kind: u8,
         bytes: &[u8],
         signature: &[u8],
-        check: impl FnOnce(&Hash32, &ValidatorSet) -> Result<(), VoteError>,
-    ) -> Result<(), VoteError> {
+        decode: impl FnOnce() -> Result<T, DecodeError>,
+        check: impl FnOnce(&Hash32, &ValidatorSet) -> Result<T, VoteError>,
+    ) -> Result<T, CheckError> {
         let key = Hash32::sha256(&[&[kind][..], bytes, signature].concat());
         if self.remembered.contains(&key) {
-            return Ok(());
+            return Ok(decode().map_err(VoteError::from)?);
         }
-        check(&self.chain_id, &self.set)?;
+        let message = check(&self.chain_id, &self.set)?;
         if self.remembered.len() >= MAX_REMEMBERED {
             self.remembered.clear();
         }
         self.remembered.insert(key);
-        Ok(())
+        Ok(message)
     }
 
     pub fn vote(&mut self, signed: SignedVote) -> Result<CheckedVote, CheckError> {
-        let mut decoded = None;
-        self.remembered_or(
+        let vote = self.remembered_or(
             0,
             signed.vote.as_slice(),
             signed.signature.as_bytes(),
-            |chain, set| {
-                decoded = Some(signed.verify(chain, set)?);
-                Ok(())
-            },
+            || signed.decode(),
+            |chain, set| signed.verify(chain, set),
         )?;
-        let vote = match decoded {
-            Some(vote) => vote,
-            // Remembered: the bytes decoded when they were checked.
-            None => signed.decode().map_err(VoteError::from)?,
-        };
         Ok(CheckedVote {
             signed,
             vote,
@@ -225,20 +220,13 @@ impl Verifier {
         &mut self,
         signed: SignedProposal,
     ) -> Result<CheckedProposalHeader, CheckError> {
-        let mut decoded = None;
-        self.remembered_or(
+        let proposal = self.remembered_or(
             1,
             signed.proposal.as_slice(),
             signed.signature.as_bytes(),
-            |chain, set| {
-                decoded = Some(signed.verify(chain, set)?);
-                Ok(())
-            },
+            || signed.decode(),
+            |chain, set| signed.verify(chain, set),
         )?;
-        let proposal = match decoded {
-            Some(p) => p,
-            None => signed.decode().map_err(VoteError::from)?,
-        };
         Ok(CheckedProposalHeader {
             signed,
             proposal,
