@@ -7,6 +7,7 @@
 
 mod consensus_channel;
 mod inbound;
+mod messages;
 mod tx_gossip;
 pub mod wire;
 
@@ -14,20 +15,20 @@ use crate::log_limit::LogLimiter;
 use crate::metrics::Metrics;
 use anyhow::{Context, Result};
 use clearance_core::bytes::Bytes;
-use clearance_core::tx::VerifiedTx;
 pub use consensus_channel::ProposalPart;
 pub use consensus_channel::{ConsensusChannel, Received};
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
-    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, identity, noise,
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, noise,
     request_response, tcp, yamux,
 };
+pub use messages::{NetCommand, NetEvent, NetworkConfig};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
-use wire::{ConsensusCodec, SyncCodec, SyncRequest, SyncResponse};
+use wire::{ConsensusCodec, SyncCodec, SyncResponse};
 
 /// Invalid messages a peer may send within [`PENALTY_WINDOW`] before it is disconnected.
 const PENALTY_THRESHOLD: u32 = 20;
@@ -44,91 +45,6 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(3);
 /// full send buffer: the member is neither usable nor redialled, and after the heal the first retransmission may
 /// come seconds late. Round states flow every second, so a live path never leaves data unacknowledged this long.
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(4);
-
-pub struct NetworkConfig {
-    pub keypair: identity::Keypair,
-    pub listen: Multiaddr,
-    /// The other members' peer ids and addresses, from genesis.
-    pub members: Vec<(PeerId, Vec<Multiaddr>)>,
-    pub chain_id: clearance_core::Hash32,
-    /// Consensus messages are checked against this set before they are relayed.
-    pub validators: clearance_core::validator::ValidatorSet,
-    pub max_connections: u32,
-    pub max_redial_backoff: Duration,
-    /// The node's submitter-key cache, shared with the API and the mempool.
-    pub keys: crate::key_cache::SharedKeys,
-}
-
-/// What the network hands to the driver.
-#[derive(Debug)]
-pub enum NetEvent {
-    /// A gossiped transaction, verified (chain, signature, shape) over exactly `bytes`.
-    Tx {
-        from: PeerId,
-        bytes: Vec<u8>,
-        tx: Box<VerifiedTx>,
-    },
-    /// A proposal or vote, checked (chain, member, signature, block body) over the bytes received.
-    Consensus {
-        from: PeerId,
-        msg: Box<crate::consensus::CheckedMessage>,
-    },
-    /// A member's round state (within its limits, otherwise unchecked).
-    PeerState {
-        from: PeerId,
-        state: crate::consensus::peer_gossip::RoundState,
-    },
-    /// A committed block a peer sent because this node's state showed it still deciding that height. Unchecked:
-    /// the driver verifies it as a synced block.
-    Commit {
-        from: PeerId,
-        block: wire::SyncedBlock,
-    },
-    /// A piece of a proposal sent by transaction ids.
-    ProposalPart {
-        from: PeerId,
-        part: ProposalPart,
-    },
-    Request {
-        from: PeerId,
-        id: u64,
-        req: SyncRequest,
-    },
-    Response {
-        from: PeerId,
-        resp: SyncResponse,
-    },
-    RequestFailed {
-        peer: PeerId,
-    },
-    Connected(PeerId),
-    Disconnected(PeerId),
-}
-
-/// What the driver asks of the network.
-#[derive(Debug)]
-pub enum NetCommand {
-    PublishTx(Vec<u8>),
-    /// Encoded consensus items for one peer, sent on the consensus channel.
-    SendConsensus {
-        peer: PeerId,
-        items: Vec<Arc<Vec<u8>>>,
-    },
-    Request {
-        peer: PeerId,
-        req: SyncRequest,
-    },
-    Respond {
-        id: u64,
-        resp: SyncResponse,
-    },
-    Penalise {
-        peer: PeerId,
-        reason: String,
-    },
-    /// Close the connections to a member and dial it again at once: gossip over them has stopped.
-    Reconnect(PeerId),
-}
 
 #[derive(NetworkBehaviour)]
 struct Behaviour {

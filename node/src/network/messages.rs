@@ -1,0 +1,94 @@
+//! What the network and the driver say to each other: the network's configuration, the events it hands the
+//! driver (everything in them already checked), and the commands the driver gives it.
+
+use super::consensus_channel::ProposalPart;
+use super::wire::{self, SyncRequest, SyncResponse};
+use clearance_core::tx::VerifiedTx;
+use libp2p::{Multiaddr, PeerId, identity};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct NetworkConfig {
+    pub keypair: identity::Keypair,
+    pub listen: Multiaddr,
+    /// The other members' peer ids and addresses, from genesis.
+    pub members: Vec<(PeerId, Vec<Multiaddr>)>,
+    pub chain_id: clearance_core::Hash32,
+    /// Consensus messages are checked against this set before they are relayed.
+    pub validators: clearance_core::validator::ValidatorSet,
+    pub max_connections: u32,
+    pub max_redial_backoff: Duration,
+    /// The node's submitter-key cache, shared with the API and the mempool.
+    pub keys: crate::key_cache::SharedKeys,
+}
+
+/// What the network hands to the driver.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A gossiped transaction, verified (chain, signature, shape) over exactly `bytes`.
+    Tx {
+        from: PeerId,
+        bytes: Vec<u8>,
+        tx: Box<VerifiedTx>,
+    },
+    /// A proposal or vote, checked (chain, member, signature, block body) over the bytes received.
+    Consensus {
+        from: PeerId,
+        msg: Box<crate::consensus::CheckedMessage>,
+    },
+    /// A member's round state (within its limits, otherwise unchecked).
+    PeerState {
+        from: PeerId,
+        state: crate::consensus::peer_gossip::RoundState,
+    },
+    /// A committed block a peer sent because this node's state showed it still deciding that height. Unchecked:
+    /// the driver verifies it as a synced block.
+    Commit {
+        from: PeerId,
+        block: wire::SyncedBlock,
+    },
+    /// A piece of a proposal sent by transaction ids.
+    ProposalPart {
+        from: PeerId,
+        part: ProposalPart,
+    },
+    Request {
+        from: PeerId,
+        id: u64,
+        req: SyncRequest,
+    },
+    Response {
+        from: PeerId,
+        resp: SyncResponse,
+    },
+    RequestFailed {
+        peer: PeerId,
+    },
+    Connected(PeerId),
+    Disconnected(PeerId),
+}
+
+/// What the driver asks of the network.
+#[derive(Debug)]
+pub enum NetCommand {
+    PublishTx(Vec<u8>),
+    /// Encoded consensus items for one peer, sent on the consensus channel.
+    SendConsensus {
+        peer: PeerId,
+        items: Vec<Arc<Vec<u8>>>,
+    },
+    Request {
+        peer: PeerId,
+        req: SyncRequest,
+    },
+    Respond {
+        id: u64,
+        resp: SyncResponse,
+    },
+    Penalise {
+        peer: PeerId,
+        reason: String,
+    },
+    /// Close the connections to a member and dial it again at once: gossip over them has stopped.
+    Reconnect(PeerId),
+}
