@@ -31,6 +31,9 @@ pub struct ConsensusParams {
     pub max_tx_bytes: u32,
     /// Heights between the block that approves a membership change and the first block it applies to.
     pub membership_delay_blocks: u32,
+    /// Seconds a membership proposal stays open for approvals, counted in block time from the block that
+    /// recorded it.
+    pub membership_proposal_ttl_s: u32,
 }
 
 impl Default for ConsensusParams {
@@ -46,6 +49,7 @@ impl Default for ConsensusParams {
             max_block_bytes: 8 * 1024 * 1024,
             max_tx_bytes: 16 * 1024,
             membership_delay_blocks: 2,
+            membership_proposal_ttl_s: 7 * 24 * 3600,
         }
     }
 }
@@ -206,6 +210,15 @@ impl ConsensusParams {
             return Err(param(
                 "membership_delay_blocks",
                 "must be at least 1, so that a change never applies to the block that approves it",
+            ));
+        }
+        if self.membership_delay_blocks > 10_000 {
+            return Err(param("membership_delay_blocks", "must be at most 10000"));
+        }
+        if !(60..=366 * 24 * 3600).contains(&self.membership_proposal_ttl_s) {
+            return Err(param(
+                "membership_proposal_ttl_s",
+                "must be one minute to one year",
             ));
         }
         Ok(())

@@ -429,7 +429,7 @@ impl MemberInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MembershipChange {
-    Admit(MemberInfo),
+    Admit(Admission),
     Remove {
         member: CountryCode,
     },
@@ -441,6 +441,16 @@ pub enum MembershipChange {
         member: CountryCode,
         new_peer_id: crate::peer::PeerKey,
     },
+}
+
+/// A new member: how the validator set and the network will know it, and its first submitter key, registered
+/// with the `key_admin` and `membership` roles when the admission is adopted (usable from the height it takes
+/// effect), so that the new member can register its other keys itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Admission {
+    pub member: MemberInfo,
+    pub submitter_key: PublicKey,
 }
 
 /// Proposes a membership change. It takes effect once a quorum of the current members has approved it
@@ -573,7 +583,21 @@ impl Record {
             }
             Record::SubmitterKeyRevoke(_) => Ok(()),
             Record::MembershipPropose(r) => match &r.change {
-                MembershipChange::Admit(m) => m.check_shape(),
+                MembershipChange::Admit(a) => {
+                    a.member.check_shape()?;
+                    a.submitter_key
+                        .validate()
+                        .map_err(|e| field("submitter_key", e.to_string()))?;
+                    if a.submitter_key == a.member.validator_key
+                        || a.submitter_key == a.member.peer_id.key()
+                    {
+                        return Err(field(
+                            "submitter_key",
+                            "must differ from the validator and network keys",
+                        ));
+                    }
+                    Ok(())
+                }
                 MembershipChange::RotateValidatorKey { new_key, .. } => {
                     new_key
                         .validate()

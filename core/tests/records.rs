@@ -120,16 +120,32 @@ fn shape_rules() {
     let Record::MembershipPropose(m) = &mut records[10] else {
         panic!()
     };
-    let MembershipChange::Admit(info) = &mut m.change else {
+    let MembershipChange::Admit(admission) = &mut m.change else {
         panic!()
     };
-    info.peer_id = clearance_core::peer::PeerKey::from_key(info.validator_key);
+    let valid = admission.clone();
+    admission.member.peer_id =
+        clearance_core::peer::PeerKey::from_key(admission.member.validator_key);
     assert!(
         records[10]
             .check_shape()
             .unwrap_err()
             .to_string()
             .contains("network key")
+    );
+    let Record::MembershipPropose(m) = &mut records[10] else {
+        panic!()
+    };
+    m.change = MembershipChange::Admit(Admission {
+        submitter_key: valid.member.validator_key,
+        ..valid
+    });
+    assert!(
+        records[10]
+            .check_shape()
+            .unwrap_err()
+            .to_string()
+            .contains("submitter_key")
     );
 
     let Record::AeoStatus(a) = &mut records[4] else {

@@ -90,11 +90,11 @@ fn example_genesis_from_the_document() {
     let json_end = json_start + block[json_start..].find("```").expect("closed json block");
     let genesis =
         Genesis::from_json(&block[json_start..json_end]).expect("the example genesis is valid");
-    assert_eq!(genesis.to_bytes().len(), 313);
+    assert_eq!(genesis.to_bytes().len(), 317);
     let id = genesis.chain_id().to_hex();
     assert_eq!(
         id,
-        "69ace9dd7dec273d1971bfc822cbe31516120819fae9c80940536fadc3369477"
+        "7b2b2878a89c8d593740dacc39413c9b4a30c9c180a19f807d357529ce490e25"
     );
     in_spec(&id);
 }

@@ -56,8 +56,7 @@ fn source_chain(genesis: &Genesis) -> Vec<(Block, CommitCertificate)> {
     let dir = tempfile::tempdir().expect("tempdir");
     let chain_id = genesis.chain_id();
     let store = Arc::new(Store::open(dir.path(), genesis).expect("store"));
-    let set = genesis.validator_set().expect("set");
-    let mut ledger = Ledger::new(store, chain_id, genesis.params.clone(), set).expect("ledger");
+    let mut ledger = Ledger::new(store, chain_id, genesis.params.clone()).expect("ledger");
     let mut sequences = [0u64; 4];
     let mut out = Vec::new();
     for b in 0..BLOCKS {
@@ -96,10 +95,8 @@ fn catchup(c: &mut Criterion) {
             for _ in 0..iters {
                 let dir = tempfile::tempdir().expect("tempdir");
                 let store = Arc::new(Store::open(dir.path(), &genesis).expect("store"));
-                let set = genesis.validator_set().expect("set");
                 let mut ledger =
-                    Ledger::new(store, genesis.chain_id(), genesis.params.clone(), set)
-                        .expect("ledger");
+                    Ledger::new(store, genesis.chain_id(), genesis.params.clone()).expect("ledger");
                 let start = Instant::now();
                 for (block, cert) in &chain {
                     ledger.apply_synced(block, cert).expect("apply");

@@ -8,8 +8,9 @@ use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
-use clearance_core::rules::{self, Change, StateKey, StateValue, StateView};
+use clearance_core::rules::{self, BlockContext, Change, Epoch, StateKey, StateValue, StateView};
 use clearance_core::tx::{SIGNATURE_BATCH, SignedTx, TxError, VerifiedTx, verify_many_except};
+use clearance_core::validator::ValidatorSet;
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 
@@ -28,6 +29,9 @@ pub struct Executed {
     pub log_root: Hash32,
     /// The final state writes, one per key.
     pub changes: Vec<Change>,
+    /// The members that decide the next height, after this block's membership changes.
+    pub next_epoch: Epoch,
+    pub next_validators: ValidatorSet,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,10 @@ pub enum ExecError {
     Replayed { index: usize, id: Hash32 },
     #[error("record log: {0}")]
     Log(#[from] MerkleError),
+    /// The membership state has no epoch for a height, or an epoch that is not a valid set: the database is
+    /// damaged, since the rules only ever write valid ones.
+    #[error("membership state: {0}")]
+    Membership(String),
     #[error("{0}")]
     Storage(#[from] StorageError),
 }
@@ -108,12 +116,13 @@ impl NodeSource for Overlay<'_> {
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
-/// Executes `txs` on top of the committed state whose record log holds `log_size` leaves.
-/// Bytes for which `verified` answers true skip the signature check (they are exactly a transaction this node
-/// already verified); everything else about them is checked as for any other.
+/// Executes `txs` as the block `ctx` describes, on top of the committed state whose record log holds `log_size`
+/// leaves. Bytes for which `verified` answers true skip the signature check (they are exactly a transaction this
+/// node already verified); everything else about them is checked as for any other.
 pub fn execute(
     store: &Store,
     chain_id: &Hash32,
+    ctx: &BlockContext,
     log_size: u64,
     txs: &[Bytes],
     verified: &Verified<'_>,
@@ -142,7 +151,7 @@ pub fn execute(
             });
         }
         tx_ids.push(verified.id);
-        let applied = rules::apply(&overlay, &verified.id, &verified.body);
+        let applied = rules::apply(&overlay, ctx, &verified.id, &verified.body);
         overlay.check()?;
         let (changes, accepted) = match applied {
             Ok(changes) => (changes, Ok(())),
@@ -187,6 +196,8 @@ pub fn execute(
         overlay.check()?;
         root?
     };
+    let (next_epoch, next_validators) = members_at(&overlay, ctx.height + 1)?;
+    overlay.check()?;
     let changes: Vec<Change> = overlay
         .writes
         .into_iter()
@@ -202,7 +213,19 @@ pub fn execute(
         log_size: overlay.log_size,
         log_root,
         changes,
+        next_epoch,
+        next_validators,
     })
+}
+
+/// The epoch in force at `height` in `view`, and its validator set.
+pub fn members_at(view: &dyn StateView, height: u64) -> Result<(Epoch, ValidatorSet), ExecError> {
+    let (_, epoch) = rules::epoch_at(view, height)
+        .ok_or_else(|| ExecError::Membership(format!("no epoch in force at height {height}")))?;
+    let set = epoch.validator_set().map_err(|e| {
+        ExecError::Membership(format!("epoch from height {}: {e}", epoch.from_height))
+    })?;
+    Ok((epoch, set))
 }
 
 /// Decodes and verifies every transaction of a block (chain id, signature, record shape), on all cores and with

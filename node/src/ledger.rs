@@ -3,12 +3,13 @@
 //! and cached by block hash until the block is committed or the height moves on.
 
 use crate::execute::{self, ExecError, Executed, Verified};
-use crate::storage::{BlockWrite, Head, StorageError, Store};
+use crate::storage::{BlockWrite, Head, Store};
 use clearance_core::Hash32;
 use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::ids::CountryCode;
+use clearance_core::rules::{BlockContext, Epoch};
 use clearance_core::time::Timestamp;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{CommitCertificate, verify_commit};
@@ -51,6 +52,8 @@ pub struct Ledger {
     store: Arc<Store>,
     chain_id: Hash32,
     params: ConsensusParams,
+    /// The members in force at the height being decided (`head + 1`), and their validator set.
+    epoch: Epoch,
     validators: ValidatorSet,
     head: Head,
     executed: HashMap<Hash32, Executed>,
@@ -61,13 +64,14 @@ impl Ledger {
         store: Arc<Store>,
         chain_id: Hash32,
         params: ConsensusParams,
-        validators: ValidatorSet,
-    ) -> Result<Ledger, StorageError> {
+    ) -> Result<Ledger, ExecError> {
         let head = store.head()?;
+        let (epoch, validators) = execute::members_at(store.as_ref(), head.height + 1)?;
         Ok(Ledger {
             store,
             chain_id,
             params,
+            epoch,
             validators,
             head,
             executed: HashMap::new(),
@@ -78,8 +82,20 @@ impl Ledger {
         &self.head
     }
 
+    /// The validator set of the height being decided.
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
+    }
+
+    /// The members in force at the height being decided, with their network identities.
+    pub fn epoch(&self) -> &Epoch {
+        &self.epoch
+    }
+
+    /// What the rules know of the next block before it is built: its height, and the last block's time (a
+    /// lower bound of its own).
+    pub fn next_context(&self) -> BlockContext {
+        BlockContext::new(self.head.height + 1, self.head.time, &self.params)
     }
 
     pub fn store(&self) -> &Store {
@@ -99,20 +115,21 @@ impl Ledger {
         now_ms: u64,
         verified: &Verified<'_>,
     ) -> Result<Block, ExecError> {
+        // Block time strictly increases, even if this node's clock is behind its parent's proposer.
+        let time_ms = now_ms.max(self.head.time.as_millis() + 1);
+        let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
+        let height = self.head.height + 1;
         let executed = execute::execute(
             &self.store,
             &self.chain_id,
+            &BlockContext::new(height, time, &self.params),
             self.head.log_size,
             &txs,
             verified,
         )?;
-        // Block time strictly increases, even if this node's clock is behind its parent's proposer.
-        let time_ms = now_ms.max(self.head.time.as_millis() + 1);
-        let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
-        let set_hash = self.validators.hash();
         let header = Header {
             chain_id: self.chain_id,
-            height: self.head.height + 1,
+            height,
             time,
             parent_hash: self.head.hash,
             proposer,
@@ -121,8 +138,8 @@ impl Ledger {
             results_root: executed.results_root,
             log_size: executed.log_size,
             log_root: executed.log_root,
-            validator_set_hash: set_hash,
-            next_validator_set_hash: set_hash,
+            validator_set_hash: self.validators.hash(),
+            next_validator_set_hash: executed.next_validators.hash(),
         };
         let view = HeaderView::from_header(header);
         self.cache(view.hash, executed);
@@ -185,11 +202,10 @@ impl Ledger {
                 format!("{} is not a member", h.proposer),
             ));
         }
-        let set_hash = self.validators.hash();
-        if h.validator_set_hash != set_hash || h.next_validator_set_hash != set_hash {
+        if h.validator_set_hash != self.validators.hash() {
             return Err(header_err(
                 "validator_set_hash",
-                "does not match the current set",
+                "does not match the set in force at this height",
             ));
         }
         if h.tx_count > self.params.max_block_txs {
@@ -221,14 +237,15 @@ impl Ledger {
         if self.executed.contains_key(&view.hash) {
             return Ok(());
         }
+        let h = &view.header;
         let executed = execute::execute(
             &self.store,
             &self.chain_id,
+            &BlockContext::new(h.height, h.time, &self.params),
             self.head.log_size,
             &block.txs,
             verified,
         )?;
-        let h = &view.header;
         if executed.results_root != h.results_root {
             return Err(header_err(
                 "results_root",
@@ -239,6 +256,12 @@ impl Ledger {
             return Err(header_err(
                 "log_root",
                 "does not match this node's execution",
+            ));
+        }
+        if executed.next_validators.hash() != h.next_validator_set_hash {
+            return Err(header_err(
+                "next_validator_set_hash",
+                "does not match the set this node's execution puts in force at the next height",
             ));
         }
         self.cache(view.hash, executed);
@@ -295,6 +318,8 @@ impl Ledger {
             })
             .map_err(ExecError::from)?;
         self.head = head;
+        self.epoch = executed.next_epoch;
+        self.validators = executed.next_validators;
         self.executed.clear();
         let accepted = executed
             .results
@@ -312,8 +337,8 @@ impl Ledger {
         })
     }
 
-    /// Verifies a block fetched by block sync (its commit certificate against the current validator set) and
-    /// commits it.
+    /// Verifies a block fetched by block sync (its commit certificate against the set in force at its height)
+    /// and commits it.
     pub fn apply_synced(
         &mut self,
         block: &Block,

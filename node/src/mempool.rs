@@ -9,7 +9,7 @@ use crate::key_cache::SharedKeys;
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use clearance_core::crypto::PublicKey;
-use clearance_core::rules::{self, RuleError, StateKey, StateValue, StateView};
+use clearance_core::rules::{self, BlockContext, RuleError, StateKey, StateValue, StateView};
 use clearance_core::tx::{SignedTx, TxBody, TxError, VerifiedTx};
 use std::collections::{BTreeMap, HashMap};
 
@@ -148,6 +148,7 @@ impl Mempool {
     pub fn admit(
         &mut self,
         state: &dyn StateView,
+        ctx: &BlockContext,
         committed: &dyn Fn(&Hash32) -> bool,
         bytes: &[u8],
         now_ms: u64,
@@ -159,14 +160,16 @@ impl Mempool {
             return Err(AdmitError::Duplicate(signed.id()));
         }
         let verified = signed.verify_cached(&self.chain_id, &mut self.keys)?;
-        self.admit_verified(state, committed, bytes, verified, now_ms)
+        self.admit_verified(state, ctx, committed, bytes, verified, now_ms)
     }
 
     /// Admits a transaction whose chain, signature and shape the caller has checked over exactly `bytes` (the
-    /// API handler and the gossip validator do, off the consensus task), if every other check passes.
+    /// API handler and the gossip validator do, off the consensus task), if every other check passes. `ctx`
+    /// describes the next block, as far as it is known before it is built.
     pub fn admit_verified(
         &mut self,
         state: &dyn StateView,
+        ctx: &BlockContext,
         committed: &dyn Fn(&Hash32) -> bool,
         bytes: &[u8],
         verified: VerifiedTx,
@@ -186,7 +189,7 @@ impl Mempool {
             return Err(AdmitError::Committed(id));
         }
         // The submitter checks first, as execution runs them, so that both give the same code.
-        rules::check_submitter(state, &body, body.sequence)?;
+        rules::check_submitter(state, ctx.height, &body, body.sequence)?;
         if body.sequence <= last || body.sequence > last.saturating_add(MAX_SEQUENCE_AHEAD) {
             return Err(RuleError::BadSequence {
                 expected: last.saturating_add(1),
@@ -205,7 +208,7 @@ impl Mempool {
             });
         }
         // Record rules against the committed state: every refusal except those a pending transaction could lift.
-        if let Err(e) = rules::apply_record(state, &id, &body.record)
+        if let Err(e) = rules::apply_record(state, ctx, &id, &body.record)
             && !e.may_pass_later()
         {
             return Err(e.into());
@@ -334,9 +337,14 @@ impl Mempool {
         out
     }
 
-    /// After a block: drops the committed transactions, then re-checks the rest against the new state and drops
-    /// any that can no longer be accepted.
-    pub fn update(&mut self, committed: &[Hash32], state: &dyn StateView) -> Updated {
+    /// After a block: drops the committed transactions, then re-checks the rest against the new state (and the
+    /// next height: a removed member's keys stop) and drops any that can no longer be accepted.
+    pub fn update(
+        &mut self,
+        committed: &[Hash32],
+        state: &dyn StateView,
+        next_height: u64,
+    ) -> Updated {
         let admitted_ms = committed
             .iter()
             .filter_map(|id| self.remove(id))
@@ -347,7 +355,7 @@ impl Mempool {
         let mut stale = Vec::new();
         for (id, e) in &self.entries {
             if e.body.sequence <= rules::last_sequence(&state, &e.body.submitter)
-                || rules::check_submitter(&state, &e.body, e.body.sequence).is_err()
+                || rules::check_submitter(&state, next_height, &e.body, e.body.sequence).is_err()
             {
                 stale.push(*id);
             }
@@ -394,7 +402,7 @@ mod tests {
     use clearance_core::crypto::SecretKey;
     use clearance_core::ids::{CountryCode, Text};
     use clearance_core::record::{Record, Role, Roles, SubmitterKeyRegister};
-    use clearance_core::rules::SubmitterEntry;
+    use clearance_core::rules::{MemberEntry, SubmitterEntry};
     use clearance_core::tx::SignedTx;
     use std::cell::RefCell;
 
@@ -414,12 +422,24 @@ mod tests {
                     }))
                 }
                 StateKey::Sequence(_) => Some(StateValue::Sequence(*self.last.borrow())),
+                StateKey::Member(_) => Some(StateValue::Member(MemberEntry {
+                    active_from: 1,
+                    active_until: None,
+                })),
                 _ => None,
             }
         }
     }
 
     const CHAIN: Hash32 = Hash32([7; 32]);
+
+    fn ctx() -> BlockContext {
+        BlockContext::new(
+            1,
+            clearance_core::time::Timestamp(0),
+            &clearance_core::genesis::ConsensusParams::default(),
+        )
+    }
 
     fn tx(state: &State, sequence: u64) -> Vec<u8> {
         // Registers a new key: valid against the state whatever the sequence.
@@ -461,11 +481,11 @@ mod tests {
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
         for seq in [3, 1, 4] {
-            pool.admit(&s, &none, &tx(&s, seq), 0).unwrap();
+            pool.admit(&s, &ctx(), &none, &tx(&s, seq), 0).unwrap();
         }
         // 2 is missing: only 1 is ready.
         assert_eq!(sequences(&pool, &s), vec![1]);
-        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
         assert_eq!(sequences(&pool, &s), vec![1, 2, 3, 4]);
         assert!(pool.has_ready(&s));
     }
@@ -476,12 +496,12 @@ mod tests {
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
         let (a, b) = (tx(&s, 2), tx(&s, 1));
-        pool.admit(&s, &none, &a, 10).unwrap();
-        let id = pool.admit(&s, &none, &b, 20).unwrap();
+        pool.admit(&s, &ctx(), &none, &a, 10).unwrap();
+        let id = pool.admit(&s, &ctx(), &none, &b, 20).unwrap();
         let pending: Vec<&[u8]> = pool.pending().collect();
         assert_eq!(pending, vec![a.as_slice(), b.as_slice()]);
         *s.last.borrow_mut() = 1;
-        let updated = pool.update(&[id, Hash32::sha256(b"not pending")], &s);
+        let updated = pool.update(&[id, Hash32::sha256(b"not pending")], &s, 1);
         assert_eq!(updated.admitted_ms, vec![20]);
         assert_eq!(updated.dropped, 0);
     }
@@ -492,21 +512,21 @@ mod tests {
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
         let first = tx(&s, 1);
-        let id = pool.admit(&s, &none, &first, 0).unwrap();
+        let id = pool.admit(&s, &ctx(), &none, &first, 0).unwrap();
         assert_eq!(
-            pool.admit(&s, &none, &first, 0),
+            pool.admit(&s, &ctx(), &none, &first, 0),
             Err(AdmitError::Duplicate(id))
         );
         let err = pool
-            .admit(&s, &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1), 0)
+            .admit(&s, &ctx(), &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1), 0)
             .unwrap_err();
         assert_eq!(err.code(), "BAD_SEQUENCE");
         // Committed: sequence 1 is used up, and the pool forgets it.
         *s.last.borrow_mut() = 1;
-        assert_eq!(pool.update(&[id], &s).dropped, 0);
+        assert_eq!(pool.update(&[id], &s, 1).dropped, 0);
         assert!(pool.is_empty());
         assert_eq!(
-            pool.admit(&s, &none, &first, 0).unwrap_err().code(),
+            pool.admit(&s, &ctx(), &none, &first, 0).unwrap_err().code(),
             "BAD_SEQUENCE"
         );
         assert!(!pool.has_ready(&s));
@@ -517,8 +537,8 @@ mod tests {
         let s = state();
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
-        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &none, &tx(&s, 3), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 3), 0).unwrap();
         assert_eq!(pool.expire_gaps(&s, 1_000, 60_000), 0);
         // Sequence 2 never came: 3 goes, 1 (ready) stays.
         assert_eq!(pool.expire_gaps(&s, 61_000, 60_000), 1);
@@ -531,9 +551,9 @@ mod tests {
         let s = state();
         let mut pool = Mempool::new(CHAIN, 2, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
-        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
-        let err = pool.admit(&s, &none, &tx(&s, 3), 0).unwrap_err();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
+        let err = pool.admit(&s, &ctx(), &none, &tx(&s, 3), 0).unwrap_err();
         assert_eq!(err.code(), "MEMPOOL_FULL");
         assert!(err.to_string().contains("full"));
     }
@@ -543,11 +563,11 @@ mod tests {
         let s = state();
         let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
         let none = |_: &Hash32| false;
-        pool.admit(&s, &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &none, &tx(&s, 2), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
+        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
         // Another node's block used sequences 1 and 2 with other transactions.
         *s.last.borrow_mut() = 2;
-        assert_eq!(pool.update(&[], &s).dropped, 2);
+        assert_eq!(pool.update(&[], &s, 1).dropped, 2);
         assert!(pool.is_empty());
         assert_eq!(pool.bytes(), 0);
     }

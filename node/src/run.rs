@@ -10,7 +10,7 @@ use crate::metrics::Metrics;
 use crate::network::{self, NetworkConfig};
 use crate::status::{ConsensusStatus, Status};
 use crate::storage::Store;
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clearance_core::genesis::Genesis;
 use clearance_genesis::config::NodeConfig;
 use clearance_genesis::keys::{KeyFile, KeyKind};
@@ -69,37 +69,16 @@ impl Home {
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn start(home: Home) -> Result<()> {
     let chain_id = home.genesis.chain_id();
-    let validators = home.genesis.validator_set()?;
     let keypair = home.keypair()?;
     let local_peer = keypair.public().to_peer_id();
-    let me = home
-        .genesis
-        .members
-        .iter()
-        .find(|m| m.peer_id.to_peer_id() == local_peer.to_base58());
-    let Some(me) = me else {
-        bail!(
-            "this node's network key ({local_peer}) is not a member's peer id in the genesis file; \
-             other members would refuse every connection"
-        );
-    };
-    if me.validator_key != home.validator_key.public_key() {
-        bail!(
-            "the validator key in {} is not member {}'s validator key in the genesis file",
-            home.config.validator_key_file.display(),
-            me.id
-        );
-    }
-    let member = me.id.clone();
 
     let data_dir = home.data_dir();
     let store = Arc::new(Store::open(&data_dir, &home.genesis)?);
-    let ledger = Ledger::new(
-        store.clone(),
-        chain_id,
-        home.genesis.params.clone(),
-        validators.clone(),
-    )?;
+    let ledger = Ledger::new(store.clone(), chain_id, home.genesis.params.clone())
+        .context("reading the ledger's head and the members in force")?;
+    let epoch = ledger.epoch().clone();
+    let validators = ledger.validators().clone();
+    let member = check_identity(&home, &epoch, &local_peer)?;
     // One submitter-key cache for everything that checks transaction signatures: API, gossip, mempool.
     let keys = SharedKeys::default();
     let mempool = Mempool::new(
@@ -111,23 +90,10 @@ pub async fn start(home: Home) -> Result<()> {
     .with_keys(keys.clone());
     let metrics = Arc::new(Metrics::default());
 
-    let mut members = Vec::new();
-    for m in &home.genesis.members {
-        let peer: PeerId = m.peer_id.to_peer_id().parse().context("genesis peer id")?;
-        if peer == local_peer {
-            continue;
-        }
-        let mut addrs = Vec::new();
-        for a in &m.addresses {
-            match a.as_str().parse::<Multiaddr>() {
-                Ok(addr) => addrs.push(addr),
-                Err(e) => {
-                    tracing::warn!(member = %m.id, "genesis address {a} is not a multiaddr: {e}")
-                }
-            }
-        }
-        members.push((peer, addrs));
-    }
+    let members: Vec<_> = network::member_peers(&epoch.members)
+        .into_iter()
+        .filter(|(peer, _)| *peer != local_peer)
+        .collect();
     let listen: Multiaddr = home
         .config
         .p2p
@@ -153,7 +119,7 @@ pub async fn start(home: Home) -> Result<()> {
         chain_id: chain_id.to_hex(),
         chain_name: home.genesis.chain_name.to_string(),
         moniker: home.config.moniker.clone(),
-        member: Some(member.to_string()),
+        member: member.as_ref().map(|m| m.to_string()),
         node_id: local_peer.to_base58(),
         height: head.height,
         head_hash: head.hash.to_hex(),
@@ -173,18 +139,12 @@ pub async fn start(home: Home) -> Result<()> {
         mempool_txs: 0,
         mempool_bytes: 0,
         validators: validators.len(),
-        members: home
-            .genesis
-            .members
-            .iter()
-            .map(|m| m.id.to_string())
-            .collect(),
+        members: epoch.members.iter().map(|m| m.id.to_string()).collect(),
     };
     let (status_tx, status_rx) = watch::channel(base_status.clone());
     let (api_tx, api_rx) = mpsc::channel(4096);
     let (events, _) = tokio::sync::broadcast::channel(crate::api::EVENT_BUFFER);
-    let members: Vec<serde_json::Value> = home
-        .genesis
+    let members: Vec<serde_json::Value> = epoch
         .members
         .iter()
         .map(|m| {
@@ -239,12 +199,43 @@ pub async fn start(home: Home) -> Result<()> {
     })?;
     tracing::info!(
         chain = %chain_id,
-        member = %member,
+        member = ?member,
         peer = %local_peer,
         data = %data_dir.display(),
         "node started"
     );
     shell::run(driver, net_events, api_rx, shutdown_signal()).await
+}
+
+/// Which member this node is, by its network key, among the members in force at the height being decided, and
+/// whether its validator key matches. A node that is not (yet, or any more) a member runs as a follower: it
+/// syncs the ledger and serves queries, and does not vote.
+fn check_identity(
+    home: &Home,
+    epoch: &clearance_core::rules::Epoch,
+    local_peer: &PeerId,
+) -> Result<Option<clearance_core::ids::CountryCode>> {
+    let Some(me) = epoch
+        .members
+        .iter()
+        .find(|m| m.peer_id.to_peer_id() == local_peer.to_base58())
+    else {
+        tracing::warn!(
+            "this node's network key ({local_peer}) is not the peer id of a member in force: it runs as a \
+             follower (syncs, serves queries, does not vote); it becomes a validator when an admission naming \
+             this peer id and its validator key takes effect"
+        );
+        return Ok(None);
+    };
+    if me.validator_key != home.validator_key.public_key() {
+        tracing::warn!(
+            "the validator key in {} is not member {}'s validator key in force: this node does not vote until \
+             a rotation to this key takes effect",
+            home.config.validator_key_file.display(),
+            me.id
+        );
+    }
+    Ok(Some(me.id.clone()))
 }
 
 async fn shutdown_signal() {

@@ -69,6 +69,7 @@ fn harness() -> Harness {
     // The driver's admission path, with the real mempool over the real store.
     let pool_store = store.clone();
     let chain_id = genesis.chain_id();
+    let ctx = clearance_core::rules::BlockContext::new(1, genesis.genesis_time, &genesis.params);
     runtime.spawn(async move {
         let mut pool = Mempool::new(chain_id, 1000, 1 << 24, 16 * 1024);
         while let Some(req) = requests.recv().await {
@@ -77,6 +78,7 @@ fn harness() -> Harness {
                     let committed = |id: &_| matches!(pool_store.tx_location(id), Ok(Some(_)));
                     let _ = reply.send(pool.admit_verified(
                         pool_store.as_ref(),
+                        &ctx,
                         &committed,
                         &bytes,
                         *tx,
@@ -88,7 +90,14 @@ fn harness() -> Harness {
                     let results = txs
                         .into_iter()
                         .map(|(bytes, tx)| {
-                            pool.admit_verified(pool_store.as_ref(), &committed, &bytes, tx, 0)
+                            pool.admit_verified(
+                                pool_store.as_ref(),
+                                &ctx,
+                                &committed,
+                                &bytes,
+                                tx,
+                                0,
+                            )
                         })
                         .collect();
                     let _ = reply.send(results);

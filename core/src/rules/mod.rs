@@ -6,9 +6,11 @@
 //! the writes an accepted transaction makes; it never writes itself. Every refusal is a [`RuleError`] with a
 //! stable code (it becomes the transaction's committed result) and a sentence for people.
 
+mod membership;
 mod records;
 mod state;
 
+pub use membership::{BlockContext, MIN_MEMBERS, genesis_state};
 pub use state::*;
 
 use crate::crypto::PublicKey;
@@ -74,10 +76,36 @@ pub enum RuleError {
     MraNotParty(Hash32, CountryCode),
     #[error("mutual recognition {0} was already withdrawn")]
     MraWithdrawn(Hash32),
+    #[error("member {0} is not an active member at this height; its submitter keys cannot act")]
+    MemberInactive(CountryCode),
+    #[error("{0} is already a member (or its admission is adopted)")]
+    MembershipMemberExists(CountryCode),
+    #[error("{0} is not a member (or its removal is adopted)")]
+    MembershipMemberUnknown(CountryCode),
     #[error(
-        "membership changes are not enabled on this ledger version: the validator set is the genesis set"
+        "the change would leave {0} members; at least 4 are needed to tolerate one faulty member"
     )]
-    MembershipNotEnabled,
+    MembershipTooFew(usize),
+    #[error("the change would exceed the {0} members a validator set may hold")]
+    MembershipTooMany(usize),
+    #[error("key {0} is already in use on this ledger")]
+    MembershipDuplicateKey(PublicKey),
+    #[error("network key {0} is already the peer id of a member")]
+    MembershipDuplicatePeerId(PublicKey),
+    #[error("key {0} was retired by {1}; a retired key is never used again")]
+    MembershipKeyRetired(PublicKey, CountryCode),
+    #[error("membership proposal {0} is not on the ledger")]
+    MembershipProposalNotFound(Hash32),
+    #[error("membership proposal {0} expired at {1}")]
+    MembershipProposalExpired(Hash32, crate::time::Timestamp),
+    #[error("membership proposal {0} is already adopted; it takes effect at height {1}")]
+    MembershipProposalAdopted(Hash32, u64),
+    #[error("member {1} already approved membership proposal {0}")]
+    MembershipAlreadyApproved(Hash32, CountryCode),
+    #[error("member {0} cannot approve its own removal")]
+    MembershipOwnRemoval(CountryCode),
+    #[error("the ledger's membership state is missing: the node's database is damaged")]
+    MembershipStateMissing,
 }
 
 impl RuleError {
@@ -106,7 +134,20 @@ impl RuleError {
             RuleError::MraNotPending(..) => "MRA_NOT_PENDING",
             RuleError::MraNotParty(..) => "MRA_NOT_PARTY",
             RuleError::MraWithdrawn(_) => "MRA_WITHDRAWN",
-            RuleError::MembershipNotEnabled => "MEMBERSHIP_NOT_ENABLED",
+            RuleError::MemberInactive(_) => "SUBMITTER_MEMBER_INACTIVE",
+            RuleError::MembershipMemberExists(_) => "MEMBERSHIP_MEMBER_EXISTS",
+            RuleError::MembershipMemberUnknown(_) => "MEMBERSHIP_MEMBER_UNKNOWN",
+            RuleError::MembershipTooFew(_) => "MEMBERSHIP_TOO_FEW_MEMBERS",
+            RuleError::MembershipTooMany(_) => "MEMBERSHIP_TOO_MANY_MEMBERS",
+            RuleError::MembershipDuplicateKey(_) => "MEMBERSHIP_DUPLICATE_KEY",
+            RuleError::MembershipDuplicatePeerId(_) => "MEMBERSHIP_DUPLICATE_PEER_ID",
+            RuleError::MembershipKeyRetired(..) => "MEMBERSHIP_KEY_RETIRED",
+            RuleError::MembershipProposalNotFound(_) => "MEMBERSHIP_PROPOSAL_NOT_FOUND",
+            RuleError::MembershipProposalExpired(..) => "MEMBERSHIP_PROPOSAL_EXPIRED",
+            RuleError::MembershipProposalAdopted(..) => "MEMBERSHIP_PROPOSAL_ADOPTED",
+            RuleError::MembershipAlreadyApproved(..) => "MEMBERSHIP_ALREADY_APPROVED",
+            RuleError::MembershipOwnRemoval(_) => "MEMBERSHIP_OWN_REMOVAL",
+            RuleError::MembershipStateMissing => "MEMBERSHIP_STATE_MISSING",
         }
     }
 
@@ -121,6 +162,7 @@ impl RuleError {
                 | RuleError::DecisionNotFound(_)
                 | RuleError::AeoNotFound(..)
                 | RuleError::MraNotFound(_)
+                | RuleError::MembershipProposalNotFound(_)
         )
     }
 
@@ -132,11 +174,12 @@ impl RuleError {
     }
 }
 
-/// Checks that `body`'s submitter may write its record and that its sequence number is `expected_sequence`.
-/// The mempool passes the transaction's own sequence once it has checked the window; execution passes the
-/// committed one + 1.
+/// Checks that `body`'s submitter may write its record at `height` and that its sequence number is
+/// `expected_sequence`. The mempool passes the transaction's own sequence once it has checked the window;
+/// execution passes the committed one + 1.
 pub fn check_submitter(
     view: &dyn StateView,
+    height: u64,
     body: &TxBody,
     expected_sequence: u64,
 ) -> Result<SubmitterEntry, RuleError> {
@@ -151,6 +194,10 @@ pub fn check_submitter(
             key_member: entry.member,
             acting,
         });
+    }
+    // A removed member's keys stop with its membership; an admitted member's start with it.
+    if !member(view, &entry.member).is_some_and(|m| m.is_active(height)) {
+        return Err(RuleError::MemberInactive(entry.member));
     }
     let role = body.record.required_role();
     if !entry.roles.contains(role) {
@@ -176,9 +223,14 @@ pub struct Refused {
 
 /// Decides whether the transaction `id` with `body` is accepted against `view`, and returns the state writes it
 /// causes: the submitter's sequence number, then what the record itself changes.
-pub fn apply(view: &dyn StateView, id: &Hash32, body: &TxBody) -> Result<Vec<Change>, Refused> {
+pub fn apply(
+    view: &dyn StateView,
+    ctx: &BlockContext,
+    id: &Hash32,
+    body: &TxBody,
+) -> Result<Vec<Change>, Refused> {
     let expected = last_sequence(view, &body.submitter).saturating_add(1);
-    check_submitter(view, body, expected).map_err(|error| Refused {
+    check_submitter(view, ctx.height, body, expected).map_err(|error| Refused {
         error,
         changes: Vec::new(),
     })?;
@@ -186,7 +238,7 @@ pub fn apply(view: &dyn StateView, id: &Hash32, body: &TxBody) -> Result<Vec<Cha
         key: StateKey::Sequence(body.submitter),
         value: StateValue::Sequence(body.sequence),
     };
-    match records::apply_record(view, id, &body.record) {
+    match records::apply_record(view, ctx, id, &body.record) {
         Ok(record) => {
             let mut changes = Vec::with_capacity(1 + record.len());
             changes.push(sequence);
@@ -203,8 +255,9 @@ pub fn apply(view: &dyn StateView, id: &Hash32, body: &TxBody) -> Result<Vec<Cha
 /// The record-specific part of [`apply`], for callers that check the submitter themselves.
 pub fn apply_record(
     view: &dyn StateView,
+    ctx: &BlockContext,
     id: &Hash32,
     record: &Record,
 ) -> Result<Vec<Change>, RuleError> {
-    records::apply_record(view, id, record)
+    records::apply_record(view, ctx, id, record)
 }

@@ -15,6 +15,7 @@ fn write(key: StateKey, value: StateValue) -> Change {
 
 pub(super) fn apply_record(
     view: &dyn StateView,
+    ctx: &super::BlockContext,
     id: &Hash32,
     record: &Record,
 ) -> Result<Vec<Change>, RuleError> {
@@ -121,9 +122,8 @@ pub(super) fn apply_record(
             )]),
             _ => Err(RuleError::KeyNotActive(r.key, r.member.clone())),
         },
-        Record::MembershipPropose(_) | Record::MembershipApprove(_) => {
-            Err(RuleError::MembershipNotEnabled)
-        }
+        Record::MembershipPropose(r) => super::membership::propose(view, ctx, id, r),
+        Record::MembershipApprove(r) => super::membership::approve(view, ctx, r),
     }
 }
 

@@ -3,7 +3,12 @@
 use crate::crypto::PublicKey;
 use crate::hash::Hash32;
 use crate::ids::{CountryCode, OperatorId};
-use crate::record::{AeoType, CertificateRef, Decision, DeclarationRef, RecordId, Roles};
+use crate::record::{
+    AeoType, CertificateRef, Decision, DeclarationRef, MemberInfo, MembershipChange, RecordId,
+    Roles,
+};
+use crate::time::Timestamp;
+use crate::validator::{Validator, ValidatorSet, ValidatorSetError};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the ledger state. Stored under its canonical encoding.
@@ -18,6 +23,15 @@ pub enum StateKey {
         programme: CountryCode,
     },
     Mra(RecordId),
+    /// Whether a member is active, and from which height to which.
+    Member(CountryCode),
+    /// The `n`th member list, counted from genesis (0).
+    Epoch(u64),
+    /// How many epochs exist, including ones adopted but not yet in force.
+    EpochCount,
+    MembershipProposal(RecordId),
+    /// A validator or network key that a member holds or once held: never given to anyone else.
+    NodeKey(PublicKey),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,6 +44,11 @@ pub enum StateValue {
     Decision(DecisionState),
     Aeo(AeoState),
     Mra(MraState),
+    Member(MemberEntry),
+    Epoch(Epoch),
+    Count(u64),
+    MembershipProposal(ProposalState),
+    NodeKey(NodeKeyUse),
 }
 
 /// A state write that an accepted transaction causes.
@@ -193,6 +212,144 @@ pub fn aeo(
 pub fn mra(view: &dyn StateView, id: &Hash32) -> Option<MraState> {
     match view.get(&StateKey::Mra(*id)) {
         Some(StateValue::Mra(m)) => Some(m),
+        _ => None,
+    }
+}
+
+/// When a member may act: its submitter keys work, and it votes, at heights in `[active_from, active_until)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberEntry {
+    pub active_from: u64,
+    /// Set once its removal is adopted: the first height it is no longer a member.
+    pub active_until: Option<u64>,
+}
+
+impl MemberEntry {
+    pub fn is_active(&self, height: u64) -> bool {
+        self.active_from <= height && self.active_until.is_none_or(|until| height < until)
+    }
+}
+
+/// The members from one height on, until the next epoch's `from_height`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Epoch {
+    /// The first height this member list decides; 1 for genesis.
+    pub from_height: u64,
+    /// Sorted by member id.
+    pub members: Vec<MemberInfo>,
+    /// The adopted proposals that made this list from the previous one, in adoption order; empty for genesis.
+    pub changes: Vec<RecordId>,
+}
+
+impl Epoch {
+    pub fn member(&self, id: &CountryCode) -> Option<&MemberInfo> {
+        self.members
+            .binary_search_by(|m| m.id.cmp(id))
+            .ok()
+            .map(|i| &self.members[i])
+    }
+
+    /// The validator set of this epoch's heights.
+    pub fn validator_set(&self) -> Result<ValidatorSet, ValidatorSetError> {
+        ValidatorSet::new(
+            self.members
+                .iter()
+                .map(|m| Validator {
+                    member: m.id.clone(),
+                    key: m.validator_key,
+                })
+                .collect(),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    /// Open for approvals until it expires.
+    Open,
+    /// Approved by a quorum; the change decides blocks from `effective_height` on.
+    Adopted { effective_height: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalState {
+    pub proposer: CountryCode,
+    pub change: MembershipChange,
+    /// Approvals recorded after this block time are refused.
+    pub expires_at: Timestamp,
+    /// The members that approved, sorted; the proposer is the first approver unless it proposes its own removal.
+    pub approvals: Vec<CountryCode>,
+    pub status: ProposalStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeKeyKind {
+    Validator,
+    Network,
+}
+
+/// Who holds (or held) a validator or network key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeKeyUse {
+    pub member: CountryCode,
+    pub kind: NodeKeyKind,
+    /// Replaced by a rotation or given up by a removal (from the adoption on): it can never be used again.
+    pub retired: bool,
+}
+
+pub fn member(view: &dyn StateView, id: &CountryCode) -> Option<MemberEntry> {
+    match view.get(&StateKey::Member(id.clone())) {
+        Some(StateValue::Member(m)) => Some(m),
+        _ => None,
+    }
+}
+
+pub fn epoch_count(view: &dyn StateView) -> u64 {
+    match view.get(&StateKey::EpochCount) {
+        Some(StateValue::Count(n)) => n,
+        _ => 0,
+    }
+}
+
+pub fn epoch(view: &dyn StateView, index: u64) -> Option<Epoch> {
+    match view.get(&StateKey::Epoch(index)) {
+        Some(StateValue::Epoch(e)) => Some(e),
+        _ => None,
+    }
+}
+
+/// The epoch in force at `height`, with its index: the last one whose `from_height` is at most `height`.
+/// Later epochs are adopted but not yet in force; there are at most `membership_delay_blocks` of them.
+pub fn epoch_at(view: &dyn StateView, height: u64) -> Option<(u64, Epoch)> {
+    let mut index = epoch_count(view);
+    while index > 0 {
+        index -= 1;
+        let e = epoch(view, index)?;
+        if e.from_height <= height {
+            return Some((index, e));
+        }
+    }
+    None
+}
+
+/// The newest epoch, in force or not: the member list that changes being adopted now apply to.
+pub fn latest_epoch(view: &dyn StateView) -> Option<(u64, Epoch)> {
+    let index = epoch_count(view).checked_sub(1)?;
+    Some((index, epoch(view, index)?))
+}
+
+pub fn membership_proposal(view: &dyn StateView, id: &Hash32) -> Option<ProposalState> {
+    match view.get(&StateKey::MembershipProposal(*id)) {
+        Some(StateValue::MembershipProposal(p)) => Some(p),
+        _ => None,
+    }
+}
+
+pub fn node_key(view: &dyn StateView, key: &PublicKey) -> Option<NodeKeyUse> {
+    match view.get(&StateKey::NodeKey(*key)) {
+        Some(StateValue::NodeKey(k)) => Some(k),
         _ => None,
     }
 }

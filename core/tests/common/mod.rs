@@ -1,6 +1,8 @@
 //! Sample values of every protocol type, shared by the core integration tests.
 #![allow(dead_code)]
 
+pub mod ledger;
+
 use clearance_core::Hash32;
 use clearance_core::audit::CertifiedHeader;
 use clearance_core::block::{Header, HeaderView};
@@ -123,7 +125,10 @@ pub fn every_record() -> Vec<Record> {
         }),
         Record::MembershipPropose(MembershipPropose {
             proposer: cc("KZ"),
-            change: MembershipChange::Admit(member("UZ", 50)),
+            change: MembershipChange::Admit(Admission {
+                member: member("UZ", 50),
+                submitter_key: key(51).public_key(),
+            }),
             reason: t("Uzbekistan joins the CAREC pilot"),
         }),
         Record::MembershipApprove(MembershipApprove {
@@ -146,7 +151,7 @@ pub fn member(id: &str, seed: u8) -> MemberInfo {
     }
 }
 
-pub const MEMBER_IDS: [&str; 7] = ["KZ", "DE", "CN", "UZ", "FR", "JP", "KG"];
+pub const MEMBER_IDS: [&str; 10] = ["KZ", "DE", "CN", "UZ", "FR", "JP", "KG", "TJ", "MN", "AZ"];
 
 /// A valid genesis of `n` members; member i's validator key is `key(i + 1)`, its agency key `key(i + 60)`.
 pub fn genesis(n: usize) -> Genesis {

@@ -175,6 +175,10 @@ impl Verifier {
         self.set_hash
     }
 
+    pub fn chain_id(&self) -> Hash32 {
+        self.chain_id
+    }
+
     pub fn validators(&self) -> &ValidatorSet {
         &self.set
     }

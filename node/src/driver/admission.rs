@@ -50,9 +50,10 @@ impl Driver {
     pub(super) fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
         let store = self.ledger.store();
         let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
+        let ctx = self.ledger.next_context();
         let result =
             self.mempool
-                .admit_verified(store, &committed, bytes, tx, self.clock.wall_ms());
+                .admit_verified(store, &ctx, &committed, bytes, tx, self.clock.wall_ms());
         match &result {
             Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
             Err(_) => Metrics::inc(&self.metrics.refused_txs_total),

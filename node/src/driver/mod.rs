@@ -30,6 +30,7 @@ mod compact;
 mod consensus_gossip;
 mod gossip_health;
 mod liveness;
+mod membership;
 mod pacing;
 pub mod ports;
 pub mod shell;
@@ -52,7 +53,11 @@ pub struct Driver {
     ledger: Ledger,
     mempool: Mempool,
     genesis: Genesis,
+    /// The member this node votes as at the height being decided, if its validator key is in that set.
     me: Option<CountryCode>,
+    validator_key: clearance_core::crypto::PublicKey,
+    /// The first height of the member list the network and `members_by_peer` were last given.
+    members_from: u64,
     net: Arc<dyn NetSink>,
     metrics: Arc<Metrics>,
     status: Box<dyn StatusBoard>,
@@ -142,12 +147,8 @@ impl Driver {
             height,
             persisted,
         );
-        let members_by_peer = parts
-            .genesis
-            .members
-            .iter()
-            .filter_map(|m| Some((m.peer_id.to_peer_id().parse().ok()?, m.id.clone())))
-            .collect();
+        let members_by_peer = membership::members_by_peer(&parts.ledger.epoch().members);
+        let members_from = parts.ledger.epoch().from_height;
         let now = parts.clock.now();
         Ok(Driver {
             machine,
@@ -155,6 +156,8 @@ impl Driver {
             mempool: parts.mempool,
             genesis: parts.genesis,
             me,
+            validator_key: public,
+            members_from,
             net: parts.net,
             metrics: parts.metrics,
             status: parts.status,
@@ -196,6 +199,7 @@ impl Driver {
             "resuming consensus at height {}",
             self.machine.height()
         );
+        self.follow_membership();
         let outputs = self.machine.start();
         self.process(outputs)?;
         self.publish_status();

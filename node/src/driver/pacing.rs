@@ -47,7 +47,10 @@ impl Driver {
 
     /// Bookkeeping after a block is durably committed, by consensus or by block sync.
     pub(super) fn after_commit(&mut self, c: &Committed) {
-        let updated = self.mempool.update(&c.tx_ids, self.ledger.store());
+        self.follow_membership();
+        let updated = self
+            .mempool
+            .update(&c.tx_ids, self.ledger.store(), c.height + 1);
         if updated.dropped > 0 {
             tracing::debug!(
                 dropped = updated.dropped,

@@ -29,8 +29,12 @@ struct Outbox {
 pub struct ConsensusChannel {
     outboxes: HashMap<PeerId, Outbox>,
     /// The one check of a proposal or vote on its way to the machine (it remembers what passed, so that a vote
-    /// several peers relay is verified once).
+    /// several peers relay is verified once), against the set of the height being decided.
     verifier: Verifier,
+    /// The height the driver is deciding. A message for another height that fails the check may be valid
+    /// under the set of its own height (a member admitted or a key rotated since), which this channel does not
+    /// hold: it is dropped, not held against the peer that relayed it.
+    height: u64,
     metrics: Arc<Metrics>,
 }
 
@@ -85,7 +89,34 @@ impl ConsensusChannel {
         ConsensusChannel {
             outboxes: HashMap::new(),
             verifier: Verifier::new(chain_id, validators),
+            height: 0,
             metrics,
+        }
+    }
+
+    /// The driver moved to deciding `height`, under `validators`. What the verifier remembers is kept unless the
+    /// set changed.
+    pub fn deciding(&mut self, height: u64, validators: ValidatorSet) {
+        self.height = height;
+        if validators.hash() != self.verifier.set_hash() {
+            self.verifier = Verifier::new(self.verifier.chain_id(), validators);
+        }
+    }
+
+    /// A failed check: held against the peer when the message is for the height being decided (or unreadable),
+    /// otherwise dropped (`Ok(None)`).
+    fn failed<T>(
+        &self,
+        height: Option<u64>,
+        what: &str,
+        error: impl std::fmt::Display,
+    ) -> Result<Option<T>, String> {
+        match height {
+            Some(h) if h != self.height => {
+                Metrics::inc(&self.metrics.consensus_other_set_dropped_total);
+                Ok(None)
+            }
+            _ => Err(format!("{what}: {error}")),
         }
     }
 
@@ -154,27 +185,32 @@ impl ConsensusChannel {
     /// Decodes and checks one received item: a message must carry a valid member's signature for this chain and
     /// a proposal a block that matches its header; a state must be within its limits. Commits are checked by the
     /// driver against the validator set of their height, as block sync does.
-    pub fn check(&mut self, bytes: &[u8]) -> Result<Received, String> {
+    pub fn check(&mut self, bytes: &[u8]) -> Result<Option<Received>, String> {
         let item = wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))?;
         match item {
             ConsensusItem::State(state) => {
                 state.check()?;
-                Ok(Received::State(state))
+                Ok(Some(Received::State(state)))
             }
             ConsensusItem::Message(Message::Vote(vote)) => {
-                let checked = self.verifier.vote(vote).map_err(|e| format!("vote: {e}"))?;
-                Ok(Received::Message(Box::new(CheckedMessage::Vote(checked))))
+                let height = vote.decode().ok().map(|v| v.height);
+                match self.verifier.vote(vote) {
+                    Ok(checked) => Ok(Some(Received::Message(Box::new(CheckedMessage::Vote(
+                        checked,
+                    ))))),
+                    Err(e) => self.failed(height, "vote", e),
+                }
             }
             ConsensusItem::Message(Message::Proposal { proposal, block }) => {
-                let checked = self
-                    .verifier
-                    .proposal(proposal, block)
-                    .map_err(|e| format!("proposal: {e}"))?;
-                Ok(Received::Message(Box::new(CheckedMessage::Proposal(
-                    checked,
-                ))))
+                let height = proposal.decode().ok().map(|p| p.height);
+                match self.verifier.proposal(proposal, block) {
+                    Ok(checked) => Ok(Some(Received::Message(Box::new(CheckedMessage::Proposal(
+                        checked,
+                    ))))),
+                    Err(e) => self.failed(height, "proposal", e),
+                }
             }
-            ConsensusItem::Commit(block) => Ok(Received::Commit(block)),
+            ConsensusItem::Commit(block) => Ok(Some(Received::Commit(block))),
             ConsensusItem::CompactProposal(compact) => {
                 if compact.tx_ids.len() > wire::MAX_BLOCK_TX_IDS {
                     return Err(format!(
@@ -182,18 +218,19 @@ impl ConsensusChannel {
                         compact.tx_ids.len()
                     ));
                 }
-                let proposal = self
-                    .verifier
-                    .proposal_header(compact.proposal)
-                    .map_err(|e| format!("compact proposal: {e}"))?;
+                let height = compact.proposal.decode().ok().map(|p| p.height);
+                let proposal = match self.verifier.proposal_header(compact.proposal) {
+                    Ok(proposal) => proposal,
+                    Err(e) => return self.failed(height, "compact proposal", e),
+                };
                 proposal
                     .check_header(compact.header.as_slice())
                     .map_err(|e| format!("compact proposal header: {e}"))?;
-                Ok(Received::Part(ProposalPart::Compact {
+                Ok(Some(Received::Part(ProposalPart::Compact {
                     proposal: Box::new(proposal),
                     header: compact.header,
                     tx_ids: compact.tx_ids,
-                }))
+                })))
             }
             ConsensusItem::WantTxs {
                 height,
@@ -204,24 +241,24 @@ impl ConsensusChannel {
                 if indexes.is_empty() || indexes.len() > wire::MAX_BLOCK_TX_IDS {
                     return Err(format!("asked for {} transactions", indexes.len()));
                 }
-                Ok(Received::Part(ProposalPart::Want {
+                Ok(Some(Received::Part(ProposalPart::Want {
                     height,
                     round,
                     block,
                     indexes,
-                }))
+                })))
             }
             ConsensusItem::ProposalTxs {
                 height,
                 round,
                 block,
                 txs,
-            } => Ok(Received::Part(ProposalPart::Txs {
+            } => Ok(Some(Received::Part(ProposalPart::Txs {
                 height,
                 round,
                 block,
                 txs,
-            })),
+            }))),
         }
     }
 }

@@ -26,7 +26,8 @@ impl Network {
                         .send_response(channel, ());
                     for item in request.0 {
                         match self.consensus.check(&item) {
-                            Ok(received) => self.emit(received.into_event(peer)),
+                            Ok(Some(received)) => self.emit(received.into_event(peer)),
+                            Ok(None) => {}
                             Err(reason) => self.penalise(peer, &reason),
                         }
                     }

@@ -11,7 +11,7 @@ use std::time::Duration;
 pub struct NetworkConfig {
     pub keypair: identity::Keypair,
     pub listen: Multiaddr,
-    /// The other members' peer ids and addresses, from genesis.
+    /// The other members' peer ids and addresses, as in force when the node starts.
     pub members: Vec<(PeerId, Vec<Multiaddr>)>,
     pub chain_id: clearance_core::Hash32,
     /// Consensus messages are checked against this set before they are relayed.
@@ -91,4 +91,35 @@ pub enum NetCommand {
     },
     /// Close the connections to a member and dial it again at once: gossip over them has stopped.
     Reconnect(PeerId),
+    /// The driver moved to deciding `height`, under `validators`.
+    Deciding {
+        height: u64,
+        validators: clearance_core::validator::ValidatorSet,
+    },
+    /// The members in force changed: these peers may connect (the node's own id among them is ignored), every
+    /// other peer's connections are closed.
+    SetMembers(Vec<(PeerId, Vec<Multiaddr>)>),
+}
+
+/// The peer ids and parsed addresses of `members`. An address that does not parse is left out with a warning:
+/// the member stays reachable by its other addresses, or when it dials.
+pub fn member_peers(
+    members: &[clearance_core::record::MemberInfo],
+) -> Vec<(PeerId, Vec<Multiaddr>)> {
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let Ok(peer) = m.peer_id.to_peer_id().parse::<PeerId>() else {
+            tracing::warn!(member = %m.id, "peer id {} does not parse", m.peer_id.to_peer_id());
+            continue;
+        };
+        let mut addrs = Vec::new();
+        for a in &m.addresses {
+            match a.as_str().parse::<Multiaddr>() {
+                Ok(addr) => addrs.push(addr),
+                Err(e) => tracing::warn!(member = %m.id, "address {a} is not a multiaddr: {e}"),
+            }
+        }
+        out.push((peer, addrs));
+    }
+    out
 }

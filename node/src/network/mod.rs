@@ -1,12 +1,13 @@
 //! libp2p networking: TCP, Noise and Yamux; gossipsub for transactions; a consensus channel of its own
 //! (request-response, `consensus_channel`); request-response for block sync.
 //!
-//! Only the peer ids listed in genesis may connect; every other peer is refused after the Noise handshake and
-//! logged. The swarm runs in its own task and talks to the node's driver through channels: it decodes what
+//! Only the peer ids of the members in force may connect (genesis's, then as the ledger's membership changes
+//! say, `members`); every other peer is refused after the Noise handshake and logged. The swarm runs in its own task and talks to the node's driver through channels: it decodes what
 //! arrives (bounded, rejecting garbage and penalising its sender) and never interprets consensus or ledger state.
 
 mod consensus_channel;
 mod inbound;
+mod members;
 mod messages;
 mod tx_gossip;
 pub mod wire;
@@ -23,7 +24,7 @@ use libp2p::{
     Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, noise,
     request_response, tcp, yamux,
 };
-pub use messages::{NetCommand, NetEvent, NetworkConfig};
+pub use messages::{NetCommand, NetEvent, NetworkConfig, member_peers};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -404,6 +405,10 @@ impl Network {
                 // The redial loop dials it again once the connections are closed.
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
+            NetCommand::Deciding { height, validators } => {
+                self.consensus.deciding(height, validators)
+            }
+            NetCommand::SetMembers(members) => self.set_members(members),
         }
     }
 

@@ -27,7 +27,7 @@ use clearance_core::block::{Block, TxResult};
 use clearance_core::encoding::{self, limit};
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
-use clearance_core::rules::{Change, StateKey, StateValue, StateView, SubmitterEntry};
+use clearance_core::rules::{Change, StateKey, StateValue, StateView};
 use clearance_core::vote::{CommitCertificate, Equivocation};
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
@@ -251,16 +251,11 @@ impl Store {
         let head = Head::genesis(genesis);
         batch.put_cf(meta, b"head", head.to_bytes());
         let state = self.cf("state");
-        for s in &genesis.submitters {
-            let entry = SubmitterEntry {
-                member: s.member.clone(),
-                roles: s.roles,
-                active: true,
-            };
+        for change in clearance_core::rules::genesis_state(genesis) {
             batch.put_cf(
                 state,
-                state_key(&StateKey::Submitter(s.key)),
-                encoding::encode(&StateValue::Submitter(entry)),
+                state_key(&change.key),
+                encoding::encode(&change.value),
             );
         }
         // The chain id goes last in meaning, not in bytes: the batch is atomic, so a directory either has it
@@ -510,7 +505,8 @@ impl StateView for Store {
 impl Store {
     pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
         match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
-            Some(bytes) => encoding::decode(&bytes, limit::SMALL, "state entry")
+            // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
+            Some(bytes) => encoding::decode(&bytes, limit::GENESIS, "state entry")
                 .map(Some)
                 .map_err(|e| corrupt("state entry", e)),
             None => Ok(None),

@@ -129,7 +129,6 @@ impl Member {
     /// Starts the node over what its disk holds: what a restart after `kill -9` finds.
     pub fn start(&mut self, genesis: &Genesis, clock: Arc<SimClock>) {
         let chain_id = genesis.chain_id();
-        let validators = genesis.validator_set().expect("validator set");
         let store = match &self.store {
             Some(store) => store.clone(),
             None => {
@@ -139,8 +138,7 @@ impl Member {
                 store
             }
         };
-        let ledger =
-            Ledger::new(store, chain_id, genesis.params.clone(), validators).expect("ledger");
+        let ledger = Ledger::new(store, chain_id, genesis.params.clone()).expect("ledger");
         let mempool = Mempool::new(
             chain_id,
             50_000,

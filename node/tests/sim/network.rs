@@ -302,6 +302,11 @@ impl Sim {
                     self.update_links();
                 }
             }
+            NetCommand::Deciding { height, validators } => {
+                self.slots[from].checker.deciding(height, validators)
+            }
+            // Every simulated member stays a member: the links do not change.
+            NetCommand::SetMembers(_) => {}
         }
     }
 
@@ -318,7 +323,8 @@ impl Sim {
             Delivery::Item(bytes) => {
                 let peer = self.slots[p.from].peer;
                 match self.slots[p.to].checker.check(&bytes) {
-                    Ok(received) => received.into_event(peer),
+                    Ok(Some(received)) => received.into_event(peer),
+                    Ok(None) => return,
                     Err(e) => {
                         self.checks.penalised(p.to, &peer, &e);
                         return;
