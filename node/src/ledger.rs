@@ -9,7 +9,7 @@ use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::ids::CountryCode;
-use clearance_core::rules::{BlockContext, Epoch};
+use clearance_core::rules::{BlockContext, Epoch, StateKey};
 use clearance_core::time::Timestamp;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{CommitCertificate, verify_commit};
@@ -46,6 +46,8 @@ pub struct Committed {
     pub time: Timestamp,
     /// The record-log indexes of the block's accepted records.
     pub log_range: std::ops::Range<u64>,
+    /// The block recorded a membership proposal or approval that was accepted.
+    pub membership: bool,
 }
 
 pub struct Ledger {
@@ -293,6 +295,10 @@ impl Ledger {
         };
         let h = &view.header;
         let log_range = self.head.log_size..executed.log_size;
+        let membership = executed
+            .changes
+            .iter()
+            .any(|c| matches!(c.key, StateKey::MembershipProposal(_)));
         let head = Head {
             height: h.height,
             hash: view.hash,
@@ -334,6 +340,7 @@ impl Ledger {
             tx_ids: executed.tx_ids,
             time: h.time,
             log_range,
+            membership,
         })
     }
 

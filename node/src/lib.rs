@@ -18,6 +18,7 @@ pub mod index;
 pub mod key_cache;
 pub mod ledger;
 pub mod log_limit;
+pub mod membership;
 pub mod mempool;
 pub mod metrics;
 pub mod network;

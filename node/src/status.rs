@@ -26,8 +26,9 @@ pub struct Status {
     pub best_peer_height: u64,
     pub mempool_txs: usize,
     pub mempool_bytes: u64,
+    /// The size of the validator set deciding the next height.
     pub validators: usize,
-    /// The members' ids, from genesis.
+    /// The ids of the members in force at the next height.
     pub members: Vec<String>,
 }
 

@@ -116,6 +116,36 @@ impl Cluster {
         }
     }
 
+    /// Creates the home of a node that is not in genesis (`clearance-node init` with the testnet's genesis), as a
+    /// new administration would, and returns its index. It is not started.
+    pub fn add_node(&mut self, id: &str) -> usize {
+        let home = self.dir.path().join("net").join(id.to_lowercase());
+        let base = free_base_port(1);
+        let out = Command::new(binary("clearance-node"))
+            .args(["init", "--moniker", id, "--home"])
+            .arg(&home)
+            .arg("--genesis")
+            .arg(self.dir.path().join("net/genesis.json"))
+            .args(["--p2p-listen", &format!("/ip4/127.0.0.1/tcp/{base}")])
+            .args(["--api-listen", &format!("127.0.0.1:{}", base + 1)])
+            .output()
+            .expect("running clearance-node init");
+        assert!(
+            out.status.success(),
+            "clearance-node init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.nodes.push(Node {
+            id: id.to_string(),
+            home,
+            api: format!("http://127.0.0.1:{}", base + 1),
+            p2p_port: base,
+            child: None,
+            starts: 0,
+        });
+        self.nodes.len() - 1
+    }
+
     pub fn start_node(&mut self, i: usize) {
         let node = &mut self.nodes[i];
         assert!(node.child.is_none(), "node {} is already running", node.id);

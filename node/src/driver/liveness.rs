@@ -92,6 +92,7 @@ impl Driver {
                 waiting_for_txs: false,
             },
         };
+        s.member = self.me.as_ref().map(|m| m.to_string());
         s.peers = self.peers.iter().map(|p| p.to_base58()).collect();
         s.syncing = self.sync.is_syncing(head.height);
         s.best_peer_height = self.sync.best_height();

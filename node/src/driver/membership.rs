@@ -7,7 +7,8 @@ use crate::metrics::Metrics;
 use crate::network::{NetCommand, member_peers};
 
 impl Driver {
-    pub(super) fn follow_membership(&mut self) {
+    /// After a commit (`membership`: it recorded membership proposals or approvals), and once at start.
+    pub(super) fn follow_membership(&mut self, membership: bool) {
         let height = self.ledger.head().height + 1;
         let validators = self.ledger.validators().clone();
         self.net
@@ -16,15 +17,18 @@ impl Driver {
                 validators: validators.clone(),
             })
             .ok();
-        let epoch = self.ledger.epoch();
-        if epoch.from_height == self.members_from {
+        let epoch = self.ledger.epoch().clone();
+        let changed = epoch.from_height != self.members_from;
+        if changed || membership || !self.peers_set {
+            self.set_allowed_peers(height, &epoch);
+        }
+        if !changed {
             return;
         }
         self.members_from = epoch.from_height;
         self.members_by_peer = members_by_peer(&epoch.members);
-        self.net
-            .send(NetCommand::SetMembers(member_peers(&epoch.members)))
-            .ok();
+        self.base_status.validators = validators.len();
+        self.base_status.members = epoch.members.iter().map(|m| m.id.to_string()).collect();
         let me = validators
             .validators()
             .iter()
@@ -46,6 +50,21 @@ impl Driver {
                 ),
             }
             self.me = me;
+        }
+    }
+
+    /// The members in force and those about to be (see [`crate::membership::allowed_peers`]) may connect.
+    fn set_allowed_peers(&mut self, height: u64, epoch: &clearance_core::rules::Epoch) {
+        let now = self.ledger.head().time;
+        match crate::membership::allowed_peers(self.ledger.store(), epoch, height, now) {
+            Ok(members) => {
+                self.net
+                    .send(NetCommand::SetMembers(member_peers(&members)))
+                    .ok();
+                self.peers_set = true;
+            }
+            // The allow-list stays as it was; the next commit tries again.
+            Err(e) => tracing::error!("reading the membership state for the allow-list: {e}"),
         }
     }
 }

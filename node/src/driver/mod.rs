@@ -58,6 +58,8 @@ pub struct Driver {
     validator_key: clearance_core::crypto::PublicKey,
     /// The first height of the member list the network and `members_by_peer` were last given.
     members_from: u64,
+    /// The network has been given the allowed peers at least once.
+    peers_set: bool,
     net: Arc<dyn NetSink>,
     metrics: Arc<Metrics>,
     status: Box<dyn StatusBoard>,
@@ -158,6 +160,7 @@ impl Driver {
             me,
             validator_key: public,
             members_from,
+            peers_set: false,
             net: parts.net,
             metrics: parts.metrics,
             status: parts.status,
@@ -199,7 +202,7 @@ impl Driver {
             "resuming consensus at height {}",
             self.machine.height()
         );
-        self.follow_membership();
+        self.follow_membership(false);
         let outputs = self.machine.start();
         self.process(outputs)?;
         self.publish_status();

@@ -47,7 +47,7 @@ impl Driver {
 
     /// Bookkeeping after a block is durably committed, by consensus or by block sync.
     pub(super) fn after_commit(&mut self, c: &Committed) {
-        self.follow_membership();
+        self.follow_membership(c.membership);
         let updated = self
             .mempool
             .update(&c.tx_ids, self.ledger.store(), c.height + 1);

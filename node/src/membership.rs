@@ -1,0 +1,69 @@
+//! What the node reads of the ledger's membership: the members in force, the changes adopted but not yet in
+//! force, the open proposals, and from these the peers allowed to connect. The rules that write it are in
+//! `clearance_core::rules`; nothing here writes.
+
+use crate::index;
+use crate::storage::{StorageError, Store};
+use clearance_core::Hash32;
+use clearance_core::record::{MemberInfo, MembershipChange};
+use clearance_core::rules::{self, Epoch, ProposalState, ProposalStatus};
+use clearance_core::time::Timestamp;
+
+/// Every membership proposal on the ledger with its state, oldest first.
+pub fn proposals(store: &Store) -> Result<Vec<(Hash32, ProposalState)>, StorageError> {
+    let mut ids = Vec::new();
+    store.scan_index(
+        &index::prefix(index::KIND, "membership_propose"),
+        None,
+        |_, id| {
+            ids.push(id);
+            true
+        },
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(state) = rules::membership_proposal(store, &id) {
+            out.push((id, state));
+        }
+    }
+    Ok(out)
+}
+
+/// Whether an open proposal still takes approvals at block time `now`.
+pub fn is_open(state: &ProposalState, now: Timestamp) -> bool {
+    state.status == ProposalStatus::Open && now <= state.expires_at
+}
+
+/// The peers a member's node lets connect while deciding `height` (head time `now`): the members in force, the
+/// members of epochs adopted but not yet in force, and members named by open admission proposals. The last two
+/// are not voters yet: they connect to sync the ledger from genesis as followers, so that they can vote from
+/// the height their admission takes effect rather than start syncing then.
+pub fn allowed_peers(
+    store: &Store,
+    in_force: &Epoch,
+    height: u64,
+    now: Timestamp,
+) -> Result<Vec<MemberInfo>, StorageError> {
+    let mut peers: Vec<MemberInfo> = in_force.members.clone();
+    let mut add = |m: &MemberInfo| {
+        if !peers.iter().any(|p| p.peer_id == m.peer_id) {
+            peers.push(m.clone());
+        }
+    };
+    let mut index = rules::epoch_count(store);
+    while index > 0 {
+        index -= 1;
+        match rules::epoch(store, index) {
+            Some(epoch) if epoch.from_height > height => epoch.members.iter().for_each(&mut add),
+            _ => break,
+        }
+    }
+    for (_, state) in proposals(store)? {
+        if let MembershipChange::Admit(a) = &state.change
+            && is_open(&state, now)
+        {
+            add(&a.member);
+        }
+    }
+    Ok(peers)
+}

@@ -1,0 +1,150 @@
+//! Membership changes with real `clearance-node` processes: a fifth administration is admitted (its node syncs
+//! from genesis as a follower, then votes), and a member is removed (its node is cut off and can no longer
+//! affect consensus), while the chain keeps committing.
+
+use clearance_core::Hash32;
+use clearance_core::ids::{CountryCode, Text};
+use clearance_core::record::*;
+use clearance_genesis::keys::{KeyFile, KeyKind};
+use clearance_tests::cluster::{Cluster, Submitter};
+use serde_json::Value;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+fn cc(s: &str) -> CountryCode {
+    CountryCode::parse(s).unwrap()
+}
+
+/// Submits `tx` through node `node` and waits until every node in `on` has it accepted.
+fn accepted(cluster: &Cluster, node: usize, tx: &clearance_core::tx::SignedTx, on: &[usize]) {
+    let (code, body) = cluster.submit(node, tx);
+    assert_eq!(code, 202, "{}: {body}", tx.id());
+    cluster.wait_until("the transaction accepted everywhere", WAIT, |c| {
+        on.iter().all(|&i| {
+            c.tx_status(i, &tx.id())
+                .is_some_and(|s| s["status"] == "accepted")
+        })
+    });
+}
+
+fn status_field(cluster: &Cluster, i: usize, field: &str) -> Value {
+    cluster
+        .status(i)
+        .map(|s| s[field].clone())
+        .unwrap_or(Value::Null)
+}
+
+fn approve(admin: &mut Submitter, proposal: Hash32) -> clearance_core::tx::SignedTx {
+    let member = admin.member.clone();
+    admin.sign(Record::MembershipApprove(MembershipApprove {
+        proposal,
+        member,
+    }))
+}
+
+#[test]
+fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
+    let mut cluster = Cluster::start(4);
+    let mut agency = cluster.submitter(0, "agency");
+    let before = agency.certificate(1);
+    accepted(&cluster, 0, &before, &[0, 1, 2, 3]);
+
+    // TJ creates its home as a new administration would, and hands over its validator key and peer id.
+    let tj = cluster.add_node("TJ");
+    let home = cluster.home(tj).to_path_buf();
+    let validator = KeyFile::load(&home.join("validator_key.json"), KeyKind::Validator).unwrap();
+    let network = KeyFile::load(&home.join("node_key.json"), KeyKind::Network).unwrap();
+    let tj_admin = KeyFile::generate(KeyKind::Submitter).unwrap();
+    let port = cluster.nodes[tj].p2p_port;
+    let admission = Admission {
+        member: MemberInfo {
+            id: cc("TJ"),
+            name: Text::parse("Customs Service of Tajikistan").unwrap(),
+            validator_key: validator.public_key(),
+            peer_id: network.peer_key(),
+            addresses: vec![Text::parse(&format!("/ip4/127.0.0.1/tcp/{port}")).unwrap()],
+        },
+        submitter_key: tj_admin.public_key(),
+    };
+    let mut admins: Vec<Submitter> = (0..4).map(|i| cluster.submitter(i, "admin")).collect();
+    let proposal = admins[0].sign(Record::MembershipPropose(MembershipPropose {
+        proposer: cc("KZ"),
+        change: MembershipChange::Admit(admission),
+        reason: Text::parse("Tajikistan joins the pilot").unwrap(),
+    }));
+    accepted(&cluster, 0, &proposal, &[0, 1, 2, 3]);
+
+    // Named by an open admission, TJ's node may connect: it syncs as a follower, without voting.
+    cluster.start_node(tj);
+    cluster.wait_until("TJ synced as a follower", WAIT, |c| {
+        c.height(tj)
+            .is_some_and(|h| h >= c.height(0).unwrap_or(u64::MAX))
+    });
+    assert_eq!(status_field(&cluster, tj, "member"), Value::Null);
+    assert_eq!(status_field(&cluster, 0, "validators"), 4);
+
+    // DE and CN approve: with KZ's proposal, 3 of 4, a quorum. The set grows two blocks later.
+    let de = approve(&mut admins[1], proposal.id());
+    accepted(&cluster, 1, &de, &[0, 1, 2, 3]);
+    let cn = approve(&mut admins[2], proposal.id());
+    accepted(&cluster, 2, &cn, &[0, 1, 2, 3]);
+    // Heights move on when there is something to commit.
+    let mut n = 100;
+    cluster.wait_until("TJ votes in a set of 5", WAIT, |c| {
+        n += 1;
+        let _ = c.submit(0, &agency.certificate(n));
+        status_field(c, tj, "member") == "TJ"
+            && (0..5).all(|i| status_field(c, i, "validators") == 5)
+    });
+
+    // With UZ stopped, a quorum of 5 (4) needs TJ's vote: the chain still commits.
+    cluster.kill(3);
+    let during = agency.certificate(2);
+    accepted(&cluster, 0, &during, &[0, 1, 2, tj]);
+
+    // UZ is removed by KZ, DE, CN and TJ (4 of 5); its node is cut off once the removal takes effect.
+    let removal = admins[0].sign(Record::MembershipPropose(MembershipPropose {
+        proposer: cc("KZ"),
+        change: MembershipChange::Remove { member: cc("UZ") },
+        reason: Text::parse("UZ leaves the pilot").unwrap(),
+    }));
+    accepted(&cluster, 0, &removal, &[0, 1, 2, tj]);
+    let mut tj_admin = Submitter {
+        member: cc("TJ"),
+        key: tj_admin.secret,
+        chain_id: cluster.chain_id,
+        sequence: 0,
+    };
+    for i in [1, 2] {
+        let tx = approve(&mut admins[i], removal.id());
+        accepted(&cluster, i, &tx, &[0, 1, 2, tj]);
+    }
+    let tx = approve(&mut tj_admin, removal.id());
+    accepted(&cluster, tj, &tx, &[0, 1, 2, tj]);
+    cluster.wait_until("UZ removed: 4 validators", WAIT, |c| {
+        n += 1;
+        let _ = c.submit(0, &agency.certificate(n));
+        [0, 1, 2, tj]
+            .iter()
+            .all(|&i| status_field(c, i, "validators") == 4)
+    });
+    let removed_at = cluster.height(0).unwrap();
+
+    // UZ's node comes back: it is refused, learns nothing past its removal, and the others go on without it.
+    cluster.start_node(3);
+    let after = agency.certificate(3);
+    accepted(&cluster, 1, &after, &[0, 1, 2, tj]);
+    std::thread::sleep(Duration::from_secs(3));
+    let uz_height = cluster.height(3).unwrap_or(0);
+    assert!(
+        uz_height <= removed_at,
+        "UZ's node reached {uz_height}, past the removal at {removed_at}"
+    );
+    let peers = status_field(&cluster, 0, "peers");
+    assert_eq!(
+        peers.as_array().map(Vec::len),
+        Some(3),
+        "KZ's peers: {peers}"
+    );
+}
