@@ -23,6 +23,10 @@ pub struct NodeConfig {
     pub genesis_file: PathBuf,
     #[serde(default = "default_validator_key_file")]
     pub validator_key_file: PathBuf,
+    /// The next validator key while a rotation is pending (`clearance-node rotate-validator-key` writes it). The
+    /// node reads both files whenever the members in force change, and signs with the one the set names.
+    #[serde(default = "default_next_validator_key_file")]
+    pub next_validator_key_file: PathBuf,
     #[serde(default = "default_node_key_file")]
     pub node_key_file: PathBuf,
     #[serde(default = "default_data_dir")]
@@ -108,6 +112,9 @@ fn default_genesis_file() -> PathBuf {
 fn default_validator_key_file() -> PathBuf {
     "validator_key.json".into()
 }
+fn default_next_validator_key_file() -> PathBuf {
+    "validator_key.next.json".into()
+}
 fn default_node_key_file() -> PathBuf {
     "node_key.json".into()
 }
@@ -144,6 +151,7 @@ impl NodeConfig {
             log_format: LogFormat::Text,
             genesis_file: default_genesis_file(),
             validator_key_file: default_validator_key_file(),
+            next_validator_key_file: default_next_validator_key_file(),
             node_key_file: default_node_key_file(),
             data_dir: default_data_dir(),
             p2p: P2pConfig {

@@ -48,7 +48,7 @@ impl Net {
                     Config {
                         chain_id,
                         timeouts,
-                        key: Some(key),
+                        keys: vec![key],
                     },
                     set.clone(),
                     1,

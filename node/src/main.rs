@@ -50,6 +50,12 @@ enum Command {
         #[arg(long)]
         home: PathBuf,
     },
+    /// Write a new validator key beside the current one (`next_validator_key_file`) and print its public key, to
+    /// propose as `rotate_validator_key`. The running node picks it up when the rotation takes effect: no restart.
+    RotateValidatorKey {
+        #[arg(long)]
+        home: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -91,6 +97,23 @@ fn main() -> Result<()> {
                 KeyKind::Validator,
             )?;
             println!("{}", key.public_key());
+            Ok(())
+        }
+        Command::RotateValidatorKey { home } => {
+            let config = NodeConfig::load(&home.join("config.toml"))?;
+            let path = NodeConfig::resolve(&home, &config.next_validator_key_file);
+            let key = KeyFile::generate(KeyKind::Validator)?;
+            // write_new refuses an existing file: a pending rotation's key is never overwritten.
+            key.write_new(&path)?;
+            println!("next validator key: {}", key.public_key());
+            println!("written to:         {}", path.display());
+            println!(
+                "Propose it with: clearance members propose rotate-validator-key --member <ID> --new-key {}",
+                key.public_key()
+            );
+            println!(
+                "The node keeps signing with its current key until the rotation takes effect, then with this one."
+            );
             Ok(())
         }
     }

@@ -1,7 +1,8 @@
 //! Assembling a node from its home directory: config, genesis, keys, storage, network, API and driver.
 
 use crate::api::{self, ApiState};
-use crate::driver::shell::{self, BlockingThreads, SystemClock};
+use crate::driver::ports::ValidatorKeys;
+use crate::driver::shell::{self, BlockingThreads, KeyFiles, SystemClock};
 use crate::driver::{Driver, DriverParts};
 use crate::key_cache::SharedKeys;
 use crate::ledger::Ledger;
@@ -181,11 +182,12 @@ pub async fn start(home: Home) -> Result<()> {
         }
     });
 
+    let keys = Box::new(key_files(&home));
     let driver = Driver::new(DriverParts {
         ledger,
         mempool,
         genesis: home.genesis,
-        key: home.validator_key.secret,
+        keys,
         net: Arc::new(net),
         metrics,
         status: Box::new(status_tx),
@@ -205,6 +207,13 @@ pub async fn start(home: Home) -> Result<()> {
         "node started"
     );
     shell::run(driver, net_events, api_rx, shutdown_signal()).await
+}
+
+fn key_files(home: &Home) -> KeyFiles {
+    KeyFiles {
+        current: NodeConfig::resolve(&home.dir, &home.config.validator_key_file),
+        next: NodeConfig::resolve(&home.dir, &home.config.next_validator_key_file),
+    }
 }
 
 /// Which member this node is, by its network key, among the members in force at the height being decided, and
@@ -227,11 +236,13 @@ fn check_identity(
         );
         return Ok(None);
     };
-    if me.validator_key != home.validator_key.public_key() {
+    let keys = key_files(home).load();
+    if !keys.iter().any(|k| k.public_key() == me.validator_key) {
         tracing::warn!(
-            "the validator key in {} is not member {}'s validator key in force: this node does not vote until \
-             a rotation to this key takes effect",
+            "neither {} nor {} holds member {}'s validator key in force: this node does not vote until a \
+             rotation to one of its keys takes effect",
             home.config.validator_key_file.display(),
+            home.config.next_validator_key_file.display(),
             me.id
         );
     }

@@ -66,7 +66,7 @@ impl Rig {
             Config {
                 chain_id,
                 timeouts,
-                key: Some(keys[me].clone()),
+                keys: vec![keys[me].clone()],
             },
             set.clone(),
             1,

@@ -1,6 +1,8 @@
 //! Membership changes with real `clearance-node` processes: a fifth administration is admitted (its node syncs
-//! from genesis as a follower, then votes), and a member is removed (its node is cut off and can no longer
-//! affect consensus), while the chain keeps committing.
+//! from genesis as a follower, then votes), a member is removed (its node is cut off and can no longer affect
+//! consensus), and a validator key is rotated while its node runs, while the chain keeps committing. Each step
+//! is proven by a commit that could not happen otherwise: one member is stopped so that the quorum needs the
+//! vote that the change brought in.
 
 use clearance_core::Hash32;
 use clearance_core::ids::{CountryCode, Text};
@@ -146,5 +148,57 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
         peers.as_array().map(Vec::len),
         Some(3),
         "KZ's peers: {peers}"
+    );
+    cluster.kill(3);
+
+    // KZ rotates its validator key while its node runs: the node writes the next key beside the current one,
+    // KZ proposes it, DE and CN approve (3 of 4), and the node signs with it from the effective height.
+    let out = clearance_tests::run(
+        "clearance-node",
+        &[
+            "rotate-validator-key",
+            "--home",
+            cluster.home(0).to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", clearance_tests::stderr(&out));
+    let next = KeyFile::load(
+        &cluster.home(0).join("validator_key.next.json"),
+        KeyKind::Validator,
+    )
+    .unwrap();
+    let rotation = admins[0].sign(Record::MembershipPropose(MembershipPropose {
+        proposer: cc("KZ"),
+        change: MembershipChange::RotateValidatorKey {
+            member: cc("KZ"),
+            new_key: next.public_key(),
+        },
+        reason: Text::parse("Scheduled key rotation").unwrap(),
+    }));
+    let live = [0, 1, 2, tj];
+    accepted(&cluster, 0, &rotation, &live);
+    for i in [1, 2] {
+        let tx = approve(&mut admins[i], rotation.id());
+        accepted(&cluster, i, &tx, &live);
+    }
+    let rotated_at = cluster.height(0).unwrap() + 2;
+    cluster.wait_until("the rotation in force", WAIT, |c| {
+        n += 1;
+        let _ = c.submit(0, &agency.certificate(n));
+        live.iter()
+            .all(|&i| c.height(i).is_some_and(|h| h > rotated_at))
+    });
+    // With DE stopped, KZ, CN and TJ are exactly a quorum of 4: a commit now needs KZ's vote with its new key.
+    cluster.kill(1);
+    let rotated = agency.certificate(4);
+    accepted(&cluster, 0, &rotated, &[0, 2, tj]);
+    cluster.start_node(1);
+    let last = agency.certificate(5);
+    accepted(&cluster, 2, &last, &[0, 1, 2, tj]);
+    assert!(
+        cluster
+            .tx_status(0, &before.id())
+            .is_some_and(|s| s["status"] == "accepted"),
+        "the record from before every change is still there"
     );
 }

@@ -29,11 +29,10 @@ impl Driver {
         self.members_by_peer = members_by_peer(&epoch.members);
         self.base_status.validators = validators.len();
         self.base_status.members = epoch.members.iter().map(|m| m.id.to_string()).collect();
-        let me = validators
-            .validators()
-            .iter()
-            .find(|v| v.key == self.validator_key)
-            .map(|v| v.member.clone());
+        // A rotation of this node's validator key may be what changed: read the key files again.
+        let keys = self.keys.load();
+        let me = super::my_member(&validators, &keys);
+        self.machine.set_keys(keys);
         Metrics::inc(&self.metrics.validator_set_changes_total);
         tracing::info!(
             height,

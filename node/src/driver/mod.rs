@@ -15,7 +15,6 @@ use crate::network::wire::SyncRequest;
 use crate::network::{NetCommand, NetEvent};
 use crate::status::Status;
 use anyhow::{Context, Result, bail};
-use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::CountryCode;
 use libp2p::PeerId;
@@ -36,7 +35,7 @@ pub mod ports;
 pub mod shell;
 
 pub use crate::requests::ApiRequest;
-use ports::{Background, Clock, NetSink, StatusBoard};
+use ports::{Background, Clock, NetSink, StatusBoard, ValidatorKeys};
 
 const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.
@@ -55,7 +54,7 @@ pub struct Driver {
     genesis: Genesis,
     /// The member this node votes as at the height being decided, if its validator key is in that set.
     me: Option<CountryCode>,
-    validator_key: clearance_core::crypto::PublicKey,
+    keys: Box<dyn ValidatorKeys>,
     /// The first height of the member list the network and `members_by_peer` were last given.
     members_from: u64,
     /// The network has been given the allowed peers at least once.
@@ -111,7 +110,7 @@ pub struct DriverParts {
     pub ledger: Ledger,
     pub mempool: Mempool,
     pub genesis: Genesis,
-    pub key: SecretKey,
+    pub keys: Box<dyn ValidatorKeys>,
     pub net: Arc<dyn NetSink>,
     pub metrics: Arc<Metrics>,
     pub status: Box<dyn StatusBoard>,
@@ -127,12 +126,8 @@ impl Driver {
     pub fn new(parts: DriverParts) -> Result<Driver> {
         let chain_id = parts.genesis.chain_id();
         let validators = parts.ledger.validators().clone();
-        let public = parts.key.public_key();
-        let me = validators
-            .validators()
-            .iter()
-            .find(|v| v.key == public)
-            .map(|v| v.member.clone());
+        let keys = parts.keys.load();
+        let me = my_member(&validators, &keys);
         let persisted = parts
             .ledger
             .store()
@@ -143,7 +138,7 @@ impl Driver {
             Config {
                 chain_id,
                 timeouts: Timeouts::from_params(&parts.genesis.params),
-                key: Some(parts.key),
+                keys,
             },
             validators,
             height,
@@ -158,7 +153,7 @@ impl Driver {
             mempool: parts.mempool,
             genesis: parts.genesis,
             me,
-            validator_key: public,
+            keys: parts.keys,
             members_from,
             peers_set: false,
             net: parts.net,
@@ -450,3 +445,14 @@ impl Driver {
 
 /// Keeps the per-peer map of reported heights small and explicit.
 pub(crate) type PeerHeights = BTreeMap<PeerId, u64>;
+
+/// The member whose validator key in `set` is one of `keys`.
+fn my_member(
+    set: &clearance_core::validator::ValidatorSet,
+    keys: &[clearance_core::crypto::SecretKey],
+) -> Option<CountryCode> {
+    set.validators()
+        .iter()
+        .find(|v| keys.iter().any(|k| k.public_key() == v.key))
+        .map(|v| v.member.clone())
+}

@@ -34,3 +34,10 @@ pub trait StatusBoard: Send {
 pub trait Background: Send {
     fn spawn(&self, job: Box<dyn FnOnce() + Send>);
 }
+
+/// The validator keys the node holds. Read at start and again whenever the members in force change: an
+/// operator rotating its validator key puts the next key beside the current one while the node runs, and the
+/// node signs with whichever of them the set in force names.
+pub trait ValidatorKeys: Send {
+    fn load(&self) -> Vec<clearance_core::crypto::SecretKey>;
+}

@@ -83,3 +83,27 @@ pub async fn run(
         driver.settle()?;
     }
 }
+
+/// The validator key files of a home: the key in force, and the next one while a rotation is pending.
+pub struct KeyFiles {
+    pub current: std::path::PathBuf,
+    pub next: std::path::PathBuf,
+}
+
+impl super::ports::ValidatorKeys for KeyFiles {
+    fn load(&self) -> Vec<clearance_core::crypto::SecretKey> {
+        use clearance_genesis::keys::{KeyFile, KeyKind};
+        let mut keys = Vec::new();
+        for path in [&self.current, &self.next] {
+            if !path.exists() {
+                continue;
+            }
+            match KeyFile::load(path, KeyKind::Validator) {
+                Ok(file) => keys.push(file.secret),
+                // The node keeps signing with the keys it could read; the operator sees why the other is missing.
+                Err(e) => tracing::error!("validator key file {}: {e}", path.display()),
+            }
+        }
+        keys
+    }
+}

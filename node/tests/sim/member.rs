@@ -4,7 +4,9 @@
 
 use super::fixtures::key;
 use clearance_core::genesis::Genesis;
-use clearance_node::driver::ports::{Background, Clock, NetClosed, NetSink, StatusBoard};
+use clearance_node::driver::ports::{
+    Background, Clock, NetClosed, NetSink, StatusBoard, ValidatorKeys,
+};
 use clearance_node::driver::{Driver, DriverParts};
 use clearance_node::ledger::Ledger;
 use clearance_node::mempool::Mempool;
@@ -65,6 +67,14 @@ impl StatusBoard for NoStatus {
 }
 
 /// Block-sync answers are read at once, on the simulation's thread.
+/// A simulated member's validator keys: the ones its "key files" hold.
+struct Keys(Vec<clearance_core::crypto::SecretKey>);
+impl ValidatorKeys for Keys {
+    fn load(&self) -> Vec<clearance_core::crypto::SecretKey> {
+        self.0.clone()
+    }
+}
+
 struct Inline;
 impl Background for Inline {
     fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
@@ -150,7 +160,7 @@ impl Member {
             ledger,
             mempool,
             genesis: genesis.clone(),
-            key: key(self.validator as u8 + 1),
+            keys: Box::new(Keys(vec![key(self.validator as u8 + 1)])),
             net: self.outbox.clone(),
             metrics: self.metrics.clone(),
             status: Box::new(NoStatus),

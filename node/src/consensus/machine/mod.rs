@@ -35,8 +35,9 @@ pub const MAX_ROUND: u32 = 1_000_000;
 pub struct Config {
     pub chain_id: Hash32,
     pub timeouts: Timeouts,
-    /// The validator key; `None` for a node that follows consensus without voting.
-    pub key: Option<SecretKey>,
+    /// The validator keys this node holds: none for a node that only follows consensus, two while a rotation
+    /// of its validator key is pending. It signs with the one in the set of the height at hand.
+    pub keys: Vec<SecretKey>,
 }
 
 /// A proposal accepted for a round, with the block it names.
@@ -60,6 +61,8 @@ struct RoundFlags {
 pub struct Machine {
     chain_id: Hash32,
     timeouts: Timeouts,
+    /// The validator keys this node holds; `key` is the one it signs with at this height.
+    keys: Vec<SecretKey>,
     key: Option<SecretKey>,
     /// The validator set of this height, and the checks of messages against it.
     verifier: Verifier,
@@ -107,7 +110,8 @@ impl Machine {
         let mut m = Machine {
             chain_id: config.chain_id,
             timeouts: config.timeouts,
-            key: config.key,
+            keys: config.keys,
+            key: None,
             me: None,
             verifier: Verifier::new(config.chain_id, validators),
             safety,
@@ -123,7 +127,7 @@ impl Machine {
             next_height: BTreeMap::new(),
             ignored: Ignored::default(),
         };
-        m.me = m.my_index();
+        m.choose_key();
         m
     }
 
@@ -194,13 +198,31 @@ impl Machine {
         out
     }
 
-    fn my_index(&self) -> Option<usize> {
-        let key = self.key.as_ref()?.public_key();
-        self.verifier
-            .validators()
-            .validators()
-            .iter()
-            .position(|v| v.key == key)
+    /// The key this node signs with at the current height: the first of its keys in the set (a node holds two
+    /// while a rotation of its validator key is pending), and its index there.
+    fn choose_key(&mut self) {
+        let set = self.verifier.validators().validators();
+        let chosen = self.keys.iter().find_map(|k| {
+            let public = k.public_key();
+            set.iter().position(|v| v.key == public).map(|i| (k, i))
+        });
+        match chosen {
+            Some((k, i)) => {
+                self.key = Some(k.clone());
+                self.me = Some(i);
+            }
+            None => {
+                // It signs nothing while none of its keys is in the set (`may_sign` needs `me`).
+                self.key = self.keys.first().cloned();
+                self.me = None;
+            }
+        }
+    }
+
+    /// Replaces the validator keys this node holds, from the next height on: during a rotation, the key in force
+    /// and the next one.
+    pub fn set_keys(&mut self, keys: Vec<SecretKey>) {
+        self.keys = keys;
     }
 
     fn quorum(&self) -> usize {
@@ -576,7 +598,7 @@ impl Machine {
             ..SafetyState::new(new_height)
         };
         self.verifier = Verifier::new(self.chain_id, next);
-        self.me = self.my_index();
+        self.choose_key();
         self.decided = false;
         self.votes = VoteBook::default();
         self.seen_votes.clear();
