@@ -6,7 +6,8 @@ use clap::Subcommand;
 use clearance_client::Client;
 use clearance_core::Hash32;
 use clearance_core::audit::{
-    AuditError, CheckpointVerdict, HeadSummary, RecordSummary, Signer, Verdict, verify_bundle,
+    AuditError, CheckpointVerdict, HeadSummary, RecordSummary, SetChangeSummary, Signer, Verdict,
+    verify_bundle,
     verify_checkpoint, verify_extension,
 };
 use clearance_core::genesis::Genesis;
@@ -162,7 +163,26 @@ fn print_verdict(v: &Verdict) {
         }
     }
     println!();
+    print_set_changes(&v.validator_set_changes);
     print_head("anchor", &v.anchor);
+}
+
+fn print_set_changes(changes: &[SetChangeSummary]) {
+    if changes.is_empty() {
+        println!("members: the genesis set throughout");
+        return;
+    }
+    println!("member changes ({}), each certified by the set before it:", changes.len());
+    for c in changes {
+        let members: Vec<&str> = c.members.iter().map(|m| m.as_str()).collect();
+        let by: Vec<&str> = c.certified_by.iter().map(|m| m.as_str()).collect();
+        println!(
+            "  from height {}: {} (announced and signed by {})",
+            c.height,
+            members.join(", "),
+            by.join(", ")
+        );
+    }
 }
 
 fn print_checkpoint(json: bool, v: &CheckpointVerdict) -> Result<()> {
@@ -182,6 +202,7 @@ fn print_checkpoint(json: bool, v: &CheckpointVerdict) -> Result<()> {
             v.head.height - old.height
         );
     }
+    print_set_changes(&v.validator_set_changes);
     print_head("head", &v.head);
     Ok(())
 }

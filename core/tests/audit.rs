@@ -37,6 +37,7 @@ fn checkpoint(
         log_size: size,
         log_root: root,
         head,
+        validator_set_changes: vec![],
     })
     .unwrap()
 }
@@ -62,6 +63,7 @@ fn extension(
         old: certified_at(old_height, old_size),
         new: certified_at(new_height, new_size),
         proof: merkle::consistency_proof(log, old_size, new_size).unwrap(),
+        validator_set_changes: vec![],
     })
     .unwrap()
 }

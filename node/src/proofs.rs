@@ -7,9 +7,10 @@ use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::audit::{
     BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader, Checkpoint,
-    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, certificate_refs,
-    concerns,
+    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, ValidatorSetChange,
+    certificate_refs, concerns,
 };
+use clearance_core::rules;
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
@@ -137,9 +138,9 @@ pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBund
         version: VERSION,
         chain_id: *chain_id,
         record,
+        validator_set_changes: set_changes(store, view.header.height)?,
         later,
         anchor,
-        validator_set_changes: vec![],
     })
 }
 
@@ -201,10 +202,39 @@ fn later_candidates(
     Ok(out)
 }
 
+/// Every change of the validator set that decides a height up to `height`, oldest first, each with the
+/// certified header that announced it. An epoch that only rotated a network key leaves the validator set as it
+/// was, and is no change here.
+fn set_changes(store: &Store, height: u64) -> Result<Vec<ValidatorSetChange>, ProofError> {
+    let mut out = Vec::new();
+    let mut previous = None;
+    for index in 0..rules::epoch_count(store) {
+        let epoch = rules::epoch(store, index)
+            .ok_or_else(|| corrupt("membership state", format!("epoch {index} is missing")))?;
+        if epoch.from_height > height {
+            break;
+        }
+        let set = epoch
+            .validator_set()
+            .map_err(|e| corrupt("membership state", e))?;
+        let hash = set.hash();
+        if previous.replace(hash).is_some_and(|p| p != hash) {
+            let (proof, _) = certified(store, epoch.from_height - 1)?;
+            out.push(ValidatorSetChange {
+                height: epoch.from_height,
+                validator_set: Bytes(set.to_bytes()),
+                proof,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// `GET /v1/checkpoint`.
 pub fn checkpoint(store: &Store, chain_id: &Hash32) -> Result<Checkpoint, ProofError> {
     let (head, view) = anchor(store)?;
     Ok(Checkpoint {
+        validator_set_changes: set_changes(store, view.header.height)?,
         format: CHECKPOINT_FORMAT.into(),
         version: VERSION,
         chain_id: *chain_id,
@@ -236,6 +266,7 @@ pub fn consistency(
     let proof = merkle::consistency_proof(store, old_size, new_size)
         .map_err(|e| corrupt("record log", e))?;
     Ok(ConsistencyProof {
+        validator_set_changes: set_changes(store, to)?,
         format: CONSISTENCY_FORMAT.into(),
         version: VERSION,
         chain_id: *chain_id,

@@ -195,10 +195,42 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     cluster.start_node(1);
     let last = agency.certificate(5);
     accepted(&cluster, 2, &last, &[0, 1, 2, tj]);
+
+    // An auditor with nothing but the genesis file verifies the record from before every change: the bundle
+    // carries the three changes, each certified by the set before it.
+    let bundle = cluster.dir.path().join("before.json");
+    let api = cluster.nodes[2].api.clone();
+    let out = clearance_tests::run(
+        "clearance",
+        &[
+            "--node",
+            &api,
+            "proof",
+            &before.id().to_hex(),
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", clearance_tests::stderr(&out));
+    let genesis = cluster.dir.path().join("net/genesis.json");
+    let out = clearance_tests::run(
+        "clearance",
+        &[
+            "--json",
+            "verify",
+            "--genesis",
+            genesis.to_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", clearance_tests::stdout(&out));
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let changes = verdict["verdict"]["validator_set_changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3, "admission, removal, rotation: {verdict}");
+    let anchor_signers = verdict["verdict"]["anchor"]["signers"].as_array().unwrap();
     assert!(
-        cluster
-            .tx_status(0, &before.id())
-            .is_some_and(|s| s["status"] == "accepted"),
-        "the record from before every change is still there"
+        anchor_signers.iter().any(|s| s["member"] == "TJ"),
+        "the anchor is certified by the set with TJ: {verdict}"
     );
 }

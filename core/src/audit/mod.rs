@@ -10,12 +10,15 @@
 //! Everything here is synchronous and pure: no I/O, no clock. The formats and the algorithm are in
 //! `docs/audit.md`.
 
+mod sets;
+mod verdict;
 mod verify;
 
-pub use verify::{
-    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step,
-    Verdict, certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension,
+pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
+pub use verdict::{
+    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step, Verdict,
 };
+pub use verify::{certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension};
 
 use crate::bytes::Bytes;
 use crate::hash::Hash32;
@@ -62,14 +65,16 @@ pub struct RecordProof {
     pub log_path: Vec<Hash32>,
 }
 
-/// A change of the validator set, certified by a quorum of the previous set. The ledger does not enable
-/// membership changes yet, so a version 1 bundle carries none; the field is in the format so that verifiers
-/// written now refuse, rather than misread, a bundle that needs them.
+/// A change of the validator set, certified by a quorum of the previous set (`docs/audit.md` §3.4).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ValidatorSetChange {
+    /// The first height the new set decides.
     pub height: u64,
+    /// The new set's canonical `ValidatorSet` bytes.
     pub validator_set: Bytes,
+    /// The certified header of `height − 1`: signed by the set before, its `next_validator_set_hash` is the
+    /// hash of `validator_set`.
     pub proof: CertifiedHeader,
 }
 
@@ -85,6 +90,7 @@ pub struct ProofBundle {
     pub later: Vec<RecordProof>,
     /// The certified head whose log root every `log_path` leads to.
     pub anchor: CertifiedHeader,
+    /// Every change of the validator set from genesis up to the anchor's height, oldest first.
     pub validator_set_changes: Vec<ValidatorSetChange>,
 }
 
@@ -100,6 +106,10 @@ pub struct Checkpoint {
     pub log_size: u64,
     pub log_root: Hash32,
     pub head: CertifiedHeader,
+    /// Every change of the validator set from genesis up to the head's height; omitted when there is none, so
+    /// that a checkpoint of a ledger that never changed its set reads as before.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validator_set_changes: Vec<ValidatorSetChange>,
 }
 
 /// `GET /v1/proofs/consistency?from=A&to=B`: the log at the head of height B extends the log at height A.
@@ -113,4 +123,7 @@ pub struct ConsistencyProof {
     pub new: CertifiedHeader,
     /// RFC 9162 consistency proof from the old log size to the new one.
     pub proof: Vec<Hash32>,
+    /// Every change of the validator set from genesis up to the new head's height (see [`Checkpoint`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validator_set_changes: Vec<ValidatorSetChange>,
 }

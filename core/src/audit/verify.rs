@@ -1,116 +1,25 @@
 //! The verification algorithm of `docs/audit.md` §3. Each failure names the step that failed.
 
+use super::sets::SetChain;
+use super::verdict::*;
 use super::*;
-use crate::PublicKey;
 use crate::block::HeaderView;
 use crate::genesis::Genesis;
 use crate::ids::CountryCode;
 use crate::merkle::{leaf_hash, verify_consistency, verify_inclusion};
-use crate::record::RecordId;
 use crate::record::{CertificateRef, DeclarationRef, Record};
-use crate::time::Timestamp;
 use crate::tx::{SignedTx, TxBody};
 use crate::validator::ValidatorSet;
 use crate::vote::{CommitCertificate, verify_commit};
 use std::fmt;
 
-/// Why a file does not verify: the step (a stable name, `docs/audit.md` §4) and a sentence.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{step}: {reason}")]
-pub struct AuditError {
-    pub step: Step,
-    pub reason: String,
-}
-
-/// Where verification stopped: a stable, dotted name such as `record.log-inclusion` or `later[1].block.certificate`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Step(pub String);
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-fn fail(step: impl Into<String>, reason: impl fmt::Display) -> AuditError {
-    AuditError {
-        step: Step(step.into()),
-        reason: reason.to_string(),
-    }
-}
-
-/// A member that signed a commit certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Signer {
-    pub member: CountryCode,
-    pub name: String,
-}
-
-/// A certified head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HeadSummary {
-    pub height: u64,
-    pub time: Timestamp,
-    pub block_hash: Hash32,
-    pub log_size: u64,
-    pub log_root: Hash32,
-    pub signers: Vec<Signer>,
-}
-
-/// A verified record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RecordSummary {
-    pub id: RecordId,
-    pub kind: String,
-    /// One line for people: what the record says.
-    pub summary: String,
-    /// The member that recorded it, and its name in the genesis.
-    pub member: CountryCode,
-    pub member_name: String,
-    pub submitter: PublicKey,
-    pub sequence: u64,
-    /// The block that carries it.
-    pub height: u64,
-    pub time: Timestamp,
-    pub log_index: u64,
-    /// The members whose precommits certify that block.
-    pub signers: Vec<Signer>,
-}
-
-/// The document a user gave, checked against the record's `document_sha256`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DocumentCheck {
-    pub sha256: Hash32,
-    pub matches: bool,
-}
-
-/// What a bundle proves.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Verdict {
-    pub chain_id: Hash32,
-    pub chain_name: String,
-    pub record: RecordSummary,
-    pub document: Option<DocumentCheck>,
-    /// Later records about the same certificate, operator or declaration, oldest first.
-    pub later: Vec<RecordSummary>,
-    pub anchor: HeadSummary,
-}
-
-/// What a checkpoint, or a checkpoint and a consistency proof, prove.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CheckpointVerdict {
-    pub chain_id: Hash32,
-    pub chain_name: String,
-    /// The checkpoint kept before, when checking an extension.
-    pub old: Option<HeadSummary>,
-    pub head: HeadSummary,
-}
-
 /// The genesis facts every check needs.
 struct Chain<'a> {
     genesis: &'a Genesis,
     id: Hash32,
-    set: ValidatorSet,
+    genesis_set: ValidatorSet,
+    /// The sets the file proves; the genesis set alone until `follow`.
+    sets: SetChain,
 }
 
 impl<'a> Chain<'a> {
@@ -124,8 +33,15 @@ impl<'a> Chain<'a> {
         Ok(Chain {
             genesis,
             id: genesis.chain_id(),
-            set,
+            sets: SetChain::genesis(set.clone()),
+            genesis_set: set,
         })
+    }
+
+    /// Takes in the file's validator-set changes, each checked against the set before it.
+    fn follow(&mut self, changes: &[ValidatorSetChange]) -> Result<(), AuditError> {
+        self.sets = SetChain::follow(&self.id, self.genesis_set.clone(), changes)?;
+        Ok(())
     }
 
     fn name(&self, member: &CountryCode) -> String {
@@ -163,7 +79,7 @@ impl<'a> Chain<'a> {
         Ok(())
     }
 
-    /// Decodes a header and checks that a quorum of the genesis set signed it.
+    /// Decodes a header and checks that a quorum of the set in force at its height signed it.
     fn certified(
         &self,
         step: &str,
@@ -182,7 +98,7 @@ impl<'a> Chain<'a> {
         }
         let certificate = CommitCertificate::from_bytes(c.certificate.as_slice())
             .map_err(|e| fail(format!("{step}.certificate"), e))?;
-        let signers = verify_commit(&self.id, &self.set, &view, &certificate)
+        let signers = verify_commit(&self.id, self.sets.at(view.header.height), &view, &certificate)
             .map_err(|e| fail(format!("{step}.certificate"), e))?;
         let summary = HeadSummary {
             height: view.header.height,
@@ -318,7 +234,7 @@ pub fn verify_bundle(
     file: &[u8],
     document: Option<&[u8]>,
 ) -> Result<Verdict, AuditError> {
-    let chain = Chain::new(genesis)?;
+    let mut chain = Chain::new(genesis)?;
     let bundle: ProofBundle = parse(file, "proof bundle")?;
     chain.check_file_header(
         &bundle.format,
@@ -326,13 +242,7 @@ pub fn verify_bundle(
         bundle.version,
         &bundle.chain_id,
     )?;
-    if !bundle.validator_set_changes.is_empty() {
-        return Err(fail(
-            "validator-set",
-            "the bundle carries validator-set changes, which this ledger does not enable; only the genesis set \
-             can certify a block",
-        ));
-    }
+    chain.follow(&bundle.validator_set_changes)?;
     let (anchor_view, anchor) = chain.certified("anchor", &bundle.anchor)?;
     let (body, record) = chain.record("record", &bundle.record, &anchor_view)?;
 
@@ -409,22 +319,24 @@ pub fn verify_bundle(
         document,
         later,
         anchor,
+        validator_set_changes: chain.sets.changes,
     })
 }
 
-/// Verifies a checkpoint (`docs/audit.md` §3.2): a quorum of the genesis set signed its head.
+/// Verifies a checkpoint (`docs/audit.md` §3.2): a quorum of the set in force at its height signed its head.
 pub fn verify_checkpoint(genesis: &Genesis, file: &[u8]) -> Result<CheckpointVerdict, AuditError> {
-    let chain = Chain::new(genesis)?;
-    let head = checkpoint_head(&chain, file)?;
+    let mut chain = Chain::new(genesis)?;
+    let head = checkpoint_head(&mut chain, file)?;
     Ok(CheckpointVerdict {
         chain_id: chain.id,
         chain_name: genesis.chain_name.as_str().to_string(),
         old: None,
         head,
+        validator_set_changes: chain.sets.changes,
     })
 }
 
-fn checkpoint_head(chain: &Chain<'_>, file: &[u8]) -> Result<HeadSummary, AuditError> {
+fn checkpoint_head(chain: &mut Chain<'_>, file: &[u8]) -> Result<HeadSummary, AuditError> {
     let checkpoint: Checkpoint = parse(file, "checkpoint")?;
     chain.check_file_header(
         &checkpoint.format,
@@ -432,6 +344,7 @@ fn checkpoint_head(chain: &Chain<'_>, file: &[u8]) -> Result<HeadSummary, AuditE
         checkpoint.version,
         &checkpoint.chain_id,
     )?;
+    chain.follow(&checkpoint.validator_set_changes)?;
     let (_, head) = chain.certified("head", &checkpoint.head)?;
     if (head.height, head.log_size, head.log_root)
         != (checkpoint.height, checkpoint.log_size, checkpoint.log_root)
@@ -460,8 +373,8 @@ pub fn verify_extension(
     checkpoint: &[u8],
     consistency: &[u8],
 ) -> Result<CheckpointVerdict, AuditError> {
-    let chain = Chain::new(genesis)?;
-    let old = checkpoint_head(&chain, checkpoint)?;
+    let mut chain = Chain::new(genesis)?;
+    let old = checkpoint_head(&mut chain, checkpoint)?;
     let proof: ConsistencyProof = parse(consistency, "consistency proof")?;
     chain.check_file_header(
         &proof.format,
@@ -469,6 +382,8 @@ pub fn verify_extension(
         proof.version,
         &proof.chain_id,
     )?;
+    // The proof carries the changes from genesis to its new head; the old head is checked under them too.
+    chain.follow(&proof.validator_set_changes)?;
     let (_, from) = chain.certified("old", &proof.old)?;
     if from.block_hash != old.block_hash {
         return Err(fail(
@@ -521,6 +436,7 @@ pub fn verify_extension(
         chain_name: genesis.chain_name.as_str().to_string(),
         old: Some(old),
         head,
+        validator_set_changes: chain.sets.changes,
     })
 }
 

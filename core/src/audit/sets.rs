@@ -1,0 +1,126 @@
+//! The validator sets a file proves, followed from genesis (`docs/audit.md` §3.4). Each change names the first
+//! height its set decides and carries the certified header of the height before: signed by a quorum of the set
+//! in force there, and announcing the new set in its `next_validator_set_hash`. A forged change fails the
+//! certificate check; a change certified by the wrong set, or one missing from the chain, leaves the verifier
+//! with a set whose hash differs from the `validator_set_hash` of every later header it meets.
+
+use super::ValidatorSetChange;
+use super::verdict::fail;
+use super::AuditError;
+use crate::block::HeaderView;
+use crate::hash::Hash32;
+use crate::ids::CountryCode;
+use crate::validator::ValidatorSet;
+use crate::vote::{CommitCertificate, verify_commit};
+use serde::Serialize;
+
+/// Most changes one file may carry: far above a real ledger's history, bounded so a file cannot make the
+/// verifier decode sets without end.
+pub const MAX_SET_CHANGES: usize = 4096;
+
+/// A change of the validator set, as the verdict reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetChangeSummary {
+    /// The first height the new set decides.
+    pub height: u64,
+    pub members: Vec<CountryCode>,
+    /// The members of the previous set that certified the change.
+    pub certified_by: Vec<CountryCode>,
+}
+
+pub(super) struct SetChain {
+    /// `(first height, set)`, from genesis (height 1) on, in increasing height.
+    sets: Vec<(u64, ValidatorSet)>,
+    pub changes: Vec<SetChangeSummary>,
+}
+
+impl SetChain {
+    pub fn genesis(set: ValidatorSet) -> SetChain {
+        SetChain {
+            sets: vec![(1, set)],
+            changes: Vec::new(),
+        }
+    }
+
+    /// Follows `changes` from the genesis set, checking each against the set before it.
+    pub fn follow(
+        chain_id: &Hash32,
+        genesis: ValidatorSet,
+        changes: &[ValidatorSetChange],
+    ) -> Result<SetChain, AuditError> {
+        if changes.len() > MAX_SET_CHANGES {
+            return Err(fail(
+                "validator-set",
+                format!(
+                    "{} validator-set changes; a file carries at most {MAX_SET_CHANGES}",
+                    changes.len()
+                ),
+            ));
+        }
+        let mut chain = SetChain::genesis(genesis);
+        for (i, change) in changes.iter().enumerate() {
+            let step = format!("validator-set[{i}]");
+            let (from, current) = chain.sets.last().map(|(h, s)| (*h, s.clone())).unwrap_or_else(|| {
+                unreachable!("a set chain starts with the genesis set")
+            });
+            if change.height <= from {
+                return Err(fail(
+                    format!("{step}.height"),
+                    format!(
+                        "height {} does not come after the previous change's {from}",
+                        change.height
+                    ),
+                ));
+            }
+            let set = ValidatorSet::from_bytes(change.validator_set.as_slice())
+                .map_err(|e| fail(format!("{step}.set"), e))?;
+            let view = HeaderView::from_bytes(change.proof.header.as_slice())
+                .map_err(|e| fail(format!("{step}.proof.header"), e))?;
+            if view.header.height + 1 != change.height {
+                return Err(fail(
+                    format!("{step}.proof.header"),
+                    format!(
+                        "the proof is the header of height {}; a set taking effect at {} is announced by height {}",
+                        view.header.height,
+                        change.height,
+                        change.height - 1
+                    ),
+                ));
+            }
+            let certificate = CommitCertificate::from_bytes(change.proof.certificate.as_slice())
+                .map_err(|e| fail(format!("{step}.proof.certificate"), e))?;
+            let signers = verify_commit(chain_id, &current, &view, &certificate)
+                .map_err(|e| fail(format!("{step}.proof.certificate"), e))?;
+            if view.header.next_validator_set_hash != set.hash() {
+                return Err(fail(
+                    format!("{step}.set"),
+                    format!(
+                        "the certified header announces set {} for height {}; the file gives set {}",
+                        view.header.next_validator_set_hash,
+                        change.height,
+                        set.hash()
+                    ),
+                ));
+            }
+            if set.hash() == current.hash() {
+                return Err(fail(
+                    format!("{step}.set"),
+                    "the set is the one already in force: not a change",
+                ));
+            }
+            chain.changes.push(SetChangeSummary {
+                height: change.height,
+                members: set.validators().iter().map(|v| v.member.clone()).collect(),
+                certified_by: signers,
+            });
+            chain.sets.push((change.height, set));
+        }
+        Ok(chain)
+    }
+
+    /// The set that decides `height`.
+    pub fn at(&self, height: u64) -> &ValidatorSet {
+        let i = self.sets.partition_point(|(from, _)| *from <= height);
+        &self.sets[i.saturating_sub(1)].1
+    }
+}
