@@ -7,8 +7,7 @@ use clearance_client::Client;
 use clearance_core::Hash32;
 use clearance_core::audit::{
     AuditError, CheckpointVerdict, HeadSummary, RecordSummary, SetChangeSummary, Signer, Verdict,
-    verify_bundle,
-    verify_checkpoint, verify_extension,
+    verify_bundle, verify_checkpoint, verify_extension,
 };
 use clearance_core::genesis::Genesis;
 use std::path::{Path, PathBuf};
@@ -172,7 +171,10 @@ fn print_set_changes(changes: &[SetChangeSummary]) {
         println!("members: the genesis set throughout");
         return;
     }
-    println!("member changes ({}), each certified by the set before it:", changes.len());
+    println!(
+        "member changes ({}), each certified by the set before it:",
+        changes.len()
+    );
     for c in changes {
         let members: Vec<&str> = c.members.iter().map(|m| m.as_str()).collect();
         let by: Vec<&str> = c.certified_by.iter().map(|m| m.as_str()).collect();

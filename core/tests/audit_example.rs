@@ -1,5 +1,6 @@
-//! The worked example of `docs/audit.md` §7: a real bundle from a 4-node cluster verifies against its genesis
-//! and its document, offline, and stops verifying when anything changes.
+//! The worked example of `docs/audit.md` §7: a real bundle from a cluster that admitted a member, removed one
+//! and rotated a validator key (`tests/tests/membership.rs` writes it) verifies against its genesis and its
+//! document, offline, and stops verifying when anything changes.
 
 use clearance_core::audit::verify_bundle;
 use clearance_core::genesis::Genesis;
@@ -17,6 +18,27 @@ fn the_worked_example_verifies() {
     assert!(verdict.document.is_some_and(|d| d.matches));
     assert_eq!(verdict.later.len(), 1);
     assert_eq!(verdict.later[0].kind, "certificate_revoke");
+    // The example crosses an admission (TJ), a removal (UZ) and a validator key rotation (KZ).
+    let members: Vec<Vec<&str>> = verdict
+        .validator_set_changes
+        .iter()
+        .map(|c| c.members.iter().map(|m| m.as_str()).collect())
+        .collect();
+    assert_eq!(
+        members,
+        vec![
+            vec!["CN", "DE", "KZ", "TJ", "UZ"],
+            vec!["CN", "DE", "KZ", "TJ"],
+            vec!["CN", "DE", "KZ", "TJ"],
+        ]
+    );
+    assert!(
+        verdict
+            .anchor
+            .signers
+            .iter()
+            .any(|s| s.member.as_str() == "TJ")
+    );
 }
 
 #[test]

@@ -40,7 +40,12 @@ fn certified_by(
     let header = Header {
         validator_set_hash: set.hash(),
         next_validator_set_hash: next.hash(),
-        ..header(g, height, (0, merkle::empty_root()), (0, merkle::empty_root()))
+        ..header(
+            g,
+            height,
+            (0, merkle::empty_root()),
+            (0, merkle::empty_root()),
+        )
     };
     let view = HeaderView::from_header(header);
     let precommits = signers
@@ -142,8 +147,14 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
 
     // A dropped change: the head's set is not the one the verifier reaches.
     let dropped = vec![c.changes[0].clone()];
-    assert_eq!(step_of(&c, &checkpoint(&c, dropped, head(&c))), "head.certificate");
-    assert_eq!(step_of(&c, &checkpoint(&c, vec![], head(&c))), "head.certificate");
+    assert_eq!(
+        step_of(&c, &checkpoint(&c, dropped, head(&c))),
+        "head.certificate"
+    );
+    assert_eq!(
+        step_of(&c, &checkpoint(&c, vec![], head(&c))),
+        "head.certificate"
+    );
 
     // A forged change: announced by a header that FR and UZ signed, not a quorum of the set before.
     let mut forged = c.changes.clone();
@@ -163,7 +174,8 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
 
     // A set other than the one the certified header announces.
     let mut other = c.changes.clone();
-    other[1].validator_set = Bytes(set_of(&[("KZ", 9), ("DE", 2), ("CN", 3), ("UZ", 4)]).to_bytes());
+    other[1].validator_set =
+        Bytes(set_of(&[("KZ", 9), ("DE", 2), ("CN", 3), ("UZ", 4)]).to_bytes());
     assert_eq!(
         step_of(&c, &checkpoint(&c, other, head(&c))),
         "validator-set[1].set"

@@ -10,11 +10,11 @@ use clearance_core::audit::{
     ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, ValidatorSetChange,
     certificate_refs, concerns,
 };
-use clearance_core::rules;
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
 use clearance_core::record::Record;
+use clearance_core::rules;
 use clearance_core::tx::{SignedTx, TxBody};
 
 #[derive(Debug, thiserror::Error)]

@@ -225,7 +225,10 @@ async fn every_kind_every_query_and_events_through_the_client() {
             .all(|r| r.log_index > page.records[2].log_index)
     );
     let kz_total = page.records.len() + rest.records.len();
-    assert_eq!(kz_total, 12, "KZ wrote 12 records (with its membership proposal)");
+    assert_eq!(
+        kz_total, 12,
+        "KZ wrote 12 records (with its membership proposal)"
+    );
     let aeo_only = de
         .records(&RecordQuery {
             kind: Some("aeo_status".into()),

@@ -5,7 +5,7 @@
 //! vote that the change brought in.
 
 use clearance_core::Hash32;
-use clearance_core::ids::{CountryCode, Text};
+use clearance_core::ids::{CertificateNumber, CountryCode, ReasonCode, Text};
 use clearance_core::record::*;
 use clearance_genesis::keys::{KeyFile, KeyKind};
 use clearance_tests::cluster::{Cluster, Submitter};
@@ -196,6 +196,18 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     let last = agency.certificate(5);
     accepted(&cluster, 2, &last, &[0, 1, 2, tj]);
 
+    // The certificate from before every change is revoked after them: the bundle's later record.
+    let revoke = agency.sign(Record::CertificateRevoke(CertificateRevoke {
+        certificate: CertificateRef {
+            issuer: cc("KZ"),
+            number: CertificateNumber::parse("KZ-PC-2026-000001").unwrap(),
+        },
+        effective_on: clearance_core::time::Date::parse("2026-11-29").unwrap(),
+        reason_code: ReasonCode::parse("ISSUED_IN_ERROR").unwrap(),
+        reason: Text::parse("Consignment split; a new certificate replaces it").unwrap(),
+    }));
+    accepted(&cluster, 0, &revoke, &[0, 1, 2, tj]);
+
     // An auditor with nothing but the genesis file verifies the record from before every change: the bundle
     // carries the three changes, each certified by the set before it.
     let bundle = cluster.dir.path().join("before.json");
@@ -226,11 +238,23 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     );
     assert!(out.status.success(), "{}", clearance_tests::stdout(&out));
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let changes = verdict["verdict"]["validator_set_changes"].as_array().unwrap();
+    let changes = verdict["verdict"]["validator_set_changes"]
+        .as_array()
+        .unwrap();
     assert_eq!(changes.len(), 3, "admission, removal, rotation: {verdict}");
     let anchor_signers = verdict["verdict"]["anchor"]["signers"].as_array().unwrap();
     assert!(
         anchor_signers.iter().any(|s| s["member"] == "TJ"),
         "the anchor is certified by the set with TJ: {verdict}"
     );
+    assert_eq!(verdict["verdict"]["later"][0]["kind"], "certificate_revoke");
+
+    // `CLEARANCE_AUDIT_EXAMPLE=docs/audit-example` regenerates the worked example of docs/audit.md §7 from this run.
+    if let Some(dir) = std::env::var_os("CLEARANCE_AUDIT_EXAMPLE") {
+        let dir = std::path::PathBuf::from(dir);
+        std::fs::copy(&genesis, dir.join("genesis.json")).unwrap();
+        std::fs::copy(&bundle, dir.join("bundle.json")).unwrap();
+        std::fs::write(dir.join("document.txt"), "certificate 1").unwrap();
+        eprintln!("wrote the worked example to {}", dir.display());
+    }
 }

@@ -4,9 +4,9 @@
 //! certificate check; a change certified by the wrong set, or one missing from the chain, leaves the verifier
 //! with a set whose hash differs from the `validator_set_hash` of every later header it meets.
 
+use super::AuditError;
 use super::ValidatorSetChange;
 use super::verdict::fail;
-use super::AuditError;
 use crate::block::HeaderView;
 use crate::hash::Hash32;
 use crate::ids::CountryCode;
@@ -60,9 +60,11 @@ impl SetChain {
         let mut chain = SetChain::genesis(genesis);
         for (i, change) in changes.iter().enumerate() {
             let step = format!("validator-set[{i}]");
-            let (from, current) = chain.sets.last().map(|(h, s)| (*h, s.clone())).unwrap_or_else(|| {
-                unreachable!("a set chain starts with the genesis set")
-            });
+            let (from, current) = chain
+                .sets
+                .last()
+                .map(|(h, s)| (*h, s.clone()))
+                .unwrap_or_else(|| unreachable!("a set chain starts with the genesis set"));
             if change.height <= from {
                 return Err(fail(
                     format!("{step}.height"),

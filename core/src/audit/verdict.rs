@@ -102,4 +102,3 @@ pub struct CheckpointVerdict {
     pub head: HeadSummary,
     pub validator_set_changes: Vec<super::sets::SetChangeSummary>,
 }
-

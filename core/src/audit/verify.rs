@@ -98,8 +98,13 @@ impl<'a> Chain<'a> {
         }
         let certificate = CommitCertificate::from_bytes(c.certificate.as_slice())
             .map_err(|e| fail(format!("{step}.certificate"), e))?;
-        let signers = verify_commit(&self.id, self.sets.at(view.header.height), &view, &certificate)
-            .map_err(|e| fail(format!("{step}.certificate"), e))?;
+        let signers = verify_commit(
+            &self.id,
+            self.sets.at(view.header.height),
+            &view,
+            &certificate,
+        )
+        .map_err(|e| fail(format!("{step}.certificate"), e))?;
         let summary = HeadSummary {
             height: view.header.height,
             time: view.header.time,
