@@ -317,8 +317,8 @@ impl Client {
         self.get("/v1/declarations", &query).await
     }
 
-    /// `GET /v1/members`, as JSON.
-    pub async fn members(&self) -> Result<serde_json::Value> {
+    /// `GET /v1/members`: the members in force, lists adopted for later heights, and proposals.
+    pub async fn members(&self) -> Result<clearance_core::api::MembersView> {
         self.get("/v1/members", &[]).await
     }
 

@@ -4,6 +4,7 @@
 //! submitted transaction was committed but rejected by the ledger's rules.
 
 mod audit;
+mod members;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -102,6 +103,11 @@ enum Command {
     Checkpoint {
         #[command(subcommand)]
         action: audit::CheckpointAction,
+    },
+    /// The members in force, scheduled and proposed changes; propose and approve changes.
+    Members {
+        #[command(subcommand)]
+        cmd: members::Members,
     },
     /// Print committed records as they happen.
     Watch {
@@ -239,6 +245,7 @@ async fn run(cli: Cli) -> Result<i32> {
             document,
         } => audit::verify(cli.json, &genesis, &bundle, document.as_deref()),
         Command::Checkpoint { action } => audit::checkpoint(&client, cli.json, action).await,
+        Command::Members { cmd } => members::run(&client, cli.json, cmd).await,
         Command::Watch {
             kind,
             member,
@@ -285,6 +292,21 @@ async fn submit(
     record
         .check_shape()
         .with_context(|| format!("{}: the record is not well formed", file.display()))?;
+    submit_record(client, json, record, key, no_wait, timeout_secs).await
+}
+
+/// Signs `record` with the key in `key`, submits it and (unless `no_wait`) waits for its verdict.
+async fn submit_record(
+    client: &Client,
+    json: bool,
+    record: Record,
+    key: &Path,
+    no_wait: bool,
+    timeout_secs: u64,
+) -> Result<i32> {
+    record
+        .check_shape()
+        .context("the record is not well formed")?;
     let mut signer = Signer::connect(client, key).await?;
     let tx = signer.sign(record);
     let submitted = client.submit(&tx).await?;

@@ -143,3 +143,39 @@ pub struct RecordPage {
     /// Pass as `after` to get the next page; absent on the last page.
     pub next: Option<u64>,
 }
+
+/// `GET /v1/members`: who decides the ledger now, what is about to change, and what is proposed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MembersView {
+    /// The height being decided; `members` decide it.
+    pub height: u64,
+    pub members: Vec<crate::record::MemberInfo>,
+    /// Member lists adopted but not yet in force, each from its first height.
+    pub scheduled: Vec<ScheduledMembers>,
+    /// Every membership proposal, oldest first.
+    pub proposals: Vec<ProposalView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledMembers {
+    pub from_height: u64,
+    pub members: Vec<crate::record::MemberInfo>,
+    /// The adopted proposals that make this list.
+    pub changes: Vec<Hash32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalView {
+    pub id: Hash32,
+    pub proposer: CountryCode,
+    pub change: crate::record::MembershipChange,
+    /// `open`, `expired` or `adopted`.
+    pub status: String,
+    pub approvals: Vec<CountryCode>,
+    /// Approvals that count now (from members in force, not the member being removed), and how many adopt it.
+    pub counted: usize,
+    pub needed: usize,
+    pub expires_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective_height: Option<u64>,
+}

@@ -5,6 +5,7 @@
 use crate::index;
 use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
+use clearance_core::api::{MembersView, ProposalView, ScheduledMembers};
 use clearance_core::record::{MemberInfo, MembershipChange};
 use clearance_core::rules::{self, Epoch, ProposalState, ProposalStatus};
 use clearance_core::time::Timestamp;
@@ -66,4 +67,61 @@ pub fn allowed_peers(
         }
     }
     Ok(peers)
+}
+
+/// `GET /v1/members`: the members deciding `height` (the head's successor, head time `now`), the lists adopted
+/// for later heights, and every proposal with its standing.
+pub fn view(store: &Store, height: u64, now: Timestamp) -> Result<MembersView, StorageError> {
+    let missing = || StorageError::Corrupt {
+        what: "membership state",
+        detail: format!("no epoch in force at height {height}"),
+    };
+    let (current_index, current) = rules::epoch_at(store, height).ok_or_else(missing)?;
+    let mut scheduled = Vec::new();
+    for index in current_index + 1..rules::epoch_count(store) {
+        let epoch = rules::epoch(store, index).ok_or_else(missing)?;
+        scheduled.push(ScheduledMembers {
+            from_height: epoch.from_height,
+            members: epoch.members,
+            changes: epoch.changes,
+        });
+    }
+    let n = current.members.len();
+    let needed = n - n.saturating_sub(1) / 3;
+    let proposals = proposals(store)?
+        .into_iter()
+        .map(|(id, p)| {
+            let removed = match &p.change {
+                MembershipChange::Remove { member } => Some(member),
+                _ => None,
+            };
+            let counted = p
+                .approvals
+                .iter()
+                .filter(|m| current.member(m).is_some() && Some(*m) != removed)
+                .count();
+            let (status, effective_height) = match p.status {
+                ProposalStatus::Adopted { effective_height } => ("adopted", Some(effective_height)),
+                ProposalStatus::Open if is_open(&p, now) => ("open", None),
+                ProposalStatus::Open => ("expired", None),
+            };
+            ProposalView {
+                id,
+                proposer: p.proposer,
+                change: p.change,
+                status: status.into(),
+                approvals: p.approvals,
+                counted,
+                needed,
+                expires_at: p.expires_at,
+                effective_height,
+            }
+        })
+        .collect();
+    Ok(MembersView {
+        height,
+        members: current.members,
+        scheduled,
+        proposals,
+    })
 }

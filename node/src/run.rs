@@ -145,19 +145,6 @@ pub async fn start(home: Home) -> Result<()> {
     let (status_tx, status_rx) = watch::channel(base_status.clone());
     let (api_tx, api_rx) = mpsc::channel(4096);
     let (events, _) = tokio::sync::broadcast::channel(crate::api::EVENT_BUFFER);
-    let members: Vec<serde_json::Value> = epoch
-        .members
-        .iter()
-        .map(|m| {
-            serde_json::json!({
-                "id": m.id,
-                "name": m.name,
-                "validator_key": m.validator_key,
-                "peer_id": m.peer_id.to_peer_id(),
-                "addresses": m.addresses,
-            })
-        })
-        .collect();
 
     let listener = tokio::net::TcpListener::bind(home.config.api.listen)
         .await
@@ -170,7 +157,6 @@ pub async fn start(home: Home) -> Result<()> {
             driver: api_tx,
             metrics: metrics.clone(),
             events: events.clone(),
-            members: Arc::new(members),
             chain_id,
             keys,
         },

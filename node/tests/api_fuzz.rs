@@ -142,7 +142,6 @@ fn harness() -> Harness {
             driver,
             metrics: Arc::new(Metrics::default()),
             events,
-            members: Arc::new(vec![]),
             chain_id,
             keys: Default::default(),
         },

@@ -248,7 +248,15 @@ async fn every_kind_every_query_and_events_through_the_client() {
     assert!(from.records.iter().all(|r| r.height > first_height));
 
     let members = de.members().await.unwrap();
-    assert_eq!(members["members"].as_array().map(Vec::len), Some(4));
+    assert_eq!(members.members.len(), 4);
+    assert!(members.scheduled.is_empty());
+    let open = members
+        .proposals
+        .iter()
+        .find(|p| p.id == admission)
+        .expect("the admission proposal is listed");
+    assert_eq!(open.status, "open");
+    assert_eq!((open.counted, open.needed), (2, 3));
     let status = de.status().await.unwrap();
     assert!(
         status["members"]

@@ -37,6 +37,16 @@ fn status_field(cluster: &Cluster, i: usize, field: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// `clearance members list --json` against node `i`.
+fn members_json(cluster: &Cluster, i: usize) -> Value {
+    let out = clearance_tests::run(
+        "clearance",
+        &["--node", &cluster.nodes[i].api, "--json", "members", "list"],
+    );
+    assert!(out.status.success(), "{}", clearance_tests::stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn approve(admin: &mut Submitter, proposal: Hash32) -> clearance_core::tx::SignedTx {
     let member = admin.member.clone();
     admin.sign(Record::MembershipApprove(MembershipApprove {
@@ -58,24 +68,54 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     let validator = KeyFile::load(&home.join("validator_key.json"), KeyKind::Validator).unwrap();
     let network = KeyFile::load(&home.join("node_key.json"), KeyKind::Network).unwrap();
     let tj_admin = KeyFile::generate(KeyKind::Submitter).unwrap();
+    std::fs::create_dir_all(home.join("keys")).unwrap();
+    tj_admin.write_new(&home.join("keys/admin.json")).unwrap();
     let port = cluster.nodes[tj].p2p_port;
-    let admission = Admission {
-        member: MemberInfo {
-            id: cc("TJ"),
-            name: Text::parse("Customs Service of Tajikistan").unwrap(),
-            validator_key: validator.public_key(),
-            peer_id: network.peer_key(),
-            addresses: vec![Text::parse(&format!("/ip4/127.0.0.1/tcp/{port}")).unwrap()],
-        },
-        submitter_key: tj_admin.public_key(),
-    };
+
+    // KZ proposes the admission with the CLI, as the runbook in docs/node.md does.
+    let kz_admin_file = cluster.home(0).join("keys/admin.json");
+    let out = clearance_tests::run(
+        "clearance",
+        &[
+            "--node",
+            &cluster.nodes[0].api,
+            "--json",
+            "members",
+            "propose",
+            "--reason",
+            "Tajikistan joins the pilot",
+            "--key",
+            kz_admin_file.to_str().unwrap(),
+            "admit",
+            "--id",
+            "TJ",
+            "--name",
+            "Customs Service of Tajikistan",
+            "--validator-key",
+            &validator.public_key().to_string(),
+            "--peer-id",
+            &network.peer_key().to_peer_id(),
+            "--address",
+            &format!("/ip4/127.0.0.1/tcp/{port}"),
+            "--submitter-key",
+            &tj_admin.public_key().to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        clearance_tests::stdout(&out),
+        clearance_tests::stderr(&out)
+    );
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(answer["status"], "accepted", "{answer}");
+    let proposal = Hash32::from_hex(answer["tx_id"].as_str().unwrap()).unwrap();
     let mut admins: Vec<Submitter> = (0..4).map(|i| cluster.submitter(i, "admin")).collect();
-    let proposal = admins[0].sign(Record::MembershipPropose(MembershipPropose {
-        proposer: cc("KZ"),
-        change: MembershipChange::Admit(admission),
-        reason: Text::parse("Tajikistan joins the pilot").unwrap(),
-    }));
-    accepted(&cluster, 0, &proposal, &[0, 1, 2, 3]);
+    admins[0].sequence += 1;
+    let listed = members_json(&cluster, 1);
+    assert_eq!(listed["proposals"][0]["status"], "open", "{listed}");
+    assert_eq!(listed["proposals"][0]["counted"], 1);
+    assert_eq!(listed["proposals"][0]["needed"], 3);
 
     // Named by an open admission, TJ's node may connect: it syncs as a follower, without voting.
     cluster.start_node(tj);
@@ -87,10 +127,12 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     assert_eq!(status_field(&cluster, 0, "validators"), 4);
 
     // DE and CN approve: with KZ's proposal, 3 of 4, a quorum. The set grows two blocks later.
-    let de = approve(&mut admins[1], proposal.id());
+    let de = approve(&mut admins[1], proposal);
     accepted(&cluster, 1, &de, &[0, 1, 2, 3]);
-    let cn = approve(&mut admins[2], proposal.id());
+    let cn = approve(&mut admins[2], proposal);
     accepted(&cluster, 2, &cn, &[0, 1, 2, 3]);
+    let listed = members_json(&cluster, 0);
+    assert_eq!(listed["proposals"][0]["status"], "adopted", "{listed}");
     // Heights move on when there is something to commit.
     let mut n = 100;
     cluster.wait_until("TJ votes in a set of 5", WAIT, |c| {
@@ -112,18 +154,30 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
         reason: Text::parse("UZ leaves the pilot").unwrap(),
     }));
     accepted(&cluster, 0, &removal, &[0, 1, 2, tj]);
-    let mut tj_admin = Submitter {
-        member: cc("TJ"),
-        key: tj_admin.secret,
-        chain_id: cluster.chain_id,
-        sequence: 0,
-    };
     for i in [1, 2] {
         let tx = approve(&mut admins[i], removal.id());
         accepted(&cluster, i, &tx, &[0, 1, 2, tj]);
     }
-    let tx = approve(&mut tj_admin, removal.id());
-    accepted(&cluster, tj, &tx, &[0, 1, 2, tj]);
+    // TJ approves with the CLI and its first submitter key, registered by its admission.
+    let out = clearance_tests::run(
+        "clearance",
+        &[
+            "--node",
+            &cluster.nodes[tj].api,
+            "--json",
+            "members",
+            "approve",
+            &removal.id().to_hex(),
+            "--key",
+            home.join("keys/admin.json").to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}{}",
+        clearance_tests::stdout(&out),
+        clearance_tests::stderr(&out)
+    );
     cluster.wait_until("UZ removed: 4 validators", WAIT, |c| {
         n += 1;
         let _ = c.submit(0, &agency.certificate(n));

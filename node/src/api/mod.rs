@@ -37,8 +37,6 @@ pub struct ApiState {
     pub driver: mpsc::Sender<ApiRequest>,
     pub metrics: Arc<Metrics>,
     pub events: EventSender,
-    /// The genesis members, as `/v1/members` shows them.
-    pub members: Arc<Vec<serde_json::Value>>,
     pub chain_id: Hash32,
     /// Submitter keys already validated: the node's one cache, shared with gossip and the mempool.
     pub keys: crate::key_cache::SharedKeys,

@@ -200,9 +200,13 @@ pub async fn declaration(
     Ok(Json(view))
 }
 
-/// `GET /v1/members`
-pub async fn members(State(s): State<ApiState>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "members": s.members.as_ref() }))
+/// `GET /v1/members`: the members in force, changes adopted for later heights, and proposals.
+pub async fn members(
+    State(s): State<ApiState>,
+) -> Result<Json<clearance_core::api::MembersView>, ApiError> {
+    let head = s.store.head().map_err(internal)?;
+    let view = crate::membership::view(&s.store, head.height + 1, head.time).map_err(internal)?;
+    Ok(Json(view))
 }
 
 /// `GET /v1/members/{id}/mras`
