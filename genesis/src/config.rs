@@ -29,6 +29,11 @@ pub struct NodeConfig {
     pub next_validator_key_file: PathBuf,
     #[serde(default = "default_node_key_file")]
     pub node_key_file: PathBuf,
+    /// The next network key while a rotation of the node's peer id is pending (`clearance-node
+    /// rotate-network-key` writes it). A libp2p identity is fixed for the life of the process, so the node
+    /// starts with this key, instead of `node_key_file`, once the rotation is in force and it is restarted.
+    #[serde(default = "default_next_node_key_file")]
+    pub next_node_key_file: PathBuf,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     pub p2p: P2pConfig,
@@ -115,6 +120,9 @@ fn default_validator_key_file() -> PathBuf {
 fn default_next_validator_key_file() -> PathBuf {
     "validator_key.next.json".into()
 }
+fn default_next_node_key_file() -> PathBuf {
+    "node_key.next.json".into()
+}
 fn default_node_key_file() -> PathBuf {
     "node_key.json".into()
 }
@@ -153,6 +161,7 @@ impl NodeConfig {
             validator_key_file: default_validator_key_file(),
             next_validator_key_file: default_next_validator_key_file(),
             node_key_file: default_node_key_file(),
+            next_node_key_file: default_next_node_key_file(),
             data_dir: default_data_dir(),
             p2p: P2pConfig {
                 listen: p2p_listen,

@@ -56,6 +56,12 @@ enum Command {
         #[arg(long)]
         home: PathBuf,
     },
+    /// Write a new network key beside the current one (`next_node_key_file`) and print its peer id, to propose
+    /// as `rotate_network_key`. Restart the node once the rotation is in force: it then starts with this key.
+    RotateNetworkKey {
+        #[arg(long)]
+        home: PathBuf,
+    },
 }
 
 fn main() -> Result<()> {
@@ -113,6 +119,23 @@ fn main() -> Result<()> {
             );
             println!(
                 "The node keeps signing with its current key until the rotation takes effect, then with this one."
+            );
+            Ok(())
+        }
+        Command::RotateNetworkKey { home } => {
+            let config = NodeConfig::load(&home.join("config.toml"))?;
+            let path = NodeConfig::resolve(&home, &config.next_node_key_file);
+            let key = KeyFile::generate(KeyKind::Network)?;
+            key.write_new(&path)?;
+            println!("next peer id: {}", key.peer_key().to_peer_id());
+            println!("written to:   {}", path.display());
+            println!(
+                "Propose it with: clearance members propose rotate-network-key --member <ID> --new-peer-id {}",
+                key.peer_key().to_peer_id()
+            );
+            println!(
+                "When the rotation is in force the other members refuse the old peer id: restart this node then, \
+                 and it starts with the new key."
             );
             Ok(())
         }

@@ -28,6 +28,8 @@ pub struct Home {
     pub genesis: Genesis,
     pub validator_key: KeyFile,
     pub node_key: KeyFile,
+    /// The next network key, while a rotation of the peer id is pending.
+    pub next_node_key: Option<KeyFile>,
 }
 
 impl Home {
@@ -44,12 +46,19 @@ impl Home {
             &NodeConfig::resolve(dir, &config.node_key_file),
             KeyKind::Network,
         )?;
+        let next_path = NodeConfig::resolve(dir, &config.next_node_key_file);
+        let next_node_key = if next_path.exists() {
+            Some(KeyFile::load(&next_path, KeyKind::Network)?)
+        } else {
+            None
+        };
         Ok(Home {
             dir: dir.to_path_buf(),
             config,
             genesis,
             validator_key,
             node_key,
+            next_node_key,
         })
     }
 
@@ -70,14 +79,13 @@ impl Home {
 /// Runs the node until SIGINT or SIGTERM.
 pub async fn start(home: Home) -> Result<()> {
     let chain_id = home.genesis.chain_id();
-    let keypair = home.keypair()?;
-    let local_peer = keypair.public().to_peer_id();
-
     let data_dir = home.data_dir();
     let store = Arc::new(Store::open(&data_dir, &home.genesis)?);
     let ledger = Ledger::new(store.clone(), chain_id, home.genesis.params.clone())
         .context("reading the ledger's head and the members in force")?;
     let epoch = ledger.epoch().clone();
+    let keypair = network_identity(&home, &epoch)?;
+    let local_peer = keypair.public().to_peer_id();
     let validators = ledger.validators().clone();
     let member = check_identity(&home, &epoch, &local_peer)?;
     // One submitter-key cache for everything that checks transaction signatures: API, gossip, mempool.
@@ -193,6 +201,30 @@ pub async fn start(home: Home) -> Result<()> {
         "node started"
     );
     shell::run(driver, net_events, api_rx, shutdown_signal()).await
+}
+
+/// The node's libp2p identity: its network key, or the next one once a rotation to it is in force.
+fn network_identity(
+    home: &Home,
+    epoch: &clearance_core::rules::Epoch,
+) -> Result<libp2p::identity::Keypair> {
+    let mut file = &home.node_key;
+    if let Some(next) = &home.next_node_key
+        && epoch.members.iter().any(|m| m.peer_id == next.peer_key())
+        && !epoch
+            .members
+            .iter()
+            .any(|m| m.peer_id == home.node_key.peer_key())
+    {
+        tracing::info!(
+            "the rotation of this node's network key is in force: starting as {} ({})",
+            next.peer_key().to_peer_id(),
+            home.config.next_node_key_file.display()
+        );
+        file = next;
+    }
+    let mut seed = file.secret.seed();
+    libp2p::identity::Keypair::ed25519_from_bytes(&mut seed).context("node key")
 }
 
 fn key_files(home: &Home) -> KeyFiles {

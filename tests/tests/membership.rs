@@ -56,7 +56,7 @@ fn approve(admin: &mut Submitter, proposal: Hash32) -> clearance_core::tx::Signe
 }
 
 #[test]
-fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
+fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
     let mut cluster = Cluster::start(4);
     let mut agency = cluster.submitter(0, "agency");
     let before = agency.certificate(1);
@@ -249,6 +249,55 @@ fn a_member_is_admitted_syncs_and_votes_and_a_removed_member_is_cut_off() {
     cluster.start_node(1);
     let last = agency.certificate(5);
     accepted(&cluster, 2, &last, &[0, 1, 2, tj]);
+
+    // DE rotates its network key: once the rotation is in force the others refuse its old peer id, and its node,
+    // restarted, comes back under the new one.
+    let out = clearance_tests::run(
+        "clearance-node",
+        &[
+            "rotate-network-key",
+            "--home",
+            cluster.home(1).to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", clearance_tests::stderr(&out));
+    let next_peer = KeyFile::load(
+        &cluster.home(1).join("node_key.next.json"),
+        KeyKind::Network,
+    )
+    .unwrap()
+    .peer_key();
+    let network_rotation = admins[1].sign(Record::MembershipPropose(MembershipPropose {
+        proposer: cc("DE"),
+        change: MembershipChange::RotateNetworkKey {
+            member: cc("DE"),
+            new_peer_id: next_peer,
+        },
+        reason: Text::parse("Node moved to a new host").unwrap(),
+    }));
+    accepted(&cluster, 1, &network_rotation, &live);
+    for i in [0, 2] {
+        let tx = approve(&mut admins[i], network_rotation.id());
+        accepted(&cluster, i, &tx, &live);
+    }
+    let rotated_at = cluster.height(0).unwrap() + 2;
+    cluster.wait_until("the network key rotation in force", WAIT, |c| {
+        n += 1;
+        let _ = c.submit(0, &agency.certificate(n));
+        [0, 2, tj]
+            .iter()
+            .all(|&i| c.height(i).is_some_and(|h| h > rotated_at))
+    });
+    cluster.stop(1);
+    cluster.start_node(1);
+    cluster.wait_until("DE back under its new peer id", WAIT, |c| {
+        c.status(1).is_some_and(|s| {
+            s["node_id"] == next_peer.to_peer_id()
+                && s["peers"].as_array().is_some_and(|p| p.len() == 3)
+        })
+    });
+    let after_rotation = agency.certificate(6);
+    accepted(&cluster, 1, &after_rotation, &[0, 1, 2, tj]);
 
     // The certificate from before every change is revoked after them: the bundle's later record.
     let revoke = agency.sign(Record::CertificateRevoke(CertificateRevoke {
