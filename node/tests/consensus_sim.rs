@@ -3,7 +3,8 @@
 //! acknowledged record committed everywhere, and equal heads.
 //!
 //! - `SIM_SEEDS=N` runs N seeds per test instead of the defaults below; `SIM_SEEDS=100000` for a long run.
-//! - `SIM_SEED=S SIM_N=n SIM_BYZANTINE=b` replays exactly one run, as a failure prints it.
+//! - `SIM_SEED=S SIM_N=n SIM_BYZANTINE=b` replays exactly one run, as a failure prints it;
+//!   `SIM_SEED=S SIM_MEMBERSHIP=1` one run of the membership scenario.
 
 mod sim;
 
@@ -20,7 +21,7 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
     if let Some(seed) = env_u64("SIM_SEED") {
         let wanted_n = env_u64("SIM_N").unwrap_or(n as u64) as usize;
         let wanted_b = env_u64("SIM_BYZANTINE").unwrap_or(byzantine as u64) as usize;
-        if (wanted_n, wanted_b) != (n, byzantine) {
+        if (wanted_n, wanted_b) != (n, byzantine) || env_u64("SIM_MEMBERSHIP") == Some(1) {
             return;
         }
         let (scenario, result) = sim::run_seed(seed, n, byzantine);
@@ -31,12 +32,36 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
         }
         return;
     }
+    let label = format!("n = {n}, byzantine = {byzantine}");
+    let replay = format!("SIM_N={n} SIM_BYZANTINE={byzantine}");
+    let evidence = run_many(&label, &replay, first, count, |seed| {
+        sim::run_seed(seed, n, byzantine)
+    });
+    if byzantine > 0 && env_u64("SIM_SEEDS").unwrap_or(count) >= 200 {
+        // Double voters and equivocating proposers appear in about two fifths of these runs; their
+        // equivocation must be detected.
+        assert!(
+            evidence > 0,
+            "no equivocation evidence in {count} runs with Byzantine members"
+        );
+    }
+}
+
+/// Runs `count` seeds from `first` (or `SIM_SEEDS` of them) through `run`; panics on the first failing seed
+/// with the command that replays it. Returns the equivocations detected.
+fn run_many(
+    label: &str,
+    replay: &str,
+    first: u64,
+    count: u64,
+    run: impl Fn(u64) -> (sim::Scenario, Result<sim::Report, String>),
+) -> u64 {
     let count = env_u64("SIM_SEEDS").unwrap_or(count);
     let (mut messages, mut evidence, mut heights, mut acknowledged, mut virtual_ms) =
         (0, 0, 0, 0, 0);
     let started = std::time::Instant::now();
     for seed in first..first + count {
-        let (scenario, result) = sim::run_seed(seed, n, byzantine);
+        let (scenario, result) = run(seed);
         match result {
             Ok(report) => {
                 messages += report.messages;
@@ -46,29 +71,22 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
                 virtual_ms += report.virtual_ms;
             }
             Err(e) => panic!(
-                "simulation failed: n = {n}, byzantine = {byzantine}, seed = {seed}: {e}\n\
-                 replay: SIM_SEED={seed} SIM_N={n} SIM_BYZANTINE={byzantine} \
+                "simulation failed: {label}, seed = {seed}: {e}\n\
+                 replay: SIM_SEED={seed} {replay} \
                  cargo test -p clearance-node --test consensus_sim -- --nocapture\n{scenario:#?}"
             ),
         }
     }
     let elapsed = started.elapsed();
     println!(
-        "n = {n}, byzantine = {byzantine}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of \
-         simulated time, {heights} heights committed, {acknowledged} records acknowledged, {messages} messages, \
-         {evidence} equivocations detected",
+        "{label}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of simulated time, {heights} \
+         heights committed, {acknowledged} records acknowledged, {messages} messages, {evidence} equivocations \
+         detected",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1000.0 / count.max(1) as f64,
         virtual_ms as f64 / 1000.0,
     );
-    if byzantine > 0 && count >= 200 {
-        // Double voters and equivocating proposers appear in about two fifths of these runs; their
-        // equivocation must be detected.
-        assert!(
-            evidence > 0,
-            "no equivocation evidence in {count} runs with Byzantine members"
-        );
-    }
+    evidence
 }
 
 // The default run: 10,000 seeds at n = 4 and 10,000 at n = 7 with f Byzantine members (the n = 7 ones in four
@@ -112,4 +130,29 @@ fn n4_honest_with_crashes_and_partitions() {
 #[test]
 fn n7_one_byzantine() {
     run_seeds(7, 1, 4_000_000, 500);
+}
+
+/// A fifth member admitted, a validator key rotated and a member removed during runs with crashes, partitions,
+/// loss and delays; in half of them one member sleeps through every change and catches up.
+#[test]
+fn membership_changes_with_crashes_and_partitions() {
+    if let Some(seed) = env_u64("SIM_SEED") {
+        if env_u64("SIM_MEMBERSHIP") != Some(1) {
+            return;
+        }
+        let (scenario, result) = sim::run_membership_seed(seed);
+        println!("{scenario:#?}");
+        match result {
+            Ok(report) => println!("seed {seed}: ok {report:?}"),
+            Err(e) => panic!("seed {seed}: {e}"),
+        }
+        return;
+    }
+    run_many(
+        "membership changes",
+        "SIM_MEMBERSHIP=1",
+        5_000_000,
+        300,
+        sim::run_membership_seed,
+    );
 }

@@ -15,6 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 
 pub struct Checks {
+    chain_id: Hash32,
     /// Validators whose every slot is honest: only their signatures must never conflict.
     honest_validators: BTreeSet<usize>,
     honest_slots: BTreeSet<usize>,
@@ -35,16 +36,29 @@ pub struct Checks {
 
 impl Checks {
     pub fn new(s: &Scenario, genesis: &Genesis) -> Checks {
-        let honest_validators = (0..s.n)
-            .filter(|v| s.behaviors[*v] == Behavior::Honest)
+        let slots = 0..s.behaviors.len();
+        // A validator is honest when every slot signing as it is (a twin's two slots are not).
+        let honest_validators = slots
+            .clone()
+            .map(|slot| s.validator_of(slot))
+            .filter(|&v| {
+                (0..s.behaviors.len())
+                    .filter(|&slot| s.validator_of(slot) == v)
+                    .all(|slot| s.behaviors[slot] == Behavior::Honest)
+            })
             .collect();
         Checks {
+            chain_id: genesis.chain_id(),
             honest_validators,
-            honest_slots: (0..s.behaviors.len()).filter(|x| s.honest(*x)).collect(),
-            peers: genesis
-                .members
-                .iter()
-                .map(|m| m.peer_id.to_peer_id().parse().expect("peer id"))
+            honest_slots: slots.filter(|x| s.honest(*x)).collect(),
+            peers: (0..super::fixtures::MEMBERS.len())
+                .map(|i| {
+                    super::fixtures::member_info(i)
+                        .peer_id
+                        .to_peer_id()
+                        .parse()
+                        .expect("peer id")
+                })
                 .collect(),
             signed: HashMap::new(),
             committed: HashMap::new(),
@@ -244,6 +258,7 @@ impl Checks {
                 ));
             }
             let block = Block::from_bytes(&blocks[0]).expect("a stored block decodes");
+            self.certified_by_its_set(stores[0], h, &block)?;
             for tx in &block.txs {
                 let id = SignedTx::from_bytes(tx.as_slice())
                     .expect("a committed transaction decodes")
@@ -266,6 +281,54 @@ impl Checks {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The certificate of height `h` counts only members of the set in force at `h` (as the ledger's epochs
+    /// say), each once, a quorum of them, and the header names that set. Signatures were checked by whoever
+    /// built or accepted the certificate; here it is who signed that matters.
+    fn certified_by_its_set(
+        &self,
+        store: &clearance_node::storage::Store,
+        h: u64,
+        block: &Block,
+    ) -> Result<(), String> {
+        let (_, epoch) = clearance_core::rules::epoch_at(store, h)
+            .ok_or_else(|| format!("no member list in force at height {h}"))?;
+        let set = epoch.validator_set().map_err(|e| e.to_string())?;
+        let header = clearance_core::block::HeaderView::from_bytes(block.header.as_slice())
+            .map_err(|e| e.to_string())?;
+        if header.header.validator_set_hash != set.hash() {
+            return Err(format!(
+                "height {h}: the header names another validator set than the one in force"
+            ));
+        }
+        let stored = store.block_bytes(h).expect("read").expect("a block");
+        let cert = clearance_core::vote::CommitCertificate::from_bytes(&stored.certificate)
+            .map_err(|e| e.to_string())?;
+        let mut signers = BTreeSet::new();
+        for signed in &cert.precommits {
+            let vote = signed.decode().map_err(|e| e.to_string())?;
+            if set.index_of(&vote.validator).is_none() {
+                return Err(format!(
+                    "height {h}: the certificate counts {}, not a member of the set in force",
+                    vote.validator
+                ));
+            }
+            if vote.chain_id != self.chain_id || vote.height != h || !signers.insert(vote.validator)
+            {
+                return Err(format!(
+                    "height {h}: a precommit of the certificate does not belong"
+                ));
+            }
+        }
+        if signers.len() < set.quorum() {
+            return Err(format!(
+                "height {h}: the certificate has {} precommits, the set in force needs {}",
+                signers.len(),
+                set.quorum()
+            ));
         }
         Ok(())
     }

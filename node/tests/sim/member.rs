@@ -67,11 +67,14 @@ impl StatusBoard for NoStatus {
 }
 
 /// Block-sync answers are read at once, on the simulation's thread.
-/// A simulated member's validator keys: the ones its "key files" hold.
-struct Keys(Vec<clearance_core::crypto::SecretKey>);
+/// A simulated member's validator keys: what its key files hold. Shared with the simulation, which adds the
+/// next key before proposing its rotation, as an operator writes the next key file.
+pub type KeyFiles = Arc<Mutex<Vec<clearance_core::crypto::SecretKey>>>;
+
+struct Keys(KeyFiles);
 impl ValidatorKeys for Keys {
     fn load(&self) -> Vec<clearance_core::crypto::SecretKey> {
-        self.0.clone()
+        self.0.lock().expect("keys").clone()
     }
 }
 
@@ -101,12 +104,15 @@ pub struct Member {
     store: Option<Arc<Store>>,
     /// Kept across restarts, like a scraper's view of the counters.
     pub metrics: Arc<Metrics>,
+    pub keys: KeyFiles,
+    /// The peers this member's node lets connect, as its driver last set them; `None` before it first did.
+    pub allowed: Option<std::collections::BTreeSet<PeerId>>,
 }
 
 impl Member {
     pub fn new(genesis: &Genesis, validator: usize, first_tick: Instant) -> Member {
         let metrics = Arc::new(Metrics::default());
-        let peer = genesis.members[validator]
+        let peer = super::fixtures::member_info(validator)
             .peer_id
             .to_peer_id()
             .parse()
@@ -125,6 +131,8 @@ impl Member {
             disk: MemoryDisk::new().expect("in-memory disk"),
             store: None,
             metrics,
+            keys: Arc::new(Mutex::new(vec![key(validator as u8 + 1)])),
+            allowed: None,
         }
     }
 
@@ -160,7 +168,7 @@ impl Member {
             ledger,
             mempool,
             genesis: genesis.clone(),
-            keys: Box::new(Keys(vec![key(self.validator as u8 + 1)])),
+            keys: Box::new(Keys(self.keys.clone())),
             net: self.outbox.clone(),
             metrics: self.metrics.clone(),
             status: Box::new(NoStatus),

@@ -22,6 +22,7 @@ mod checks;
 #[path = "../support/fixtures.rs"]
 mod fixtures;
 mod member;
+mod membership;
 mod network;
 #[path = "../support/rng.rs"]
 mod rng;
@@ -81,6 +82,8 @@ pub struct Scenario {
     /// Heights every honest member must commit after the heal, within `liveness_bound_ms`.
     pub heights_after_heal: u64,
     pub liveness_bound_ms: u64,
+    /// Admission, key rotation and removal during the run (the last slot is the member to admit).
+    pub membership: Option<membership::Plan>,
 }
 
 impl Scenario {
@@ -165,6 +168,24 @@ impl Scenario {
             submit_every_ms: rng.range(40, 300),
             heights_after_heal: 3,
             liveness_bound_ms: 60_000,
+            membership: None,
+        }
+    }
+
+    /// A run of 4 honest members with crashes, partitions, loss and delays, during which a fifth member is
+    /// admitted, a validator key rotated and a member removed ([`membership::Plan`]).
+    pub fn with_membership(seed: u64) -> Scenario {
+        let mut s = Scenario::random(seed, 4, 0);
+        s.behaviors.push(Behavior::Honest);
+        s.membership = Some(membership::Plan::draw(seed, &s));
+        s
+    }
+
+    /// The validator a slot signs as: its own index, a twin's original, or the member to be admitted.
+    pub fn validator_of(&self, slot: usize) -> usize {
+        match self.twin_of {
+            Some(t) if slot >= self.n => t,
+            _ => slot,
         }
     }
 
@@ -188,6 +209,8 @@ enum Action {
     FallSilent(usize),
     Heal,
     Submit,
+    /// The ledger administrators look at the membership changes in progress and act.
+    Membership,
 }
 
 /// The verdict of a run.
@@ -225,11 +248,15 @@ pub struct Sim {
     sequences: Vec<u64>,
     submitted_ids: BTreeSet<Hash32>,
     checks: checks::Checks,
+    progress: membership::Progress,
 }
 
 impl Sim {
     pub fn new(s: Scenario, seed: u64) -> Sim {
-        let genesis = fixtures::genesis_of(s.n);
+        let genesis = match s.membership {
+            Some(_) => fixtures::genesis_with_admins(s.n),
+            None => fixtures::genesis_of(s.n),
+        };
         let start = Instant::now();
         let clock = Arc::new(SimClock {
             start,
@@ -238,11 +265,7 @@ impl Sim {
         });
         let slots = (0..s.behaviors.len())
             .map(|slot| {
-                let validator = if slot < s.n {
-                    slot
-                } else {
-                    s.twin_of.expect("a twin slot")
-                };
+                let validator = s.validator_of(slot);
                 let first_tick = start + member::TICK * (slot as u32 + 1) / 8;
                 Member::new(&genesis, validator, first_tick)
             })
@@ -265,6 +288,7 @@ impl Sim {
             submissions: Vec::new(),
             sequences: vec![0; s.n],
             submitted_ids: BTreeSet::new(),
+            progress: membership::Progress::default(),
             s,
         }
     }
@@ -347,6 +371,7 @@ impl Sim {
                 self.update_links();
             }
             Action::Heal => self.heal(),
+            Action::Membership => self.membership_tick(),
             Action::Submit => {
                 if self.submitting {
                     self.submit_next();
@@ -366,7 +391,8 @@ impl Sim {
         self.armed.clear();
         self.update_links();
         for slot in 0..self.slots.len() {
-            if self.s.honest(slot) && !self.slots[slot].is_up() {
+            let sleeping = self.progress.sleeping == Some(slot);
+            if self.s.honest(slot) && !self.slots[slot].is_up() && !sleeping {
                 self.start_member(slot);
             }
         }
@@ -470,9 +496,10 @@ impl Sim {
         }
     }
 
+    /// Honest slots that are members at the end: a removed member is cut off, and no longer follows.
     fn honest_slots(&self) -> Vec<usize> {
         (0..self.slots.len())
-            .filter(|s| self.s.honest(*s))
+            .filter(|s| self.s.honest(*s) && Some(*s) != self.progress.removed)
             .collect()
     }
 
@@ -509,15 +536,30 @@ impl Sim {
         }
         self.plan(self.at_ms(self.s.heal_at), Action::Heal);
         self.plan(self.at_ms(50), Action::Submit);
+        if self.s.membership.is_some() {
+            self.start_membership();
+        }
 
         // Liveness after the heal.
         let heal = self.at_ms(self.s.heal_at);
         self.run_until(heal, |_| false);
         self.run_until(heal, |sim| sim.healed);
+        if self.s.membership.is_some() {
+            let by = self.now() + Duration::from_millis(self.s.liveness_bound_ms);
+            if !self.run_until(by, |sim| sim.membership_done()) {
+                return Err(format!(
+                    "membership: {} ms after the heal the changes are not all in force (step {}, sleeper \
+                     down: {:?})",
+                    self.s.liveness_bound_ms,
+                    self.progress_step(),
+                    self.progress.sleeping
+                ));
+            }
+        }
         let honest = self.honest_slots();
         let base = honest.iter().map(|s| self.height(*s)).max().unwrap_or(0);
         let target = base + self.s.heights_after_heal;
-        let deadline = heal + Duration::from_millis(self.s.liveness_bound_ms);
+        let deadline = self.now() + Duration::from_millis(self.s.liveness_bound_ms);
         let live = self.run_until(deadline, |sim| {
             honest.iter().all(|s| sim.height(*s) >= target)
         });
@@ -539,8 +581,17 @@ impl Sim {
         // Agencies stop, and submit again what an honest member acknowledged but no member committed (it was
         // lost with a crashed member's mempool); then every honest member must hold all of it, at one head.
         self.submitting = false;
-        let acknowledged = self.acknowledged();
         let reference = honest[0];
+        let mut acknowledged = self.acknowledged();
+        // A removed member's keys stop at its removal: what its agency had pending then is dropped by the
+        // mempools, never committed, and that is the rule (docs/records.md), not a loss.
+        if let Some(removed) = self.progress.removed {
+            let agency = fixtures::key(removed as u8 + 60).public_key();
+            acknowledged.retain(|(id, tx)| {
+                tx.verify(&self.chain_id).map(|t| t.body.submitter) != Ok(agency)
+                    || self.checks.committed(&self.slots[reference], id)
+            });
+        }
         let missing: Vec<SignedTx> = acknowledged
             .iter()
             .filter(|(id, _)| !self.checks.committed(&self.slots[reference], id))
@@ -553,6 +604,17 @@ impl Sim {
         let settled = self.run_until(settle_by, |sim| {
             sim.checks.settled(&sim.slots, &honest, &acknowledged)
         });
+        if let Some(removed) = self.progress.removed
+            && let Some(link) = self
+                .net
+                .links
+                .keys()
+                .find(|(a, b)| *a == removed || *b == removed)
+        {
+            return Err(format!(
+                "membership: the removed slot {removed} is still connected ({link:?})"
+            ));
+        }
         self.checks.final_checks(
             &self.slots,
             &honest,
@@ -583,7 +645,15 @@ impl Sim {
 
 /// Runs one seed and returns the scenario with the verdict, so that a failure can print both.
 pub fn run_seed(seed: u64, n: usize, byzantine: usize) -> (Scenario, Result<Report, String>) {
-    let scenario = Scenario::random(seed, n, byzantine);
+    run_scenario(seed, Scenario::random(seed, n, byzantine))
+}
+
+/// Runs one seed of [`Scenario::with_membership`].
+pub fn run_membership_seed(seed: u64) -> (Scenario, Result<Report, String>) {
+    run_scenario(seed, Scenario::with_membership(seed))
+}
+
+fn run_scenario(seed: u64, scenario: Scenario) -> (Scenario, Result<Report, String>) {
     let sim = Sim::new(scenario.clone(), seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sim.run()))
         .unwrap_or_else(|p| {

@@ -58,7 +58,7 @@ pub struct Network {
     queue: BinaryHeap<Reverse<Pending>>,
     seq: u64,
     /// Open connections, both directions listed, with the epoch each was opened in.
-    links: BTreeMap<(usize, usize), u64>,
+    pub links: BTreeMap<(usize, usize), u64>,
     next_epoch: u64,
     /// Per connection, when its last message arrives: later ones never overtake it.
     last_arrival: HashMap<(usize, usize), Instant>,
@@ -155,6 +155,14 @@ impl Sim {
             .find(|&s| self.slots[s].peer == *peer && self.net.links.contains_key(&(from, s)))
     }
 
+    /// Whether `a`'s node lets `b`'s connect: the members in force and about to be, as its ledger says.
+    fn allow(&self, a: usize, b: usize) -> bool {
+        self.slots[a]
+            .allowed
+            .as_ref()
+            .is_none_or(|peers| peers.contains(&self.slots[b].peer))
+    }
+
     /// Opens and closes connections to match who is up, the partition in force and the twins' groups. A closed
     /// connection loses what was on it, its requests fail, and both ends hear of it.
     pub(super) fn update_links(&mut self) {
@@ -163,7 +171,12 @@ impl Sim {
         for a in 0..n {
             for b in 0..n {
                 let up = self.slots[a].is_up() && self.slots[b].is_up();
-                if a != b && up && self.net.may_connect(a, b) {
+                if a != b
+                    && up
+                    && self.net.may_connect(a, b)
+                    && self.allow(a, b)
+                    && self.allow(b, a)
+                {
                     wanted.insert((a, b));
                 }
             }
@@ -305,8 +318,16 @@ impl Sim {
             NetCommand::Deciding { height, validators } => {
                 self.slots[from].checker.deciding(height, validators)
             }
-            // Every simulated member stays a member: the links do not change.
-            NetCommand::SetMembers(_) => {}
+            NetCommand::SetMembers(members) => {
+                let before: Vec<bool> =
+                    (0..self.slots.len()).map(|b| self.allow(from, b)).collect();
+                self.slots[from].allowed =
+                    Some(members.into_iter().map(|(peer, _)| peer).collect());
+                // Only a change for some slot touches the links (and so the run's course).
+                if (0..self.slots.len()).any(|b| self.allow(from, b) != before[b]) {
+                    self.update_links();
+                }
+            }
         }
     }
 

@@ -23,19 +23,21 @@ pub fn genesis() -> Genesis {
     genesis_of(4)
 }
 
+/// Member `MEMBERS[i]`: validator key `key(i + 1)`, network key `key(i + 100)`.
+pub fn member_info(i: usize) -> MemberInfo {
+    let id = MEMBERS[i];
+    MemberInfo {
+        id: CountryCode::parse(id).expect("id"),
+        name: Text::parse(&format!("Customs of {id}")).expect("name"),
+        validator_key: key(i as u8 + 1).public_key(),
+        peer_id: PeerKey::from_key(key(i as u8 + 100).public_key()),
+        addresses: vec![],
+    }
+}
+
 /// The first `n` of [`MEMBERS`].
 pub fn genesis_of(n: usize) -> Genesis {
-    let members = MEMBERS[..n]
-        .iter()
-        .enumerate()
-        .map(|(i, id)| MemberInfo {
-            id: CountryCode::parse(id).expect("id"),
-            name: Text::parse(&format!("Customs of {id}")).expect("name"),
-            validator_key: key(i as u8 + 1).public_key(),
-            peer_id: PeerKey::from_key(key(i as u8 + 100).public_key()),
-            addresses: vec![],
-        })
-        .collect();
+    let members = (0..n).map(member_info).collect();
     let submitters = MEMBERS[..n]
         .iter()
         .enumerate()
@@ -87,4 +89,20 @@ pub fn certificate_tx(chain_id: Hash32, member: usize, sequence: u64) -> SignedT
         },
         &submitter,
     )
+}
+
+/// [`genesis_of`] with a second submitter key per member, `key(i + 80)`, holding only the `membership` role: the
+/// simulator's membership changes use it, so that they never wait behind the agency's certificates.
+#[allow(dead_code)]
+pub fn genesis_with_admins(n: usize) -> Genesis {
+    let mut g = genesis_of(n);
+    for i in 0..n {
+        g.submitters.push(GenesisSubmitter {
+            member: CountryCode::parse(MEMBERS[i]).expect("id"),
+            key: key(i as u8 + 80).public_key(),
+            roles: Roles::from_roles(&[Role::Membership]),
+            label: Text::parse("ledger administrator").expect("label"),
+        });
+    }
+    g
 }
