@@ -81,8 +81,32 @@ impl Sim {
         self.s.membership.as_ref()
     }
 
-    pub(super) fn progress_step(&self) -> usize {
-        self.progress.step
+    /// Where the changes stand, for a failure report.
+    pub(super) fn describe_membership(&self) -> String {
+        let reference = self.reference();
+        let proposal = reference.and_then(|r| {
+            let store = self.slots[r].driver.as_ref()?.ledger().store();
+            rules::membership_proposal(store, &self.progress.proposal?)
+        });
+        let in_flight: Vec<(usize, u64, Hash32)> = self
+            .progress
+            .in_flight
+            .iter()
+            .map(|(v, (tx, _))| (*v, tx.verify(&self.chain_id).map_or(0, |t| t.body.sequence), tx.id()))
+            .collect();
+        let slots: Vec<String> = (0..self.slots.len())
+            .map(|s| match self.slots[s].driver.as_ref() {
+                Some(d) => format!("slot {s}: {}", d.describe()),
+                None => format!("slot {s}: down"),
+            })
+            .collect();
+        format!(
+            "step {}, reference {reference:?}, proposal {:?}: {proposal:?}, in flight (admin, sequence, id) \
+             {in_flight:?}\n{}",
+            self.progress.step,
+            self.progress.proposal,
+            slots.join("\n")
+        )
     }
 
     pub(super) fn membership_done(&self) -> bool {
