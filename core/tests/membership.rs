@@ -303,6 +303,11 @@ fn a_removed_member_keys_stop_at_the_effective_height_and_an_admitted_member_key
     }
     assert_eq!(l.code("FR", issue("FR-2")), "SUBMITTER_MEMBER_INACTIVE");
     assert_eq!(members_at(&l, effective_height).len(), 5);
+    // A former member's id is never given again: its old submitter keys would come back with it.
+    assert_eq!(
+        l.code("KZ", propose("KZ", admit("FR", 45))),
+        "MEMBERSHIP_MEMBER_EXISTS"
+    );
 }
 
 #[test]

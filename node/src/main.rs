@@ -114,7 +114,8 @@ fn main() -> Result<()> {
             println!("next validator key: {}", key.public_key());
             println!("written to:         {}", path.display());
             println!(
-                "Propose it with: clearance members propose rotate-validator-key --member <ID> --new-key {}",
+                "Propose it with: clearance members propose --reason <WHY> --key <ADMIN_KEY_FILE> \
+                 rotate-validator-key --member <ID> --new-key {}",
                 key.public_key()
             );
             println!(
@@ -130,12 +131,14 @@ fn main() -> Result<()> {
             println!("next peer id: {}", key.peer_key().to_peer_id());
             println!("written to:   {}", path.display());
             println!(
-                "Propose it with: clearance members propose rotate-network-key --member <ID> --new-peer-id {}",
+                "Propose it with: clearance members propose --reason <WHY> --key <ADMIN_KEY_FILE> \
+                 rotate-network-key --member <ID> --new-peer-id {}",
                 key.peer_key().to_peer_id()
             );
             println!(
-                "When the rotation is in force the other members refuse the old peer id: restart this node then, \
-                 and it starts with the new key."
+                "Once the rotation is adopted the other members let the new peer id connect, and from the height it \
+                 takes effect they refuse the old one: restart this node after the adoption, and it starts with \
+                 the new key."
             );
             Ok(())
         }
@@ -175,7 +178,10 @@ fn init(
     println!("home:          {}", home.display());
     println!("validator key: {}", validator.public_key());
     println!("peer id:       {}", network.peer_key().to_peer_id());
-    println!("Give the validator key and peer id to whoever assembles the genesis file.");
+    println!(
+        "Give the validator key and peer id to whoever assembles the genesis file or, to join a running network, \
+         to the member that proposes your admission (docs/node.md, runbooks)."
+    );
     Ok(())
 }
 

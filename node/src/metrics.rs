@@ -38,7 +38,7 @@ metrics! {
     blocks_synced_total: "counter", "Blocks fetched and verified by block sync.";
     admitted_txs_total: "counter", "Transactions admitted to the mempool.";
     refused_txs_total: "counter", "Transactions refused at admission.";
-    p2p_refused_connections_total: "counter", "Connections refused because the peer is not a member of the set in force.";
+    p2p_refused_connections_total: "counter", "Connections refused: the peer is not a member in force or about to be, is banned for a while for invalid messages, or a connection limit was reached.";
     p2p_invalid_messages_total: "counter", "Undecodable, oversize or wrong-chain messages from peers.";
     p2p_penalised_peers_total: "counter", "Peers disconnected for sending invalid messages.";
     consensus_ignored_messages_total: "counter", "Consensus messages ignored (bad signature, non-member, stale, duplicate).";
@@ -52,7 +52,7 @@ metrics! {
     consensus_failed_requests_total: "counter", "Consensus requests that failed or timed out (their items are sent again while the peer lacks them).";
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
     consensus_other_set_dropped_total: "counter", "Proposals and votes for another height than the one being decided that failed the check against this height's validator set (signed by a removed member, an old rotated key, or a member whose admission this node has not reached); dropped, not penalised.";
-    validator_set_changes_total: "counter", "Validator set changes this node has applied (admissions, removals and key rotations taking effect).";
+    validator_set_changes_total: "counter", "Changes of the members in force this node has applied (admissions, removals, validator and network key rotations taking effect).";
 }
 
 /// Latencies from milliseconds to tens of seconds.

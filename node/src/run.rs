@@ -84,7 +84,10 @@ pub async fn start(home: Home) -> Result<()> {
     let ledger = Ledger::new(store.clone(), chain_id, home.genesis.params.clone())
         .context("reading the ledger's head and the members in force")?;
     let epoch = ledger.epoch().clone();
-    let keypair = network_identity(&home, &epoch)?;
+    let latest = clearance_core::rules::latest_epoch(store.as_ref())
+        .map(|(_, e)| e)
+        .unwrap_or_else(|| epoch.clone());
+    let keypair = network_identity(&home, &latest)?;
     let local_peer = keypair.public().to_peer_id();
     let validators = ledger.validators().clone();
     let member = check_identity(&home, &epoch, &local_peer)?;
@@ -203,21 +206,20 @@ pub async fn start(home: Home) -> Result<()> {
     shell::run(driver, net_events, api_rx, shutdown_signal()).await
 }
 
-/// The node's libp2p identity: its network key, or the next one once a rotation to it is in force.
+/// The node's libp2p identity: its network key, or the next one once a rotation to it is adopted (`latest`, the
+/// newest member list, names it). From the adoption on the members let the new peer id connect (as a member
+/// about to be in force), so the node may be restarted any time after it; one that waited past the effective
+/// height would find its old peer id refused.
 fn network_identity(
     home: &Home,
-    epoch: &clearance_core::rules::Epoch,
+    latest: &clearance_core::rules::Epoch,
 ) -> Result<libp2p::identity::Keypair> {
     let mut file = &home.node_key;
     if let Some(next) = &home.next_node_key
-        && epoch.members.iter().any(|m| m.peer_id == next.peer_key())
-        && !epoch
-            .members
-            .iter()
-            .any(|m| m.peer_id == home.node_key.peer_key())
+        && latest.members.iter().any(|m| m.peer_id == next.peer_key())
     {
         tracing::info!(
-            "the rotation of this node's network key is in force: starting as {} ({})",
+            "the rotation of this node's network key is adopted: starting as {} ({})",
             next.peer_key().to_peer_id(),
             home.config.next_node_key_file.display()
         );

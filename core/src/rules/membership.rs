@@ -213,7 +213,8 @@ fn check_change(
     };
     match change {
         MembershipChange::Admit(a) => {
-            if next.member(&a.member.id).is_some() {
+            // A former member's id is not given again: its old submitter keys would come back with it.
+            if next.member(&a.member.id).is_some() || member(view, &a.member.id).is_some() {
                 return Err(RuleError::MembershipMemberExists(a.member.id.clone()));
             }
             if next.members.len() >= MAX_VALIDATORS {

@@ -78,7 +78,9 @@ pub enum RuleError {
     MraWithdrawn(Hash32),
     #[error("member {0} is not an active member at this height; its submitter keys cannot act")]
     MemberInactive(CountryCode),
-    #[error("{0} is already a member (or its admission is adopted)")]
+    #[error(
+        "{0} is, or was, a member (or its admission is adopted); a member id is never given again"
+    )]
     MembershipMemberExists(CountryCode),
     #[error("{0} is not a member (or its removal is adopted)")]
     MembershipMemberUnknown(CountryCode),

@@ -92,7 +92,13 @@ impl Sim {
             .progress
             .in_flight
             .iter()
-            .map(|(v, (tx, _))| (*v, tx.verify(&self.chain_id).map_or(0, |t| t.body.sequence), tx.id()))
+            .map(|(v, (tx, _))| {
+                (
+                    *v,
+                    tx.verify(&self.chain_id).map_or(0, |t| t.body.sequence),
+                    tx.id(),
+                )
+            })
             .collect();
         let slots: Vec<String> = (0..self.slots.len())
             .map(|s| match self.slots[s].driver.as_ref() {
