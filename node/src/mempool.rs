@@ -77,6 +77,9 @@ pub struct Mempool {
     next_arrival: u64,
     /// Submitter keys already validated (the node's shared cache; a private one until `with_keys`).
     keys: SharedKeys,
+    /// Member entries read by admission since the last block: every transaction's submitter check reads its
+    /// member's, and they change only at a commit.
+    members: std::sync::Mutex<HashMap<StateKey, Option<StateValue>>>,
 }
 
 impl Mempool {
@@ -87,6 +90,7 @@ impl Mempool {
             max_bytes,
             max_tx_bytes,
             entries: HashMap::new(),
+            members: Default::default(),
             order: BTreeMap::new(),
             by_key: HashMap::new(),
             bytes: 0,
@@ -181,6 +185,11 @@ impl Mempool {
             return Err(AdmitError::Duplicate(id));
         }
         self.check_room(bytes)?;
+        let state = MemberCache {
+            inner: state,
+            members: &self.members,
+        };
+        let state: &dyn StateView = &state;
         let body = verified.body;
         let last = rules::last_sequence(state, &body.submitter);
         // A committed transaction's sequence is at most the committed one, so only a stale sequence needs the
@@ -345,6 +354,9 @@ impl Mempool {
         state: &dyn StateView,
         next_height: u64,
     ) -> Updated {
+        if let Ok(members) = self.members.get_mut() {
+            members.clear();
+        }
         let admitted_ms = committed
             .iter()
             .filter_map(|id| self.remove(id))
@@ -371,6 +383,30 @@ impl Mempool {
 }
 
 /// A view that remembers what it read, for one pass over many transactions of few keys.
+/// The committed state, with member entries served from [`Mempool::members`].
+struct MemberCache<'a> {
+    inner: &'a dyn StateView,
+    members: &'a std::sync::Mutex<HashMap<StateKey, Option<StateValue>>>,
+}
+
+impl StateView for MemberCache<'_> {
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        if !matches!(key, StateKey::Member(_)) {
+            return self.inner.get(key);
+        }
+        // Only the driver's thread admits; a poisoned lock (a panic mid-insert) just skips the cache.
+        let Ok(mut members) = self.members.lock() else {
+            return self.inner.get(key);
+        };
+        if let Some(v) = members.get(key) {
+            return v.clone();
+        }
+        let value = self.inner.get(key);
+        members.insert(key.clone(), value.clone());
+        value
+    }
+}
+
 struct ReadCache<'a> {
     inner: &'a dyn StateView,
     reads: std::cell::RefCell<HashMap<StateKey, Option<StateValue>>>,
