@@ -9,7 +9,7 @@ use crate::hash::{Hash32, tag, tagged_hash};
 use crate::ids::{ChainName, CountryCode, Text};
 use crate::record::{MemberInfo, Roles, ShapeError};
 use crate::time::Timestamp;
-use crate::validator::{MAX_VALIDATORS, Validator, ValidatorSet};
+use crate::validator::{MAX_VALIDATORS, ValidatorSet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -343,14 +343,6 @@ impl Genesis {
 
     /// The validator set at height 1.
     pub fn validator_set(&self) -> Result<ValidatorSet, crate::validator::ValidatorSetError> {
-        ValidatorSet::new(
-            self.members
-                .iter()
-                .map(|m| Validator {
-                    member: m.id.clone(),
-                    key: m.validator_key,
-                })
-                .collect(),
-        )
+        ValidatorSet::of_members(&self.members)
     }
 }

@@ -91,6 +91,21 @@ impl ValidatorSet {
         })
     }
 
+    /// The set of `members`' validator keys.
+    pub fn of_members(
+        members: &[crate::record::MemberInfo],
+    ) -> Result<ValidatorSet, ValidatorSetError> {
+        ValidatorSet::new(
+            members
+                .iter()
+                .map(|m| Validator {
+                    member: m.id.clone(),
+                    key: m.validator_key,
+                })
+                .collect(),
+        )
+    }
+
     /// Verifies a signature by the validator at `index` (as returned by [`ValidatorSet::index_of`]).
     pub fn verify(
         &self,

@@ -8,7 +8,7 @@ use crate::record::{
     Roles,
 };
 use crate::time::Timestamp;
-use crate::validator::{Validator, ValidatorSet, ValidatorSetError};
+use crate::validator::{ValidatorSet, ValidatorSetError};
 use serde::{Deserialize, Serialize};
 
 /// One entry of the ledger state. Stored under its canonical encoding.
@@ -251,15 +251,7 @@ impl Epoch {
 
     /// The validator set of this epoch's heights.
     pub fn validator_set(&self) -> Result<ValidatorSet, ValidatorSetError> {
-        ValidatorSet::new(
-            self.members
-                .iter()
-                .map(|m| Validator {
-                    member: m.id.clone(),
-                    key: m.validator_key,
-                })
-                .collect(),
-        )
+        ValidatorSet::of_members(&self.members)
     }
 }
 

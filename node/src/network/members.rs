@@ -1,7 +1,7 @@
 //! The allow-list follows the ledger: when the members in force change, a new member's node may connect and is
 //! dialled, a removed member's (or a rotated network key's) connections are closed and refused from then on.
 
-use super::{MIN_REDIAL, Member, Network};
+use super::{Member, Network};
 use libp2p::{Multiaddr, PeerId};
 use std::collections::HashMap;
 use std::time::Instant;
@@ -34,15 +34,7 @@ impl Network {
                 None => {
                     self.swarm.behaviour_mut().allowed.allow_peer(peer);
                     tracing::info!(%peer, "new member: may connect, dialling it");
-                    self.members.insert(
-                        peer,
-                        Member {
-                            addrs,
-                            backoff: MIN_REDIAL,
-                            next_dial: now,
-                            banned_until: None,
-                        },
-                    );
+                    self.members.insert(peer, Member::new(addrs, now));
                 }
             }
         }

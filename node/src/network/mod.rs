@@ -63,6 +63,18 @@ struct Member {
     banned_until: Option<Instant>,
 }
 
+impl Member {
+    /// A member to dial at once.
+    fn new(addrs: Vec<Multiaddr>, now: Instant) -> Member {
+        Member {
+            addrs,
+            backoff: MIN_REDIAL,
+            next_dial: now,
+            banned_until: None,
+        }
+    }
+}
+
 struct Penalty {
     since: Instant,
     count: u32,
@@ -237,15 +249,7 @@ pub fn spawn(
             for addr in &addrs {
                 swarm.add_peer_address(peer, addr.clone());
             }
-            (
-                peer,
-                Member {
-                    addrs,
-                    backoff: MIN_REDIAL,
-                    next_dial: now,
-                    banned_until: None,
-                },
-            )
+            (peer, Member::new(addrs, now))
         })
         .collect();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();

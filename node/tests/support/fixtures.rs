@@ -96,9 +96,9 @@ pub fn certificate_tx(chain_id: Hash32, member: usize, sequence: u64) -> SignedT
 #[allow(dead_code)]
 pub fn genesis_with_admins(n: usize) -> Genesis {
     let mut g = genesis_of(n);
-    for i in 0..n {
+    for (i, id) in MEMBERS.iter().enumerate().take(n) {
         g.submitters.push(GenesisSubmitter {
-            member: CountryCode::parse(MEMBERS[i]).expect("id"),
+            member: CountryCode::parse(id).expect("id"),
             key: key(i as u8 + 80).public_key(),
             roles: Roles::from_roles(&[Role::Membership]),
             label: Text::parse("ledger administrator").expect("label"),
