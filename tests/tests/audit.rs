@@ -242,10 +242,28 @@ fn bundles_checkpoints_and_every_tampering() {
     b["version"] = json!(2);
     expect_step(&genesis, &b, "format", "another version");
 
+    // Validator-set changes the ledger never made: at height 1 (genesis decides it), and one announced by a
+    // header that announces no new set (its set bytes do not decode, nor match).
     let mut b = bundle.clone();
     b["validator_set_changes"] =
         json!([{ "height": 1, "validator_set": "", "proof": bundle["anchor"] }]);
-    expect_step(&genesis, &b, "validator-set", "a validator-set change");
+    expect_step(
+        &genesis,
+        &b,
+        "validator-set[0].height",
+        "a change at height 1",
+    );
+    let anchor_height = HeaderView::from_bytes(&decode_b64(&bundle["anchor"]["header"]))
+        .unwrap()
+        .header
+        .height;
+    let mut b = bundle.clone();
+    b["validator_set_changes"] = json!([{
+        "height": anchor_height + 1,
+        "validator_set": "",
+        "proof": bundle["anchor"]
+    }]);
+    expect_step(&genesis, &b, "validator-set[0].set", "a change with no set");
 
     // A header from another chain, re-encoded so that it decodes.
     let anchor_header = HeaderView::from_bytes(&decode_b64(&bundle["anchor"]["header"])).unwrap();
