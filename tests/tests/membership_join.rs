@@ -66,8 +66,15 @@ fn load(api: String, mut submitter: Submitter, first: u64, count: u64) {
             None => pending.clear(),
             Some(i) => {
                 let code = results[i].1.clone().unwrap_or_default();
+                // Full, or this key's sequence too far ahead of its last committed one: wait for commits.
                 assert!(
-                    code == "MEMPOOL_FULL" || code == "TX_DUPLICATE" || code == "SEQUENCE_TAKEN",
+                    [
+                        "MEMPOOL_FULL",
+                        "BAD_SEQUENCE",
+                        "TX_DUPLICATE",
+                        "SEQUENCE_TAKEN"
+                    ]
+                    .contains(&code.as_str()),
                     "refused: {code}"
                 );
                 // What was admitted stays admitted; the rest is sent again once the mempool drains.
