@@ -140,7 +140,8 @@ fn membership_changes_with_crashes_and_partitions() {
         if env_u64("SIM_MEMBERSHIP") != Some(1) {
             return;
         }
-        let (scenario, result) = sim::run_membership_seed(seed);
+        let byzantine = env_u64("SIM_BYZANTINE").unwrap_or(0) as usize;
+        let (scenario, result) = sim::run_membership_seed(seed, byzantine);
         println!("{scenario:#?}");
         match result {
             Ok(report) => println!("seed {seed}: ok {report:?}"),
@@ -153,6 +154,22 @@ fn membership_changes_with_crashes_and_partitions() {
         "SIM_MEMBERSHIP=1",
         5_000_000,
         300,
-        sim::run_membership_seed,
+        |seed| sim::run_membership_seed(seed, 0),
+    );
+}
+
+/// The same with one Byzantine member of the four (silent, equivocating proposer, double voter, or selective then
+/// silent), which may be the one removed or the one rotating its key.
+#[test]
+fn membership_changes_with_a_byzantine_member() {
+    if env_u64("SIM_SEED").is_some() {
+        return;
+    }
+    run_many(
+        "membership changes, 1 byzantine",
+        "SIM_MEMBERSHIP=1 SIM_BYZANTINE=1",
+        6_000_000,
+        300,
+        |seed| sim::run_membership_seed(seed, 1),
     );
 }

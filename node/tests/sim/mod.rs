@@ -174,8 +174,20 @@ impl Scenario {
 
     /// A run of 4 honest members with crashes, partitions, loss and delays, during which a fifth member is
     /// admitted, a validator key rotated and a member removed ([`membership::Plan`]).
-    pub fn with_membership(seed: u64) -> Scenario {
-        let mut s = Scenario::random(seed, 4, 0);
+    pub fn with_membership(seed: u64, byzantine: usize) -> Scenario {
+        let mut s = Scenario::random(seed, 4, byzantine);
+        // The member to admit takes the slot after the genesis members: a twin would need it too, so a twin
+        // drawn here becomes a double voter.
+        if let Some(t) = s.twin_of.take() {
+            s.behaviors.truncate(s.n);
+            s.behaviors[t] = Behavior::DoubleVoter;
+            s.twin_groups = None;
+            for (_, _, groups) in &mut s.partitions {
+                for g in groups.iter_mut() {
+                    g.retain(|slot| *slot < s.n);
+                }
+            }
+        }
         s.behaviors.push(Behavior::Honest);
         s.membership = Some(membership::Plan::draw(seed, &s));
         s
@@ -652,8 +664,8 @@ pub fn run_seed(seed: u64, n: usize, byzantine: usize) -> (Scenario, Result<Repo
 }
 
 /// Runs one seed of [`Scenario::with_membership`].
-pub fn run_membership_seed(seed: u64) -> (Scenario, Result<Report, String>) {
-    run_scenario(seed, Scenario::with_membership(seed))
+pub fn run_membership_seed(seed: u64, byzantine: usize) -> (Scenario, Result<Report, String>) {
+    run_scenario(seed, Scenario::with_membership(seed, byzantine))
 }
 
 fn run_scenario(seed: u64, scenario: Scenario) -> (Scenario, Result<Report, String>) {
