@@ -155,7 +155,7 @@ impl ValidatorSet {
 
     /// Votes needed to decide: `n − f`.
     pub fn quorum(&self) -> usize {
-        self.len() - self.max_faulty()
+        quorum_of(self.len())
     }
 
     /// Votes that prove at least one honest member: `f + 1`.
@@ -180,6 +180,12 @@ impl ValidatorSet {
         let i = (height % n + u64::from(round) % n) % n;
         &self.validators[i as usize]
     }
+}
+
+/// `n − f` for `n` members, `f = ⌊(n−1)/3⌋`: the votes that decide a block and the approvals that adopt a
+/// membership change.
+pub fn quorum_of(n: usize) -> usize {
+    n - n.saturating_sub(1) / 3
 }
 
 impl TryFrom<Vec<Validator>> for ValidatorSet {

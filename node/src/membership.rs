@@ -86,20 +86,10 @@ pub fn view(store: &Store, height: u64, now: Timestamp) -> Result<MembersView, S
             changes: epoch.changes,
         });
     }
-    let n = current.members.len();
-    let needed = n - n.saturating_sub(1) / 3;
     let proposals = proposals(store)?
         .into_iter()
         .map(|(id, p)| {
-            let removed = match &p.change {
-                MembershipChange::Remove { member } => Some(member),
-                _ => None,
-            };
-            let counted = p
-                .approvals
-                .iter()
-                .filter(|m| current.member(m).is_some() && Some(*m) != removed)
-                .count();
+            let (counted, needed) = rules::approval_count(&p, &current);
             let (status, effective_height) = match p.status {
                 ProposalStatus::Adopted { effective_height } => ("adopted", Some(effective_height)),
                 ProposalStatus::Open if is_open(&p, now) => ("open", None),

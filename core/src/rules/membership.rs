@@ -14,7 +14,7 @@ use crate::hash::Hash32;
 use crate::ids::CountryCode;
 use crate::record::{MembershipApprove, MembershipChange, MembershipPropose, Role, Roles};
 use crate::time::Timestamp;
-use crate::validator::MAX_VALIDATORS;
+use crate::validator::{MAX_VALIDATORS, quorum_of};
 
 /// A change may not leave fewer members than this: below 4, one faulty member can stop the ledger.
 pub const MIN_MEMBERS: usize = 4;
@@ -145,6 +145,18 @@ pub(super) fn approve(
     adopt_if_quorum(view, ctx, &r.proposal, state)
 }
 
+/// The approvals of `state` that count under the member list `current` (members in force, never the member
+/// being removed), and how many adopt it: `n − f` of `current`.
+pub fn approval_count(state: &ProposalState, current: &Epoch) -> (usize, usize) {
+    let removed = removed_member(&state.change);
+    let counted = state
+        .approvals
+        .iter()
+        .filter(|m| current.member(m).is_some() && removed != Some(*m))
+        .count();
+    (counted, quorum_of(current.members.len()))
+}
+
 fn removed_member(change: &MembershipChange) -> Option<&CountryCode> {
     match change {
         MembershipChange::Remove { member } => Some(member),
@@ -162,13 +174,7 @@ fn adopt_if_quorum(
     mut state: ProposalState,
 ) -> Result<Vec<Change>, RuleError> {
     let (_, current) = epoch_at(view, ctx.height).ok_or(RuleError::MembershipStateMissing)?;
-    let n = current.members.len();
-    let quorum = n - n.saturating_sub(1) / 3;
-    let counted = state
-        .approvals
-        .iter()
-        .filter(|m| current.member(m).is_some() && removed_member(&state.change) != Some(m))
-        .count();
+    let (counted, quorum) = approval_count(&state, &current);
     if counted < quorum {
         return Ok(vec![proposal_write(id, state)]);
     }

@@ -10,7 +10,7 @@ mod membership;
 mod records;
 mod state;
 
-pub use membership::{BlockContext, MIN_MEMBERS, genesis_state};
+pub use membership::{BlockContext, MIN_MEMBERS, approval_count, genesis_state};
 pub use state::*;
 
 use crate::crypto::PublicKey;
