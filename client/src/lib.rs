@@ -362,6 +362,8 @@ pub struct Signer {
     key: SecretKey,
     chain_id: Hash32,
     next_sequence: u64,
+    /// The member the ledger registered the key for, once asked (`connect`).
+    member: Option<clearance_core::ids::CountryCode>,
 }
 
 impl Signer {
@@ -381,6 +383,7 @@ impl Signer {
             key: file.secret,
             chain_id,
             next_sequence: view.last_sequence + 1,
+            member: Some(view.member),
         })
     }
 
@@ -390,7 +393,13 @@ impl Signer {
             key,
             chain_id,
             next_sequence,
+            member: None,
         }
+    }
+
+    /// The member the key acts for, as the node reported it when the signer connected.
+    pub fn member(&self) -> Option<&clearance_core::ids::CountryCode> {
+        self.member.as_ref()
     }
 
     /// Asks the node again for the key's next sequence number, e.g. after a refused submission (which used none).

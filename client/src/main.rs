@@ -304,10 +304,22 @@ async fn submit_record(
     no_wait: bool,
     timeout_secs: u64,
 ) -> Result<i32> {
+    let mut signer = Signer::connect(client, key).await?;
+    submit_signed(client, json, record, &mut signer, no_wait, timeout_secs).await
+}
+
+/// Signs `record` with `signer`, submits it and (unless `no_wait`) waits for its verdict.
+async fn submit_signed(
+    client: &Client,
+    json: bool,
+    record: Record,
+    signer: &mut Signer,
+    no_wait: bool,
+    timeout_secs: u64,
+) -> Result<i32> {
     record
         .check_shape()
         .context("the record is not well formed")?;
-    let mut signer = Signer::connect(client, key).await?;
     let tx = signer.sign(record);
     let submitted = client.submit(&tx).await?;
     if no_wait {

@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use clearance_client::Client;
+use clearance_client::{Client, Signer};
 use clearance_core::Hash32;
 use clearance_core::api::MembersView;
 use clearance_core::crypto::PublicKey;
@@ -138,29 +138,30 @@ pub async fn run(client: &Client, json: bool, cmd: Members) -> Result<i32> {
             reason,
             key,
         } => {
-            let proposer = key_member(client, &key).await?;
+            let mut signer = Signer::connect(client, &key).await?;
             let record = Record::MembershipPropose(MembershipPropose {
-                proposer,
+                proposer: key_member(&signer)?,
                 change: change.into_change()?,
                 reason: Text::parse(&reason).context("reason")?,
             });
-            crate::submit_record(client, json, record, &key, false, 30).await
+            crate::submit_signed(client, json, record, &mut signer, false, 30).await
         }
         Members::Approve { proposal, key } => {
             let proposal = Hash32::from_hex(&proposal).context("proposal id")?;
-            let member = key_member(client, &key).await?;
+            let mut signer = Signer::connect(client, &key).await?;
+            let member = key_member(&signer)?;
             let record = Record::MembershipApprove(MembershipApprove { proposal, member });
-            crate::submit_record(client, json, record, &key, false, 30).await
+            crate::submit_signed(client, json, record, &mut signer, false, 30).await
         }
     }
 }
 
-/// The member a submitter key acts for, as the ledger registered it.
-async fn key_member(client: &Client, key: &std::path::Path) -> Result<CountryCode> {
-    let file =
-        clearance_genesis::keys::KeyFile::load(key, clearance_genesis::keys::KeyKind::Submitter)
-            .with_context(|| format!("submitter key file {}", key.display()))?;
-    Ok(client.submitter(&file.public_key()).await?.member)
+/// The member the signer's key acts for, as the ledger registered it.
+fn key_member(signer: &Signer) -> Result<CountryCode> {
+    signer
+        .member()
+        .cloned()
+        .context("the node did not say which member the key belongs to")
 }
 
 fn print_view(v: &MembersView) {
