@@ -195,6 +195,14 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
         "the later change first: its announcement is not signed by the genesis set"
     );
 
+    // A proof header at the largest height: refused, no overflow.
+    let mut huge = c.changes.clone();
+    huge[0].proof = certified_by(&c.g, u64::MAX, &s0, &s1, &GENESIS[..3]);
+    assert_eq!(
+        step_of(&c, &checkpoint(&c, huge, head(&c))),
+        "validator-set[0].proof.header"
+    );
+
     // Undecodable set bytes.
     let mut garbage = c.changes.clone();
     garbage[0].validator_set = Bytes(vec![1, 2, 3]);

@@ -219,7 +219,7 @@ fn set_changes(store: &Store, height: u64) -> Result<Vec<ValidatorSetChange>, Pr
             .map_err(|e| corrupt("membership state", e))?;
         let hash = set.hash();
         if previous.replace(hash).is_some_and(|p| p != hash) {
-            let (proof, _) = certified(store, epoch.from_height - 1)?;
+            let (proof, _) = certified(store, epoch.from_height.saturating_sub(1))?;
             out.push(ValidatorSetChange {
                 height: epoch.from_height,
                 validator_set: Bytes(set.to_bytes()),

@@ -78,7 +78,8 @@ impl SetChain {
                 .map_err(|e| fail(format!("{step}.set"), e))?;
             let view = HeaderView::from_bytes(change.proof.header.as_slice())
                 .map_err(|e| fail(format!("{step}.proof.header"), e))?;
-            if view.header.height + 1 != change.height {
+            // `change.height` is at least 2 here (it follows genesis's 1); the header's height is the file's word.
+            if view.header.height != change.height - 1 {
                 return Err(fail(
                     format!("{step}.proof.header"),
                     format!(
