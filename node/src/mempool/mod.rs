@@ -5,7 +5,10 @@
 //! [`MAX_SEQUENCE_AHEAD`]: a client that sends consecutive transactions to different members, or gossip that
 //! reorders them, must not lose any. Blocks take each key's transactions only in unbroken sequence order.
 
+mod caches;
+
 use crate::key_cache::SharedKeys;
+use caches::{MemberCache, ReadCache};
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use clearance_core::crypto::PublicKey;
@@ -383,55 +386,6 @@ impl Mempool {
 }
 
 /// A view that remembers what it read, for one pass over many transactions of few keys.
-/// The committed state, with member entries served from [`Mempool::members`].
-struct MemberCache<'a> {
-    inner: &'a dyn StateView,
-    members: &'a std::sync::Mutex<HashMap<StateKey, Option<StateValue>>>,
-}
-
-impl StateView for MemberCache<'_> {
-    fn get(&self, key: &StateKey) -> Option<StateValue> {
-        if !matches!(key, StateKey::Member(_)) {
-            return self.inner.get(key);
-        }
-        // Only the driver's thread admits; a poisoned lock (a panic mid-insert) just skips the cache.
-        let Ok(mut members) = self.members.lock() else {
-            return self.inner.get(key);
-        };
-        if let Some(v) = members.get(key) {
-            return v.clone();
-        }
-        let value = self.inner.get(key);
-        members.insert(key.clone(), value.clone());
-        value
-    }
-}
-
-struct ReadCache<'a> {
-    inner: &'a dyn StateView,
-    reads: std::cell::RefCell<HashMap<StateKey, Option<StateValue>>>,
-}
-
-impl<'a> ReadCache<'a> {
-    fn new(inner: &'a dyn StateView) -> ReadCache<'a> {
-        ReadCache {
-            inner,
-            reads: Default::default(),
-        }
-    }
-}
-
-impl StateView for ReadCache<'_> {
-    fn get(&self, key: &StateKey) -> Option<StateValue> {
-        if let Some(v) = self.reads.borrow().get(key) {
-            return v.clone();
-        }
-        let value = self.inner.get(key);
-        self.reads.borrow_mut().insert(key.clone(), value.clone());
-        value
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
