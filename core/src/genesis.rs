@@ -206,10 +206,14 @@ impl ConsensusParams {
         if self.max_block_txs == 0 || self.max_block_txs > 100_000 {
             return Err(param("max_block_txs", "must be 1 to 100000"));
         }
-        if self.membership_delay_blocks == 0 {
+        // Two heights at least: a member whose network key rotation is adopted at `h` switches its peer id
+        // after committing `h + 1`, when every member deciding has the adopting block and lets the new peer id
+        // connect, and before `h + delay` refuses the old one (docs/node.md, network key rotation).
+        if self.membership_delay_blocks < 2 {
             return Err(param(
                 "membership_delay_blocks",
-                "must be at least 1, so that a change never applies to the block that approves it",
+                "must be at least 2, so that a member rotating its network key can switch to it between the \
+                 adoption and the height the change takes effect",
             ));
         }
         if self.membership_delay_blocks > 10_000 {

@@ -107,6 +107,14 @@ fn empty_weak_keys_unknown_members_and_params() {
     let mut g = genesis(4);
     g.params.timeout_prevote_ms = 0;
     assert!(g.validate().is_err());
+
+    // One height would leave a member rotating its network key no height to switch in.
+    let mut g = genesis(4);
+    g.params.membership_delay_blocks = 1;
+    let err = g.validate().unwrap_err();
+    assert!(err.to_string().contains("at least 2"), "{err}");
+    g.params.membership_delay_blocks = 2;
+    g.validate().unwrap();
 }
 
 #[test]

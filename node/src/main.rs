@@ -57,7 +57,7 @@ enum Command {
         home: PathBuf,
     },
     /// Write a new network key beside the current one (`next_node_key_file`) and print its peer id, to propose
-    /// as `rotate_network_key`. Restart the node once the rotation is in force: it then starts with this key.
+    /// as `rotate_network_key`. The running node switches to it once the rotation is adopted: no restart.
     RotateNetworkKey {
         #[arg(long)]
         home: PathBuf,
@@ -136,9 +136,8 @@ fn main() -> Result<()> {
                 key.peer_key().to_peer_id()
             );
             println!(
-                "Once the rotation is adopted the other members let the new peer id connect, and from the height it \
-                 takes effect they refuse the old one: restart this node after the adoption, and it starts with \
-                 the new key."
+                "Once the rotation is adopted the running node switches to the new peer id by itself, and from the \
+                 height the rotation takes effect the other members refuse the old one. No restart is needed."
             );
             Ok(())
         }

@@ -6,6 +6,7 @@ use crate::index;
 use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::api::{MembersView, ProposalView, ScheduledMembers};
+use clearance_core::peer::PeerKey;
 use clearance_core::record::{MemberInfo, MembershipChange};
 use clearance_core::rules::{self, Epoch, ProposalState, ProposalStatus};
 use clearance_core::time::Timestamp;
@@ -35,10 +36,12 @@ pub fn is_open(state: &ProposalState, now: Timestamp) -> bool {
     state.status == ProposalStatus::Open && now <= state.expires_at
 }
 
-/// The peers a member's node lets connect while deciding `height` (head time `now`): the members in force, the
-/// members of epochs adopted but not yet in force, and members named by open admission proposals. The last two
-/// are not voters yet: they connect to sync the ledger from genesis as followers, so that they can vote from
-/// the height their admission takes effect rather than start syncing then.
+/// The peers a member's node lets connect while deciding `height` (head time `now`): the members in force, those
+/// of the height before, the members of epochs adopted but not yet in force, and members named by open
+/// admission proposals. The height before's: a member that missed the last commit before a change (its old
+/// peer id, or a member just removed) can still fetch that block, and so learn of the change, instead of being
+/// cut off one block short. The last two are not voters yet: they connect to sync the ledger from genesis as
+/// followers, so that they can vote from the height their admission takes effect rather than start syncing then.
 pub fn allowed_peers(
     store: &Store,
     in_force: &Epoch,
@@ -51,6 +54,9 @@ pub fn allowed_peers(
             peers.push(m.clone());
         }
     };
+    if let Some((_, before)) = rules::epoch_at(store, height.saturating_sub(1)) {
+        before.members.iter().for_each(&mut add);
+    }
     let mut index = rules::epoch_count(store);
     while index > 0 {
         index -= 1;
@@ -67,6 +73,31 @@ pub fn allowed_peers(
         }
     }
     Ok(peers)
+}
+
+/// Whether a node whose ledger head is `head` switches to the network key `next` now: the ledger has adopted a
+/// rotation to it, in a block before the head. From the block after the adoption every member that decides has
+/// the adoption and lets the new peer id connect; from the effective height, at least two heights after it
+/// (`membership_delay_blocks`), they refuse the old one. Switching at the adoption itself could cut the node
+/// off from members that are still deciding the adopting block and need its vote for it.
+pub fn network_key_due(store: &Store, head: u64, delay_blocks: u64, next: &PeerKey) -> bool {
+    let named = |e: &Epoch| e.members.iter().any(|m| m.peer_id == *next);
+    let Some((mut index, latest)) = rules::latest_epoch(store) else {
+        return false;
+    };
+    if !named(&latest) {
+        return false;
+    }
+    // The first epoch of the run that names it: its adoption is the rotation's.
+    let mut first = latest;
+    while index > 0 {
+        index -= 1;
+        match rules::epoch(store, index) {
+            Some(e) if named(&e) => first = e,
+            _ => break,
+        }
+    }
+    first.from_height.saturating_sub(delay_blocks) < head
 }
 
 /// `GET /v1/members`: the members deciding `height` (the head's successor, head time `now`), the lists adopted

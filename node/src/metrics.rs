@@ -53,6 +53,7 @@ metrics! {
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
     consensus_other_set_dropped_total: "counter", "Proposals and votes for another height than the one being decided that failed the check against this height's validator set (signed by a removed member, an old rotated key, or a member whose admission this node has not reached); dropped, not penalised.";
     validator_set_changes_total: "counter", "Changes of the members in force this node has applied (admissions, removals, validator and network key rotations taking effect).";
+    network_key_switches_total: "counter", "Times this node switched its network key (peer id): to the next key when the ledger's rotation to it was due, or to its other key while it heard from no member with a rotation pending.";
 }
 
 /// Latencies from milliseconds to tens of seconds.

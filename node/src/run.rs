@@ -1,7 +1,7 @@
 //! Assembling a node from its home directory: config, genesis, keys, storage, network, API and driver.
 
 use crate::api::{self, ApiState};
-use crate::driver::ports::ValidatorKeys;
+use crate::driver::ports::NodeKeys;
 use crate::driver::shell::{self, BlockingThreads, KeyFiles, SystemClock};
 use crate::driver::{Driver, DriverParts};
 use crate::key_cache::SharedKeys;
@@ -84,10 +84,7 @@ pub async fn start(home: Home) -> Result<()> {
     let ledger = Ledger::new(store.clone(), chain_id, home.genesis.params.clone())
         .context("reading the ledger's head and the members in force")?;
     let epoch = ledger.epoch().clone();
-    let latest = clearance_core::rules::latest_epoch(store.as_ref())
-        .map(|(_, e)| e)
-        .unwrap_or_else(|| epoch.clone());
-    let keypair = network_identity(&home, &latest)?;
+    let keypair = network_identity(&home, &store, ledger.head().height)?;
     let local_peer = keypair.public().to_peer_id();
     let validators = ledger.validators().clone();
     let member = check_identity(&home, &epoch, &local_peer)?;
@@ -206,20 +203,16 @@ pub async fn start(home: Home) -> Result<()> {
     shell::run(driver, net_events, api_rx, shutdown_signal()).await
 }
 
-/// The node's libp2p identity: its network key, or the next one once a rotation to it is adopted (`latest`, the
-/// newest member list, names it). From the adoption on the members let the new peer id connect (as a member
-/// about to be in force), so the node may be restarted any time after it; one that waited past the effective
-/// height would find its old peer id refused.
-fn network_identity(
-    home: &Home,
-    latest: &clearance_core::rules::Epoch,
-) -> Result<libp2p::identity::Keypair> {
+/// The node's libp2p identity: its network key, or the next one once the rotation to it is due
+/// ([`crate::membership::network_key_due`], the rule the running node follows too).
+fn network_identity(home: &Home, store: &Store, head: u64) -> Result<libp2p::identity::Keypair> {
     let mut file = &home.node_key;
+    let delay = home.genesis.params.membership_delay_blocks.into();
     if let Some(next) = &home.next_node_key
-        && latest.members.iter().any(|m| m.peer_id == next.peer_key())
+        && crate::membership::network_key_due(store, head, delay, &next.peer_key())
     {
         tracing::info!(
-            "the rotation of this node's network key is adopted: starting as {} ({})",
+            "the rotation of this node's network key is due: starting as {} ({})",
             next.peer_key().to_peer_id(),
             home.config.next_node_key_file.display()
         );
@@ -233,6 +226,8 @@ fn key_files(home: &Home) -> KeyFiles {
     KeyFiles {
         current: NodeConfig::resolve(&home.dir, &home.config.validator_key_file),
         next: NodeConfig::resolve(&home.dir, &home.config.next_validator_key_file),
+        network: NodeConfig::resolve(&home.dir, &home.config.node_key_file),
+        next_network: NodeConfig::resolve(&home.dir, &home.config.next_node_key_file),
     }
 }
 
@@ -256,7 +251,7 @@ fn check_identity(
         );
         return Ok(None);
     };
-    let keys = key_files(home).load();
+    let keys = key_files(home).validator_keys();
     if !keys.iter().any(|k| k.public_key() == me.validator_key) {
         tracing::warn!(
             "neither {} nor {} holds member {}'s validator key in force: this node does not vote until a \

@@ -59,6 +59,7 @@ fn run_many(
     let count = env_u64("SIM_SEEDS").unwrap_or(count);
     let (mut messages, mut evidence, mut heights, mut acknowledged, mut virtual_ms) =
         (0, 0, 0, 0, 0);
+    let mut key_switches = 0;
     let started = std::time::Instant::now();
     for seed in first..first + count {
         let (scenario, result) = run(seed);
@@ -69,6 +70,7 @@ fn run_many(
                 heights += report.heights;
                 acknowledged += report.acknowledged;
                 virtual_ms += report.virtual_ms;
+                key_switches += report.key_switches;
             }
             Err(e) => panic!(
                 "simulation failed: {label}, seed = {seed}: {e}\n\
@@ -81,7 +83,7 @@ fn run_many(
     println!(
         "{label}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of simulated time, {heights} \
          heights committed, {acknowledged} records acknowledged, {messages} messages, {evidence} equivocations \
-         detected",
+         detected, {key_switches} network key switches",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1000.0 / count.max(1) as f64,
         virtual_ms as f64 / 1000.0,

@@ -250,8 +250,8 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
     let last = agency.certificate(5);
     accepted(&cluster, 2, &last, &[0, 1, 2, tj]);
 
-    // DE rotates its network key: once the rotation is in force the others refuse its old peer id, and its node,
-    // restarted, comes back under the new one.
+    // DE rotates its network key while its node runs: the node switches to the new peer id after the adoption,
+    // without a restart, and once the rotation is in force the others refuse the old one.
     let out = clearance_tests::run(
         "clearance-node",
         &[
@@ -261,6 +261,7 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
         ],
     );
     assert!(out.status.success(), "{}", clearance_tests::stderr(&out));
+    let old_peer = status_field(&cluster, 1, "node_id");
     let next_peer = KeyFile::load(
         &cluster.home(1).join("node_key.next.json"),
         KeyKind::Network,
@@ -288,13 +289,18 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
             .iter()
             .all(|&i| c.height(i).is_some_and(|h| h > rotated_at))
     });
-    cluster.stop(1);
-    cluster.start_node(1);
-    cluster.wait_until("DE back under its new peer id", WAIT, |c| {
-        c.status(1).is_some_and(|s| {
-            s["node_id"] == next_peer.to_peer_id()
-                && s["peers"].as_array().is_some_and(|p| p.len() == 3)
-        })
+    cluster.wait_until("DE connected under its new peer id, no restart", WAIT, |c| {
+        let others_see_new = [0, 2, tj].iter().all(|&i| {
+            c.status(i).is_some_and(|s| {
+                let peers = s["peers"].as_array().cloned().unwrap_or_default();
+                peers.contains(&Value::from(next_peer.to_peer_id())) && !peers.contains(&old_peer)
+            })
+        });
+        others_see_new
+            && c.status(1).is_some_and(|s| {
+                s["node_id"] == next_peer.to_peer_id()
+                    && s["peers"].as_array().is_some_and(|p| p.len() == 3)
+            })
     });
     let after_rotation = agency.certificate(6);
     accepted(&cluster, 1, &after_rotation, &[0, 1, 2, tj]);

@@ -39,6 +39,7 @@ impl Driver {
         for peer in self.gossip_health.silent(now) {
             self.reset_gossip(peer, "nothing from this member on the consensus channel");
         }
+        self.try_other_network_key();
         let progress = (
             self.machine.height(),
             self.machine.round(),

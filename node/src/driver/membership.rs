@@ -1,10 +1,16 @@
 //! The driver follows the ledger's membership. After every commit the network learns the height being decided
 //! and its validator set (so that it checks consensus messages against the right one); when the members in force
-//! change, it learns who may connect, and the driver whether this node now votes.
+//! change, it learns who may connect, and the driver whether this node now votes; when the rotation of this
+//! node's network key is due, the network switches to the next key.
 
 use super::Driver;
 use crate::metrics::Metrics;
 use crate::network::{NetCommand, member_peers};
+use std::time::Duration;
+
+/// How long a node with a pending network key rotation hears from no member before it tries its other key.
+/// Longer than the gossip silence rule and a reconnection, so a slow path is reset before the key changes.
+pub(super) const ISOLATED_SWITCH: Duration = Duration::from_secs(15);
 
 impl Driver {
     /// After a commit (`membership`: it recorded membership proposals or approvals), and once at start.
@@ -19,9 +25,15 @@ impl Driver {
             .ok();
         let epoch = self.ledger.epoch().clone();
         let changed = epoch.from_height != self.members_from;
-        if changed || membership || !self.peers_set {
+        // One height after a change the previous members' peer ids leave the allow-list too.
+        let after_change = epoch.from_height + 1 == height;
+        if changed || after_change || membership || !self.peers_set {
             self.set_allowed_peers(height, &epoch);
+            // The operator may have written the next key file since: read it again with the membership.
+            self.network_key = self.keys.network_key();
+            self.next_network_key = self.keys.next_network_key();
         }
+        self.follow_network_key();
         if !changed {
             return;
         }
@@ -30,7 +42,7 @@ impl Driver {
         self.base_status.validators = validators.len();
         self.base_status.members = epoch.members.iter().map(|m| m.id.to_string()).collect();
         // A rotation of this node's validator key may be what changed: read the key files again.
-        let keys = self.keys.load();
+        let keys = self.keys.validator_keys();
         let me = super::my_member(&validators, &keys);
         self.machine.set_keys(keys);
         Metrics::inc(&self.metrics.validator_set_changes_total);
@@ -49,6 +61,73 @@ impl Driver {
                 ),
             }
             self.me = me;
+        }
+    }
+
+    /// Once a rotation of this node's network key to the next key it holds is due
+    /// ([`crate::membership::network_key_due`]), the network takes the next key on: its connections are
+    /// re-established under the new peer id; nothing restarts.
+    fn follow_network_key(&mut self) {
+        let Some(next) = &self.next_network_key else {
+            return;
+        };
+        let next_key = clearance_core::peer::PeerKey::from_key(next.public_key());
+        let next_peer = next_key.to_peer_id();
+        let head = self.ledger.head().height;
+        let delay = self.genesis.params.membership_delay_blocks.into();
+        if next_peer == self.base_status.node_id
+            || !crate::membership::network_key_due(self.ledger.store(), head, delay, &next_key)
+        {
+            return;
+        }
+        tracing::info!(
+            from = %self.base_status.node_id,
+            to = %next_peer,
+            "the rotation of this node's network key is adopted: the network switches to the next key"
+        );
+        self.use_network_key(next.clone());
+    }
+
+    /// While a rotation of this node's network key is pending and its own ledger does not have it in force,
+    /// the node cannot always tell which of its two peer ids the members let connect: a node that was down or
+    /// cut off while the others adopted the rotation and passed its effective height is refused under the old
+    /// one, and does not know of the adoption until it syncs from them. So a node that has heard from no member
+    /// for [`ISOLATED_SWITCH`] tries its other key; the ledger's rule takes over again at the next commit.
+    pub(super) fn try_other_network_key(&mut self) {
+        let now = self.clock.now();
+        let switched = self.network_key_switched;
+        let quiet_since = self
+            .gossip_health
+            .heard_any()
+            .map_or(switched, |heard| heard.max(switched));
+        if now.duration_since(quiet_since) < ISOLATED_SWITCH {
+            return;
+        }
+        let (Some(current), Some(next)) = (&self.network_key, &self.next_network_key) else {
+            return;
+        };
+        let next_key = clearance_core::peer::PeerKey::from_key(next.public_key());
+        if self.ledger.epoch().members.iter().any(|m| m.peer_id == next_key) {
+            return;
+        }
+        let other = if self.base_status.node_id == next_key.to_peer_id() {
+            current.clone()
+        } else {
+            next.clone()
+        };
+        tracing::warn!(
+            quiet_for = ?now.duration_since(quiet_since),
+            "no member heard from while a rotation of this node's network key is pending: trying the other key"
+        );
+        self.use_network_key(other);
+    }
+
+    fn use_network_key(&mut self, key: clearance_core::crypto::SecretKey) {
+        let peer = clearance_core::peer::PeerKey::from_key(key.public_key()).to_peer_id();
+        if self.net.send(NetCommand::UseNetworkKey(key)).is_ok() {
+            self.base_status.node_id = peer;
+            self.network_key_switched = self.clock.now();
+            Metrics::inc(&self.metrics.network_key_switches_total);
         }
     }
 

@@ -35,7 +35,7 @@ pub mod ports;
 pub mod shell;
 
 pub use crate::requests::ApiRequest;
-use ports::{Background, Clock, NetSink, StatusBoard, ValidatorKeys};
+use ports::{Background, Clock, NetSink, StatusBoard, NodeKeys};
 
 const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.
@@ -54,7 +54,12 @@ pub struct Driver {
     genesis: Genesis,
     /// The member this node votes as at the height being decided, if its validator key is in that set.
     me: Option<CountryCode>,
-    keys: Box<dyn ValidatorKeys>,
+    keys: Box<dyn NodeKeys>,
+    /// The network key files' keys, as last read: the next one is switched to once its rotation is due.
+    network_key: Option<clearance_core::crypto::SecretKey>,
+    next_network_key: Option<clearance_core::crypto::SecretKey>,
+    /// When this node last switched its network key, at most once per [`membership::ISOLATED_SWITCH`].
+    network_key_switched: Instant,
     /// The first height of the member list the network and `members_by_peer` were last given.
     members_from: u64,
     /// The network has been given the allowed peers at least once.
@@ -110,7 +115,7 @@ pub struct DriverParts {
     pub ledger: Ledger,
     pub mempool: Mempool,
     pub genesis: Genesis,
-    pub keys: Box<dyn ValidatorKeys>,
+    pub keys: Box<dyn NodeKeys>,
     pub net: Arc<dyn NetSink>,
     pub metrics: Arc<Metrics>,
     pub status: Box<dyn StatusBoard>,
@@ -126,7 +131,7 @@ impl Driver {
     pub fn new(parts: DriverParts) -> Result<Driver> {
         let chain_id = parts.genesis.chain_id();
         let validators = parts.ledger.validators().clone();
-        let keys = parts.keys.load();
+        let keys = parts.keys.validator_keys();
         let me = my_member(&validators, &keys);
         let persisted = parts
             .ledger
@@ -154,6 +159,9 @@ impl Driver {
             genesis: parts.genesis,
             me,
             keys: parts.keys,
+            network_key: None,
+            next_network_key: None,
+            network_key_switched: now,
             members_from,
             peers_set: false,
             net: parts.net,

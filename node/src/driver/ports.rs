@@ -35,9 +35,16 @@ pub trait Background: Send {
     fn spawn(&self, job: Box<dyn FnOnce() + Send>);
 }
 
-/// The validator keys the node holds. Read at start and again whenever the members in force change: an
-/// operator rotating its validator key puts the next key beside the current one while the node runs, and the
-/// node signs with whichever of them the set in force names.
-pub trait ValidatorKeys: Send {
-    fn load(&self) -> Vec<clearance_core::crypto::SecretKey>;
+/// The keys the node holds in its key files. Read at start and again whenever the membership changes: an
+/// operator rotating a key puts the next one beside the current one while the node runs, and the node switches
+/// to it when the ledger says so, without a restart.
+pub trait NodeKeys: Send {
+    /// The validator keys: the one in force, and the next while a rotation is pending. The node signs with
+    /// whichever of them the set in force names.
+    fn validator_keys(&self) -> Vec<clearance_core::crypto::SecretKey>;
+    /// The network key the node was configured with.
+    fn network_key(&self) -> Option<clearance_core::crypto::SecretKey>;
+    /// The next network key, while a rotation of the node's peer id is pending. The node's network takes it on
+    /// once the rotation is adopted.
+    fn next_network_key(&self) -> Option<clearance_core::crypto::SecretKey>;
 }

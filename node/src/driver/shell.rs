@@ -84,14 +84,40 @@ pub async fn run(
     }
 }
 
-/// The validator key files of a home: the key in force, and the next one while a rotation is pending.
+/// The key files of a home: the validator key in force and the next one while a rotation is pending, and the
+/// next network key while a rotation of the peer id is pending.
 pub struct KeyFiles {
     pub current: std::path::PathBuf,
     pub next: std::path::PathBuf,
+    pub network: std::path::PathBuf,
+    pub next_network: std::path::PathBuf,
 }
 
-impl super::ports::ValidatorKeys for KeyFiles {
-    fn load(&self) -> Vec<clearance_core::crypto::SecretKey> {
+/// The network key in `path`, if the file exists; one that does not read is logged and left out.
+fn network_key_file(path: &std::path::Path) -> Option<clearance_core::crypto::SecretKey> {
+    use clearance_genesis::keys::{KeyFile, KeyKind};
+    if !path.exists() {
+        return None;
+    }
+    match KeyFile::load(path, KeyKind::Network) {
+        Ok(file) => Some(file.secret),
+        Err(e) => {
+            tracing::error!("network key file {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+impl super::ports::NodeKeys for KeyFiles {
+    fn network_key(&self) -> Option<clearance_core::crypto::SecretKey> {
+        network_key_file(&self.network)
+    }
+
+    fn next_network_key(&self) -> Option<clearance_core::crypto::SecretKey> {
+        network_key_file(&self.next_network)
+    }
+
+    fn validator_keys(&self) -> Vec<clearance_core::crypto::SecretKey> {
         use clearance_genesis::keys::{KeyFile, KeyKind};
         let mut keys = Vec::new();
         for path in [&self.current, &self.next] {

@@ -8,9 +8,12 @@ use std::time::Instant;
 
 impl Network {
     pub(super) fn set_members(&mut self, members: Vec<(PeerId, Vec<Multiaddr>)>) {
-        let me = *self.swarm.local_peer_id();
-        let wanted: HashMap<PeerId, Vec<Multiaddr>> =
-            members.into_iter().filter(|(p, _)| *p != me).collect();
+        // This node's own peer id, and after a rotation of its network key the old one too while the members
+        // still name it: never a peer to dial.
+        let wanted: HashMap<PeerId, Vec<Multiaddr>> = members
+            .into_iter()
+            .filter(|(p, _)| !self.own_ids.contains(p))
+            .collect();
         let gone: Vec<PeerId> = self
             .members
             .keys()

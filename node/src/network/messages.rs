@@ -99,6 +99,9 @@ pub enum NetCommand {
     /// The members in force changed: these peers may connect (the node's own id among them is ignored), every
     /// other peer's connections are closed.
     SetMembers(Vec<(PeerId, Vec<Multiaddr>)>),
+    /// The rotation of this node's network key is adopted: close every connection, and listen and dial again
+    /// under this key's peer id.
+    UseNetworkKey(clearance_core::crypto::SecretKey),
 }
 
 /// The peer ids and parsed addresses of `members`. An address that does not parse is left out with a warning:

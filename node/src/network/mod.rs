@@ -6,9 +6,11 @@
 //! arrives (bounded, rejecting garbage and penalising its sender) and never interprets consensus or ledger state.
 
 mod consensus_channel;
+mod identity;
 mod inbound;
 mod members;
 mod messages;
+mod swarm;
 mod tx_gossip;
 pub mod wire;
 
@@ -21,8 +23,7 @@ pub use consensus_channel::{ConsensusChannel, Received};
 use futures::{FutureExt, StreamExt};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
-    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, noise,
-    request_response, tcp, yamux,
+    Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, request_response,
 };
 pub use messages::{NetCommand, NetEvent, NetworkConfig, member_peers};
 use std::collections::{HashMap, HashSet};
@@ -109,6 +110,13 @@ struct Network {
     /// Repetitive warnings about a peer, and about a refused address or peer.
     log_limit: LogLimiter<(&'static str, PeerId)>,
     log_limit_refused: LogLimiter<String>,
+    /// Kept to build the swarm again under a rotated network key (`identity`).
+    listen: Multiaddr,
+    max_connections: u32,
+    /// Every peer id this node has had: a member list naming an old one is not a peer to dial.
+    own_ids: HashSet<PeerId>,
+    /// Listening failed after a network key rotation: tried again on each redial tick.
+    relisten: bool,
 }
 
 /// How many swarm events are handled in a row before the gossiped transactions among them are checked: a burst
@@ -134,102 +142,7 @@ pub fn spawn(
     let (consensus_events, consensus_rx) = mpsc::channel(4 * 1024);
     let (control, control_rx) = mpsc::unbounded_channel();
     let allowed_ids: Vec<PeerId> = config.members.iter().map(|(p, _)| *p).collect();
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
-        // Unsigned gossip envelopes (see `MessageAuthenticity::Author` below); a signature, if a message has
-        // one, is still checked.
-        .validation_mode(gossipsub::ValidationMode::Permissive)
-        .validate_messages()
-        // The id is the envelope's `from` bytes and `seqno`, as raw bytes: the library's default formats the
-        // peer id in base58 for every copy of every message, a few percent of a node's CPU under load.
-        .message_id_fn(|m: &gossipsub::Message| {
-            let mut id = m.source.map(|p| p.to_bytes()).unwrap_or_default();
-            id.extend_from_slice(&m.sequence_number.unwrap_or(0).to_be_bytes());
-            gossipsub::MessageId::from(id)
-        })
-        .heartbeat_interval(Duration::from_millis(700))
-        // Members are few and all connected to each other: small meshes, and flood publishing (the default)
-        // sends a node's own messages to every member directly.
-        .mesh_n_low(1)
-        .mesh_n(3)
-        .mesh_outbound_min(1)
-        .mesh_n_high(12)
-        .build()
-        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-    let max_connections = config.max_connections;
-    let mut swarm = libp2p::SwarmBuilder::with_existing_identity(config.keypair)
-        .with_tokio()
-        .with_other_transport(|key| {
-            use libp2p::Transport;
-            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)).map(
-                |stream: tcp::tokio::TcpStream, _| {
-                    let socket = socket2::SockRef::from(&stream.0);
-                    if let Err(e) = socket.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT)) {
-                        tracing::warn!("cannot set TCP_USER_TIMEOUT on a peer connection: {e}");
-                    }
-                    stream
-                },
-            );
-            let noise = noise::Config::new(key)
-                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
-            Ok(tcp
-                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
-                .authenticate(noise)
-                .multiplex(yamux::Config::default()))
-        })
-        .context("TCP transport")?
-        .with_behaviour(|key| {
-            let mut allowed = allow_block_list::Behaviour::default();
-            for peer in &allowed_ids {
-                allowed.allow_peer(*peer);
-            }
-            let limits = connection_limits::ConnectionLimits::default()
-                .with_max_established(Some(max_connections))
-                .with_max_established_per_peer(Some(2))
-                .with_max_pending_incoming(Some(max_connections));
-            // No gossipsub signatures: every payload carries its own (a submitter's or a validator's), and a
-            // penalty goes to the Noise-authenticated peer that sent the message, never to the envelope's
-            // author. A signed envelope cost one more ed25519 check for every copy of every message received,
-            // duplicates included: about a third of a node's CPU under load.
-            let gossip = gossipsub::Behaviour::new(
-                gossipsub::MessageAuthenticity::Author(key.public().to_peer_id()),
-                gossip_config,
-            )?;
-            let consensus = request_response::Behaviour::new(
-                [(
-                    wire::CONSENSUS_PROTOCOL,
-                    request_response::ProtocolSupport::Full,
-                )],
-                // A peer has at most 8 requests in flight (`consensus_channel`); 32 leaves room for a reconnect.
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(10))
-                    .with_max_concurrent_streams(32),
-            );
-            let sync = request_response::Behaviour::new(
-                [(wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
-                request_response::Config::default()
-                    .with_request_timeout(Duration::from_secs(30))
-                    .with_max_concurrent_streams(64),
-            );
-            Ok(Behaviour {
-                allowed,
-                limits: connection_limits::Behaviour::new(limits),
-                gossip,
-                consensus,
-                sync,
-            })
-        })
-        .map_err(|e| anyhow::anyhow!("network behaviour: {e}"))?
-        .with_swarm_config(|c| {
-            c.with_idle_connection_timeout(Duration::from_secs(3600))
-                // A new stream (each consensus request is one) sends its data with its protocol's name instead of
-                // waiting a round trip for the peer to confirm the protocol: every member speaks the same ones.
-                // With the default, each consensus message cost a round trip more than its one-way delay.
-                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
-        })
-        .with_connection_timeout(CONNECTION_TIMEOUT)
-        .build();
-
+    let mut swarm = swarm::build(config.keypair, config.max_connections, &allowed_ids)?;
     let short = &config.chain_id.to_hex()[..16];
     let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
     swarm
@@ -240,6 +153,7 @@ pub fn spawn(
     swarm
         .listen_on(config.listen.clone())
         .with_context(|| format!("listen on {}", config.listen))?;
+    let own_ids = HashSet::from([*swarm.local_peer_id()]);
 
     let now = Instant::now();
     let members = config
@@ -274,6 +188,10 @@ pub fn spawn(
         outgoing_bytes: 0,
         log_limit: LogLimiter::default(),
         log_limit_refused: LogLimiter::default(),
+        listen: config.listen,
+        max_connections: config.max_connections,
+        own_ids,
+        relisten: false,
     };
     tokio::spawn(network.run(cmd_rx));
     Ok((
@@ -348,6 +266,9 @@ impl Network {
     }
 
     fn redial(&mut self) {
+        if self.relisten {
+            self.listen();
+        }
         let now = Instant::now();
         for (peer, member) in &mut self.members {
             if let Some(until) = member.banned_until {
@@ -413,6 +334,7 @@ impl Network {
                 self.consensus.deciding(height, validators)
             }
             NetCommand::SetMembers(members) => self.set_members(members),
+            NetCommand::UseNetworkKey(secret) => self.use_network_key(&secret),
         }
     }
 

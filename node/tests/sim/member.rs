@@ -4,8 +4,9 @@
 
 use super::fixtures::key;
 use clearance_core::genesis::Genesis;
+use clearance_core::peer::PeerKey;
 use clearance_node::driver::ports::{
-    Background, Clock, NetClosed, NetSink, StatusBoard, ValidatorKeys,
+    Background, Clock, NetClosed, NetSink, StatusBoard, NodeKeys,
 };
 use clearance_node::driver::{Driver, DriverParts};
 use clearance_node::ledger::Ledger;
@@ -67,14 +68,28 @@ impl StatusBoard for NoStatus {
 }
 
 /// Block-sync answers are read at once, on the simulation's thread.
-/// A simulated member's validator keys: what its key files hold. Shared with the simulation, which adds the
-/// next key before proposing its rotation, as an operator writes the next key file.
-pub type KeyFiles = Arc<Mutex<Vec<clearance_core::crypto::SecretKey>>>;
+/// What a simulated member's key files hold. Shared with the simulation, which adds the next key before
+/// proposing its rotation, as an operator writes the next key file.
+pub type KeyFiles = Arc<Mutex<HeldKeys>>;
+
+pub struct HeldKeys {
+    pub validator: Vec<clearance_core::crypto::SecretKey>,
+    pub network: clearance_core::crypto::SecretKey,
+    pub next_network: Option<clearance_core::crypto::SecretKey>,
+}
 
 struct Keys(KeyFiles);
-impl ValidatorKeys for Keys {
-    fn load(&self) -> Vec<clearance_core::crypto::SecretKey> {
-        self.0.lock().expect("keys").clone()
+impl NodeKeys for Keys {
+    fn validator_keys(&self) -> Vec<clearance_core::crypto::SecretKey> {
+        self.0.lock().expect("keys").validator.clone()
+    }
+
+    fn network_key(&self) -> Option<clearance_core::crypto::SecretKey> {
+        Some(self.0.lock().expect("keys").network.clone())
+    }
+
+    fn next_network_key(&self) -> Option<clearance_core::crypto::SecretKey> {
+        self.0.lock().expect("keys").next_network.clone()
     }
 }
 
@@ -131,7 +146,11 @@ impl Member {
             disk: MemoryDisk::new().expect("in-memory disk"),
             store: None,
             metrics,
-            keys: Arc::new(Mutex::new(vec![key(validator as u8 + 1)])),
+            keys: Arc::new(Mutex::new(HeldKeys {
+                validator: vec![key(validator as u8 + 1)],
+                network: key(validator as u8 + 100),
+                next_network: None,
+            })),
             allowed: None,
         }
     }
@@ -156,6 +175,27 @@ impl Member {
                 store
             }
         };
+        // The peer id a restarted node takes, by the rule `clearance-node` starts with.
+        let next_network = self.keys.lock().expect("keys").next_network.clone();
+        let delay = genesis.params.membership_delay_blocks.into();
+        let head = store.head().expect("head").height;
+        let identity = match next_network {
+            Some(next)
+                if clearance_node::membership::network_key_due(
+                    &store,
+                    head,
+                    delay,
+                    &PeerKey::from_key(next.public_key()),
+                ) =>
+            {
+                next
+            }
+            _ => key(self.validator as u8 + 100),
+        };
+        self.peer = PeerKey::from_key(identity.public_key())
+            .to_peer_id()
+            .parse()
+            .expect("peer id");
         let ledger = Ledger::new(store, chain_id, genesis.params.clone()).expect("ledger");
         let mempool = Mempool::new(
             chain_id,
@@ -174,7 +214,11 @@ impl Member {
             status: Box::new(NoStatus),
             clock: clock.clone(),
             background: Box::new(Inline),
-            base_status: Status::default(),
+            // The peer id it has: its genesis one, or the next one once its driver switched to it.
+            base_status: Status {
+                node_id: self.peer.to_base58(),
+                ..Status::default()
+            },
             events,
             min_block_interval: Duration::from_millis(50),
         })

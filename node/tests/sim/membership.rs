@@ -1,7 +1,9 @@
 //! Membership changes during a simulated run: a fifth member is admitted (its node follows the ledger from
-//! genesis, then votes), a validator key is rotated (the member's node holds both keys, as an operator puts the
-//! next key file beside the current one), and a member is removed (the others' allow-lists cut it off), while
-//! crashes, partitions, loss and delays go on. One member may sleep through all of it and must catch up.
+//! genesis, then votes), a member's validator key is rotated (its node holds both keys, as an operator puts the
+//! next key file beside the current one), then the same member's network key (its node switches peer id when the
+//! rotation is adopted, and the others refuse the old one from the height it takes effect), and a member is
+//! removed (the others' allow-lists cut it off), while crashes, partitions, loss and delays go on. One member
+//! may sleep through all of it and must catch up.
 //!
 //! The changes are driven like an operator would: each member's ledger administrator (a submitter key with only
 //! the `membership` role, so that its records never wait behind the agency's) proposes or approves through an
@@ -16,6 +18,10 @@ use clearance_core::tx::{SignedTx, TxBody};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+/// The step that rotates a network key, the one that removes a member, and the step after the last.
+const ROTATE_NETWORK: usize = 2;
+const REMOVE: usize = 3;
+const DONE: usize = 4;
 /// How often the administrators look at the ledger and act.
 const TICK: Duration = Duration::from_millis(100);
 /// How long a record in flight waits before it is sent again.
@@ -29,6 +35,9 @@ pub struct Plan {
     pub remove: usize,
     /// A member down from the first change until the last is in force.
     pub sleeper: Option<usize>,
+    /// The member rotating its network key is down from the proposal until the others are past the effective
+    /// height: it restarts under its old peer id, which they refuse, and knows nothing of the adoption.
+    pub rotation_sleeps: bool,
 }
 
 impl Plan {
@@ -45,11 +54,16 @@ impl Plan {
         let all_honest = (0..n).all(|v| s.honest(v));
         let sleeper = (all_honest && !quiet.is_empty() && rng.chance(0.5))
             .then(|| quiet[rng.range(0, quiet.len() as u64 - 1) as usize]);
+        let rotation_sleeps = all_honest
+            && sleeper.is_none()
+            && !s.crashes.iter().any(|c| c.0 == rotate)
+            && rng.chance(0.5);
         Plan {
             candidate: n,
             rotate,
             remove,
             sleeper,
+            rotation_sleeps,
         }
     }
 }
@@ -57,7 +71,7 @@ impl Plan {
 /// Where the changes stand.
 #[derive(Default)]
 pub struct Progress {
-    /// 0: admit, 1: rotate, 2: remove, 3: done.
+    /// 0: admit, 1: rotate the validator key, 2: rotate the network key, 3: remove, 4: done.
     step: usize,
     proposal: Option<Hash32>,
     /// Per administrator (by validator): the record in flight, and when it was last sent.
@@ -72,6 +86,11 @@ fn admin_key(validator: usize) -> clearance_core::crypto::SecretKey {
 
 fn rotated_key(validator: usize) -> clearance_core::crypto::SecretKey {
     fixtures::key(validator as u8 + 31)
+}
+
+/// The network key a member rotates to (genesis ones are `key(v + 100)`).
+pub fn rotated_network_key(validator: usize) -> clearance_core::crypto::SecretKey {
+    fixtures::key(validator as u8 + 140)
 }
 
 fn cc(validator: usize) -> CountryCode {
@@ -118,7 +137,7 @@ impl Sim {
     }
 
     pub(super) fn membership_done(&self) -> bool {
-        self.progress.step >= 3 && self.progress.sleeping.is_none()
+        self.progress.step >= DONE && self.progress.sleeping.is_none()
     }
 
     /// The sleeper goes down as the changes begin.
@@ -146,7 +165,7 @@ impl Sim {
         let Some(plan) = self.membership_plan().cloned() else {
             return;
         };
-        if self.progress.step >= 3 {
+        if self.progress.step >= DONE {
             if let Some(sleeper) = self.progress.sleeping.take() {
                 self.start_member(sleeper);
             }
@@ -204,8 +223,11 @@ impl Sim {
                 }
                 ProposalStatus::Adopted { effective_height } => {
                     if head >= effective_height {
-                        if self.progress.step == 2 {
+                        if self.progress.step == REMOVE {
                             self.progress.removed = Some(plan.remove);
+                        }
+                        if self.progress.step == ROTATE_NETWORK && plan.rotation_sleeps {
+                            self.start_member(plan.rotate);
                         }
                         self.progress.step += 1;
                         self.progress.proposal = None;
@@ -230,7 +252,7 @@ impl Sim {
                 let next = rotated_key(plan.rotate);
                 for slot in &self.slots {
                     if slot.validator == plan.rotate {
-                        let mut keys = slot.keys.lock().expect("keys");
+                        let keys = &mut slot.keys.lock().expect("keys").validator;
                         if !keys.iter().any(|k| k.public_key() == next.public_key()) {
                             keys.push(next.clone());
                         }
@@ -239,6 +261,22 @@ impl Sim {
                 MembershipChange::RotateValidatorKey {
                     member: cc(plan.rotate),
                     new_key: next.public_key(),
+                }
+            }
+            ROTATE_NETWORK => {
+                if plan.rotation_sleeps && self.slots[plan.rotate].is_up() {
+                    self.slots[plan.rotate].crash();
+                    self.update_links();
+                }
+                let next = rotated_network_key(plan.rotate);
+                for slot in &self.slots {
+                    if slot.validator == plan.rotate {
+                        slot.keys.lock().expect("keys").next_network = Some(next.clone());
+                    }
+                }
+                MembershipChange::RotateNetworkKey {
+                    member: cc(plan.rotate),
+                    new_peer_id: clearance_core::peer::PeerKey::from_key(next.public_key()),
                 }
             }
             _ => MembershipChange::Remove {
@@ -304,5 +342,5 @@ impl Sim {
 
 /// The validator the current step removes, which may not approve its own removal.
 fn step_removes(step: usize, plan: &Plan) -> Option<usize> {
-    (step == 2).then_some(plan.remove)
+    (step == REMOVE).then_some(plan.remove)
 }

@@ -69,6 +69,8 @@ pub struct Report {
     pub acknowledged: usize,
     pub messages: u64,
     pub evidence: u64,
+    /// Network key switches: a rotation falling due, or a member with one pending trying its other key.
+    pub key_switches: u64,
     pub virtual_ms: u64,
 }
 
@@ -456,6 +458,26 @@ impl Sim {
         let settled = self.run_until(settle_by, |sim| {
             sim.checks.settled(&sim.slots, &honest, &acknowledged)
         });
+        if let Some(plan) = self.membership_plan()
+            && self.s.honest(plan.rotate)
+        {
+            let rotated = plan.rotate;
+            let next = membership::rotated_network_key(rotated).public_key();
+            let peer = clearance_core::peer::PeerKey::from_key(next).to_peer_id();
+            if self.slots[rotated].peer.to_base58() != peer {
+                return Err(format!(
+                    "membership: slot {rotated} still uses its old network key after the rotation"
+                ));
+            }
+            if let Some(a) = honest
+                .iter()
+                .find(|&&a| a != rotated && !self.net.links.contains_key(&(a, rotated)))
+            {
+                return Err(format!(
+                    "membership: slot {a} is not connected to slot {rotated} under its rotated peer id"
+                ));
+            }
+        }
         if let Some(removed) = self.progress.removed
             && let Some(link) = self
                 .net
@@ -479,6 +501,15 @@ impl Sim {
             acknowledged: acknowledged.len(),
             messages: self.net.messages,
             evidence: self.checks.evidence(&self.slots),
+            key_switches: self
+                .slots
+                .iter()
+                .map(|m| {
+                    m.metrics
+                        .network_key_switches_total
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                })
+                .sum(),
             virtual_ms: self.elapsed_ms(),
         })
     }

@@ -318,6 +318,19 @@ impl Sim {
             NetCommand::Deciding { height, validators } => {
                 self.slots[from].checker.deciding(height, validators)
             }
+            NetCommand::UseNetworkKey(secret) => {
+                // Every connection closes, and those the members allow open again under the new peer id.
+                let linked: Vec<usize> = (0..self.slots.len())
+                    .filter(|&b| self.net.links.contains_key(&(from, b)))
+                    .collect();
+                for b in linked {
+                    self.close(from, b);
+                    self.close(b, from);
+                }
+                let peer = clearance_core::peer::PeerKey::from_key(secret.public_key());
+                self.slots[from].peer = peer.to_peer_id().parse().expect("peer id");
+                self.update_links();
+            }
             NetCommand::SetMembers(members) => {
                 let before: Vec<bool> =
                     (0..self.slots.len()).map(|b| self.allow(from, b)).collect();

@@ -1,0 +1,115 @@
+//! The libp2p swarm: transport (TCP, Noise, Yamux), its limits, and the behaviours. Built at start, and again
+//! under a new identity when the node's network key is rotated.
+
+use super::wire;
+use super::{Behaviour, CONNECTION_TIMEOUT, TCP_USER_TIMEOUT};
+use anyhow::{Context, Result};
+use libp2p::{
+    PeerId, Swarm, allow_block_list, connection_limits, gossipsub, identity, noise,
+    request_response, tcp, yamux,
+};
+use std::time::Duration;
+
+/// A swarm under `keypair` that lets `allowed_ids` connect; not yet listening or subscribed.
+pub(super) fn build(
+    keypair: identity::Keypair,
+    max_connections: u32,
+    allowed_ids: &[PeerId],
+) -> Result<Swarm<Behaviour>> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
+        // Unsigned gossip envelopes (see `MessageAuthenticity::Author` below); a signature, if a message has
+        // one, is still checked.
+        .validation_mode(gossipsub::ValidationMode::Permissive)
+        .validate_messages()
+        // The id is the envelope's `from` bytes and `seqno`, as raw bytes: the library's default formats the
+        // peer id in base58 for every copy of every message, a few percent of a node's CPU under load.
+        .message_id_fn(|m: &gossipsub::Message| {
+            let mut id = m.source.map(|p| p.to_bytes()).unwrap_or_default();
+            id.extend_from_slice(&m.sequence_number.unwrap_or(0).to_be_bytes());
+            gossipsub::MessageId::from(id)
+        })
+        .heartbeat_interval(Duration::from_millis(700))
+        // Members are few and all connected to each other: small meshes, and flood publishing (the default)
+        // sends a node's own messages to every member directly.
+        .mesh_n_low(1)
+        .mesh_n(3)
+        .mesh_outbound_min(1)
+        .mesh_n_high(12)
+        .build()
+        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_other_transport(|key| {
+            use libp2p::Transport;
+            let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true)).map(
+                |stream: tcp::tokio::TcpStream, _| {
+                    let socket = socket2::SockRef::from(&stream.0);
+                    if let Err(e) = socket.set_tcp_user_timeout(Some(TCP_USER_TIMEOUT)) {
+                        tracing::warn!("cannot set TCP_USER_TIMEOUT on a peer connection: {e}");
+                    }
+                    stream
+                },
+            );
+            let noise = noise::Config::new(key)
+                .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+            Ok(tcp
+                .upgrade(libp2p::core::upgrade::Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default()))
+        })
+        .context("TCP transport")?
+        .with_behaviour(|key| {
+            let mut allowed = allow_block_list::Behaviour::default();
+            for peer in allowed_ids {
+                allowed.allow_peer(*peer);
+            }
+            let limits = connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(max_connections))
+                .with_max_established_per_peer(Some(2))
+                .with_max_pending_incoming(Some(max_connections));
+            // No gossipsub signatures: every payload carries its own (a submitter's or a validator's), and a
+            // penalty goes to the Noise-authenticated peer that sent the message, never to the envelope's
+            // author. A signed envelope cost one more ed25519 check for every copy of every message received,
+            // duplicates included: about a third of a node's CPU under load.
+            let gossip = gossipsub::Behaviour::new(
+                gossipsub::MessageAuthenticity::Author(key.public().to_peer_id()),
+                gossip_config,
+            )?;
+            let consensus = request_response::Behaviour::new(
+                [(
+                    wire::CONSENSUS_PROTOCOL,
+                    request_response::ProtocolSupport::Full,
+                )],
+                // A peer has at most 8 requests in flight (`consensus_channel`); 32 leaves room for a reconnect.
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(10))
+                    .with_max_concurrent_streams(32),
+            );
+            let sync = request_response::Behaviour::new(
+                [(wire::SYNC_PROTOCOL, request_response::ProtocolSupport::Full)],
+                request_response::Config::default()
+                    .with_request_timeout(Duration::from_secs(30))
+                    .with_max_concurrent_streams(64),
+            );
+            Ok(Behaviour {
+                allowed,
+                limits: connection_limits::Behaviour::new(limits),
+                gossip,
+                consensus,
+                sync,
+            })
+        })
+        .map_err(|e| anyhow::anyhow!("network behaviour: {e}"))?
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(Duration::from_secs(3600))
+                // A new stream (each consensus request is one) sends its data with its protocol's name instead of
+                // waiting a round trip for the peer to confirm the protocol: every member speaks the same ones.
+                // With the default, each consensus message cost a round trip more than its one-way delay.
+                .with_substream_upgrade_protocol_override(libp2p::core::upgrade::Version::V1Lazy)
+        })
+        .with_connection_timeout(CONNECTION_TIMEOUT)
+        .build();
+
+    Ok(swarm)
+}
