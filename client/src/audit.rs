@@ -184,6 +184,16 @@ fn print_set_changes(changes: &[SetChangeSummary]) {
             members.join(", "),
             by.join(", ")
         );
+        for a in &c.adopted {
+            let approved: Vec<&str> = a.approved_by.iter().map(|m| m.as_str()).collect();
+            println!(
+                "    {}: proposed by {}, approved by {} (proposal {})",
+                a.change,
+                a.proposer,
+                approved.join(", "),
+                a.proposal
+            );
+        }
     }
 }
 

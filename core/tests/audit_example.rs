@@ -32,6 +32,23 @@ fn the_worked_example_verifies() {
             vec!["CN", "DE", "KZ", "TJ"],
         ]
     );
+    // Each change with the proposal that made it and the approvals of a quorum of the members then.
+    let adopted: Vec<(&str, usize)> = verdict
+        .validator_set_changes
+        .iter()
+        .flat_map(|c| &c.adopted)
+        .map(|a| {
+            (
+                a.change.split(' ').next().unwrap_or(""),
+                a.approved_by.len(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        adopted.iter().map(|a| a.0).collect::<Vec<_>>(),
+        ["admit", "remove", "rotate"]
+    );
+    assert!(adopted.iter().all(|a| a.1 >= 3), "{adopted:?}");
     // The anchor is certified by a quorum of the last set, which UZ has left.
     let last = ["CN", "DE", "KZ", "TJ"];
     assert!(verdict.anchor.signers.len() >= 3);

@@ -1,16 +1,22 @@
 //! Files that cross validator-set changes: each change certified by the set before it, and every way of
 //! tampering with the chain of changes (a forged change, a change certified by the wrong set, a dropped change,
-//! a set that is not the one announced) refused at its own step.
+//! a set that is not the one announced, records that do not adopt it) refused at its own step.
 
 mod common;
 
 use clearance_core::audit::{
-    CHECKPOINT_FORMAT, CertifiedHeader, Checkpoint, VERSION, ValidatorSetChange, verify_checkpoint,
+    AdoptedChange, CHECKPOINT_FORMAT, CertifiedHeader, Checkpoint, LoggedRecord, VERSION,
+    ValidatorSetChange, verify_checkpoint,
 };
 use clearance_core::block::{Header, HeaderView};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
+use clearance_core::hash::Hash32;
 use clearance_core::merkle;
+use clearance_core::record::{
+    Admission, MembershipApprove, MembershipChange, MembershipPropose, Record,
+};
+use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::validator::{Validator, ValidatorSet};
 use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 use common::*;
@@ -29,23 +35,20 @@ fn set_of(members: &[(&str, u8)]) -> ValidatorSet {
     .unwrap()
 }
 
-/// A header of `height` decided by `set`, announcing `next`, signed by every one of `signers`.
+/// A header of `height` decided by `set`, announcing `next`, with the record log `log`, signed by every one of
+/// `signers`.
 fn certified_by(
     g: &Genesis,
     height: u64,
     set: &ValidatorSet,
     next: &ValidatorSet,
+    log: (u64, Hash32),
     signers: &[(&str, u8)],
 ) -> CertifiedHeader {
     let header = Header {
         validator_set_hash: set.hash(),
         next_validator_set_hash: next.hash(),
-        ..header(
-            g,
-            height,
-            (0, merkle::empty_root()),
-            (0, merkle::empty_root()),
-        )
+        ..header(g, height, (0, merkle::empty_root()), log)
     };
     let view = HeaderView::from_header(header);
     let precommits = signers
@@ -82,36 +85,129 @@ const ROTATED: [(&str, u8); 5] = [("KZ", 9), ("DE", 2), ("CN", 3), ("UZ", 4), ("
 struct Chain {
     g: Genesis,
     changes: Vec<ValidatorSetChange>,
+    /// The record log: FR's admission and its approvals (0 to 2), then KZ's rotation and its approvals (3 to 6).
+    records: Vec<Vec<u8>>,
+    log: merkle::MemoryLog,
 }
 
-/// Genesis (4), FR admitted from height 10, KZ's key rotated from height 20; a head at 30.
+/// The membership record `record` signed by the ledger administrator of member `seed` (its genesis submitter).
+fn signed(g: &Genesis, seed: u8, sequence: u64, record: Record) -> Vec<u8> {
+    let body = TxBody {
+        chain_id: g.chain_id(),
+        submitter: key(seed + 59).public_key(),
+        sequence,
+        record,
+    };
+    SignedTx::sign(&body, &key(seed + 59)).to_bytes()
+}
+
+fn propose(g: &Genesis, change: MembershipChange, sequence: u64) -> Vec<u8> {
+    let record = Record::MembershipPropose(MembershipPropose {
+        proposer: cc("KZ"),
+        change,
+        reason: clearance_core::ids::Text::parse("pilot").unwrap(),
+    });
+    signed(g, 1, sequence, record)
+}
+
+fn approve(g: &Genesis, proposal: &[u8], (id, seed): (&str, u8), sequence: u64) -> Vec<u8> {
+    let record = Record::MembershipApprove(MembershipApprove {
+        proposal: SignedTx::from_bytes(proposal).unwrap().id(),
+        member: cc(id),
+    });
+    signed(g, seed, sequence, record)
+}
+
+/// The records at `indexes`, proven in the log's first `size` entries.
+fn logged(c: &Chain, indexes: &[u64], size: u64) -> Vec<LoggedRecord> {
+    indexes
+        .iter()
+        .map(|&i| LoggedRecord {
+            signed_tx: Bytes(c.records[i as usize].clone()),
+            log_index: i,
+            log_path: merkle::inclusion_proof(&c.log, i, size).unwrap(),
+        })
+        .collect()
+}
+
+fn adopted(c: &Chain, proposal: u64, approvals: &[u64], size: u64) -> Vec<AdoptedChange> {
+    vec![AdoptedChange {
+        proposal: logged(c, &[proposal], size).remove(0),
+        approvals: logged(c, approvals, size),
+    }]
+}
+
+fn log_at(c: &Chain, size: u64) -> (u64, Hash32) {
+    (size, merkle::root(&c.log, size).unwrap())
+}
+
+/// Genesis (4), FR admitted from height 10 (adopted at 8 by KZ, DE and CN), KZ's key rotated from height 20
+/// (adopted at 18 by KZ, DE, CN and UZ); a head at 30.
 fn chain() -> Chain {
     let g = genesis(4);
     let (s0, s1, s2) = (set_of(&GENESIS), set_of(&ADMITTED), set_of(&ROTATED));
     assert_eq!(s0, g.validator_set().unwrap());
-    let changes = vec![
+    let admit = propose(
+        &g,
+        MembershipChange::Admit(Admission {
+            member: member("FR", 5),
+            submitter_key: key(64).public_key(),
+        }),
+        1,
+    );
+    let rotate = propose(
+        &g,
+        MembershipChange::RotateValidatorKey {
+            member: cc("KZ"),
+            new_key: key(9).public_key(),
+        },
+        2,
+    );
+    let records = vec![
+        admit.clone(),
+        approve(&g, &admit, ("DE", 2), 1),
+        approve(&g, &admit, ("CN", 3), 1),
+        rotate.clone(),
+        approve(&g, &rotate, ("DE", 2), 2),
+        approve(&g, &rotate, ("CN", 3), 2),
+        approve(&g, &rotate, ("UZ", 4), 1),
+    ];
+    let mut log = merkle::MemoryLog::new();
+    for r in &records {
+        log.append(r);
+    }
+    let mut c = Chain {
+        g,
+        changes: Vec::new(),
+        records,
+        log,
+    };
+    c.changes = vec![
         ValidatorSetChange {
             height: 10,
             validator_set: Bytes(s1.to_bytes()),
-            proof: certified_by(&g, 9, &s0, &s1, &GENESIS[..3]),
+            proof: certified_by(&c.g, 9, &s0, &s1, log_at(&c, 3), &GENESIS[..3]),
+            adopted: adopted(&c, 0, &[1, 2], 3),
         },
         ValidatorSetChange {
             height: 20,
             validator_set: Bytes(s2.to_bytes()),
-            proof: certified_by(&g, 19, &s1, &s2, &ADMITTED[1..]),
+            proof: certified_by(&c.g, 19, &s1, &s2, log_at(&c, 7), &ADMITTED[1..]),
+            adopted: adopted(&c, 3, &[4, 5, 6], 7),
         },
     ];
-    Chain { g, changes }
+    c
 }
 
 fn checkpoint(c: &Chain, changes: Vec<ValidatorSetChange>, head: CertifiedHeader) -> Vec<u8> {
+    let (log_size, log_root) = log_at(c, 7);
     serde_json::to_vec(&Checkpoint {
         format: CHECKPOINT_FORMAT.into(),
         version: VERSION,
         chain_id: c.g.chain_id(),
         height: 30,
-        log_size: 0,
-        log_root: merkle::empty_root(),
+        log_size,
+        log_root,
         head,
         validator_set_changes: changes,
     })
@@ -120,7 +216,7 @@ fn checkpoint(c: &Chain, changes: Vec<ValidatorSetChange>, head: CertifiedHeader
 
 fn head(c: &Chain) -> CertifiedHeader {
     let s2 = set_of(&ROTATED);
-    certified_by(&c.g, 30, &s2, &s2, &ROTATED[..4])
+    certified_by(&c.g, 30, &s2, &s2, log_at(c, 7), &ROTATED[..4])
 }
 
 fn step_of(c: &Chain, file: &[u8]) -> String {
@@ -136,6 +232,11 @@ fn a_head_certified_by_a_set_reached_through_certified_changes_verifies() {
     assert_eq!(v.validator_set_changes[0].height, 10);
     assert_eq!(v.validator_set_changes[0].members.len(), 5);
     assert_eq!(v.validator_set_changes[1].certified_by.len(), 4);
+    let admission = &v.validator_set_changes[0].adopted[0];
+    assert_eq!(admission.change, "admit FR (Customs of FR)");
+    assert_eq!(admission.proposer, cc("KZ"));
+    assert_eq!(admission.approved_by, vec![cc("CN"), cc("DE"), cc("KZ")]);
+    assert_eq!(v.validator_set_changes[1].adopted[0].approved_by.len(), 4);
     // The head's signers include KZ, under its rotated key.
     assert!(v.head.signers.iter().any(|s| s.member == cc("KZ")));
 }
@@ -158,7 +259,7 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
 
     // A forged change: announced by a header that FR and UZ signed, not a quorum of the set before.
     let mut forged = c.changes.clone();
-    forged[0].proof = certified_by(&c.g, 9, &s0, &s1, &[("UZ", 4), ("FR", 5)]);
+    forged[0].proof = certified_by(&c.g, 9, &s0, &s1, log_at(&c, 3), &[("UZ", 4), ("FR", 5)]);
     assert_eq!(
         step_of(&c, &checkpoint(&c, forged, head(&c))),
         "validator-set[0].proof.certificate"
@@ -166,7 +267,7 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
 
     // A change certified by the wrong set: the new set signs its own announcement.
     let mut wrong = c.changes.clone();
-    wrong[1].proof = certified_by(&c.g, 19, &s2, &s2, &ROTATED[..4]);
+    wrong[1].proof = certified_by(&c.g, 19, &s2, &s2, log_at(&c, 7), &ROTATED[..4]);
     assert_eq!(
         step_of(&c, &checkpoint(&c, wrong, head(&c))),
         "validator-set[1].proof.certificate"
@@ -197,7 +298,7 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
 
     // A proof header at the largest height: refused, no overflow.
     let mut huge = c.changes.clone();
-    huge[0].proof = certified_by(&c.g, u64::MAX, &s0, &s1, &GENESIS[..3]);
+    huge[0].proof = certified_by(&c.g, u64::MAX, &s0, &s1, log_at(&c, 3), &GENESIS[..3]);
     assert_eq!(
         step_of(&c, &checkpoint(&c, huge, head(&c))),
         "validator-set[0].proof.header"
@@ -210,4 +311,81 @@ fn every_tampering_with_the_chain_of_changes_fails_at_its_step() {
         step_of(&c, &checkpoint(&c, garbage, head(&c))),
         "validator-set[0].set"
     );
+}
+
+#[test]
+fn records_that_do_not_adopt_the_announced_set_fail_at_their_step() {
+    let c = chain();
+    let s0 = set_of(&GENESIS);
+    let with = |i: usize, adopted: Vec<AdoptedChange>| {
+        let mut changes = c.changes.clone();
+        changes[i].adopted = adopted;
+        step_of(&c, &checkpoint(&c, changes, head(&c)))
+    };
+
+    // No records at all.
+    assert_eq!(with(0, vec![]), "validator-set[0].adopted");
+    // An approval left out: KZ and DE are 2 of the 4 members in force at the adopting height; 3 are needed.
+    assert_eq!(
+        with(0, adopted(&c, 0, &[1], 3)),
+        "validator-set[0].adopted[0].quorum"
+    );
+    // The rotation's approvals counted against the five members in force at 18: three are not enough.
+    assert_eq!(
+        with(1, adopted(&c, 3, &[4, 5], 7)),
+        "validator-set[1].adopted[0].quorum"
+    );
+    // An approval twice, or out of log order.
+    assert_eq!(
+        with(0, adopted(&c, 0, &[2, 1], 3)),
+        "validator-set[0].adopted[0].approvals[1].order"
+    );
+    // The proposal given as its own approval, and an approval of another proposal.
+    assert_eq!(
+        with(0, adopted(&c, 0, &[0], 3)),
+        "validator-set[0].adopted[0].approvals[0].relation"
+    );
+    assert_eq!(
+        with(1, adopted(&c, 3, &[1, 5, 6], 7)),
+        "validator-set[1].adopted[0].approvals[0].relation"
+    );
+    // A record that is not in the announcing header's log (the rotation was logged after height 9).
+    assert_eq!(
+        with(0, adopted(&c, 3, &[4, 5, 6], 7)),
+        "validator-set[0].adopted[0].proposal.log-inclusion"
+    );
+    let mut moved = adopted(&c, 0, &[1, 2], 3);
+    moved[0].approvals[0].log_index = 2;
+    assert_eq!(
+        with(0, moved),
+        "validator-set[0].adopted[0].approvals[0].log-inclusion"
+    );
+    // A record whose signature does not verify.
+    let mut forged = adopted(&c, 0, &[1, 2], 3);
+    let mut bytes = forged[0].proposal.signed_tx.0.clone();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    forged[0].proposal.signed_tx = Bytes(bytes);
+    assert_eq!(
+        with(0, forged),
+        "validator-set[0].adopted[0].proposal.decode"
+    );
+    // An approval given as the proposal.
+    assert_eq!(
+        with(0, adopted(&c, 1, &[2], 3)),
+        "validator-set[0].adopted[0].proposal.kind"
+    );
+    // The admission's records, with the rotation announced: the records do not make the announced set.
+    let s_other = set_of(&[("KZ", 9), ("DE", 2), ("CN", 3), ("UZ", 4)]);
+    let mut changes = c.changes.clone();
+    changes[0].validator_set = Bytes(s_other.to_bytes());
+    changes[0].proof = certified_by(&c.g, 9, &s0, &s_other, log_at(&c, 3), &GENESIS[..3]);
+    assert_eq!(
+        step_of(&c, &checkpoint(&c, changes, head(&c))),
+        "validator-set[0].set"
+    );
+    // The same proposal twice: the second admission of FR does not apply.
+    let mut twice = adopted(&c, 0, &[1, 2], 3);
+    twice.push(twice[0].clone());
+    assert_eq!(with(0, twice), "validator-set[0].adopted[1].order");
 }

@@ -6,16 +6,17 @@ use crate::index;
 use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::audit::{
-    BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader, Checkpoint,
-    ConsistencyProof, MAX_LATER_RECORDS, ProofBundle, RecordProof, VERSION, ValidatorSetChange,
-    certificate_refs, concerns,
+    AdoptedChange, BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader,
+    Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, ProofBundle, RecordProof,
+    VERSION, ValidatorSetChange, certificate_refs, concerns,
 };
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
-use clearance_core::record::Record;
+use clearance_core::record::{MembershipChange, Record};
 use clearance_core::rules;
 use clearance_core::tx::{SignedTx, TxBody};
+use std::collections::HashMap;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
@@ -138,7 +139,7 @@ pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBund
         version: VERSION,
         chain_id: *chain_id,
         record,
-        validator_set_changes: set_changes(store, view.header.height)?,
+        validator_set_changes: set_changes(store, chain_id, view.header.height)?,
         later,
         anchor,
     })
@@ -203,11 +204,16 @@ fn later_candidates(
 }
 
 /// Every change of the validator set that decides a height up to `height`, oldest first, each with the
-/// certified header that announced it. An epoch that only rotated a network key leaves the validator set as it
-/// was, and is no change here.
-fn set_changes(store: &Store, height: u64) -> Result<Vec<ValidatorSetChange>, ProofError> {
+/// certified header that announced it and the proposals (with their approvals) that made it. An epoch that
+/// only rotated a network key leaves the validator set as it was, and is no change here.
+fn set_changes(
+    store: &Store,
+    chain_id: &Hash32,
+    height: u64,
+) -> Result<Vec<ValidatorSetChange>, ProofError> {
     let mut out = Vec::new();
     let mut previous = None;
+    let mut records = None;
     for index in 0..rules::epoch_count(store) {
         let epoch = rules::epoch(store, index)
             .ok_or_else(|| corrupt("membership state", format!("epoch {index} is missing")))?;
@@ -219,22 +225,110 @@ fn set_changes(store: &Store, height: u64) -> Result<Vec<ValidatorSetChange>, Pr
             .map_err(|e| corrupt("membership state", e))?;
         let hash = set.hash();
         if previous.replace(hash).is_some_and(|p| p != hash) {
-            let (proof, _) = certified(store, epoch.from_height.saturating_sub(1))?;
+            let (proof, block) = certified(store, epoch.from_height.saturating_sub(1))?;
+            let log_size = header_of(&block)?.header.log_size;
+            let records = match &records {
+                Some(r) => r,
+                None => records.insert(MembershipRecords::read(store, chain_id)?),
+            };
+            let mut adopted = Vec::new();
+            for id in &epoch.changes {
+                let state = rules::membership_proposal(store, id)
+                    .ok_or_else(|| corrupt("membership state", format!("no proposal {id}")))?;
+                // It changes peer ids only, not the validator set.
+                if matches!(state.change, MembershipChange::RotateNetworkKey { .. }) {
+                    continue;
+                }
+                let proposal = records.proposals.get(id).ok_or_else(|| {
+                    corrupt("record index", format!("proposal {id} is not indexed"))
+                })?;
+                let approvals = records.approvals.get(id).map_or(&[][..], |a| a.as_slice());
+                adopted.push(AdoptedChange {
+                    proposal: logged(store, *proposal, log_size)?,
+                    approvals: approvals
+                        .iter()
+                        .map(|&i| logged(store, i, log_size))
+                        .collect::<Result<_, _>>()?,
+                });
+            }
             out.push(ValidatorSetChange {
                 height: epoch.from_height,
                 validator_set: Bytes(set.to_bytes()),
                 proof,
+                adopted,
             });
         }
     }
     Ok(out)
 }
 
+/// Where the membership records are in the record log: each proposal's log index, and the log indexes of each
+/// proposal's accepted approvals, in log order.
+struct MembershipRecords {
+    proposals: HashMap<Hash32, u64>,
+    approvals: HashMap<Hash32, Vec<u64>>,
+}
+
+impl MembershipRecords {
+    fn read(store: &Store, chain_id: &Hash32) -> Result<MembershipRecords, ProofError> {
+        let mut proposals = HashMap::new();
+        store.scan_index(
+            &index::prefix(index::KIND, "membership_propose"),
+            None,
+            |log_index, id| {
+                proposals.insert(id, log_index);
+                true
+            },
+        )?;
+        let mut indexes = Vec::new();
+        store.scan_index(
+            &index::prefix(index::KIND, "membership_approve"),
+            None,
+            |log_index, _| {
+                indexes.push(log_index);
+                true
+            },
+        )?;
+        let mut approvals: HashMap<Hash32, Vec<u64>> = HashMap::new();
+        for log_index in indexes {
+            let bytes = store
+                .record(log_index)?
+                .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
+            let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
+            let body = signed
+                .verify_except_signature(chain_id)
+                .map_err(|e| corrupt("record", e))?
+                .body;
+            if let Record::MembershipApprove(r) = body.record {
+                approvals.entry(r.proposal).or_default().push(log_index);
+            }
+        }
+        Ok(MembershipRecords {
+            proposals,
+            approvals,
+        })
+    }
+}
+
+/// The record at `log_index`, with its path in the log of `log_size` entries.
+fn logged(store: &Store, log_index: u64, log_size: u64) -> Result<LoggedRecord, ProofError> {
+    let bytes = store
+        .record(log_index)?
+        .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
+    let log_path = merkle::inclusion_proof(store, log_index, log_size)
+        .map_err(|e| corrupt("record log", e))?;
+    Ok(LoggedRecord {
+        signed_tx: Bytes(bytes),
+        log_index,
+        log_path,
+    })
+}
+
 /// `GET /v1/checkpoint`.
 pub fn checkpoint(store: &Store, chain_id: &Hash32) -> Result<Checkpoint, ProofError> {
     let (head, view) = anchor(store)?;
     Ok(Checkpoint {
-        validator_set_changes: set_changes(store, view.header.height)?,
+        validator_set_changes: set_changes(store, chain_id, view.header.height)?,
         format: CHECKPOINT_FORMAT.into(),
         version: VERSION,
         chain_id: *chain_id,
@@ -266,7 +360,7 @@ pub fn consistency(
     let proof = merkle::consistency_proof(store, old_size, new_size)
         .map_err(|e| corrupt("record log", e))?;
     Ok(ConsistencyProof {
-        validator_set_changes: set_changes(store, to)?,
+        validator_set_changes: set_changes(store, chain_id, to)?,
         format: CONSISTENCY_FORMAT.into(),
         version: VERSION,
         chain_id: *chain_id,

@@ -289,19 +289,24 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
             .iter()
             .all(|&i| c.height(i).is_some_and(|h| h > rotated_at))
     });
-    cluster.wait_until("DE connected under its new peer id, no restart", WAIT, |c| {
-        let others_see_new = [0, 2, tj].iter().all(|&i| {
-            c.status(i).is_some_and(|s| {
-                let peers = s["peers"].as_array().cloned().unwrap_or_default();
-                peers.contains(&Value::from(next_peer.to_peer_id())) && !peers.contains(&old_peer)
-            })
-        });
-        others_see_new
-            && c.status(1).is_some_and(|s| {
-                s["node_id"] == next_peer.to_peer_id()
-                    && s["peers"].as_array().is_some_and(|p| p.len() == 3)
-            })
-    });
+    cluster.wait_until(
+        "DE connected under its new peer id, no restart",
+        WAIT,
+        |c| {
+            let others_see_new = [0, 2, tj].iter().all(|&i| {
+                c.status(i).is_some_and(|s| {
+                    let peers = s["peers"].as_array().cloned().unwrap_or_default();
+                    peers.contains(&Value::from(next_peer.to_peer_id()))
+                        && !peers.contains(&old_peer)
+                })
+            });
+            others_see_new
+                && c.status(1).is_some_and(|s| {
+                    s["node_id"] == next_peer.to_peer_id()
+                        && s["peers"].as_array().is_some_and(|p| p.len() == 3)
+                })
+        },
+    );
     let after_rotation = agency.certificate(6);
     accepted(&cluster, 1, &after_rotation, &[0, 1, 2, tj]);
 
@@ -351,6 +356,28 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
         .as_array()
         .unwrap();
     assert_eq!(changes.len(), 3, "admission, removal, rotation: {verdict}");
+    // Each with the records that adopted it: the proposal, and approvals from a quorum of the members then.
+    let adopted: Vec<&Value> = changes
+        .iter()
+        .flat_map(|c| c["adopted"].as_array().unwrap())
+        .collect();
+    let kinds: Vec<&str> = adopted
+        .iter()
+        .map(|a| a["change"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 3, "{verdict}");
+    assert!(kinds[0].starts_with("admit TJ"), "{kinds:?}");
+    assert!(kinds[1].starts_with("remove UZ"), "{kinds:?}");
+    assert!(
+        kinds[2].starts_with("rotate the validator key of KZ"),
+        "{kinds:?}"
+    );
+    assert!(
+        adopted
+            .iter()
+            .all(|a| a["approved_by"].as_array().unwrap().len() >= 3),
+        "{verdict}"
+    );
     let anchor_signers = verdict["verdict"]["anchor"]["signers"].as_array().unwrap();
     // Certified by a quorum of the set in force at the anchor: KZ, DE, CN and TJ; never by UZ, removed.
     assert!(anchor_signers.len() >= 3, "{verdict}");

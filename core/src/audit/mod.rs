@@ -10,10 +10,12 @@
 //! Everything here is synchronous and pure: no I/O, no clock. The formats and the algorithm are in
 //! `docs/audit.md`.
 
+mod adopted;
 mod sets;
 mod verdict;
 mod verify;
 
+pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
 pub use verdict::{
     AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step, Verdict,
@@ -76,6 +78,29 @@ pub struct ValidatorSetChange {
     /// The certified header of `height − 1`: signed by the set before, its `next_validator_set_hash` is the
     /// hash of `validator_set`.
     pub proof: CertifiedHeader,
+    /// The membership proposals adopted at `height − membership_delay_blocks` that make the new set from the
+    /// one before, in adoption order, each with its approvals: proven in the record log of `proof`'s header.
+    pub adopted: Vec<AdoptedChange>,
+}
+
+/// A membership proposal and every approval of it the ledger accepted (`docs/audit.md` §3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdoptedChange {
+    pub proposal: LoggedRecord,
+    /// In log order.
+    pub approvals: Vec<LoggedRecord>,
+}
+
+/// A record proven by its place in the record log of a certified header (the one the enclosing object names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggedRecord {
+    /// The canonical `SignedTx` bytes: the log's leaf.
+    pub signed_tx: Bytes,
+    pub log_index: u64,
+    /// The RFC 9162 path to the header's `log_root`.
+    pub log_path: Vec<Hash32>,
 }
 
 /// `GET /v1/proofs/records/{id}`: everything needed to check one record offline.

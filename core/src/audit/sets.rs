@@ -1,8 +1,9 @@
 //! The validator sets a file proves, followed from genesis (`docs/audit.md` §3.4). Each change names the first
 //! height its set decides and carries the certified header of the height before: signed by a quorum of the set
-//! in force there, and announcing the new set in its `next_validator_set_hash`. A forged change fails the
-//! certificate check; a change certified by the wrong set, or one missing from the chain, leaves the verifier
-//! with a set whose hash differs from the `validator_set_hash` of every later header it meets.
+//! in force there, and announcing the new set in its `next_validator_set_hash`; and the records that adopted it
+//! (`adopted`), which must make exactly that set from the one before. A forged change fails the certificate
+//! check; a change certified by the wrong set, or one missing from the chain, leaves the verifier with a set
+//! whose hash differs from the `validator_set_hash` of every later header it meets.
 
 use super::AuditError;
 use super::ValidatorSetChange;
@@ -26,6 +27,8 @@ pub struct SetChangeSummary {
     pub members: Vec<CountryCode>,
     /// The members of the previous set that certified the change.
     pub certified_by: Vec<CountryCode>,
+    /// The proposals that made it, in adoption order.
+    pub adopted: Vec<super::AdoptedSummary>,
 }
 
 pub(super) struct SetChain {
@@ -42,10 +45,12 @@ impl SetChain {
         }
     }
 
-    /// Follows `changes` from the genesis set, checking each against the set before it.
+    /// Follows `changes` from the genesis set, checking each against the set before it; a change takes effect
+    /// `delay` heights after the block that adopted it (the genesis `membership_delay_blocks`).
     pub fn follow(
         chain_id: &Hash32,
         genesis: ValidatorSet,
+        delay: u64,
         changes: &[ValidatorSetChange],
     ) -> Result<SetChain, AuditError> {
         if changes.len() > MAX_SET_CHANGES {
@@ -71,6 +76,16 @@ impl SetChain {
                     format!(
                         "height {} does not come after the previous change's {from}",
                         change.height
+                    ),
+                ));
+            }
+            if change.height <= delay {
+                return Err(fail(
+                    format!("{step}.height"),
+                    format!(
+                        "height {}: a change adopted at height 1 or later takes effect at {} or later",
+                        change.height,
+                        delay.saturating_add(1)
                     ),
                 ));
             }
@@ -111,10 +126,37 @@ impl SetChain {
                     "the set is the one already in force: not a change",
                 ));
             }
+            let voters = chain.at(change.height - delay);
+            let (made, adopted) = super::adopted::check(
+                chain_id,
+                &step,
+                &view.header,
+                &change.adopted,
+                voters,
+                &current,
+            )?;
+            let made = ValidatorSet::new(made).map_err(|e| {
+                fail(
+                    format!("{step}.set"),
+                    format!("the adopted changes make no valid set: {e}"),
+                )
+            })?;
+            if made.hash() != set.hash() {
+                return Err(fail(
+                    format!("{step}.set"),
+                    format!(
+                        "the adopted changes applied to the set before give set {}; the certified header \
+                         announces set {}",
+                        made.hash(),
+                        set.hash()
+                    ),
+                ));
+            }
             chain.changes.push(SetChangeSummary {
                 height: change.height,
                 members: set.validators().iter().map(|v| v.member.clone()).collect(),
                 certified_by: signers,
+                adopted,
             });
             chain.sets.push((change.height, set));
         }

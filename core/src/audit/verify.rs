@@ -40,7 +40,8 @@ impl<'a> Chain<'a> {
 
     /// Takes in the file's validator-set changes, each checked against the set before it.
     fn follow(&mut self, changes: &[ValidatorSetChange]) -> Result<(), AuditError> {
-        self.sets = SetChain::follow(&self.id, self.genesis_set.clone(), changes)?;
+        let delay = self.genesis.params.membership_delay_blocks.into();
+        self.sets = SetChain::follow(&self.id, self.genesis_set.clone(), delay, changes)?;
         Ok(())
     }
 

@@ -107,7 +107,13 @@ impl Driver {
             return;
         };
         let next_key = clearance_core::peer::PeerKey::from_key(next.public_key());
-        if self.ledger.epoch().members.iter().any(|m| m.peer_id == next_key) {
+        if self
+            .ledger
+            .epoch()
+            .members
+            .iter()
+            .any(|m| m.peer_id == next_key)
+        {
             return;
         }
         let other = if self.base_status.node_id == next_key.to_peer_id() {

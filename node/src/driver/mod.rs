@@ -35,7 +35,7 @@ pub mod ports;
 pub mod shell;
 
 pub use crate::requests::ApiRequest;
-use ports::{Background, Clock, NetSink, StatusBoard, NodeKeys};
+use ports::{Background, Clock, NetSink, NodeKeys, StatusBoard};
 
 const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.

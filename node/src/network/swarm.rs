@@ -38,7 +38,7 @@ pub(super) fn build(
         .mesh_n_high(12)
         .build()
         .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
-        let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_other_transport(|key| {
             use libp2p::Transport;

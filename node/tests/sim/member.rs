@@ -5,9 +5,7 @@
 use super::fixtures::key;
 use clearance_core::genesis::Genesis;
 use clearance_core::peer::PeerKey;
-use clearance_node::driver::ports::{
-    Background, Clock, NetClosed, NetSink, StatusBoard, NodeKeys,
-};
+use clearance_node::driver::ports::{Background, Clock, NetClosed, NetSink, NodeKeys, StatusBoard};
 use clearance_node::driver::{Driver, DriverParts};
 use clearance_node::ledger::Ledger;
 use clearance_node::mempool::Mempool;
