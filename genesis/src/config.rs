@@ -30,10 +30,14 @@ pub struct NodeConfig {
     #[serde(default = "default_node_key_file")]
     pub node_key_file: PathBuf,
     /// The next network key while a rotation of the node's peer id is pending (`clearance-node
-    /// rotate-network-key` writes it). A libp2p identity is fixed for the life of the process, so the node
-    /// starts with this key, instead of `node_key_file`, once the rotation is in force and it is restarted.
+    /// rotate-network-key` writes it). The running node switches to it one block after the rotation is adopted.
     #[serde(default = "default_next_node_key_file")]
     pub next_node_key_file: PathBuf,
+    /// What this validator last signed (height, round, step and lock), synced before each signature is sent.
+    /// It lives beside the validator key, outside `data_dir`, so that wiping the chain database to resync can
+    /// never make the validator sign twice. Never delete it while the validator key is in use.
+    #[serde(default = "default_validator_state_file")]
+    pub validator_state_file: PathBuf,
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     pub p2p: P2pConfig,
@@ -126,6 +130,9 @@ fn default_next_node_key_file() -> PathBuf {
 fn default_node_key_file() -> PathBuf {
     "node_key.json".into()
 }
+fn default_validator_state_file() -> PathBuf {
+    "validator_state.bin".into()
+}
 fn default_data_dir() -> PathBuf {
     "data".into()
 }
@@ -162,6 +169,7 @@ impl NodeConfig {
             next_validator_key_file: default_next_validator_key_file(),
             node_key_file: default_node_key_file(),
             next_node_key_file: default_next_node_key_file(),
+            validator_state_file: default_validator_state_file(),
             data_dir: default_data_dir(),
             p2p: P2pConfig {
                 listen: p2p_listen,

@@ -28,6 +28,7 @@ pub mod requests;
 pub mod run;
 pub mod status;
 pub mod storage;
+pub mod validator_state;
 
 #[cfg(test)]
 mod tests {

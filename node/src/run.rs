@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::network::{self, NetworkConfig};
 use crate::status::{ConsensusStatus, Status};
 use crate::storage::Store;
+use crate::validator_state::ValidatorStateFile;
 use anyhow::{Context, Result};
 use clearance_core::genesis::Genesis;
 use clearance_genesis::config::NodeConfig;
@@ -177,11 +178,14 @@ pub async fn start(home: Home) -> Result<()> {
     });
 
     let keys = Box::new(key_files(&home));
+    let state_path = NodeConfig::resolve(&home.dir, &home.config.validator_state_file);
+    let signing = Box::new(ValidatorStateFile::open(&state_path, chain_id)?);
     let driver = Driver::new(DriverParts {
         ledger,
         mempool,
         genesis: home.genesis,
         keys,
+        signing,
         net: Arc::new(net),
         metrics,
         status: Box::new(status_tx),

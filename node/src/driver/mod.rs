@@ -35,7 +35,8 @@ pub mod ports;
 pub mod shell;
 
 pub use crate::requests::ApiRequest;
-use ports::{Background, Clock, NetSink, NodeKeys, StatusBoard};
+use crate::validator_state::SignedWatermark;
+use ports::{Background, Clock, NetSink, NodeKeys, SigningRecord, StatusBoard};
 
 const TICK: Duration = Duration::from_millis(100);
 /// With no progress for this long, consensus here counts as stalled: a peer one block ahead is then synced from.
@@ -55,6 +56,8 @@ pub struct Driver {
     /// The member this node votes as at the height being decided, if its validator key is in that set.
     me: Option<CountryCode>,
     keys: Box<dyn NodeKeys>,
+    /// What this validator last signed, outside the chain database.
+    signing: Box<dyn SigningRecord>,
     /// The network key files' keys, as last read: the next one is switched to once its rotation is due.
     network_key: Option<clearance_core::crypto::SecretKey>,
     next_network_key: Option<clearance_core::crypto::SecretKey>,
@@ -116,6 +119,7 @@ pub struct DriverParts {
     pub mempool: Mempool,
     pub genesis: Genesis,
     pub keys: Box<dyn NodeKeys>,
+    pub signing: Box<dyn SigningRecord>,
     pub net: Arc<dyn NetSink>,
     pub metrics: Arc<Metrics>,
     pub status: Box<dyn StatusBoard>,
@@ -133,11 +137,22 @@ impl Driver {
         let validators = parts.ledger.validators().clone();
         let keys = parts.keys.validator_keys();
         let me = my_member(&validators, &keys);
-        let persisted = parts
+        let mut signing = parts.signing;
+        let from_db = parts
             .ledger
             .store()
             .load_safety()
             .context("reading the consensus safety state")?;
+        let persisted = SignedWatermark::merge(from_db, signing.last());
+        // The file was missing or behind the database (a node from before the file existed): bring it level
+        // before anything is signed.
+        if let Some(mark) = persisted.as_ref().and_then(SignedWatermark::of)
+            && signing.last().as_ref() != Some(&mark)
+        {
+            signing
+                .save(&mark)
+                .context("syncing the validator state file")?;
+        }
         let height = parts.ledger.head().height + 1;
         let machine = Machine::new(
             Config {
@@ -159,6 +174,7 @@ impl Driver {
             genesis: parts.genesis,
             me,
             keys: parts.keys,
+            signing,
             network_key: None,
             next_network_key: None,
             network_key_switched: now,
@@ -283,10 +299,17 @@ impl Driver {
         for output in outputs {
             match output {
                 Output::PersistSafetyState(state) => {
+                    // The watermark is what keeps the validator from signing twice: synced first. The database
+                    // copy (with the valid block and what to send again) serves liveness after a restart.
+                    if let Some(mark) = SignedWatermark::of(&state) {
+                        self.signing
+                            .save(&mark)
+                            .context("syncing the validator state file")?;
+                    }
                     self.ledger
                         .store()
                         .save_safety(&state)
-                        .context("syncing the consensus safety state")?;
+                        .context("writing the consensus safety state")?;
                     Metrics::inc(&self.metrics.safety_writes_total);
                 }
                 // The machine holds what it signed: peer-state gossip sends it to every peer that lacks it, after

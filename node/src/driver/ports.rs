@@ -35,6 +35,32 @@ pub trait Background: Send {
     fn spawn(&self, job: Box<dyn FnOnce() + Send>);
 }
 
+/// What this validator last signed, kept outside the chain database and synced before each signature leaves
+/// the node (`crate::validator_state`): the node plugs in its `validator_state_file`, a simulator a record
+/// that outlives a wiped disk.
+pub trait SigningRecord: Send {
+    /// The watermark as last synced.
+    fn last(&self) -> Option<crate::validator_state::SignedWatermark>;
+    /// Syncs `mark`; only then may the signature it covers leave the node.
+    fn save(
+        &mut self,
+        mark: &crate::validator_state::SignedWatermark,
+    ) -> Result<(), crate::validator_state::ValidatorStateError>;
+}
+
+impl SigningRecord for crate::validator_state::ValidatorStateFile {
+    fn last(&self) -> Option<crate::validator_state::SignedWatermark> {
+        self.current()
+    }
+
+    fn save(
+        &mut self,
+        mark: &crate::validator_state::SignedWatermark,
+    ) -> Result<(), crate::validator_state::ValidatorStateError> {
+        crate::validator_state::ValidatorStateFile::save(self, mark)
+    }
+}
+
 /// The keys the node holds in its key files. Read at start and again whenever the membership changes: an
 /// operator rotating a key puts the next one beside the current one while the node runs, and the node switches
 /// to it when the ledger says so, without a restart.

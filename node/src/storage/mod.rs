@@ -445,13 +445,12 @@ impl Store {
         Ok(())
     }
 
+    /// Not synced: what keeps the validator from signing twice is the validator state file, synced before
+    /// (`crate::validator_state`); this copy, with the valid block and the messages to send again, survives a
+    /// killed process (the write is in the OS's cache) and at worst costs liveness after a power loss.
     pub fn save_safety(&self, state: &SafetyState) -> Result<(), StorageError> {
-        self.db.put_cf_opt(
-            self.cf("safety"),
-            b"current",
-            encoding::encode(state),
-            &self.sync,
-        )?;
+        self.db
+            .put_cf(self.cf("safety"), b"current", encoding::encode(state))?;
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 use super::fixtures::key;
 use clearance_core::genesis::Genesis;
 use clearance_core::peer::PeerKey;
-use clearance_node::driver::ports::{Background, Clock, NetClosed, NetSink, NodeKeys, StatusBoard};
+use clearance_node::driver::ports::{
+    Background, Clock, NetClosed, NetSink, NodeKeys, SigningRecord, StatusBoard,
+};
 use clearance_node::driver::{Driver, DriverParts};
 use clearance_node::ledger::Ledger;
 use clearance_node::mempool::Mempool;
@@ -13,6 +15,7 @@ use clearance_node::metrics::Metrics;
 use clearance_node::network::{ConsensusChannel, NetCommand};
 use clearance_node::status::Status;
 use clearance_node::storage::{MemoryDisk, Store};
+use clearance_node::validator_state::{SignedWatermark, ValidatorStateError};
 use libp2p::PeerId;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -91,6 +94,21 @@ impl NodeKeys for Keys {
     }
 }
 
+/// A simulated validator state file: it outlives crashes and wiped disks, as the file beside the key does.
+pub type SigningFile = Arc<Mutex<Option<SignedWatermark>>>;
+
+struct Signing(SigningFile);
+impl SigningRecord for Signing {
+    fn last(&self) -> Option<SignedWatermark> {
+        self.0.lock().expect("signing").clone()
+    }
+
+    fn save(&mut self, mark: &SignedWatermark) -> Result<(), ValidatorStateError> {
+        *self.0.lock().expect("signing") = Some(mark.clone());
+        Ok(())
+    }
+}
+
 struct Inline;
 impl Background for Inline {
     fn spawn(&self, job: Box<dyn FnOnce() + Send>) {
@@ -118,6 +136,7 @@ pub struct Member {
     /// Kept across restarts, like a scraper's view of the counters.
     pub metrics: Arc<Metrics>,
     pub keys: KeyFiles,
+    pub signing: SigningFile,
     /// The peers this member's node lets connect, as its driver last set them; `None` before it first did.
     pub allowed: Option<std::collections::BTreeSet<PeerId>>,
 }
@@ -149,6 +168,7 @@ impl Member {
                 network: key(validator as u8 + 100),
                 next_network: None,
             })),
+            signing: Arc::new(Mutex::new(None)),
             allowed: None,
         }
     }
@@ -207,6 +227,7 @@ impl Member {
             mempool,
             genesis: genesis.clone(),
             keys: Box::new(Keys(self.keys.clone())),
+            signing: Box::new(Signing(self.signing.clone())),
             net: self.outbox.clone(),
             metrics: self.metrics.clone(),
             status: Box::new(NoStatus),
@@ -230,5 +251,12 @@ impl Member {
     pub fn crash(&mut self) {
         self.driver = None;
         self.outbox.take();
+    }
+
+    /// The operator deletes the data directory of a crashed member to resync it: a fresh disk, while the keys
+    /// and the validator state file beside them stay.
+    pub fn wipe(&mut self) {
+        self.disk = MemoryDisk::new().expect("in-memory disk");
+        self.store = None;
     }
 }

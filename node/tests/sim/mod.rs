@@ -53,6 +53,8 @@ enum Action {
         slot: usize,
         down_ms: u64,
         after_signing: bool,
+        /// The data directory is deleted too: the member restarts from genesis with its validator state file.
+        wipe: bool,
     },
     Restart(usize),
     FallSilent(usize),
@@ -90,8 +92,9 @@ pub struct Sim {
     net: Network,
     schedule: BinaryHeap<Reverse<(Instant, u64, Action)>>,
     schedule_seq: u64,
-    /// Crashes armed for a member's next signature: how long it then stays down.
-    armed: BTreeMap<usize, u64>,
+    /// Crashes armed for a member's next signature: how long it then stays down, and whether its data
+    /// directory is wiped.
+    armed: BTreeMap<usize, (u64, bool)>,
     healed: bool,
     submitting: bool,
     submissions: Vec<Submission>,
@@ -169,8 +172,11 @@ impl Sim {
         };
         driver.settle().expect("driver");
         let just_signed = self.checks.after_settle(slot, &self.slots[slot]);
-        if just_signed && let Some(down_ms) = self.armed.remove(&slot) {
+        if just_signed && let Some((down_ms, wipe)) = self.armed.remove(&slot) {
             self.slots[slot].crash();
+            if wipe {
+                self.slots[slot].wipe();
+            }
             let back = self.now() + Duration::from_millis(down_ms);
             self.plan(back, Action::Restart(slot));
             self.update_links();
@@ -201,12 +207,16 @@ impl Sim {
                 slot,
                 down_ms,
                 after_signing,
+                wipe,
             } => {
                 if !self.slots[slot].is_up() {
                 } else if after_signing {
-                    self.armed.insert(slot, down_ms);
+                    self.armed.insert(slot, (down_ms, wipe));
                 } else {
                     self.slots[slot].crash();
+                    if wipe {
+                        self.slots[slot].wipe();
+                    }
                     let back = self.now() + Duration::from_millis(down_ms);
                     self.plan(back, Action::Restart(slot));
                     self.update_links();
@@ -372,11 +382,14 @@ impl Sim {
             self.plan(self.at_ms(from), Action::PartitionStart(i));
             self.plan(self.at_ms(to), Action::PartitionEnd);
         }
-        for (slot, at, down_ms, after_signing) in self.s.crashes.clone() {
+        for (i, (slot, at, down_ms, after_signing)) in
+            self.s.crashes.clone().into_iter().enumerate()
+        {
             let action = Action::Crash {
                 slot,
                 down_ms,
                 after_signing,
+                wipe: self.s.wipes.get(i).copied().unwrap_or(false),
             };
             self.plan(self.at_ms(at), action);
         }

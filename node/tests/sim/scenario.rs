@@ -37,6 +37,10 @@ pub struct Scenario {
     /// `(slot, at, down_ms, after_signing)`: with `after_signing`, the crash strikes the first time the member
     /// signs from `at` on, after it persisted and before it sent anything.
     pub crashes: Vec<(usize, u64, u64, bool)>,
+    /// For each crash: whether the operator then deletes the member's data directory (its keys and validator
+    /// state file stay), so that it restarts from genesis. Drawn from a stream of its own, so that the draws
+    /// above are those of the seed before wipes existed.
+    pub wipes: Vec<bool>,
     pub heal_at: u64,
     /// When a `SelectiveThenSilent` member stops.
     pub silent_at: u64,
@@ -112,6 +116,8 @@ impl Scenario {
                 crashes.push((h, at, down, rng.chance(0.6)));
             }
         }
+        let mut wipe_rng = Rng::new(seed ^ 0x7769_7065);
+        let wipes = crashes.iter().map(|_| wipe_rng.chance(0.3)).collect();
         Scenario {
             n,
             behaviors,
@@ -126,6 +132,7 @@ impl Scenario {
             duplication: rng.range(0, 10) as f64 / 100.0,
             partitions,
             crashes,
+            wipes,
             heal_at,
             silent_at: rng.range(0, heal_at + 5000),
             submit_every_ms: rng.range(40, 300),

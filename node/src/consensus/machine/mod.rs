@@ -48,7 +48,7 @@ struct RoundProposal {
 }
 
 /// The "for the first time" guards of the current round.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct RoundFlags {
     /// [L34]
     prevote_timeout_scheduled: bool,
@@ -70,6 +70,8 @@ pub struct Machine {
     me: Option<usize>,
     /// h_p, round_p, step_p, the lock, the valid value and what was signed.
     safety: SafetyState,
+    /// The persisted state of a later height, taken up when the node reaches it (after a wiped database).
+    resume: Option<SafetyState>,
     /// decision_p[h_p] ≠ nil: waiting for `HeightCommitted`.
     decided: bool,
     votes: VoteBook,
@@ -99,12 +101,21 @@ impl Machine {
         height: u64,
         persisted: Option<SafetyState>,
     ) -> Machine {
+        let mut resume = None;
         let safety = match persisted {
             Some(s) if s.height == height => s,
-            Some(s) => SafetyState {
-                last_signed: s.last_signed,
-                ..SafetyState::new(height)
-            },
+            Some(s) => {
+                // A node whose chain database was wiped (its validator state file kept) syncs up to the height
+                // it was deciding, and resumes there as if it had never stopped.
+                let last_signed = s.last_signed;
+                if s.height > height {
+                    resume = Some(s);
+                }
+                SafetyState {
+                    last_signed,
+                    ..SafetyState::new(height)
+                }
+            }
             None => SafetyState::new(height),
         };
         let mut m = Machine {
@@ -115,6 +126,7 @@ impl Machine {
             me: None,
             verifier: Verifier::new(config.chain_id, validators),
             safety,
+            resume,
             decided: false,
             votes: VoteBook::default(),
             seen_votes: HashSet::new(),
@@ -141,31 +153,36 @@ impl Machine {
         {
             self.start_round(0, &mut out);
         } else {
-            if let (Some((_, hash)), Some(block)) =
-                (self.safety.valid, self.safety.valid_block.clone())
-            {
-                // It was validated before it became the valid value.
-                self.verdicts.insert(hash, true);
-                self.blocks.insert(hash, block);
-            }
-            // What the disk holds is checked like anything from the network before the machine takes it in.
-            for vote in self.safety.valid_polka.clone() {
-                self.check_and_take_vote(vote, &mut out);
-            }
-            for signed in self.safety.signed.clone() {
-                // A proposal's block did not survive the crash, so only votes can be sent again.
-                if let Signed::Vote(vote) = signed {
-                    out.push(Output::Broadcast(Message::Vote(vote.clone())));
-                    self.check_and_take_vote(vote, &mut out);
-                }
-            }
-            if self.safety.step == Step::Propose {
-                let round = self.safety.round;
-                self.start_round(round, &mut out);
-            }
+            self.resume_persisted(&mut out);
         }
         self.evaluate(&mut out);
         out
+    }
+
+    /// Takes up the persisted round and step, with the valid value, its proof of lock and the messages signed
+    /// before the crash sent again.
+    fn resume_persisted(&mut self, out: &mut Vec<Output>) {
+        if let (Some((_, hash)), Some(block)) = (self.safety.valid, self.safety.valid_block.clone())
+        {
+            // It was validated before it became the valid value.
+            self.verdicts.insert(hash, true);
+            self.blocks.insert(hash, block);
+        }
+        // What the disk holds is checked like anything from the network before the machine takes it in.
+        for vote in self.safety.valid_polka.clone() {
+            self.check_and_take_vote(vote, out);
+        }
+        for signed in self.safety.signed.clone() {
+            // A proposal's block did not survive the crash, so only votes can be sent again.
+            if let Signed::Vote(vote) = signed {
+                out.push(Output::Broadcast(Message::Vote(vote.clone())));
+                self.check_and_take_vote(vote, out);
+            }
+        }
+        if self.safety.step == Step::Propose {
+            let round = self.safety.round;
+            self.start_round(round, out);
+        }
     }
 
     pub fn handle(&mut self, input: Input) -> Vec<Output> {
@@ -607,7 +624,17 @@ impl Machine {
         self.verdicts.clear();
         self.validating.clear();
         self.next_height.clear();
-        self.start_round(0, out);
+        self.resume = self.resume.take().filter(|s| s.height >= new_height);
+        match self.resume.take_if(|s| s.height == new_height) {
+            Some(persisted) => {
+                // The "first time" guards and the block being built belong to the height left behind.
+                self.flags = RoundFlags::default();
+                self.building = None;
+                self.safety = persisted;
+                self.resume_persisted(out);
+            }
+            None => self.start_round(0, out),
+        }
         for input in buffered.into_values().flatten() {
             match input {
                 Input::Proposal(p) => self.on_proposal(p, out),

@@ -145,13 +145,19 @@ impl Machine {
         let short =
             |h: Option<Hash32>| h.map_or("nil".to_string(), |h| h.to_hex()[..8].to_string());
         let mut text = format!(
-            "h{} r{} {:?} locked {:?} valid {:?} decided {}",
+            "h{} r{} {:?} locked {:?} valid {:?} decided {} last signed {:?} verdicts {:?} flags {:?}",
             self.safety.height,
             self.safety.round,
             self.safety.step,
             self.safety.locked.map(|(r, h)| (r, short(Some(h)))),
             self.safety.valid.map(|(r, h)| (r, short(Some(h)))),
-            self.decided
+            self.decided,
+            self.safety.last_signed,
+            self.verdicts
+                .iter()
+                .map(|(h, v)| (short(Some(*h)), *v))
+                .collect::<Vec<_>>(),
+            self.flags,
         );
         let from = self.safety.round.saturating_sub(3);
         // The first rounds, the last few, and those of the lock and the valid value.
