@@ -144,6 +144,58 @@ fn a_node_killed_under_load_restarts_and_catches_up_losing_nothing() {
     wait_same_head(&cluster, &[0, 1, 2, 3]);
 }
 
+/// Equivocations a node has detected, from its metrics.
+fn evidence(cluster: &Cluster, node: usize) -> Option<u64> {
+    let text = ureq::get(&format!("{}/metrics", cluster.nodes[node].api))
+        .call()
+        .ok()?
+        .into_string()
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("clearance_evidence_total "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn a_validator_whose_data_directory_is_deleted_resyncs_and_never_signs_twice() {
+    let mut cluster = Cluster::start(4);
+    let mut submitter = cluster.submitter(0, "agency");
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        if n == 20 {
+            // Killed while it votes, then its operator deletes the chain database to resync from scratch.
+            cluster.kill(3);
+            std::fs::remove_dir_all(cluster.home(3).join("data")).unwrap();
+        }
+        let tx = submitter.certificate(n);
+        assert_eq!(cluster.submit(n as usize % 3, &tx).0, 202);
+        ids.push(tx.id());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let state = std::fs::metadata(cluster.home(3).join("validator_state.bin")).unwrap();
+    assert_eq!(state.len(), 2048, "two slots of the validator state file");
+    cluster.start_node(3);
+    cluster.wait_until("the wiped node has every record again", COMMIT_WAIT, |c| {
+        ids.iter().all(|id| accepted(c, 3, id))
+    });
+    // It votes again: with node 0 stopped, nothing commits without it.
+    cluster.kill(0);
+    let tx = submitter.certificate(100);
+    assert_eq!(cluster.submit(3, &tx).0, 202);
+    cluster.wait_until(
+        "a block that needs the wiped node's vote",
+        COMMIT_WAIT,
+        |c| accepted(c, 1, &tx.id()),
+    );
+    for node in 1..4 {
+        assert_eq!(
+            evidence(&cluster, node),
+            Some(0),
+            "no member saw a double signature"
+        );
+    }
+}
+
 #[test]
 fn without_a_quorum_nothing_commits_and_progress_resumes_with_one() {
     let mut cluster = Cluster::start(4);
