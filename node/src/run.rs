@@ -120,6 +120,10 @@ pub async fn start(home: Home) -> Result<()> {
             max_connections: home.config.p2p.max_connections,
             max_redial_backoff: Duration::from_millis(home.config.p2p.max_redial_backoff_ms.into()),
             keys: keys.clone(),
+            own_ids: std::iter::once(&home.node_key)
+                .chain(home.next_node_key.as_ref())
+                .filter_map(|k| k.peer_key().to_peer_id().parse().ok())
+                .collect(),
         },
         metrics.clone(),
     )?;

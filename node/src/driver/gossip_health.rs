@@ -22,8 +22,6 @@ pub struct GossipHealth {
     /// Connected members, and when the consensus channel last brought something from each.
     heard: BTreeMap<PeerId, Instant>,
     last_reset: BTreeMap<PeerId, Instant>,
-    /// When the consensus channel last brought anything from any member.
-    heard_any: Option<Instant>,
 }
 
 impl GossipHealth {
@@ -38,13 +36,7 @@ impl GossipHealth {
     pub fn heard_from(&mut self, peer: PeerId, now: Instant) {
         if let Some(at) = self.heard.get_mut(&peer) {
             *at = now;
-            self.heard_any = Some(now);
         }
-    }
-
-    /// When this node last heard from any member on the consensus channel, if ever.
-    pub fn heard_any(&self) -> Option<Instant> {
-        self.heard_any
     }
 
     /// Whether the connections to `peer` may be reset now; if so, the reset is booked.

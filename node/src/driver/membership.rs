@@ -8,9 +8,11 @@ use crate::metrics::Metrics;
 use crate::network::{NetCommand, member_peers};
 use std::time::Duration;
 
-/// How long a node with a pending network key rotation hears from no member before it tries its other key.
+/// How long a node with a pending network key rotation stays isolated before it first tries its other key.
 /// Longer than the gossip silence rule and a reconnection, so a slow path is reset before the key changes.
 pub(super) const ISOLATED_SWITCH: Duration = Duration::from_secs(15);
+/// The longest wait between two tries.
+const MAX_ISOLATED_WAIT: Duration = Duration::from_secs(600);
 
 impl Driver {
     /// After a commit (`membership`: it recorded membership proposals or approvals), and once at start.
@@ -91,29 +93,32 @@ impl Driver {
     /// While a rotation of this node's network key is pending and its own ledger does not have it in force,
     /// the node cannot always tell which of its two peer ids the members let connect: a node that was down or
     /// cut off while the others adopted the rotation and passed its effective height is refused under the old
-    /// one, and does not know of the adoption until it syncs from them. So a node that has heard from no member
-    /// for [`ISOLATED_SWITCH`] tries its other key; the ledger's rule takes over again at the next commit.
+    /// one, and does not know of the adoption until it syncs from them. So a node that is isolated (it has
+    /// committed nothing for a while, and too few members in force are connected for a quorum with it) tries
+    /// its other key; then waits twice as long before it tries again, until it commits. A member that stays
+    /// connected without serving blocks does not hold it back: it counts as one connection, not a quorum.
     pub(super) fn try_other_network_key(&mut self) {
         let now = self.clock.now();
-        let switched = self.network_key_switched;
-        let quiet_since = self
-            .gossip_health
-            .heard_any()
-            .map_or(switched, |heard| heard.max(switched));
-        if now.duration_since(quiet_since) < ISOLATED_SWITCH {
+        let since = self.last_commit.map_or(self.network_key_switched, |c| {
+            c.max(self.network_key_switched)
+        });
+        if now.duration_since(since) < self.isolated_wait {
             return;
         }
         let (Some(current), Some(next)) = (&self.network_key, &self.next_network_key) else {
             return;
         };
         let next_key = clearance_core::peer::PeerKey::from_key(next.public_key());
-        if self
-            .ledger
-            .epoch()
-            .members
+        let in_force = &self.ledger.epoch().members;
+        if in_force.iter().any(|m| m.peer_id == next_key) {
+            return;
+        }
+        let connected = self
+            .peers
             .iter()
-            .any(|m| m.peer_id == next_key)
-        {
+            .filter(|p| self.members_by_peer.contains_key(p))
+            .count();
+        if connected + 1 >= clearance_core::validator::quorum_of(in_force.len()) {
             return;
         }
         let other = if self.base_status.node_id == next_key.to_peer_id() {
@@ -122,17 +127,26 @@ impl Driver {
             next.clone()
         };
         tracing::warn!(
-            quiet_for = ?now.duration_since(quiet_since),
-            "no member heard from while a rotation of this node's network key is pending: trying the other key"
+            quiet_for = ?now.duration_since(since),
+            connected_members = connected,
+            "isolated while a rotation of this node's network key is pending: trying the other key"
         );
         self.use_network_key(other);
+        self.isolated_wait = (self.isolated_wait * 2).min(MAX_ISOLATED_WAIT);
     }
 
+    /// Asks the network to run under `key`; the switch counts once it reports the new identity.
     fn use_network_key(&mut self, key: clearance_core::crypto::SecretKey) {
-        let peer = clearance_core::peer::PeerKey::from_key(key.public_key()).to_peer_id();
-        if self.net.send(NetCommand::UseNetworkKey(key)).is_ok() {
+        self.network_key_switched = self.clock.now();
+        self.net.send(NetCommand::UseNetworkKey(key)).ok();
+    }
+
+    /// The network runs under `peer` now.
+    pub(super) fn network_identity(&mut self, peer: libp2p::PeerId) {
+        let peer = peer.to_base58();
+        if peer != self.base_status.node_id {
+            tracing::info!(from = %self.base_status.node_id, to = %peer, "this node's peer id changed");
             self.base_status.node_id = peer;
-            self.network_key_switched = self.clock.now();
             Metrics::inc(&self.metrics.network_key_switches_total);
         }
     }

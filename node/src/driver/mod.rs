@@ -61,8 +61,10 @@ pub struct Driver {
     /// The network key files' keys, as last read: the next one is switched to once its rotation is due.
     network_key: Option<clearance_core::crypto::SecretKey>,
     next_network_key: Option<clearance_core::crypto::SecretKey>,
-    /// When this node last switched its network key, at most once per [`membership::ISOLATED_SWITCH`].
+    /// When this node last asked its network to switch keys, and how long an isolated node waits before it
+    /// tries its other key next (doubling from [`membership::ISOLATED_SWITCH`]).
     network_key_switched: Instant,
+    isolated_wait: Duration,
     /// The first height of the member list the network and `members_by_peer` were last given.
     members_from: u64,
     /// The network has been given the allowed peers at least once.
@@ -178,6 +180,7 @@ impl Driver {
             network_key: None,
             next_network_key: None,
             network_key_switched: now,
+            isolated_wait: membership::ISOLATED_SWITCH,
             members_from,
             peers_set: false,
             net: parts.net,
@@ -435,6 +438,7 @@ impl Driver {
                     })
                     .ok();
             }
+            NetEvent::Identity(peer) => self.network_identity(peer),
             NetEvent::Disconnected(peer) => {
                 self.peers.remove(&peer);
                 self.gossip_health.disconnected(&peer);

@@ -64,6 +64,8 @@ impl Driver {
                 .observe(now.saturating_sub(admitted) as f64 / 1000.0);
         }
         let committed_at = self.clock.now();
+        // Progress: an isolated node's next key try waits the shortest time again.
+        self.isolated_wait = super::membership::ISOLATED_SWITCH;
         if let Some(last) = self.last_commit.replace(committed_at) {
             h.block_interval_seconds
                 .observe_duration(committed_at.duration_since(last));

@@ -21,6 +21,7 @@ impl Network {
         let old = *self.swarm.local_peer_id();
         let new = keypair.public().to_peer_id();
         if new == old {
+            self.emit(NetEvent::Identity(new));
             return;
         }
         let allowed: Vec<PeerId> = self
@@ -31,8 +32,8 @@ impl Network {
             .collect();
         let mut swarm = match swarm::build(keypair, self.max_connections, &allowed) {
             Ok(swarm) => swarm,
-            // The node stays reachable under its old peer id until the rotation takes effect; the driver asks
-            // again after the next membership commit.
+            // The node stays reachable under its old peer id; the driver, told of no new identity, asks again
+            // after the next commit.
             Err(e) => {
                 tracing::error!("building the network under the next key: {e:#}");
                 return;
@@ -65,6 +66,7 @@ impl Network {
         }
         tracing::info!(%old, %new, "network key rotated: listening and dialling the members as {new}");
         self.listen();
+        self.emit(NetEvent::Identity(new));
     }
 
     /// Listens on the configured address; on failure, tries again at the next redial tick.

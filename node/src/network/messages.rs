@@ -20,6 +20,8 @@ pub struct NetworkConfig {
     pub max_redial_backoff: Duration,
     /// The node's submitter-key cache, shared with the API and the mempool.
     pub keys: crate::key_cache::SharedKeys,
+    /// The peer ids of every network key the node holds (its key files): never peers to dial or let in.
+    pub own_ids: Vec<PeerId>,
 }
 
 /// What the network hands to the driver.
@@ -66,6 +68,8 @@ pub enum NetEvent {
     },
     Connected(PeerId),
     Disconnected(PeerId),
+    /// The network now runs under this peer id (after `NetCommand::UseNetworkKey`).
+    Identity(PeerId),
 }
 
 /// What the driver asks of the network.

@@ -141,7 +141,12 @@ pub fn spawn(
     let (events, gossip_rx) = mpsc::channel(16 * 1024);
     let (consensus_events, consensus_rx) = mpsc::channel(4 * 1024);
     let (control, control_rx) = mpsc::unbounded_channel();
-    let allowed_ids: Vec<PeerId> = config.members.iter().map(|(p, _)| *p).collect();
+    let allowed_ids: Vec<PeerId> = config
+        .members
+        .iter()
+        .map(|(p, _)| *p)
+        .filter(|p| !config.own_ids.contains(p))
+        .collect();
     let mut swarm = swarm::build(config.keypair, config.max_connections, &allowed_ids)?;
     let short = &config.chain_id.to_hex()[..16];
     let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
@@ -153,12 +158,14 @@ pub fn spawn(
     swarm
         .listen_on(config.listen.clone())
         .with_context(|| format!("listen on {}", config.listen))?;
-    let own_ids = HashSet::from([*swarm.local_peer_id()]);
+    let mut own_ids: HashSet<PeerId> = config.own_ids.into_iter().collect();
+    own_ids.insert(*swarm.local_peer_id());
 
     let now = Instant::now();
     let members = config
         .members
         .into_iter()
+        .filter(|(peer, _)| !own_ids.contains(peer))
         .map(|(peer, addrs)| {
             for addr in &addrs {
                 swarm.add_peer_address(peer, addr.clone());

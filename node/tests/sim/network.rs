@@ -328,7 +328,12 @@ impl Sim {
                     self.close(b, from);
                 }
                 let peer = clearance_core::peer::PeerKey::from_key(secret.public_key());
-                self.slots[from].peer = peer.to_peer_id().parse().expect("peer id");
+                let peer: libp2p::PeerId = peer.to_peer_id().parse().expect("peer id");
+                self.slots[from].peer = peer;
+                self.slots[from]
+                    .driver()
+                    .on_net(NetEvent::Identity(peer))
+                    .expect("driver");
                 self.update_links();
             }
             NetCommand::SetMembers(members) => {
