@@ -179,9 +179,10 @@ fn print_set_changes(changes: &[SetChangeSummary]) {
         let members: Vec<&str> = c.members.iter().map(|m| m.as_str()).collect();
         let by: Vec<&str> = c.certified_by.iter().map(|m| m.as_str()).collect();
         println!(
-            "  from height {}: {} (announced and signed by {})",
+            "  from height {}: {} (adopted at height {}; announced and signed by {})",
             c.height,
             members.join(", "),
+            c.adopted_at,
             by.join(", ")
         );
         for a in &c.adopted {

@@ -45,10 +45,23 @@ fn certified_by(
     log: (u64, Hash32),
     signers: &[(&str, u8)],
 ) -> CertifiedHeader {
+    certified_block(g, height, set, next, 0, log, signers)
+}
+
+/// The same for a block of `txs` transactions (only their count matters here).
+fn certified_block(
+    g: &Genesis,
+    height: u64,
+    set: &ValidatorSet,
+    next: &ValidatorSet,
+    txs: u64,
+    log: (u64, Hash32),
+    signers: &[(&str, u8)],
+) -> CertifiedHeader {
     let header = Header {
         validator_set_hash: set.hash(),
         next_validator_set_hash: next.hash(),
-        ..header(g, height, (0, merkle::empty_root()), log)
+        ..header(g, height, (txs, merkle::empty_root()), log)
     };
     let view = HeaderView::from_header(header);
     let precommits = signers
@@ -187,12 +200,16 @@ fn chain() -> Chain {
             height: 10,
             validator_set: Bytes(s1.to_bytes()),
             proof: certified_by(&c.g, 9, &s0, &s1, log_at(&c, 3), &GENESIS[..3]),
+            // Block 8 appended the admission's three records.
+            adopting: certified_block(&c.g, 8, &s0, &s0, 3, log_at(&c, 3), &GENESIS[..3]),
             adopted: adopted(&c, 0, &[1, 2], 3),
         },
         ValidatorSetChange {
             height: 20,
             validator_set: Bytes(s2.to_bytes()),
             proof: certified_by(&c.g, 19, &s1, &s2, log_at(&c, 7), &ADMITTED[1..]),
+            // Block 18 appended the rotation's four records.
+            adopting: certified_block(&c.g, 18, &s1, &s1, 4, log_at(&c, 7), &ADMITTED[1..]),
             adopted: adopted(&c, 3, &[4, 5, 6], 7),
         },
     ];
@@ -388,4 +405,46 @@ fn records_that_do_not_adopt_the_announced_set_fail_at_their_step() {
     let mut twice = adopted(&c, 0, &[1, 2], 3);
     twice.push(twice[0].clone());
     assert_eq!(with(0, twice), "validator-set[0].adopted[1].order");
+
+    // The adopting block: of another height, not certified by the set in force there, or one that did not
+    // append the record that adopted the proposal (a proposal adopted earlier, or never).
+    let s1 = set_of(&ADMITTED);
+    let adopting = |c: &Chain, i: usize, h: CertifiedHeader| {
+        let mut changes = c.changes.clone();
+        changes[i].adopting = h;
+        step_of(c, &checkpoint(c, changes, head(c)))
+    };
+    assert_eq!(
+        adopting(
+            &c,
+            0,
+            certified_block(&c.g, 7, &s0, &s0, 3, log_at(&c, 3), &GENESIS[..3])
+        ),
+        "validator-set[0].adopting.header"
+    );
+    assert_eq!(
+        adopting(
+            &c,
+            1,
+            certified_block(&c.g, 18, &s1, &s1, 4, log_at(&c, 7), &GENESIS[..3])
+        ),
+        "validator-set[1].adopting.certificate"
+    );
+    assert_eq!(
+        adopting(
+            &c,
+            0,
+            certified_block(&c.g, 8, &s0, &s0, 2, log_at(&c, 2), &GENESIS[..3])
+        ),
+        "validator-set[0].adopted[0].block"
+    );
+    assert_eq!(
+        adopting(
+            &c,
+            1,
+            certified_block(&c.g, 18, &s1, &s1, 3, log_at(&c, 3), &ADMITTED[1..])
+        ),
+        "validator-set[1].adopted[0].block",
+        "a block that appended log entries 0 to 2 did not adopt the rotation, whose last approval is entry 6"
+    );
 }

@@ -251,10 +251,31 @@ fn set_changes(
                         .collect::<Result<_, _>>()?,
                 });
             }
+            // The block of the record that adopted the changes (the last approval of one of them).
+            let last = adopted
+                .last()
+                .map(|a: &AdoptedChange| a.approvals.last().unwrap_or(&a.proposal))
+                .ok_or_else(|| {
+                    corrupt(
+                        "membership state",
+                        format!(
+                            "the set from height {} has no adopted change",
+                            epoch.from_height
+                        ),
+                    )
+                })?;
+            let id = SignedTx::from_bytes(last.signed_tx.as_slice())
+                .map_err(|e| corrupt("record", e))?
+                .id();
+            let location = store
+                .tx_location(&id)?
+                .ok_or_else(|| corrupt("record", format!("{id} has no location")))?;
+            let (adopting, _) = certified(store, location.height)?;
             out.push(ValidatorSetChange {
                 height: epoch.from_height,
                 validator_set: Bytes(set.to_bytes()),
                 proof,
+                adopting,
                 adopted,
             });
         }

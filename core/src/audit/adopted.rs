@@ -34,12 +34,15 @@ pub struct AdoptedSummary {
     pub approved_by: Vec<CountryCode>,
 }
 
-/// Checks `adopted` for the change at `step` (`validator-set[i]`), announced by `announcing`, against the set
-/// `voters` in force at the adopting height. Returns the set the changes make from `before`, and the summaries.
+/// Checks `adopted` for the change at `step` (`validator-set[i]`), announced by `announcing` and adopted in the
+/// block of `adopting`, against the set `voters` in force at the adopting height. Returns the set the changes
+/// make from `before`, and the summaries.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn check(
     chain_id: &Hash32,
     step: &str,
     announcing: &Header,
+    adopting: &Header,
     adopted: &[AdoptedChange],
     voters: &ValidatorSet,
     before: &ValidatorSet,
@@ -133,6 +136,21 @@ pub(super) fn check(
             ));
         }
         last_adoption = Some(last);
+        // The adopting record is one the adopting block appended to the log; every other one came before it.
+        let first_of_block = adopting
+            .log_size
+            .saturating_sub(u64::from(adopting.tx_count));
+        if last < first_of_block || last >= adopting.log_size {
+            return Err(fail(
+                format!("{step}.block"),
+                format!(
+                    "its last record is at log index {last}; the adopting block of height {} appended log entries \
+                     {first_of_block} to {}",
+                    adopting.height,
+                    adopting.log_size.saturating_sub(1)
+                ),
+            ));
+        }
         approvers.sort();
         approvers.dedup();
         approvers.retain(|m| voters.index_of(m).is_some() && removed != Some(m));

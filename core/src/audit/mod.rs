@@ -78,8 +78,11 @@ pub struct ValidatorSetChange {
     /// The certified header of `height − 1`: signed by the set before, its `next_validator_set_hash` is the
     /// hash of `validator_set`.
     pub proof: CertifiedHeader,
-    /// The membership proposals adopted at `height − membership_delay_blocks` that make the new set from the
-    /// one before, in adoption order, each with its approvals: proven in the record log of `proof`'s header.
+    /// The certified header of the adopting block, `height − membership_delay_blocks`: the record that adopted
+    /// each proposal is one of the log entries this block appended.
+    pub adopting: CertifiedHeader,
+    /// The membership proposals adopted in that block that make the new set from the one before, in adoption
+    /// order, each with its approvals: proven in the record log of `proof`'s header.
     pub adopted: Vec<AdoptedChange>,
 }
 

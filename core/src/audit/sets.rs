@@ -27,6 +27,8 @@ pub struct SetChangeSummary {
     pub members: Vec<CountryCode>,
     /// The members of the previous set that certified the change.
     pub certified_by: Vec<CountryCode>,
+    /// The height of the block that adopted it.
+    pub adopted_at: u64,
     /// The proposals that made it, in adoption order.
     pub adopted: Vec<super::AdoptedSummary>,
 }
@@ -126,11 +128,29 @@ impl SetChain {
                     "the set is the one already in force: not a change",
                 ));
             }
-            let voters = chain.at(change.height - delay);
+            let adopting_height = change.height - delay;
+            let adopting = HeaderView::from_bytes(change.adopting.header.as_slice())
+                .map_err(|e| fail(format!("{step}.adopting.header"), e))?;
+            if adopting.header.height != adopting_height {
+                return Err(fail(
+                    format!("{step}.adopting.header"),
+                    format!(
+                        "the header of height {}; a set taking effect at {} is adopted at height {adopting_height}",
+                        adopting.header.height, change.height
+                    ),
+                ));
+            }
+            let voters = chain.at(adopting_height);
+            let adopting_cert =
+                CommitCertificate::from_bytes(change.adopting.certificate.as_slice())
+                    .map_err(|e| fail(format!("{step}.adopting.certificate"), e))?;
+            verify_commit(chain_id, voters, &adopting, &adopting_cert)
+                .map_err(|e| fail(format!("{step}.adopting.certificate"), e))?;
             let (made, adopted) = super::adopted::check(
                 chain_id,
                 &step,
                 &view.header,
+                &adopting.header,
                 &change.adopted,
                 voters,
                 &current,
@@ -156,6 +176,7 @@ impl SetChain {
                 height: change.height,
                 members: set.validators().iter().map(|v| v.member.clone()).collect(),
                 certified_by: signers,
+                adopted_at: adopting_height,
                 adopted,
             });
             chain.sets.push((change.height, set));
