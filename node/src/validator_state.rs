@@ -1,11 +1,13 @@
 //! What this validator last signed, in a small file beside its key (`validator_state_file`), like Tendermint's
 //! `priv_validator_state.json`: the highest (height, round, step) it signed, its lock at that height, and the
-//! messages it signed in that round. The file is synced before a signature leaves the node, and it lives outside
-//! `data_dir`, so neither a crash nor a wiped chain database can make the validator sign twice or forget what it
-//! is locked on; and a validator that crashed before its messages of the round reached the others sends those
-//! same messages after the restart, instead of staying mute for the round (with one member silent, that would
-//! leave the others short of a quorum of prevotes for good). The rest of the consensus state (the valid block,
-//! its proof of lock, the messages of earlier rounds) stays in the database: it serves liveness only.
+//! last messages it signed (across heights). The file is synced before a signature leaves the node, and it lives
+//! outside `data_dir`, so neither a crash nor a wiped chain database can make the validator sign any step twice;
+//! and a validator that crashed before its last messages reached the others sends those same messages after the
+//! restart, at their height (the precommit that decided a height may exist nowhere else). The rest of the
+//! consensus state (the valid block, its proof of lock, the messages of earlier rounds) stays in the database. A
+//! lock is taken up from the file only together with its proof of lock from the database: after a wiped database
+//! the node keeps the watermark but not the lock, since a lock nobody else can see would stall the height (like
+//! Tendermint, whose lock lives in its data directory too).
 //!
 //! Format: two slots of [`SLOT`] bytes, written in turn, so that a write torn by a crash leaves the other slot,
 //! the state before, intact; a torn write was never followed by its signature leaving the node. Each slot:
@@ -93,27 +95,64 @@ impl SignedWatermark {
                 let position = mark.position();
                 let mut signed = s.signed;
                 for m in mark.messages {
-                    if !signed.contains(&m) {
+                    if height_of(&m) == Some(mark.height) && !signed.contains(&m) {
                         signed.push(m);
                     }
                 }
+                // A lock is kept only with its proof (the polka the database holds as the valid value's): a
+                // lock nobody else can see would make this node prevote nil for ever.
+                let locked = match (mark.locked, s.valid) {
+                    (Some((lr, lv)), Some((vr, vv))) if vr >= lr && vv == lv => mark.locked,
+                    _ => s.locked,
+                };
                 Some(SafetyState {
                     last_signed: Some(position),
-                    locked: mark.locked.or(s.locked),
+                    locked,
                     signed,
                     ..s
                 })
             }
+            // The database is gone (or behind): the watermark keeps the node from signing any step twice, but
+            // the lock's proof of lock went with the database, so the lock is not taken up (see docs/node.md §7).
             _ => Some(SafetyState {
                 round: mark.round,
                 step: mark.step,
                 last_signed: Some(mark.position()),
-                locked: mark.locked,
-                signed: mark.messages,
+                locked: None,
+                signed: mark
+                    .messages
+                    .into_iter()
+                    .filter(|m| height_of(m) == Some(mark.height))
+                    .collect(),
                 ..SafetyState::new(mark.height)
             }),
         }
     }
+}
+
+/// The height a signed message is for.
+pub fn height_of(message: &Signed) -> Option<u64> {
+    use clearance_core::encoding::decode;
+    match message {
+        Signed::Vote(v) => decode::<clearance_core::vote::Vote>(v.vote.as_slice(), 1024, "vote")
+            .ok()
+            .map(|v| v.height),
+        Signed::Proposal(p) => {
+            decode::<clearance_core::vote::Proposal>(p.proposal.as_slice(), 1024, "proposal")
+                .ok()
+                .map(|p| p.height)
+        }
+    }
+}
+
+/// Keeps the last [`KEPT_MESSAGES`] messages signed, across heights: the precommit that decided a height may be
+/// the only one that exists, if this node alone committed it before its database was wiped.
+pub fn remember(recent: &mut Vec<Signed>, message: &Signed) {
+    if !recent.contains(message) {
+        recent.push(message.clone());
+    }
+    let excess = recent.len().saturating_sub(KEPT_MESSAGES);
+    recent.drain(..excess);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -428,11 +467,12 @@ mod tests {
         let file = ValidatorStateFile::open(&path, chain).unwrap();
         assert_eq!(file.current(), Some(mark(9, 1, Step::Prevote)));
 
-        // A wiped database: the node resumes at height 9 having signed up to (9, 1, prevote), locked.
+        // A wiped database: the node resumes at height 9 having signed up to (9, 1, prevote); the lock's proof is
+        // gone with the database, so the lock is not taken up.
         let merged = SignedWatermark::merge(None, file.current()).unwrap();
         assert_eq!(merged.height, 9);
         assert_eq!(merged.last_signed, Some((9, 1, Step::Prevote)));
-        assert_eq!(merged.locked, Some((1, Hash32([7; 32]))));
+        assert_eq!(merged.locked, None);
         // A database that is further along wins.
         let db = SafetyState {
             last_signed: Some((10, 0, Step::Prevote)),

@@ -245,8 +245,8 @@ fn bundles_checkpoints_and_every_tampering() {
     // Validator-set changes the ledger never made: at height 1 (genesis decides it), and one announced by a
     // header that announces no new set (its set bytes do not decode, nor match).
     let mut b = bundle.clone();
-    b["validator_set_changes"] =
-        json!([{ "height": 1, "validator_set": "", "proof": bundle["anchor"] }]);
+    b["validator_set_changes"] = json!([{ "height": 1, "validator_set": "", "proof": bundle["anchor"],
+                 "adopting": bundle["anchor"], "adopted": [] }]);
     expect_step(
         &genesis,
         &b,
@@ -261,7 +261,9 @@ fn bundles_checkpoints_and_every_tampering() {
     b["validator_set_changes"] = json!([{
         "height": anchor_height + 1,
         "validator_set": "",
-        "proof": bundle["anchor"]
+        "proof": bundle["anchor"],
+        "adopting": bundle["anchor"],
+        "adopted": []
     }]);
     expect_step(&genesis, &b, "validator-set[0].set", "a change with no set");
 

@@ -58,6 +58,8 @@ pub struct Driver {
     keys: Box<dyn NodeKeys>,
     /// What this validator last signed, outside the chain database.
     signing: Box<dyn SigningRecord>,
+    /// The last messages it signed, across heights, as kept in that file.
+    recent_signed: Vec<crate::consensus::Signed>,
     /// The network key files' keys, as last read: the next one is switched to once its rotation is due.
     network_key: Option<clearance_core::crypto::SecretKey>,
     next_network_key: Option<clearance_core::crypto::SecretKey>,
@@ -145,10 +147,22 @@ impl Driver {
             .store()
             .load_safety()
             .context("reading the consensus safety state")?;
+        // The last messages this validator signed, across heights: the file's, then the database's of its height.
+        let mut recent_signed = signing.last().map(|m| m.messages).unwrap_or_default();
+        for m in from_db.iter().flat_map(|s| &s.signed) {
+            crate::validator_state::remember(&mut recent_signed, m);
+        }
         let persisted = SignedWatermark::merge(from_db, signing.last());
         // The file was missing or behind the database (a node from before the file existed): bring it level
         // before anything is signed.
-        if let Some(mark) = persisted.as_ref().and_then(SignedWatermark::of)
+        let mark = persisted
+            .as_ref()
+            .and_then(SignedWatermark::of)
+            .map(|mark| SignedWatermark {
+                messages: recent_signed.clone(),
+                ..mark
+            });
+        if let Some(mark) = mark
             && signing.last().as_ref() != Some(&mark)
         {
             signing
@@ -156,7 +170,7 @@ impl Driver {
                 .context("syncing the validator state file")?;
         }
         let height = parts.ledger.head().height + 1;
-        let machine = Machine::new(
+        let mut machine = Machine::new(
             Config {
                 chain_id,
                 timeouts: Timeouts::from_params(&parts.genesis.params),
@@ -166,6 +180,7 @@ impl Driver {
             height,
             persisted,
         );
+        machine.send_again(&recent_signed);
         let members_by_peer = membership::members_by_peer(&parts.ledger.epoch().members);
         let members_from = parts.ledger.epoch().from_height;
         let now = parts.clock.now();
@@ -177,6 +192,7 @@ impl Driver {
             me,
             keys: parts.keys,
             signing,
+            recent_signed,
             network_key: None,
             next_network_key: None,
             network_key_switched: now,
@@ -304,7 +320,11 @@ impl Driver {
                 Output::PersistSafetyState(state) => {
                     // The watermark is what keeps the validator from signing twice: synced first. The database
                     // copy (with the valid block and what to send again) serves liveness after a restart.
-                    if let Some(mark) = SignedWatermark::of(&state) {
+                    if let Some(m) = state.signed.last() {
+                        crate::validator_state::remember(&mut self.recent_signed, m);
+                    }
+                    if let Some(mut mark) = SignedWatermark::of(&state) {
+                        mark.messages = self.recent_signed.clone();
                         self.signing
                             .save(&mark)
                             .context("syncing the validator state file")?;

@@ -16,8 +16,38 @@ impl Machine {
         } else {
             self.resume_persisted(&mut out);
         }
+        self.send_own_votes(&mut out);
         self.evaluate(&mut out);
         out
+    }
+
+    /// Votes this validator signed before a restart (the validator state file keeps the last few, across
+    /// heights), to be sent again at their height. The precommit that decided a height may exist nowhere else:
+    /// if this node alone committed that height and its database was then deleted, the others still need it.
+    pub fn send_again(&mut self, messages: &[Signed]) {
+        self.own_votes = messages
+            .iter()
+            .filter_map(|m| match m {
+                Signed::Vote(v) => Some(v.clone()),
+                Signed::Proposal(_) => None,
+            })
+            .collect();
+    }
+
+    /// Sends and counts the kept votes of the height being decided; forgets those of heights passed.
+    fn send_own_votes(&mut self, out: &mut Vec<Output>) {
+        let height = self.safety.height;
+        let votes = std::mem::take(&mut self.own_votes);
+        for vote in votes {
+            match crate::validator_state::height_of(&Signed::Vote(vote.clone())) {
+                Some(h) if h == height => {
+                    out.push(Output::Broadcast(Message::Vote(vote.clone())));
+                    self.check_and_take_vote(vote, out);
+                }
+                Some(h) if h > height => self.own_votes.push(vote),
+                _ => {}
+            }
+        }
     }
 
     /// Takes up the persisted round and step, with the valid value, its proof of lock and the messages signed
@@ -87,6 +117,7 @@ impl Machine {
             }
             None => self.start_round(0, out),
         }
+        self.send_own_votes(out);
         for input in buffered.into_values().flatten() {
             match input {
                 Input::Proposal(p) => self.on_proposal(p, out),

@@ -73,6 +73,8 @@ pub struct Machine {
     safety: SafetyState,
     /// The persisted state of a later height, taken up when the node reaches it (after a wiped database).
     resume: Option<SafetyState>,
+    /// Votes this validator signed before a restart, sent again when the machine reaches their height.
+    own_votes: Vec<SignedVote>,
     /// decision_p[h_p] ≠ nil: waiting for `HeightCommitted`.
     decided: bool,
     votes: VoteBook,
@@ -128,6 +130,7 @@ impl Machine {
             verifier: Verifier::new(config.chain_id, validators),
             safety,
             resume,
+            own_votes: Vec::new(),
             decided: false,
             votes: VoteBook::default(),
             seen_votes: HashSet::new(),
