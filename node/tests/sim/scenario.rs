@@ -38,8 +38,8 @@ pub struct Scenario {
     /// signs from `at` on, after it persisted and before it sent anything.
     pub crashes: Vec<(usize, u64, u64, bool)>,
     /// For each crash: whether the operator then deletes the member's data directory (its keys and validator
-    /// state file stay), so that it restarts from genesis. Drawn from a stream of its own, so that the draws
-    /// above are those of the seed before wipes existed.
+    /// state file stay), so that it restarts from genesis; for one crash at most. Drawn from a stream of its
+    /// own, so that the draws above are those of the seed before wipes existed.
     pub wipes: Vec<bool>,
     pub heal_at: u64,
     /// When a `SelectiveThenSilent` member stops.
@@ -116,8 +116,19 @@ impl Scenario {
                 crashes.push((h, at, down, rng.chance(0.6)));
             }
         }
+        // At most one member's data per run: with the data of several deleted, every copy of a committed block
+        // may be gone, which no protocol can recover (and the validator state files then rightly refuse to
+        // decide those heights again).
         let mut wipe_rng = Rng::new(seed ^ 0x7769_7065);
-        let wipes = crashes.iter().map(|_| wipe_rng.chance(0.3)).collect();
+        let mut wiped = false;
+        let wipes = crashes
+            .iter()
+            .map(|_| {
+                let wipe = !wiped && wipe_rng.chance(0.3);
+                wiped |= wipe;
+                wipe
+            })
+            .collect();
         Scenario {
             n,
             behaviors,
