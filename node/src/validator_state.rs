@@ -4,10 +4,11 @@
 //! outside `data_dir`, so neither a crash nor a wiped chain database can make the validator sign any step twice;
 //! and a validator that crashed before its last messages reached the others sends those same messages after the
 //! restart, at their height (the precommit that decided a height may exist nowhere else). The rest of the
-//! consensus state (the valid block, its proof of lock, the messages of earlier rounds) stays in the database. A
-//! lock is taken up from the file only together with its proof of lock from the database: after a wiped database
-//! the node keeps the watermark but not the lock, since a lock nobody else can see would stall the height (like
-//! Tendermint, whose lock lives in its data directory too).
+//! consensus state (the valid block, its proof of lock, the messages of earlier rounds) stays in the database.
+//! After a wiped database the node keeps its lock without the proof of lock: safe, but until it sees that polka
+//! again it prevotes nil at that height, so for liveness it counts as one of the f faulty members (with one
+//! Byzantine member among four, a stall; the simulator showed that dropping the lock instead breaks agreement
+//! with a Byzantine member, the "amnesia" attack).
 //!
 //! Format: two slots of [`SLOT`] bytes, written in turn, so that a write torn by a crash leaves the other slot,
 //! the state before, intact; a torn write was never followed by its signature leaving the node. Each slot:
@@ -99,11 +100,10 @@ impl SignedWatermark {
                         signed.push(m);
                     }
                 }
-                // A lock is kept only with its proof (the polka the database holds as the valid value's): a
-                // lock nobody else can see would make this node prevote nil for ever.
-                let locked = match (mark.locked, s.valid) {
-                    (Some((lr, lv)), Some((vr, vv))) if vr >= lr && vv == lv => mark.locked,
-                    _ => s.locked,
+                // The newer lock wins: giving up a lock could let this validator prevote another value.
+                let locked = match (mark.locked, s.locked) {
+                    (Some(file), Some(db)) if db.0 > file.0 => Some(db),
+                    (file, db) => file.or(db),
                 };
                 Some(SafetyState {
                     last_signed: Some(position),
@@ -112,13 +112,13 @@ impl SignedWatermark {
                     ..s
                 })
             }
-            // The database is gone (or behind): the watermark keeps the node from signing any step twice, but
-            // the lock's proof of lock went with the database, so the lock is not taken up (see docs/node.md §7).
+            // The database is gone (or behind): the watermark keeps the node from signing any step twice, and
+            // the lock is kept, though its proof of lock went with the database (see docs/node.md §7).
             _ => Some(SafetyState {
                 round: mark.round,
                 step: mark.step,
                 last_signed: Some(mark.position()),
-                locked: None,
+                locked: mark.locked,
                 signed: mark
                     .messages
                     .into_iter()
@@ -467,12 +467,11 @@ mod tests {
         let file = ValidatorStateFile::open(&path, chain).unwrap();
         assert_eq!(file.current(), Some(mark(9, 1, Step::Prevote)));
 
-        // A wiped database: the node resumes at height 9 having signed up to (9, 1, prevote); the lock's proof is
-        // gone with the database, so the lock is not taken up.
+        // A wiped database: the node resumes at height 9 having signed up to (9, 1, prevote), locked.
         let merged = SignedWatermark::merge(None, file.current()).unwrap();
         assert_eq!(merged.height, 9);
         assert_eq!(merged.last_signed, Some((9, 1, Step::Prevote)));
-        assert_eq!(merged.locked, None);
+        assert_eq!(merged.locked, Some((1, Hash32([7; 32]))));
         // A database that is further along wins.
         let db = SafetyState {
             last_signed: Some((10, 0, Step::Prevote)),

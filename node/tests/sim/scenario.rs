@@ -119,8 +119,10 @@ impl Scenario {
         // At most one member's data per run: with the data of several deleted, every copy of a committed block
         // may be gone, which no protocol can recover (and the validator state files then rightly refuse to
         // decide those heights again).
+        // Only in runs without a Byzantine member: a wiped member keeps its lock but not the proof of lock, so at
+        // that height it may count as faulty for liveness (docs/node.md §7), and f is already spent.
         let mut wipe_rng = Rng::new(seed ^ 0x7769_7065);
-        let mut wiped = false;
+        let mut wiped = behaviors.iter().any(|b| *b != Behavior::Honest);
         let wipes = crashes
             .iter()
             .map(|_| {
