@@ -188,14 +188,7 @@ fn later_candidates(
     indexes.dedup();
     let mut out = Vec::with_capacity(indexes.len());
     for log_index in indexes {
-        let bytes = store
-            .record(log_index)?
-            .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
-        let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
-        let body = signed
-            .verify_except_signature(chain_id)
-            .map_err(|e| corrupt("record", e))?
-            .body;
+        let body = record_body(store, chain_id, log_index)?;
         if concerns(subject, &body.record) {
             out.push(log_index);
         }
@@ -312,15 +305,7 @@ impl MembershipRecords {
         )?;
         let mut approvals: HashMap<Hash32, Vec<u64>> = HashMap::new();
         for log_index in indexes {
-            let bytes = store
-                .record(log_index)?
-                .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
-            let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
-            let body = signed
-                .verify_except_signature(chain_id)
-                .map_err(|e| corrupt("record", e))?
-                .body;
-            if let Record::MembershipApprove(r) = body.record {
+            if let Record::MembershipApprove(r) = record_body(store, chain_id, log_index)?.record {
                 approvals.entry(r.proposal).or_default().push(log_index);
             }
         }
@@ -329,6 +314,18 @@ impl MembershipRecords {
             approvals,
         })
     }
+}
+
+/// The body of the record at `log_index` (its signature was checked when it was admitted).
+fn record_body(store: &Store, chain_id: &Hash32, log_index: u64) -> Result<TxBody, ProofError> {
+    let bytes = store
+        .record(log_index)?
+        .ok_or_else(|| corrupt("record", format!("log index {log_index} is missing")))?;
+    let signed = SignedTx::from_bytes(&bytes).map_err(|e| corrupt("record", e))?;
+    Ok(signed
+        .verify_except_signature(chain_id)
+        .map_err(|e| corrupt("record", e))?
+        .body)
 }
 
 /// The record at `log_index`, with its path in the log of `log_size` entries.
