@@ -195,24 +195,10 @@ fn print_view(v: &MembersView) {
         println!(
             "  {}  {} by {}: {}",
             p.id,
-            describe(&p.change),
+            clearance_core::audit::describe_change(&p.change),
             p.proposer,
             standing
         );
         println!("      approved by {}", approvals.join(", "));
-    }
-}
-
-fn describe(change: &MembershipChange) -> String {
-    match change {
-        MembershipChange::Admit(a) => format!("admit {} ({})", a.member.id, a.member.name),
-        MembershipChange::Remove { member } => format!("remove {member}"),
-        MembershipChange::RotateValidatorKey { member, new_key } => {
-            format!("rotate {member}'s validator key to {new_key}")
-        }
-        MembershipChange::RotateNetworkKey {
-            member,
-            new_peer_id,
-        } => format!("rotate {member}'s peer id to {}", new_peer_id.to_peer_id()),
     }
 }

@@ -6,7 +6,7 @@
 //! file names who proposed and approved each change, and cannot pass off a set change the records do not make.
 
 use super::verdict::fail;
-use super::{AdoptedChange, AuditError, LoggedRecord, MAX_PATH};
+use super::{AdoptedChange, AuditError, LoggedRecord};
 use crate::block::Header;
 use crate::hash::Hash32;
 use crate::ids::CountryCode;
@@ -169,7 +169,7 @@ pub(super) fn check(
         apply(&mut set, &proposal.change).map_err(|e| fail(format!("{step}.change"), e))?;
         summaries.push(AdoptedSummary {
             proposal: id,
-            change: describe(&proposal.change),
+            change: describe_change(&proposal.change),
             proposer: proposal.proposer.clone(),
             approved_by: approvers,
         });
@@ -188,15 +188,7 @@ fn logged(
         .map_err(|e| fail(format!("{step}.decode"), e))?
         .verify(chain_id)
         .map_err(|e| fail(format!("{step}.decode"), e))?;
-    if record.log_path.len() > MAX_PATH {
-        return Err(fail(
-            format!("{step}.log-inclusion"),
-            format!(
-                "the path has {} hashes; no log needs more than {MAX_PATH}",
-                record.log_path.len()
-            ),
-        ));
-    }
+    super::verify::check_path(&format!("{step}.log-inclusion"), &record.log_path)?;
     verify_inclusion(
         &leaf_hash(record.signed_tx.as_slice()),
         record.log_index,
@@ -247,7 +239,8 @@ fn apply(set: &mut Vec<Validator>, change: &MembershipChange) -> Result<(), Stri
     Ok(())
 }
 
-fn describe(change: &MembershipChange) -> String {
+/// A membership change in one line, for people: the verdict and the `clearance members` CLI.
+pub fn describe_change(change: &MembershipChange) -> String {
     match change {
         MembershipChange::Admit(a) => format!("admit {} ({})", a.member.id, a.member.name.as_str()),
         MembershipChange::Remove { member } => format!("remove {member}"),

@@ -15,7 +15,7 @@ mod sets;
 mod verdict;
 mod verify;
 
-pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS};
+pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS, describe_change};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
 pub use verdict::{
     AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step, Verdict,

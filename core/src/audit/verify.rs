@@ -207,7 +207,7 @@ impl<'a> Chain<'a> {
     }
 }
 
-fn check_path(step: &str, path: &[Hash32]) -> Result<(), AuditError> {
+pub(super) fn check_path(step: &str, path: &[Hash32]) -> Result<(), AuditError> {
     if path.len() > MAX_PATH {
         return Err(fail(
             step,

@@ -147,12 +147,16 @@ impl Driver {
             .store()
             .load_safety()
             .context("reading the consensus safety state")?;
+        let from_file = signing.last();
         // The last messages this validator signed, across heights: the file's, then the database's of its height.
-        let mut recent_signed = signing.last().map(|m| m.messages).unwrap_or_default();
+        let mut recent_signed = from_file
+            .as_ref()
+            .map(|m| m.messages.clone())
+            .unwrap_or_default();
         for m in from_db.iter().flat_map(|s| &s.signed) {
             crate::validator_state::remember(&mut recent_signed, m);
         }
-        let persisted = SignedWatermark::merge(from_db, signing.last());
+        let persisted = SignedWatermark::merge(from_db, from_file.clone());
         // The file was missing or behind the database (a node from before the file existed): bring it level
         // before anything is signed.
         let mark = persisted
@@ -163,7 +167,7 @@ impl Driver {
                 ..mark
             });
         if let Some(mark) = mark
-            && signing.last().as_ref() != Some(&mark)
+            && from_file.as_ref() != Some(&mark)
         {
             signing
                 .save(&mark)
