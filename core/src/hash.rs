@@ -40,9 +40,20 @@ pub mod tag {
     pub const GENESIS: &str = "clearance/v1/genesis";
     /// Hash of a validator set's canonical bytes.
     pub const VALIDATOR_SET: &str = "clearance/v1/validator-set";
+    /// Id of a gossiped message: hash of its data, the same on every node (ids travel in gossip's IHAVE/IWANT).
+    pub const GOSSIP_ID: &str = "clearance/v1/gossip-id";
 
     /// Every tag, for tests that check they are distinct and free of NUL.
-    pub const ALL: [&str; 7] = [TX, TX_ID, HEADER, VOTE, PROPOSAL, GENESIS, VALIDATOR_SET];
+    pub const ALL: [&str; 8] = [
+        TX,
+        TX_ID,
+        HEADER,
+        VOTE,
+        PROPOSAL,
+        GENESIS,
+        VALIDATOR_SET,
+        GOSSIP_ID,
+    ];
 }
 
 /// The exact message that is hashed or signed under `tag`: `tag ‖ 0x00 ‖ bytes`.

@@ -32,6 +32,18 @@ pub struct Executed {
     /// The members that decide the next height, after this block's membership changes.
     pub next_epoch: Epoch,
     pub next_validators: ValidatorSet,
+    /// Indexes of the transactions left out ([`Inadmissible::Skip`]), ascending.
+    pub skipped: Vec<usize>,
+}
+
+/// What execution does with a transaction that fails the submitter checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inadmissible {
+    /// A proposed or committed block: it is invalid ([`ExecError::Inadmissible`]).
+    Invalid,
+    /// A block being built: the transaction is left out (an earlier transaction of the block revoked its key,
+    /// say), and the block is built of the others.
+    Skip,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +52,15 @@ pub enum ExecError {
     /// A block carrying one is invalid.
     #[error("transaction {index}: {source}")]
     InvalidTx { index: usize, source: TxError },
+    /// A transaction that fails the submitter checks (unknown, revoked or wrong key, inactive member, missing
+    /// role, or not its key's next sequence): a correct proposer never includes one, so that nobody can commit a
+    /// member's transaction out of order (burning its id) or commit junk under keys the ledger does not know.
+    #[error("transaction {index} ({id}) fails the submitter checks: {code}")]
+    Inadmissible {
+        index: usize,
+        id: Hash32,
+        code: &'static str,
+    },
     /// A transaction already committed, or repeated in the block: a correct proposer never includes one.
     #[error("transaction {index} ({id}) is already committed or repeated in the block")]
     Replayed { index: usize, id: Hash32 },
@@ -126,6 +147,7 @@ pub fn execute(
     log_size: u64,
     txs: &[Bytes],
     verified: &Verified<'_>,
+    inadmissible: Inadmissible,
 ) -> Result<Executed, ExecError> {
     let mut overlay = Overlay {
         store,
@@ -143,6 +165,7 @@ pub fn execute(
     let mut records = Vec::new();
     let mut index_entries = Vec::new();
     let mut log_nodes = Vec::new();
+    let mut skipped = Vec::new();
     for (index, (bytes, verified)) in txs.iter().zip(verified_txs).enumerate() {
         if !seen.insert(verified.id) || store.tx_location(&verified.id)?.is_some() {
             return Err(ExecError::Replayed {
@@ -150,9 +173,27 @@ pub fn execute(
                 id: verified.id,
             });
         }
-        tx_ids.push(verified.id);
         let applied = rules::apply(&overlay, ctx, &verified.id, &verified.body);
         overlay.check()?;
+        if let Err(refused) = &applied
+            && refused.error.is_submitter_check()
+        {
+            // It wrote nothing: leaving it out leaves the state as if it never came.
+            match inadmissible {
+                Inadmissible::Skip => {
+                    skipped.push(index);
+                    continue;
+                }
+                Inadmissible::Invalid => {
+                    return Err(ExecError::Inadmissible {
+                        index,
+                        id: verified.id,
+                        code: refused.error.code(),
+                    });
+                }
+            }
+        }
+        tx_ids.push(verified.id);
         let (changes, accepted) = match applied {
             Ok(changes) => (changes, Ok(())),
             Err(refused) => (refused.changes, Err(refused.error)),
@@ -213,6 +254,7 @@ pub fn execute(
         log_size: overlay.log_size,
         log_root,
         changes,
+        skipped,
         next_epoch,
         next_validators,
     })

@@ -128,7 +128,21 @@ impl Ledger {
             self.head.log_size,
             &txs,
             verified,
+            execute::Inadmissible::Skip,
         )?;
+        let txs: Vec<Bytes> = txs
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| executed.skipped.binary_search(i).is_err())
+            .map(|(_, tx)| tx)
+            .collect();
+        if !executed.skipped.is_empty() {
+            tracing::info!(
+                height,
+                left_out = executed.skipped.len(),
+                "transactions left out of the block: they fail the submitter checks at their place in it"
+            );
+        }
         let header = Header {
             chain_id: self.chain_id,
             height,
@@ -247,6 +261,7 @@ impl Ledger {
             self.head.log_size,
             &block.txs,
             verified,
+            execute::Inadmissible::Invalid,
         )?;
         if executed.results_root != h.results_root {
             return Err(header_err(

@@ -51,6 +51,8 @@ metrics! {
     consensus_dropped_requests_total: "counter", "Consensus requests dropped from a full per-peer outbox (their items are sent again while the peer lacks them).";
     consensus_failed_requests_total: "counter", "Consensus requests that failed or timed out (their items are sent again while the peer lacks them).";
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
+    consensus_out_of_window_dropped_total: "counter", "Proposals and votes for a height before the one being decided or after the next, dropped before their signature check.";
+    consensus_over_budget_dropped_total: "counter", "Consensus items dropped unread because their sender had used its budget for the second (2,000 items).";
     consensus_other_set_dropped_total: "counter", "Proposals and votes for another height than the one being decided that failed the check against this height's validator set (signed by a removed member, an old rotated key, or a member whose admission this node has not reached); dropped, not penalised.";
     validator_set_changes_total: "counter", "Changes of the members in force this node has applied (admissions, removals, validator and network key rotations taking effect).";
     network_key_switches_total: "counter", "Times this node switched its network key (peer id): to the next key when the ledger's rotation to it was due, or to its other key while it heard from no member with a rotation pending.";

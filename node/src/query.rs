@@ -8,7 +8,7 @@ use clearance_core::Hash32;
 pub use clearance_core::api::{
     AeoProgrammeView, AeoView, CertificateView, DeclarationView, MraView, RecordPage, RecordView,
 };
-use clearance_core::block::Outcome;
+use clearance_core::block::{HeaderView, Outcome};
 use clearance_core::encoding::{self, limit};
 use clearance_core::ids::{CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::{AeoType, CertificateRef, Record};
@@ -79,14 +79,35 @@ pub fn record(store: &Store, id: &Hash32) -> Result<Lookup, StorageError> {
     }
 }
 
-fn records_of(store: &Store, prefix: &[u8]) -> Result<Vec<RecordView>, StorageError> {
-    let mut indexes = Vec::new();
-    store.scan_index(prefix, None, |log_index, _| {
-        indexes.push(log_index);
-        indexes.len() < MAX_PAGE
+/// Every index entry under `prefix` goes through `each` (log index and record id, in log order, with no record
+/// read), and the newest [`MAX_PAGE`] come back as records, oldest first. What a view derives (a standing, the
+/// current decisions) is computed by `each` over all entries: a member that writes many records about one
+/// operator or declaration cannot push later ones out of what the view says.
+fn records_of(
+    store: &Store,
+    prefix: &[u8],
+    mut each: impl FnMut(u64, Hash32) -> Result<(), StorageError>,
+) -> Result<Vec<RecordView>, StorageError> {
+    let mut newest = std::collections::VecDeque::with_capacity(MAX_PAGE);
+    let mut failed = None;
+    store.scan_index(prefix, None, |log_index, id| {
+        if newest.len() == MAX_PAGE {
+            newest.pop_front();
+        }
+        newest.push_back(log_index);
+        match each(log_index, id) {
+            Ok(()) => true,
+            Err(e) => {
+                failed = Some(e);
+                false
+            }
+        }
     })?;
-    let mut out = Vec::with_capacity(indexes.len());
-    for log_index in indexes {
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut out = Vec::with_capacity(newest.len());
+    for log_index in newest {
         if let Some(r) = record_at(store, log_index)? {
             out.push(r);
         }
@@ -104,6 +125,7 @@ pub fn certificate(
     let history = records_of(
         store,
         &index::prefix(index::CERTIFICATE, &index::certificate_value(r)),
+        |_, _| Ok(()),
     )?;
     Ok(Some(CertificateView {
         issuer: r.issuer.clone(),
@@ -124,17 +146,23 @@ pub fn aeo(
     operator: &OperatorId,
     recognised_by: Option<&CountryCode>,
 ) -> Result<Option<AeoView>, StorageError> {
-    let history = records_of(store, &index::prefix(index::AEO, operator.as_str()))?;
+    // The programmes come from every record about the operator, not only the newest the history shows.
+    let mut programmes: Vec<CountryCode> = Vec::new();
+    let history = records_of(
+        store,
+        &index::prefix(index::AEO, operator.as_str()),
+        |log_index, _| {
+            if let Some(r) = record_at(store, log_index)?
+                && let Record::AeoStatus(s) = &r.record
+                && !programmes.contains(&s.programme)
+            {
+                programmes.push(s.programme.clone());
+            }
+            Ok(())
+        },
+    )?;
     if history.is_empty() {
         return Ok(None);
-    }
-    let mut programmes: Vec<CountryCode> = Vec::new();
-    for r in &history {
-        if let Record::AeoStatus(s) = &r.record
-            && !programmes.contains(&s.programme)
-        {
-            programmes.push(s.programme.clone());
-        }
     }
     let mras = match recognised_by {
         Some(member) => active_mras(store, member)?,
@@ -182,13 +210,14 @@ fn mras_of(
     store: &Store,
     member: &CountryCode,
 ) -> Result<Vec<(Hash32, rules::MraState)>, StorageError> {
+    // All of them: a partner that proposes many MRAs must not push the active one out of `recognised`.
     let mut ids = Vec::new();
     store.scan_index(
         &index::prefix(index::MRA, member.as_str()),
         None,
         |_, id| {
             ids.push(id);
-            ids.len() < MAX_PAGE
+            true
         },
     )?;
     Ok(ids
@@ -224,23 +253,38 @@ pub fn declaration(
     mrn: Option<&Mrn>,
     ucr: Option<&Ucr>,
 ) -> Result<DeclarationView, StorageError> {
+    // The current decisions come from every decision on the declaration, not only the newest the list shows.
+    let mut current: Vec<(u64, Hash32)> = Vec::new();
+    let mut note_current = |log_index: u64, id: Hash32| {
+        if rules::decision(store, &id).is_some_and(|s| s.superseded_by.is_none())
+            && !current.iter().any(|(_, c)| *c == id)
+        {
+            current.push((log_index, id));
+        }
+        Ok(())
+    };
     let mut decisions = Vec::new();
     if let Some(mrn) = mrn {
-        decisions.extend(records_of(store, &index::prefix(index::MRN, mrn.as_str()))?);
+        decisions.extend(records_of(
+            store,
+            &index::prefix(index::MRN, mrn.as_str()),
+            &mut note_current,
+        )?);
     }
     if let Some(ucr) = ucr {
-        for r in records_of(store, &index::prefix(index::UCR, ucr.as_str()))? {
+        for r in records_of(
+            store,
+            &index::prefix(index::UCR, ucr.as_str()),
+            &mut note_current,
+        )? {
             if !decisions.iter().any(|d: &RecordView| d.id == r.id) {
                 decisions.push(r);
             }
         }
     }
     decisions.sort_by_key(|d| d.log_index);
-    let current = decisions
-        .iter()
-        .filter(|d| rules::decision(store, &d.id).is_some_and(|s| s.superseded_by.is_none()))
-        .map(|d| d.id)
-        .collect();
+    current.sort();
+    let current = current.into_iter().map(|(_, id)| id).collect();
     Ok(DeclarationView { decisions, current })
 }
 
@@ -258,13 +302,56 @@ pub struct RecordFilter {
     pub limit: usize,
 }
 
+/// Where a scan for `filter`'s lower bounds starts: the log index just before the first record at or after
+/// `from_height` and `from_time` (`None`: the beginning). Block times never decrease, so the first height at or
+/// after `from_time` is found by bisection; the log size after the block before it is the first record's index.
+fn seek(store: &Store, filter: &RecordFilter) -> Result<Option<u64>, StorageError> {
+    let head = store.head()?.height;
+    let mut height = filter.from_height.unwrap_or(1).max(1);
+    if let Some(from) = filter.from_time {
+        let (mut low, mut high) = (height, head.saturating_add(1));
+        while low < high {
+            let mid = low + (high - low) / 2;
+            match store.block_time_ms(mid)? {
+                Some(ms) if ms < from.as_millis() => low = mid + 1,
+                _ => high = mid,
+            }
+        }
+        height = low;
+    }
+    if height <= 1 {
+        return Ok(None);
+    }
+    if height > head {
+        // Nothing is committed that far: the scan starts after the last record.
+        let log_size = match store.block(head)? {
+            Some(block) => {
+                HeaderView::from_bytes(block.header.as_slice())
+                    .map_err(|e| corrupt("block header", e))?
+                    .header
+                    .log_size
+            }
+            None => 0,
+        };
+        return Ok(log_size.checked_sub(1));
+    }
+    let Some(block) = store.block(height - 1)? else {
+        return Ok(None);
+    };
+    let header = HeaderView::from_bytes(block.header.as_slice())
+        .map_err(|e| corrupt("block header", e))?
+        .header;
+    Ok(header.log_size.checked_sub(1))
+}
+
 /// Records matching `filter`, in commit order. Log order is height order is time order, so a scan stops at the
 /// first record past the upper bounds.
 pub fn list(store: &Store, filter: &RecordFilter) -> Result<RecordPage, StorageError> {
     let limit = filter.limit.clamp(1, MAX_PAGE);
     let mut candidates = Vec::new();
-    // Over-fetch candidates in chunks and filter them, until the page is full or the scan ends.
-    let mut after = filter.after;
+    // Over-fetch candidates in chunks and filter them, until the page is full or the scan ends. The scan starts
+    // at the lower bounds, not at the first record.
+    let mut after = filter.after.max(seek(store, filter)?);
     let mut records = Vec::new();
     let mut done = false;
     while records.len() < limit && !done {

@@ -111,6 +111,20 @@ pub enum RuleError {
 }
 
 impl RuleError {
+    /// A failure of the submitter checks (docs/records.md §1.2): the key could not have sent this transaction
+    /// at this point of the ledger. A block that carries one is invalid; a correct proposer leaves it out.
+    pub fn is_submitter_check(&self) -> bool {
+        matches!(
+            self,
+            RuleError::UnknownSubmitter(_)
+                | RuleError::RevokedSubmitter(_)
+                | RuleError::WrongMember { .. }
+                | RuleError::MemberInactive(_)
+                | RuleError::MissingRole(_)
+                | RuleError::BadSequence { .. }
+        )
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             RuleError::UnknownSubmitter(_) => "SUBMITTER_UNKNOWN",

@@ -2,7 +2,8 @@
 //! commit certificates, verifies each certificate against its validator set, executes and commits the blocks,
 //! and rejoins consensus at the head.
 
-use super::{Driver, PeerHeights};
+use super::Driver;
+use super::sync_sources::InFlight;
 use crate::consensus::Input;
 use crate::execute::ExecError;
 use crate::ledger::InvalidBlock;
@@ -17,130 +18,41 @@ use clearance_core::bytes::Bytes;
 use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
-
-/// A request without an answer for this long is abandoned and another peer asked.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
-const PROGRESS_EVERY: Duration = Duration::from_secs(2);
-
-pub struct SyncState {
-    heights: PeerHeights,
-    in_flight: Option<(PeerId, Instant)>,
-    /// Progress accounting for the log: when syncing started, and from which height.
-    started: Option<(Instant, u64)>,
-    last_log: Instant,
-    records: u64,
-    /// When each peer was last asked for its status because its messages showed it ahead.
-    asked: std::collections::BTreeMap<PeerId, Instant>,
-}
-
-impl SyncState {
-    pub fn new(now: Instant) -> SyncState {
-        SyncState {
-            heights: PeerHeights::new(),
-            in_flight: None,
-            started: None,
-            last_log: now,
-            records: 0,
-            asked: std::collections::BTreeMap::new(),
-        }
-    }
-
-    pub fn best_height(&self) -> u64 {
-        self.heights.values().copied().max().unwrap_or(0)
-    }
-
-    /// Behind by more than the one block consensus itself is deciding.
-    pub fn is_syncing(&self, height: u64) -> bool {
-        self.best_height() > height + 1 || self.in_flight.is_some()
-    }
-
-    /// Records the height a peer reported for its own head.
-    pub fn saw_height(&mut self, peer: PeerId, height: u64) {
-        self.heights.insert(peer, height);
-    }
-
-    pub fn request_failed(&mut self, peer: PeerId) {
-        if self.in_flight.map(|(p, _)| p) == Some(peer) {
-            self.in_flight = None;
-        }
-    }
-
-    /// Whether to ask `peer` for its status now: at most once a second.
-    pub fn may_ask_status(&mut self, peer: PeerId, now: Instant) -> bool {
-        match self.asked.get(&peer) {
-            Some(at) if now.duration_since(*at) < Duration::from_secs(1) => false,
-            _ => {
-                self.asked.insert(peer, now);
-                true
-            }
-        }
-    }
-
-    pub fn peer_gone(&mut self, peer: PeerId) {
-        self.heights.remove(&peer);
-        self.asked.remove(&peer);
-        self.request_failed(peer);
-    }
-
-    pub fn log_progress(&mut self, height: u64, now: Instant) {
-        let Some((since, from)) = self.started else {
-            return;
-        };
-        let target = self.best_height();
-        let secs = now.duration_since(since).as_secs_f64().max(1e-3);
-        let blocks_rate = (height - from) as f64 / secs;
-        let records_rate = self.records as f64 / secs;
-        if height >= target && self.in_flight.is_none() {
-            tracing::info!(
-                height,
-                blocks = height - from,
-                records = self.records,
-                "block sync caught up: {blocks_rate:.0} blocks/s, {records_rate:.0} records/s"
-            );
-            self.started = None;
-            return;
-        }
-        if now.duration_since(self.last_log) >= PROGRESS_EVERY {
-            self.last_log = now;
-            tracing::info!(
-                "block sync: height {height} of {target}, {blocks_rate:.0} blocks/s, {records_rate:.0} records/s"
-            );
-        }
-    }
-}
+use std::sync::Mutex;
 
 impl Driver {
     pub(super) fn request_blocks_if_behind(&mut self) {
+        let now = self.clock.now();
         let height = self.ledger.head().height;
-        if let Some((_, at)) = self.sync.in_flight {
-            if self.clock.now().duration_since(at) < REQUEST_TIMEOUT {
-                return;
+        if self.sync.in_flight.is_some() {
+            match self.sync.take_expired(now) {
+                Some(expired) => {
+                    tracing::info!(peer = %expired.peer, "block sync: no answer in time; asking another peer");
+                }
+                None => return,
             }
-            self.sync.in_flight = None;
         }
         // A peer one block ahead is normally the decider of the block this node is about to commit itself; only
         // when consensus here has stalled is that block fetched instead.
         let stalled = self.pending_start.is_none() && self.stalled();
         let behind = |h: u64| h > height + 1 || (h > height && stalled);
-        let Some(peer) = self
+        let Some((peer, claimed)) = self
             .sync
-            .heights
-            .iter()
-            .filter(|(p, h)| self.peers.contains(p) && behind(**h))
-            .max_by_key(|(_, h)| **h)
-            .map(|(p, _)| *p)
+            .next_source(now, |p| self.peers.contains(p), behind)
         else {
             return;
         };
         if self.sync.started.is_none() {
-            let target = self.sync.best_height();
-            tracing::info!(%peer, "block sync: at height {height}, peers report {target}; fetching blocks");
-            self.sync.started = Some((self.clock.now(), height));
+            tracing::info!(%peer, "block sync: at height {height}, peer reports {claimed}; fetching blocks");
+            self.sync.started = Some((now, height));
             self.sync.records = 0;
         }
-        self.sync.in_flight = Some((peer, self.clock.now()));
+        self.sync.asked_for_blocks(InFlight {
+            peer,
+            at: now,
+            from: height + 1,
+            claimed,
+        });
         self.net
             .send(NetCommand::Request {
                 peer,
@@ -170,29 +82,50 @@ impl Driver {
         }
     }
 
+    /// An answer to this node's own request. libp2p pairs it with a request sent to that peer; its kind must
+    /// also be the kind asked: blocks only from the peer asked for blocks, a status only from a peer asked for one.
     pub(super) fn on_response(&mut self, from: PeerId, resp: SyncResponse) -> Result<()> {
+        let now = self.clock.now();
         match resp {
             SyncResponse::Status { height, .. } => {
+                if !self.sync.expects_status(&from, now) {
+                    self.penalise(from, "a status answer to no status request".into());
+                    return Ok(());
+                }
                 self.sync.saw_height(from, height);
                 self.request_blocks_if_behind();
             }
             SyncResponse::Blocks(blocks) => {
-                let mut requested = None;
-                if let Some((peer, at)) = self.sync.in_flight
-                    && peer == from
-                {
-                    self.sync.in_flight = None;
-                    requested = Some(at);
-                }
-                if blocks.is_empty() {
-                    // It claimed blocks it does not serve: believe its next status answer instead.
-                    self.sync.saw_height(from, self.ledger.head().height);
-                }
+                let Some(request) = self.sync.take_in_flight(from) else {
+                    self.penalise(from, "blocks answering no request for blocks".into());
+                    return Ok(());
+                };
+                let count = blocks.len();
+                let bytes: usize = blocks
+                    .iter()
+                    .map(|b| b.block.len() + b.certificate.len())
+                    .sum();
                 let applied = self.apply_blocks(from, blocks)?;
-                if let Some(at) = requested
-                    && applied > 0
-                {
-                    let secs = self.clock.now().duration_since(at).as_secs_f64().max(1e-6);
+                let head = self.ledger.head().height;
+                // An honest peer answers up to its head or its batch limits; fewer blocks than asked for while
+                // it claims more, or none at all, is an answer that did not serve.
+                let short = count < SYNC_BATCH_BLOCKS as usize
+                    && bytes < SYNC_BATCH_BYTES
+                    && head < request.claimed
+                    && request.from + (count as u64) <= request.claimed;
+                if applied == 0 || short {
+                    let backoff = self.sync.struck(from, now);
+                    tracing::info!(
+                        peer = %from,
+                        "block sync: {applied} of {count} blocks applied from a peer claiming height {}; \
+                         not asking it for {backoff:?}",
+                        request.claimed
+                    );
+                } else {
+                    self.sync.served(from);
+                }
+                if applied > 0 {
+                    let secs = now.duration_since(request.at).as_secs_f64().max(1e-6);
                     self.metrics
                         .histograms
                         .block_sync_blocks_per_second
@@ -200,7 +133,13 @@ impl Driver {
                 }
                 self.request_blocks_if_behind();
             }
-            SyncResponse::Error(e) => tracing::debug!(peer = %from, "sync request refused: {e}"),
+            SyncResponse::Error(e) => {
+                tracing::debug!(peer = %from, "sync request refused: {e}");
+                if self.sync.take_in_flight(from).is_some() {
+                    self.sync.struck(from, now);
+                    self.request_blocks_if_behind();
+                }
+            }
         }
         Ok(())
     }
@@ -256,10 +195,11 @@ impl Driver {
     }
 
     /// Answers a request for blocks on a blocking thread, reading committed blocks straight from storage, so that
-    /// a peer catching up never delays this node's votes. At most [`MAX_SERVING`] are served at once; a peer
-    /// asking beyond that is told to retry.
-    pub(super) fn serve_blocks(&mut self, id: u64, from: u64, max: u32) {
-        let Some(slot) = ServingSlot::take(&self.serving) else {
+    /// a peer catching up never delays this node's votes. At most [`MAX_SERVING`] are served at once, one per
+    /// peer: a peer asking beyond that is told to retry, and one peer's flood of requests cannot take the places
+    /// of the others.
+    pub(super) fn serve_blocks(&mut self, peer: PeerId, id: u64, from: u64, max: u32) {
+        let Some(slot) = ServingSlot::take(&self.serving, peer) else {
             self.net
                 .send(NetCommand::Respond {
                     id,
@@ -286,23 +226,33 @@ impl Driver {
 /// Concurrent block-sync answers this node serves.
 pub const MAX_SERVING: usize = 2;
 
+/// The peers whose block requests are being answered.
+pub type Serving = Arc<Mutex<Vec<PeerId>>>;
+
 /// One of the [`MAX_SERVING`] places, given back when the answer has been read (dropped).
-struct ServingSlot(Arc<AtomicUsize>);
+struct ServingSlot {
+    serving: Serving,
+    peer: PeerId,
+}
 
 impl ServingSlot {
-    fn take(serving: &Arc<AtomicUsize>) -> Option<ServingSlot> {
-        serving
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < MAX_SERVING).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| ServingSlot(serving.clone()))
+    fn take(serving: &Serving, peer: PeerId) -> Option<ServingSlot> {
+        let mut peers = serving.lock().unwrap_or_else(|e| e.into_inner());
+        if peers.len() >= MAX_SERVING || peers.contains(&peer) {
+            return None;
+        }
+        peers.push(peer);
+        Some(ServingSlot {
+            serving: serving.clone(),
+            peer,
+        })
     }
 }
 
 impl Drop for ServingSlot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut peers = self.serving.lock().unwrap_or_else(|e| e.into_inner());
+        peers.retain(|p| *p != self.peer);
     }
 }
 

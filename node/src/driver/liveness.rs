@@ -24,6 +24,7 @@ impl Driver {
                 tracing::info!(expired, "dropped transactions stuck behind a sequence gap");
             }
             for peer in &self.peers {
+                self.sync.asking_status(*peer, now);
                 self.net
                     .send(NetCommand::Request {
                         peer: *peer,
@@ -95,8 +96,8 @@ impl Driver {
         };
         s.member = self.me.as_ref().map(|m| m.to_string());
         s.peers = self.peers.iter().map(|p| p.to_base58()).collect();
-        s.syncing = self.sync.is_syncing(head.height);
-        s.best_peer_height = self.sync.best_height();
+        s.syncing = self.sync.is_syncing(head.height, self.clock.now());
+        s.best_peer_height = self.sync.best_height(self.clock.now());
         s.mempool_txs = self.mempool.len();
         s.mempool_bytes = self.mempool.bytes();
         Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);

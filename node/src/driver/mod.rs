@@ -20,7 +20,6 @@ use clearance_core::ids::CountryCode;
 use libp2p::PeerId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 mod admission;
@@ -33,6 +32,7 @@ mod membership;
 mod pacing;
 pub mod ports;
 pub mod shell;
+mod sync_sources;
 
 pub use crate::requests::ApiRequest;
 use crate::validator_state::SignedWatermark;
@@ -90,7 +90,7 @@ pub struct Driver {
     start_at: Option<Instant>,
     /// Ordered, like every collection the driver iterates: a seeded simulation replays exactly.
     peers: BTreeSet<PeerId>,
-    sync: blocksync::SyncState,
+    sync: sync_sources::SyncState,
     last_progress: (u64, u32, crate::consensus::Step, Instant),
     /// What each peer holds, and so what to send it (see `consensus::peer_gossip`).
     peer_gossip: PeerGossip<PeerId>,
@@ -115,7 +115,7 @@ pub struct Driver {
     gossip_health: gossip_health::GossipHealth,
     last_status_poll: Instant,
     /// Block-sync answers being read off the driver's thread.
-    serving: Arc<AtomicUsize>,
+    serving: blocksync::Serving,
 }
 
 pub struct DriverParts {
@@ -218,7 +218,7 @@ impl Driver {
             height_started: now,
             start_at: None,
             peers: BTreeSet::new(),
-            sync: blocksync::SyncState::new(now),
+            sync: sync_sources::SyncState::new(now),
             last_progress: (height, 0, crate::consensus::Step::Propose, now),
             peer_gossip: PeerGossip::default(),
             encoded: HashMap::new(),
@@ -232,7 +232,7 @@ impl Driver {
             members_by_peer,
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
-            serving: Arc::new(AtomicUsize::new(0)),
+            serving: blocksync::Serving::default(),
         })
     }
 
@@ -437,17 +437,20 @@ impl Driver {
                 self.on_proposal_part(from, part)?;
             }
             NetEvent::Request {
+                from: peer,
                 id,
                 req: SyncRequest::Blocks { from, max },
-                ..
-            } => self.serve_blocks(id, from, max),
+            } => self.serve_blocks(peer, id, from, max),
             NetEvent::Request { from, id, req } => {
                 let resp = self.answer(&req);
                 tracing::trace!(peer = %from, ?req, "answered sync request");
                 self.net.send(NetCommand::Respond { id, resp }).ok();
             }
             NetEvent::Response { from, resp } => self.on_response(from, resp)?,
-            NetEvent::RequestFailed { peer } => self.sync.request_failed(peer),
+            NetEvent::RequestFailed { peer } => {
+                self.sync.request_failed(peer, self.clock.now());
+                self.request_blocks_if_behind();
+            }
             NetEvent::Connected(peer) => {
                 self.peers.insert(peer);
                 self.gossip_health.connected(peer, self.clock.now());
@@ -455,6 +458,7 @@ impl Driver {
                 // It learns where this node is at once, not at the next heartbeat.
                 self.state_sent = None;
                 self.gossip_due = true;
+                self.sync.asking_status(peer, self.clock.now());
                 self.net
                     .send(NetCommand::Request {
                         peer,
@@ -503,7 +507,6 @@ impl Driver {
 }
 
 /// Keeps the per-peer map of reported heights small and explicit.
-pub(crate) type PeerHeights = BTreeMap<PeerId, u64>;
 
 /// The member whose validator key in `set` is one of `keys`.
 fn my_member(

@@ -14,11 +14,17 @@ use clearance_core::validator::ValidatorSet;
 use libp2p::{PeerId, request_response};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Requests to one peer awaiting their acknowledgement. More wait in the outbox.
 const MAX_IN_FLIGHT: usize = 8;
 /// Requests waiting in one peer's outbox; beyond it the oldest is dropped (its items are sent again later).
 const MAX_QUEUED: usize = 64;
+/// Items taken from one peer per second. Honest peers send a few hundred a second at most (every member's votes
+/// of each height and a round state, a few heights a second); past the budget an item is dropped unread, not held
+/// against the peer (it comes again with peer-state gossip if it mattered). The budget bounds what one member can
+/// make this node spend on signature checks and the driver's queue, which all peers share.
+const ITEMS_PER_PEER_PER_SECOND: u32 = 2_000;
 
 #[derive(Default)]
 struct Outbox {
@@ -35,6 +41,8 @@ pub struct ConsensusChannel {
     /// under the set of its own height (a member admitted or a key rotated since), which this channel does not
     /// hold: it is dropped, not held against the peer that relayed it.
     height: u64,
+    /// Signature checks spent on each peer in the current one-second window.
+    budgets: HashMap<PeerId, (Instant, u32)>,
     metrics: Arc<Metrics>,
 }
 
@@ -90,6 +98,7 @@ impl ConsensusChannel {
             outboxes: HashMap::new(),
             verifier: Verifier::new(chain_id, validators),
             height: 0,
+            budgets: HashMap::new(),
             metrics,
         }
     }
@@ -101,6 +110,35 @@ impl ConsensusChannel {
         if validators.hash() != self.verifier.set_hash() {
             self.verifier = Verifier::new(self.verifier.chain_id(), validators);
         }
+    }
+
+    /// Whether `peer` has budget left for one more item this second.
+    fn within_budget(&mut self, peer: PeerId, now: Instant) -> bool {
+        let (since, spent) = self.budgets.entry(peer).or_insert((now, 0));
+        if now.duration_since(*since) >= Duration::from_secs(1) {
+            *since = now;
+            *spent = 0;
+        }
+        if *spent >= ITEMS_PER_PEER_PER_SECOND {
+            Metrics::inc(&self.metrics.consensus_over_budget_dropped_total);
+            return false;
+        }
+        *spent += 1;
+        true
+    }
+
+    /// Whether a message of `height` is worth a signature check: one of the height being decided or the next
+    /// (the only ones the machine takes). Decided from the message's claimed height before the check, so that a
+    /// flood of old or far-future messages, validly signed or not, costs a decode each.
+    fn in_window(&self, height: Option<u64>) -> bool {
+        let Some(height) = height else {
+            return true; // Undecodable: the check fails cheaply and the peer is penalised.
+        };
+        if height < self.height || height > self.height.saturating_add(1) {
+            Metrics::inc(&self.metrics.consensus_out_of_window_dropped_total);
+            return false;
+        }
+        true
     }
 
     /// A failed check: held against the peer when the message is for the height being decided (or unreadable),
@@ -180,12 +218,21 @@ impl ConsensusChannel {
     /// The peer is gone: what waited for it is dropped, and its state will be asked anew.
     pub fn disconnected(&mut self, peer: &PeerId) {
         self.outboxes.remove(peer);
+        self.budgets.remove(peer);
     }
 
-    /// Decodes and checks one received item: a message must carry a valid member's signature for this chain and
+    /// Decodes and checks one received item from `peer`, received at `now`: a message must carry a valid member's signature for this chain and
     /// a proposal a block that matches its header; a state must be within its limits. Commits are checked by the
     /// driver against the validator set of their height, as block sync does.
-    pub fn check(&mut self, bytes: &[u8]) -> Result<Option<Received>, String> {
+    pub fn check(
+        &mut self,
+        peer: PeerId,
+        bytes: &[u8],
+        now: Instant,
+    ) -> Result<Option<Received>, String> {
+        if !self.within_budget(peer, now) {
+            return Ok(None);
+        }
         let item = wire::decode_item(bytes).map_err(|e| format!("consensus item: {e}"))?;
         match item {
             ConsensusItem::State(state) => {
@@ -194,6 +241,9 @@ impl ConsensusChannel {
             }
             ConsensusItem::Message(Message::Vote(vote)) => {
                 let height = vote.decode().ok().map(|v| v.height);
+                if !self.in_window(height) {
+                    return Ok(None);
+                }
                 match self.verifier.vote(vote) {
                     Ok(checked) => Ok(Some(Received::Message(Box::new(CheckedMessage::Vote(
                         checked,
@@ -203,6 +253,9 @@ impl ConsensusChannel {
             }
             ConsensusItem::Message(Message::Proposal { proposal, block }) => {
                 let height = proposal.decode().ok().map(|p| p.height);
+                if !self.in_window(height) {
+                    return Ok(None);
+                }
                 match self.verifier.proposal(proposal, block) {
                     Ok(checked) => Ok(Some(Received::Message(Box::new(CheckedMessage::Proposal(
                         checked,
@@ -219,6 +272,9 @@ impl ConsensusChannel {
                     ));
                 }
                 let height = compact.proposal.decode().ok().map(|p| p.height);
+                if !self.in_window(height) {
+                    return Ok(None);
+                }
                 let proposal = match self.verifier.proposal_header(compact.proposal) {
                     Ok(proposal) => proposal,
                     Err(e) => return self.failed(height, "compact proposal", e),

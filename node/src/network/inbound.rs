@@ -3,7 +3,9 @@
 
 use super::{NetEvent, Network, wire};
 use crate::metrics::Metrics;
-use libp2p::request_response;
+use libp2p::{PeerId, request_response};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use wire::{SyncRequest, SyncResponse};
 
 impl Network {
@@ -24,8 +26,9 @@ impl Network {
                         .behaviour_mut()
                         .consensus
                         .send_response(channel, ());
+                    let now = Instant::now();
                     for item in request.0 {
-                        match self.consensus.check(&item) {
+                        match self.consensus.check(peer, &item, now) {
                             Ok(Some(received)) => self.emit(received.into_event(peer)),
                             Ok(None) => {}
                             Err(reason) => self.penalise(peer, &reason),
@@ -56,14 +59,41 @@ impl Network {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
+                    self.pending_responses.retain(|_, (_, ch)| ch.is_open());
+                    let open = self
+                        .pending_responses
+                        .values()
+                        .filter(|(p, _)| *p == peer)
+                        .count();
+                    if open >= MAX_OPEN_SYNC_REQUESTS {
+                        // A correct member has at most a status and a block request open at once.
+                        self.refuse_sync(channel, "too many open sync requests");
+                        self.penalise(peer, "sync requests beyond the open limit");
+                        return;
+                    }
+                    if !self.sync_requests.allow(peer, Instant::now()) {
+                        // Not penalised: a node syncing small blocks over a fast link may come close.
+                        self.refuse_sync(channel, "too many sync requests; slow down");
+                        return;
+                    }
                     let id = self.next_response_id;
                     self.next_response_id += 1;
-                    self.pending_responses.insert(id, channel);
-                    self.emit(NetEvent::Request {
+                    let event = NetEvent::Request {
                         from: peer,
                         id,
                         req: request,
-                    });
+                    };
+                    // A request the busy driver cannot take is answered now: left open, it would count against
+                    // the peer's open requests until the peer gave up on it.
+                    match self.events.try_send(event) {
+                        Ok(()) => {
+                            self.pending_responses.insert(id, (peer, channel));
+                        }
+                        Err(_) => {
+                            Metrics::inc(&self.metrics.dropped_gossip_events_total);
+                            self.refuse_sync(channel, "busy; retry");
+                        }
+                    }
                 }
                 request_response::Message::Response { response, .. } => {
                     self.emit(NetEvent::Response {
@@ -85,5 +115,39 @@ impl Network {
         if self.pending_responses.len() > 1024 {
             self.pending_responses.clear();
         }
+    }
+
+    /// Answers a peer's sync request here, without the driver.
+    fn refuse_sync(&mut self, channel: request_response::ResponseChannel<SyncResponse>, why: &str) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, SyncResponse::Error(why.into()));
+    }
+}
+
+/// Sync requests one peer may make per second; beyond it they are refused.
+const SYNC_REQUESTS_PER_SECOND: u32 = 200;
+/// Sync requests of one peer the driver may be answering at once.
+const MAX_OPEN_SYNC_REQUESTS: usize = 4;
+
+/// Sync requests counted per peer in one-second windows.
+#[derive(Default)]
+pub(super) struct SyncRequestLimit(HashMap<PeerId, (Instant, u32)>);
+
+impl SyncRequestLimit {
+    fn allow(&mut self, peer: PeerId, now: Instant) -> bool {
+        if self.0.len() > 4096 {
+            self.0
+                .retain(|_, (since, _)| now.duration_since(*since) < Duration::from_secs(1));
+        }
+        let (since, count) = self.0.entry(peer).or_insert((now, 0));
+        if now.duration_since(*since) >= Duration::from_secs(1) {
+            *since = now;
+            *count = 0;
+        }
+        *count += 1;
+        *count <= SYNC_REQUESTS_PER_SECOND
     }
 }

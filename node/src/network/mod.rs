@@ -10,6 +10,7 @@ mod identity;
 mod inbound;
 mod members;
 mod messages;
+mod pending_per_ip;
 mod swarm;
 mod tx_gossip;
 pub mod wire;
@@ -51,6 +52,7 @@ const TCP_USER_TIMEOUT: Duration = Duration::from_secs(4);
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    pending_per_ip: pending_per_ip::Behaviour,
     limits: connection_limits::Behaviour,
     gossip: gossipsub::Behaviour,
     consensus: request_response::Behaviour<ConsensusCodec>,
@@ -88,7 +90,9 @@ struct Network {
     members: HashMap<PeerId, Member>,
     connected: HashSet<PeerId>,
     penalties: HashMap<PeerId, Penalty>,
-    pending_responses: HashMap<u64, request_response::ResponseChannel<SyncResponse>>,
+    /// Peers' sync requests handed to the driver, by the id of its answer.
+    pending_responses: HashMap<u64, (PeerId, request_response::ResponseChannel<SyncResponse>)>,
+    sync_requests: inbound::SyncRequestLimit,
     next_response_id: u64,
     /// Gossiped transactions and peers' requests: bounded, dropped when the driver falls behind.
     events: mpsc::Sender<NetEvent>,
@@ -102,6 +106,8 @@ struct Network {
     max_backoff: Duration,
     /// Submitter keys already validated (the node's shared cache), for checking gossiped transactions.
     keys: crate::key_cache::SharedKeys,
+    /// Gossiped transactions already verified here: a replay is neither checked nor handed on again.
+    verified_txs: tx_gossip::VerifiedTxs,
     /// Gossiped transaction batches waiting for their signatures to be checked together.
     unchecked_txs: Vec<(PeerId, gossipsub::MessageId, Vec<Bytes>)>,
     /// Transactions the driver asked to publish, gossiped as one batch when its burst of commands ends.
@@ -191,6 +197,8 @@ pub fn spawn(
         max_backoff: config.max_redial_backoff,
         keys: config.keys,
         unchecked_txs: Vec::new(),
+        sync_requests: inbound::SyncRequestLimit::default(),
+        verified_txs: tx_gossip::VerifiedTxs::default(),
         outgoing_txs: Vec::new(),
         outgoing_bytes: 0,
         log_limit: LogLimiter::default(),
@@ -323,7 +331,7 @@ impl Network {
                 self.swarm.behaviour_mut().sync.send_request(&peer, req);
             }
             NetCommand::Respond { id, resp } => {
-                if let Some(channel) = self.pending_responses.remove(&id) {
+                if let Some((_, channel)) = self.pending_responses.remove(&id) {
                     // The peer may have gone; nothing to do then.
                     let _ = self.swarm.behaviour_mut().sync.send_response(channel, resp);
                 }

@@ -2,8 +2,38 @@
 //! within their limits, every signature verified in batches) before the transactions reach the driver.
 
 use super::{NetEvent, Network, wire};
+use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use libp2p::{PeerId, gossipsub};
+use std::collections::{HashSet, VecDeque};
+
+/// Gossiped transactions remembered as verified (by the hash of their signed bytes): 2 MiB of memory, several
+/// minutes of traffic at the ledger's rates, well past gossipsub's one-minute memory of message ids.
+const REMEMBERED_TXS: usize = 65_536;
+
+/// The signed bytes of transactions whose signatures passed here, the oldest forgotten first.
+#[derive(Default)]
+pub(super) struct VerifiedTxs {
+    set: HashSet<Hash32>,
+    order: VecDeque<Hash32>,
+}
+
+impl VerifiedTxs {
+    fn contains(&self, key: &Hash32) -> bool {
+        self.set.contains(key)
+    }
+
+    fn insert(&mut self, key: Hash32) {
+        if self.set.insert(key) {
+            self.order.push_back(key);
+            if self.order.len() > REMEMBERED_TXS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.set.remove(&old);
+            }
+        }
+    }
+}
 
 impl Network {
     pub(super) fn publish_txs(&mut self) {
@@ -59,6 +89,11 @@ impl Network {
         {
             let mut fault = None;
             for Bytes(data) in txs {
+                // Verified before (a replay, or a batch that overlaps an earlier one): the driver has it already.
+                let key = Hash32::sha256(&data);
+                if self.verified_txs.contains(&key) {
+                    continue;
+                }
                 match clearance_core::tx::SignedTx::from_bytes(&data) {
                     Ok(tx) => {
                         signed.push(tx);
@@ -75,11 +110,14 @@ impl Network {
         let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
         for ((m, bytes), result) in owners.into_iter().zip(raw).zip(results) {
             match result {
-                Ok(tx) => self.emit(NetEvent::Tx {
-                    from: reports[m].0,
-                    bytes,
-                    tx: Box::new(tx),
-                }),
+                Ok(tx) => {
+                    self.verified_txs.insert(Hash32::sha256(&bytes));
+                    self.emit(NetEvent::Tx {
+                        from: reports[m].0,
+                        bytes,
+                        tx: Box::new(tx),
+                    })
+                }
                 Err(e) => {
                     reports[m]
                         .2
@@ -92,7 +130,6 @@ impl Network {
         }
     }
 
-    /// Tells gossipsub whether to relay a message, and penalises the direct sender of an invalid one.
     /// Tells gossipsub whether to relay a checked message, and penalises the direct sender of an invalid one.
     /// Valid batches are relayed: members publish their own batches to every peer directly, but gossipsub drops
     /// messages when a peer's send queue is full, and without relays each lost batch left a sequence gap that held

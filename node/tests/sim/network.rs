@@ -361,7 +361,7 @@ impl Sim {
             Delivery::Event(event) => *event,
             Delivery::Item(bytes) => {
                 let peer = self.slots[p.from].peer;
-                match self.slots[p.to].checker.check(&bytes) {
+                match self.slots[p.to].checker.check(peer, &bytes, p.at) {
                     Ok(Some(received)) => received.into_event(peer),
                     Ok(None) => return,
                     Err(e) => {
