@@ -318,6 +318,23 @@ impl Client {
     }
 
     /// `GET /v1/members`: the members in force, lists adopted for later heights, and proposals.
+    /// Committed evidence of equivocation, oldest first: against `offender` only, or all.
+    pub async fn evidence(
+        &self,
+        offender: Option<&CountryCode>,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<RecordPage> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(m) = offender {
+            query.push(("offender", m.to_string()));
+        }
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        self.get("/v1/evidence", &query).await
+    }
+
     pub async fn members(&self) -> Result<clearance_core::api::MembersView> {
         self.get("/v1/members", &[]).await
     }

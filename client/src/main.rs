@@ -109,6 +109,16 @@ enum Command {
         #[command(subcommand)]
         cmd: members::Members,
     },
+    /// Committed evidence of equivocation: which member signed two conflicting votes, where, and who reported it.
+    Evidence {
+        /// Only evidence against this member.
+        #[arg(long)]
+        offender: Option<String>,
+        #[arg(long)]
+        after: Option<u64>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Print committed records as they happen.
     Watch {
         #[arg(long)]
@@ -205,6 +215,23 @@ async fn run(cli: Cli) -> Result<i32> {
         } => submit(&client, cli.json, &file, &key, no_wait, timeout_secs).await,
         Command::Get { what } => {
             get(&client, cli.json, what).await?;
+            Ok(0)
+        }
+        Command::Evidence {
+            offender,
+            after,
+            limit,
+        } => {
+            let offender = offender.map(|m| CountryCode::parse(&m)).transpose()?;
+            let page = client.evidence(offender.as_ref(), after, limit).await?;
+            if cli.json {
+                print_json(&page)?;
+            } else {
+                evidence_table(&page.records);
+                if let Some(next) = page.next {
+                    println!("more: --after {next}");
+                }
+            }
             Ok(0)
         }
         Command::History {
@@ -480,5 +507,39 @@ fn records_table(records: &[RecordView]) {
     );
     for r in records {
         println!("{}", record_line(r));
+    }
+}
+
+/// One line per evidence record: the equivocating member, where, and the committed record.
+fn evidence_table(records: &[clearance_core::api::RecordView]) {
+    if records.is_empty() {
+        println!("no evidence of equivocation on the ledger");
+        return;
+    }
+    println!(
+        "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  record",
+        "offender", "height", "round", "vote", "reporter", "at"
+    );
+    for r in records {
+        let clearance_core::record::Record::Evidence(e) = &r.record else {
+            continue;
+        };
+        let Some(vote) = e.equivocation.first.claimed() else {
+            continue;
+        };
+        let kind = match vote.kind {
+            clearance_core::vote::VoteKind::Prevote => "prevote",
+            clearance_core::vote::VoteKind::Precommit => "precommit",
+        };
+        println!(
+            "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  {}",
+            vote.validator.to_string(),
+            vote.height,
+            vote.round,
+            kind,
+            e.reporter.to_string(),
+            r.height,
+            r.id
+        );
     }
 }

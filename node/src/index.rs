@@ -11,6 +11,7 @@
 //! | `M`    | member ‖ 0 ‖ log index                  | records written for a member            |
 //! | `K`    | kind ‖ 0 ‖ log index                    | records of a kind                       |
 //! | `R`    | member ‖ 0 ‖ log index                  | MRA proposals a member is party to      |
+//! | `E`    | member ‖ 0 ‖ log index                  | evidence records against a member (the equivocating validator) |
 
 use clearance_core::Hash32;
 use clearance_core::record::{CertificateRef, Record};
@@ -22,6 +23,7 @@ pub const UCR: u8 = b'U';
 pub const MEMBER: u8 = b'M';
 pub const KIND: u8 = b'K';
 pub const MRA: u8 = b'R';
+pub const OFFENDER: u8 = b'E';
 
 /// The prefix of every key of index `kind` for `value`: `kind ‖ value ‖ 0`.
 pub fn prefix(kind: u8, value: &str) -> Vec<u8> {
@@ -79,6 +81,12 @@ pub fn entries(record: &Record, id: &Hash32, log_index: u64) -> Vec<(Vec<u8>, Ha
         Record::MraPropose(r) => {
             add(MRA, r.proposer.as_str());
             add(MRA, r.partner.as_str());
+        }
+        // Accepted evidence names its validator in both votes, checked by the rules.
+        Record::Evidence(r) => {
+            if let Some(vote) = r.equivocation.first.claimed() {
+                add(OFFENDER, vote.validator.as_str());
+            }
         }
         _ => {}
     }

@@ -48,6 +48,8 @@ pub struct Committed {
     pub log_range: std::ops::Range<u64>,
     /// The block recorded a membership proposal or approval that was accepted.
     pub membership: bool,
+    /// Evidence records the block accepted.
+    pub evidence: usize,
 }
 
 pub struct Ledger {
@@ -347,6 +349,12 @@ impl Ledger {
             .iter()
             .filter(|r| matches!(r.outcome, Outcome::Accepted { .. }))
             .count();
+        let evidence_kind = crate::index::prefix(crate::index::KIND, "evidence");
+        let evidence = executed
+            .index
+            .iter()
+            .filter(|(key, _)| key.starts_with(&evidence_kind))
+            .count();
         Ok(Committed {
             height: h.height,
             hash: view.hash,
@@ -356,6 +364,7 @@ impl Ledger {
             time: h.time,
             log_range,
             membership,
+            evidence,
         })
     }
 

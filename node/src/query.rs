@@ -288,6 +288,39 @@ pub fn declaration(
     Ok(DeclarationView { decisions, current })
 }
 
+/// Committed evidence records, oldest first, from the cursor `after`: against `offender` only, or all.
+pub fn evidence(
+    store: &Store,
+    offender: Option<&CountryCode>,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<RecordPage, StorageError> {
+    let limit = limit.clamp(1, MAX_PAGE);
+    let prefix = match offender {
+        Some(member) => index::prefix(index::OFFENDER, member.as_str()),
+        None => index::prefix(index::KIND, "evidence"),
+    };
+    let mut indexes = Vec::new();
+    store.scan_index(&prefix, after, |log_index, _| {
+        indexes.push(log_index);
+        indexes.len() <= limit
+    })?;
+    let more = indexes.len() > limit;
+    indexes.truncate(limit);
+    let mut records = Vec::with_capacity(indexes.len());
+    for log_index in indexes {
+        if let Some(r) = record_at(store, log_index)? {
+            records.push(r);
+        }
+    }
+    let next = if more {
+        records.last().map(|r| r.log_index)
+    } else {
+        None
+    };
+    Ok(RecordPage { records, next })
+}
+
 /// Filters of a record listing.
 #[derive(Debug, Default, Clone)]
 pub struct RecordFilter {

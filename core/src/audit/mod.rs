@@ -11,6 +11,7 @@
 //! `docs/audit.md`.
 
 mod adopted;
+mod describe;
 mod sets;
 mod verdict;
 mod verify;

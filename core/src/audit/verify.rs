@@ -1,5 +1,6 @@
 //! The verification algorithm of `docs/audit.md` §3. Each failure names the step that failed.
 
+use super::describe::describe;
 use super::sets::SetChain;
 use super::verdict::*;
 use super::*;
@@ -11,7 +12,6 @@ use crate::record::{CertificateRef, DeclarationRef, Record};
 use crate::tx::{SignedTx, TxBody};
 use crate::validator::ValidatorSet;
 use crate::vote::{CommitCertificate, verify_commit};
-use std::fmt;
 
 /// The genesis facts every check needs.
 struct Chain<'a> {
@@ -189,6 +189,19 @@ impl<'a> Chain<'a> {
                 ),
             )
         })?;
+        if let Record::Evidence(r) = &tx.body.record {
+            // What the ledger checked, checked again: both votes under the set in force at their height, which
+            // the genesis file and the file's set changes give.
+            let height = r
+                .equivocation
+                .first
+                .claimed()
+                .map_or(0, |v| v.height)
+                .min(block.header.height);
+            r.equivocation
+                .verify(&self.id, self.sets.at(height))
+                .map_err(|e| fail(format!("{step}.evidence"), e))?;
+        }
         let member = tx.body.record.acting_member();
         let summary = RecordSummary {
             id: tx.id,
@@ -518,67 +531,5 @@ fn document_hash(record: &Record) -> Option<Hash32> {
         Record::CertificateIssue(r) => Some(r.certificate.document_sha256),
         Record::CertificateAmend(r) => Some(r.certificate.document_sha256),
         _ => None,
-    }
-}
-
-/// The JSON name of an enum value, with spaces for underscores, e.g. `phytosanitary`.
-fn name<T: Serialize + fmt::Debug>(value: &T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s.replace('_', " "),
-        _ => format!("{value:?}"),
-    }
-}
-
-/// One line saying what a record says.
-fn describe(record: &Record) -> String {
-    match record {
-        Record::CertificateIssue(r) => format!(
-            "{} {} issued by {}",
-            name(&r.certificate.cert_type),
-            r.certificate.number.as_str(),
-            r.certificate.issuer
-        ),
-        Record::CertificateAmend(r) => format!(
-            "{} {} of {} amended as {}",
-            name(&r.certificate.cert_type),
-            r.replaces.number.as_str(),
-            r.replaces.issuer,
-            r.certificate.number.as_str()
-        ),
-        Record::CertificateRevoke(r) => format!(
-            "certificate {} of {} revoked from {}",
-            r.certificate.number.as_str(),
-            r.certificate.issuer,
-            r.effective_on
-        ),
-        Record::ClearanceDecision(r) => {
-            let declaration = [
-                r.declaration
-                    .mrn
-                    .as_ref()
-                    .map(|m| format!("MRN {}", m.as_str())),
-                r.declaration
-                    .ucr
-                    .as_ref()
-                    .map(|u| format!("UCR {}", u.as_str())),
-            ]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
-            format!(
-                "{} of declaration {declaration} at office {}",
-                name(&r.decision),
-                r.office.as_str()
-            )
-        }
-        Record::AeoStatus(r) => format!(
-            "AEO {} of operator {} in the programme of {}, from {}",
-            name(&r.transition),
-            r.operator.as_str(),
-            r.programme,
-            r.effective_on
-        ),
-        other => other.kind().replace('_', " "),
     }
 }

@@ -6,6 +6,7 @@
 //! the writes an accepted transaction makes; it never writes itself. Every refusal is a [`RuleError`] with a
 //! stable code (it becomes the transaction's committed result) and a sentence for people.
 
+mod evidence;
 mod membership;
 mod records;
 mod state;
@@ -16,7 +17,7 @@ pub use state::*;
 use crate::crypto::PublicKey;
 use crate::hash::Hash32;
 use crate::ids::{CountryCode, ReasonCode};
-use crate::record::Record;
+use crate::record::{Record, Roles};
 use crate::tx::TxBody;
 
 /// Why a transaction was refused. [`RuleError::code`] is stable and goes into the transaction's result.
@@ -108,6 +109,14 @@ pub enum RuleError {
     MembershipOwnRemoval(CountryCode),
     #[error("the ledger's membership state is missing: the node's database is damaged")]
     MembershipStateMissing,
+    #[error("evidence does not prove an equivocation: {0}")]
+    EvidenceInvalid(String),
+    #[error("the equivocation of {validator} at height {height} is already recorded by {first}")]
+    EvidenceExists {
+        validator: CountryCode,
+        height: u64,
+        first: Hash32,
+    },
 }
 
 impl RuleError {
@@ -164,6 +173,8 @@ impl RuleError {
             RuleError::MembershipAlreadyApproved(..) => "MEMBERSHIP_ALREADY_APPROVED",
             RuleError::MembershipOwnRemoval(_) => "MEMBERSHIP_OWN_REMOVAL",
             RuleError::MembershipStateMissing => "MEMBERSHIP_STATE_MISSING",
+            RuleError::EvidenceInvalid(_) => "EVIDENCE_INVALID",
+            RuleError::EvidenceExists { .. } => "EVIDENCE_EXISTS",
         }
     }
 
@@ -199,8 +210,11 @@ pub fn check_submitter(
     body: &TxBody,
     expected_sequence: u64,
 ) -> Result<SubmitterEntry, RuleError> {
-    let entry =
-        submitter(view, &body.submitter).ok_or(RuleError::UnknownSubmitter(body.submitter))?;
+    let entry = match &body.record {
+        Record::Evidence(_) => reporter(view, height, &body.submitter),
+        _ => submitter(view, &body.submitter),
+    }
+    .ok_or(RuleError::UnknownSubmitter(body.submitter))?;
     if !entry.active {
         return Err(RuleError::RevokedSubmitter(body.submitter));
     }
@@ -215,8 +229,9 @@ pub fn check_submitter(
     if !member(view, &entry.member).is_some_and(|m| m.is_active(height)) {
         return Err(RuleError::MemberInactive(entry.member));
     }
-    let role = body.record.required_role();
-    if !entry.roles.contains(role) {
+    if let Some(role) = body.record.required_role()
+        && !entry.roles.contains(role)
+    {
         return Err(RuleError::MissingRole(role.name()));
     }
     if body.sequence != expected_sequence {
@@ -226,6 +241,18 @@ pub fn check_submitter(
         });
     }
     Ok(entry)
+}
+
+/// The signer of an `evidence` record: the member whose validator key, in the set in force at `height`, is `key`.
+/// Evidence is reported by members' nodes, which hold no submitter key; it needs no role.
+fn reporter(view: &dyn StateView, height: u64, key: &PublicKey) -> Option<SubmitterEntry> {
+    let (_, epoch) = epoch_at(view, height)?;
+    let member = epoch.members.iter().find(|m| m.validator_key == *key)?;
+    Some(SubmitterEntry {
+        member: member.id.clone(),
+        roles: Roles::from_roles(&[]),
+        active: true,
+    })
 }
 
 /// A refused transaction: why, and the writes it still makes. A transaction its key was entitled to send (the
@@ -254,7 +281,7 @@ pub fn apply(
         key: StateKey::Sequence(body.submitter),
         value: StateValue::Sequence(body.sequence),
     };
-    match records::apply_record(view, ctx, id, &body.record) {
+    match apply_record(view, ctx, id, body) {
         Ok(record) => {
             let mut changes = Vec::with_capacity(1 + record.len());
             changes.push(sequence);
@@ -273,7 +300,10 @@ pub fn apply_record(
     view: &dyn StateView,
     ctx: &BlockContext,
     id: &Hash32,
-    record: &Record,
+    body: &TxBody,
 ) -> Result<Vec<Change>, RuleError> {
-    records::apply_record(view, ctx, id, record)
+    match &body.record {
+        Record::Evidence(r) => evidence::apply(view, ctx, id, &body.chain_id, r),
+        record => records::apply_record(view, ctx, id, record),
+    }
 }

@@ -124,6 +124,10 @@ pub(super) fn apply_record(
         },
         Record::MembershipPropose(r) => super::membership::propose(view, ctx, id, r),
         Record::MembershipApprove(r) => super::membership::approve(view, ctx, r),
+        // Needs its transaction's chain: `rules::apply_record` takes it before this.
+        Record::Evidence(_) => Err(RuleError::EvidenceInvalid(
+            "checked with its transaction".into(),
+        )),
     }
 }
 

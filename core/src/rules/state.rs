@@ -32,6 +32,13 @@ pub enum StateKey {
     MembershipProposal(RecordId),
     /// A validator or network key that a member holds or once held: never given to anyone else.
     NodeKey(PublicKey),
+    /// An equivocation recorded by an `evidence` record.
+    Evidence {
+        validator: CountryCode,
+        height: u64,
+        round: u32,
+        kind: crate::vote::VoteKind,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +56,8 @@ pub enum StateValue {
     Count(u64),
     MembershipProposal(ProposalState),
     NodeKey(NodeKeyUse),
+    /// The record that wrote this entry.
+    Record(RecordId),
 }
 
 /// A state write that an accepted transaction causes.

@@ -43,7 +43,7 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 20] = [
+pub const ROUTES: [(&str, &str); 21] = [
     ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
@@ -57,6 +57,7 @@ pub const ROUTES: [(&str, &str); 20] = [
     ("get", "/v1/declarations"),
     ("get", "/v1/members"),
     ("get", "/v1/members/{id}/mras"),
+    ("get", "/v1/evidence"),
     ("get", "/v1/events"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
@@ -87,6 +88,7 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/members", get(queries::members))
         .route("/v1/submitters/{key}", get(queries::submitter))
         .route("/v1/members/{id}/mras", get(queries::member_mras))
+        .route("/v1/evidence", get(queries::evidence))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/health", get(health))

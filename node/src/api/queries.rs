@@ -52,7 +52,7 @@ pub struct ListParams {
     limit: Option<usize>,
 }
 
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 13] = [
     "certificate_issue",
     "certificate_amend",
     "certificate_revoke",
@@ -65,6 +65,7 @@ const KINDS: [&str; 12] = [
     "submitter_key_revoke",
     "membership_propose",
     "membership_approve",
+    "evidence",
 ];
 
 fn time(field: &'static str, value: Option<String>) -> Result<Option<Timestamp>, ApiError> {
@@ -217,6 +218,35 @@ pub async fn member_mras(
     let member = CountryCode::parse(&id).map_err(bad_id)?;
     let mras = query::mras(&s.store, &member).map_err(internal)?;
     Ok(Json(serde_json::json!({ "member": member, "mras": mras })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceParams {
+    offender: Option<String>,
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/evidence?offender=&after=&limit=`: committed evidence of equivocation, oldest first.
+pub async fn evidence(
+    State(s): State<ApiState>,
+    ApiQuery(p): ApiQuery<EvidenceParams>,
+) -> Result<Json<query::RecordPage>, ApiError> {
+    let offender = p
+        .offender
+        .map(|m| CountryCode::parse(&m))
+        .transpose()
+        .map_err(bad_id)?;
+    let store = s.store.clone();
+    let limit = p.limit.unwrap_or(100);
+    let page = tokio::task::spawn_blocking(move || {
+        query::evidence(&store, offender.as_ref(), p.after, limit)
+    })
+    .await
+    .map_err(internal)?
+    .map_err(internal)?;
+    Ok(Json(page))
 }
 
 /// `GET /v1/submitters/{key}`: a submitter key's member, roles and state, and its last committed sequence.

@@ -26,6 +26,7 @@ mod admission;
 mod blocksync;
 mod compact;
 mod consensus_gossip;
+mod evidence;
 mod gossip_health;
 mod liveness;
 mod membership;
@@ -398,11 +399,7 @@ impl Driver {
                     }
                     self.after_commit(&committed);
                 }
-                Output::Evidence(evidence) => {
-                    Metrics::inc(&self.metrics.evidence_total);
-                    let id = self.ledger.store().save_evidence(&evidence)?;
-                    tracing::warn!(evidence = %id, "equivocation detected and stored");
-                }
+                Output::Evidence(evidence) => self.on_evidence(evidence)?,
             }
         }
         Ok(())

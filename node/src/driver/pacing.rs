@@ -47,6 +47,7 @@ impl Driver {
 
     /// Bookkeeping after a block is durably committed, by consensus or by block sync.
     pub(super) fn after_commit(&mut self, c: &Committed) {
+        Metrics::add(&self.metrics.evidence_committed_total, c.evidence as u64);
         self.follow_membership(c.membership);
         let updated = self
             .mempool

@@ -220,7 +220,7 @@ impl Mempool {
             });
         }
         // Record rules against the committed state: every refusal except those a pending transaction could lift.
-        if let Err(e) = rules::apply_record(state, ctx, &id, &body.record)
+        if let Err(e) = rules::apply_record(state, ctx, &id, &body)
             && !e.may_pass_later()
         {
             return Err(e.into());
@@ -310,6 +310,18 @@ impl Mempool {
     /// Transactions for a block, within the block limits: in arrival order, except that a key's transactions
     /// follow each other in unbroken sequence from the committed one, and a transaction whose predecessor is
     /// not pending waits.
+    /// The sequence number `key`'s next transaction takes: one after its last pending one, or after its last
+    /// committed one when none is pending.
+    pub fn next_sequence(&self, state: &dyn StateView, key: &PublicKey) -> u64 {
+        let committed = rules::last_sequence(state, key);
+        let pending = self
+            .by_key
+            .get(key)
+            .and_then(|seqs| seqs.keys().next_back().copied())
+            .unwrap_or(0);
+        committed.max(pending).saturating_add(1)
+    }
+
     pub fn reap(&self, state: &dyn StateView, max_txs: usize, max_bytes: usize) -> Vec<Bytes> {
         let mut out = Vec::new();
         let mut size = 0usize;

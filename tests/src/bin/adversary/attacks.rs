@@ -26,6 +26,7 @@ pub struct Plan {
     /// Encoded items to cycle through.
     items: Vec<Arc<Vec<u8>>>,
     next: usize,
+    ticks: u64,
     rng: u64,
 }
 
@@ -39,6 +40,7 @@ impl Plan {
             attack,
             items,
             next: 0,
+            ticks: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
         }
     }
@@ -51,16 +53,54 @@ impl Plan {
             Attack::LyingSync => self.lie(a),
             Attack::TxReplay => self.replay(a),
             Attack::SyncFlood => sync_flood(a),
+            Attack::DoubleVotes => self.double_votes(a),
         }
     }
 
-    /// Keeps [`REQUESTS_IN_FLIGHT`] requests of [`ITEMS_PER_REQUEST`] pre-signed items open to every member.
+    /// Every 50 ms, two prevotes and two precommits for different blocks nobody proposed, at the height and round
+    /// the members are deciding: equivocation, and votes for unknown blocks, sent to every member.
+    fn double_votes(&mut self, a: &mut Adversary) {
+        self.ticks += 1;
+        if a.height == 0 || !self.ticks.is_multiple_of(10) {
+            return;
+        }
+        let mut items = Vec::new();
+        for kind in [VoteKind::Prevote, VoteKind::Precommit] {
+            for _ in 0..2 {
+                let block = Hash32::sha256(&self.random_bytes(32));
+                let vote = Vote {
+                    chain_id: a.chain_id,
+                    height: a.height,
+                    round: a.round,
+                    kind,
+                    block: Some(block),
+                    validator: a.me.clone(),
+                };
+                let signed = SignedVote::sign(&vote, &a.key);
+                items.push(Arc::new(wire::encode_item(&ConsensusItem::Message(
+                    Message::Vote(signed),
+                ))));
+            }
+        }
+        for peer in a.connected.clone() {
+            a.swarm
+                .behaviour_mut()
+                .consensus
+                .send_request(&peer, ConsensusRequest(items.clone()));
+            a.sent += items.len() as u64;
+        }
+    }
+
+    /// Sends every member a request of [`ITEMS_PER_REQUEST`] pre-signed items every 4 ticks (25,600 items a
+    /// second, more than ten times a member's budget for one peer), up to [`REQUESTS_IN_FLIGHT`] unacknowledged.
+    /// Faster would only spend this machine's cores, which the members share in tests.
     fn flood_items(&mut self, a: &mut Adversary) {
-        if self.items.is_empty() {
+        self.ticks += 1;
+        if self.items.is_empty() || !self.ticks.is_multiple_of(4) {
             return;
         }
         for peer in a.connected.clone() {
-            while a.in_flight.get(&peer).copied().unwrap_or(0) < REQUESTS_IN_FLIGHT {
+            if a.in_flight.get(&peer).copied().unwrap_or(0) < REQUESTS_IN_FLIGHT {
                 let mut request = ConsensusRequest::default();
                 for _ in 0..ITEMS_PER_REQUEST {
                     request.0.push(self.items[self.next].clone());
@@ -134,13 +174,13 @@ impl Plan {
         }
     }
 
-    /// Every batch seen, published again: 20 a tick, cycling.
+    /// Every batch seen, published again: 4 a tick (800 a second), cycling.
     fn replay(&mut self, a: &mut Adversary) {
         if a.seen_batches.is_empty() {
             return;
         }
         let topic = a.tx_topic.clone();
-        for _ in 0..20 {
+        for _ in 0..4 {
             self.next %= a.seen_batches.len();
             let data = a.seen_batches[self.next].clone();
             self.next += 1;

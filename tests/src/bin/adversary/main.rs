@@ -12,7 +12,9 @@
 //! - `tx-replay`: republishes every transaction batch it has seen, again and again, under fresh gossip seqnos;
 //! - `sync-flood`: asks every member for blocks from height 1 and for its status, as fast as they answer, with
 //!   as many requests open as a member allows one peer;
-//! - `slow-loris`: opens TCP connections to every member's p2p port from its own address and sends nothing.
+//! - `slow-loris`: opens TCP connections to every member's p2p port from its own address and sends nothing;
+//! - `double-votes`: two prevotes and two precommits for different, unknown blocks at the height and round being
+//!   decided, again and again.
 
 mod attacks;
 
@@ -40,6 +42,7 @@ enum Attack {
     TxReplay,
     SyncFlood,
     SlowLoris,
+    DoubleVotes,
 }
 
 #[derive(Parser)]
@@ -84,8 +87,9 @@ pub struct Adversary {
     sync_in_flight: HashMap<PeerId, usize>,
     /// Gossiped transaction batches seen, for `tx-replay`.
     seen_batches: Vec<Vec<u8>>,
-    /// The highest height members said they decide.
+    /// The highest height members said they decide, and their round there.
     height: u64,
+    round: u32,
     sent: u64,
 }
 
@@ -139,6 +143,7 @@ async fn run(args: Args) -> Result<()> {
         sync_in_flight: HashMap::new(),
         seen_batches: Vec::new(),
         height: 0,
+        round: 0,
         sent: 0,
     };
     tracing::info!(attack = ?args.attack, member = %adversary.me, "adversary started");
@@ -269,8 +274,11 @@ impl Adversary {
                         .consensus
                         .send_response(channel, ());
                     for item in request.0 {
-                        if let Ok(wire::ConsensusItem::State(state)) = wire::decode_item(&item) {
-                            self.height = self.height.max(state.height.min(u64::MAX / 4));
+                        if let Ok(wire::ConsensusItem::State(state)) = wire::decode_item(&item)
+                            && (state.height, state.round) > (self.height, self.round)
+                        {
+                            self.height = state.height;
+                            self.round = state.round;
                         }
                     }
                 }

@@ -10,6 +10,9 @@ use crate::ids::{
 use crate::time::{Date, Timestamp};
 use serde::{Deserialize, Serialize};
 
+mod evidence;
+pub use evidence::EvidenceReport;
+
 /// A record's id: the id of the transaction that carried it.
 pub type RecordId = Hash32;
 
@@ -35,6 +38,8 @@ pub enum Record {
     SubmitterKeyRevoke(SubmitterKeyRevoke),
     MembershipPropose(MembershipPropose),
     MembershipApprove(MembershipApprove),
+    /// Proof that a validator equivocated (`evidence`).
+    Evidence(EvidenceReport),
 }
 
 /// What is wrong with a record's shape, independent of the ledger's state.
@@ -486,12 +491,14 @@ impl Record {
             Record::SubmitterKeyRevoke(_) => "submitter_key_revoke",
             Record::MembershipPropose(_) => "membership_propose",
             Record::MembershipApprove(_) => "membership_approve",
+            Record::Evidence(_) => "evidence",
         }
     }
 
-    /// The role a submitter key needs to write this record.
-    pub fn required_role(&self) -> Role {
-        match self {
+    /// The role a submitter key needs to write this record; `None` for evidence, which no submitter key writes:
+    /// a member's node signs it with the member's validator key.
+    pub fn required_role(&self) -> Option<Role> {
+        Some(match self {
             Record::CertificateIssue(_)
             | Record::CertificateAmend(_)
             | Record::CertificateRevoke(_) => Role::Certificates,
@@ -500,7 +507,8 @@ impl Record {
             Record::MraPropose(_) | Record::MraAccept(_) | Record::MraWithdraw(_) => Role::Mra,
             Record::SubmitterKeyRegister(_) | Record::SubmitterKeyRevoke(_) => Role::KeyAdmin,
             Record::MembershipPropose(_) | Record::MembershipApprove(_) => Role::Membership,
-        }
+            Record::Evidence(_) => return None,
+        })
     }
 
     /// The member on whose behalf this record is written: the submitter key must belong to it.
@@ -518,6 +526,7 @@ impl Record {
             Record::SubmitterKeyRevoke(r) => r.member.clone(),
             Record::MembershipPropose(r) => r.proposer.clone(),
             Record::MembershipApprove(r) => r.member.clone(),
+            Record::Evidence(r) => r.reporter.clone(),
         }
     }
 
@@ -613,6 +622,7 @@ impl Record {
                 }
                 MembershipChange::Remove { .. } => Ok(()),
             },
+            Record::Evidence(r) => r.check_shape(),
         }
     }
 }
