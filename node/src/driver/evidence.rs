@@ -34,7 +34,7 @@ impl Driver {
         let chain_id = self.genesis.chain_id();
         let sequence = self.mempool.next_sequence(self.ledger.store(), &submitter);
         let body = TxBody {
-            chain_id: chain_id,
+            chain_id,
             submitter,
             sequence,
             record: Record::Evidence(EvidenceReport {

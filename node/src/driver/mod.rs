@@ -503,8 +503,6 @@ impl Driver {
     }
 }
 
-/// Keeps the per-peer map of reported heights small and explicit.
-
 /// The member whose validator key in `set` is one of `keys`.
 fn my_member(
     set: &clearance_core::validator::ValidatorSet,

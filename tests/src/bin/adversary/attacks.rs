@@ -154,7 +154,7 @@ impl Plan {
     /// A round state far ahead, every 200 ms, to every member.
     fn lie(&mut self, a: &mut Adversary) {
         self.next += 1;
-        if self.next % 40 != 0 {
+        if !self.next.is_multiple_of(40) {
             return;
         }
         let state = clearance_node::consensus::peer_gossip::RoundState {
@@ -202,7 +202,7 @@ fn sync_flood(a: &mut Adversary) {
     for peer in a.connected.clone() {
         let open = a.sync_in_flight.entry(peer).or_default();
         while *open < 4 {
-            let req = if a.sent % 2 == 0 {
+            let req = if a.sent.is_multiple_of(2) {
                 SyncRequest::Blocks { from: 1, max: 512 }
             } else {
                 SyncRequest::Status

@@ -253,10 +253,8 @@ impl Adversary {
             SwarmEvent::Behaviour(BehaviourEvent::Gossip(gossipsub::Event::Message {
                 message,
                 ..
-            })) => {
-                if self.seen_batches.len() < 10_000 {
-                    self.seen_batches.push(message.data);
-                }
+            })) if self.seen_batches.len() < 10_000 => {
+                self.seen_batches.push(message.data);
             }
             _ => {}
         }
