@@ -1,7 +1,7 @@
 //! One member of four runs `clearance-adversary`; the three honest members must keep committing. Each test
 //! measures the honest members' committed throughput under offered load with the adversary silent (a member
 //! that does not vote), then with it attacking, and checks a lower bound that cannot flake on a busy machine:
-//! at least half the unattacked throughput, a p99 commit latency within 4 times the unattacked one (or 8 s),
+//! at least half the unattacked throughput, a p99 commit latency within 4 times the unattacked one (or 10 s),
 //! nothing acknowledged lost, and no honest node's memory above twice what it was. The figures for a quiet machine and 1,000 records/s are in docs/performance.md §10
 //! (`scripts/bench adversary`).
 //!
@@ -210,9 +210,10 @@ fn under_attack(attack: &str, restart: bool) -> Cluster {
         cluster.all_logs()
     );
     // Commit latency: the target is 2 s at 1,000/s on release builds; here a bound a busy machine cannot break.
-    // (Before the fixes, floods of old votes or sync requests left throughput intact but p99 at 15–25 s.)
+    // (Before the fixes, floods of old votes or sync requests left throughput intact but p99 at 15–25 s, or
+    // stopped the ledger.)
     let p99_before = baseline["commit_latency_ms"]["p99"].as_f64().unwrap_or(0.0);
-    let p99_limit = (4.0 * p99_before).max(8_000.0);
+    let p99_limit = (4.0 * p99_before).max(10_000.0);
     assert!(
         p99 <= p99_limit,
         "{attack}: p99 commit latency {p99:.0} ms under attack, above {p99_limit:.0} ms (unattacked {p99_before:.0} ms)\n{}",
