@@ -8,10 +8,10 @@ use crate::consensus::Input;
 use crate::execute::ExecError;
 use crate::ledger::InvalidBlock;
 use crate::metrics::Metrics;
-use crate::network::NetCommand;
 use crate::network::wire::{
     SYNC_BATCH_BLOCKS, SYNC_BATCH_BYTES, SyncRequest, SyncResponse, SyncedBlock,
 };
+use crate::network::{Asked, NetCommand};
 use anyhow::{Context, Result};
 use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
@@ -24,18 +24,23 @@ impl Driver {
     pub(super) fn request_blocks_if_behind(&mut self) {
         let now = self.clock.now();
         let height = self.ledger.head().height;
-        if self.sync.in_flight.is_some() {
-            match self.sync.take_expired(now) {
+        // A peer one block ahead is normally the decider of the block this node is about to commit itself; only
+        // when consensus here has stalled is that block fetched instead.
+        let stalled = self.pending_start.is_none() && self.stalled();
+        let behind = |h: u64| h > height + 1 || (h > height && stalled);
+        // A slow request is abandoned early when a peer other than the one asked could answer instead.
+        if let Some(asked) = self.sync.asked_peer() {
+            let other = self
+                .sync
+                .next_source(now, |p| *p != asked && self.peers.contains(p), behind)
+                .is_some();
+            match self.sync.take_expired(now, other) {
                 Some(expired) => {
                     tracing::info!(peer = %expired.peer, "block sync: no answer in time; asking another peer");
                 }
                 None => return,
             }
         }
-        // A peer one block ahead is normally the decider of the block this node is about to commit itself; only
-        // when consensus here has stalled is that block fetched instead.
-        let stalled = self.pending_start.is_none() && self.stalled();
-        let behind = |h: u64| h > height + 1 || (h > height && stalled);
         let Some((peer, claimed)) = self
             .sync
             .next_source(now, |p| self.peers.contains(p), behind)
@@ -82,24 +87,23 @@ impl Driver {
         }
     }
 
-    /// An answer to this node's own request. libp2p pairs it with a request sent to that peer; its kind must
-    /// also be the kind asked: blocks only from the peer asked for blocks, a status only from a peer asked for one.
-    pub(super) fn on_response(&mut self, from: PeerId, resp: SyncResponse) -> Result<()> {
+    /// An answer to this node's own request of kind `asked` (the network pairs answers with requests): blocks
+    /// answer a block request, a status a status request; anything else is penalised.
+    pub(super) fn on_response(
+        &mut self,
+        from: PeerId,
+        asked: Asked,
+        resp: SyncResponse,
+    ) -> Result<()> {
         let now = self.clock.now();
-        match resp {
-            SyncResponse::Status { height, .. } => {
-                if !self.sync.expects_status(&from, now) {
-                    self.penalise(from, "a status answer to no status request".into());
-                    return Ok(());
-                }
+        match (asked, resp) {
+            (Asked::Status, SyncResponse::Status { height, .. }) => {
                 self.sync.saw_height(from, height);
                 self.request_blocks_if_behind();
             }
-            SyncResponse::Blocks(blocks) => {
-                let Some(request) = self.sync.take_in_flight(from) else {
-                    self.penalise(from, "blocks answering no request for blocks".into());
-                    return Ok(());
-                };
+            (Asked::Blocks, SyncResponse::Blocks(blocks)) => {
+                // `None`: the answer to an older request, abandoned since; its blocks are still taken.
+                let request = self.sync.take_in_flight(from);
                 let count = blocks.len();
                 let bytes: usize = blocks
                     .iter()
@@ -107,41 +111,70 @@ impl Driver {
                     .sum();
                 let applied = self.apply_blocks(from, blocks)?;
                 let head = self.ledger.head().height;
-                // An honest peer answers up to its head or its batch limits; fewer blocks than asked for while
-                // it claims more, or none at all, is an answer that did not serve.
-                let short = count < SYNC_BATCH_BLOCKS as usize
-                    && bytes < SYNC_BATCH_BYTES
-                    && head < request.claimed
-                    && request.from + (count as u64) <= request.claimed;
-                if applied == 0 || short {
-                    let backoff = self.sync.struck(from, now);
-                    tracing::info!(
-                        peer = %from,
-                        "block sync: {applied} of {count} blocks applied from a peer claiming height {}; \
-                         not asking it for {backoff:?}",
-                        request.claimed
-                    );
-                } else {
-                    self.sync.served(from);
-                }
-                if applied > 0 {
-                    let secs = now.duration_since(request.at).as_secs_f64().max(1e-6);
-                    self.metrics
-                        .histograms
-                        .block_sync_blocks_per_second
-                        .observe(applied as f64 / secs);
+                if let Some(request) = request {
+                    self.judge_answer(from, &request, count, bytes, applied, head, now);
                 }
                 self.request_blocks_if_behind();
             }
-            SyncResponse::Error(e) => {
+            (_, SyncResponse::Error(e)) => {
+                // A refusal (busy serving others, a rate limit) is not held against the peer; the next request,
+                // at the next tick, goes to the peer asked least recently.
                 tracing::debug!(peer = %from, "sync request refused: {e}");
-                if self.sync.take_in_flight(from).is_some() {
+                if asked == Asked::Blocks {
+                    self.sync.take_in_flight(from);
+                }
+            }
+            (asked, _) => {
+                self.penalise(
+                    from,
+                    format!("a sync answer of another kind than asked ({asked:?})"),
+                );
+                if asked == Asked::Blocks {
+                    self.sync.take_in_flight(from);
                     self.sync.struck(from, now);
-                    self.request_blocks_if_behind();
                 }
             }
         }
         Ok(())
+    }
+
+    /// Whether an answer to a block request served: the node now holds the first block it asked for (whoever
+    /// committed it: consensus or a peer's commit may have got there first), and the answer is not short of what
+    /// the peer claims while under the server's limits. One that did not serve sends the peer into back-off.
+    #[allow(clippy::too_many_arguments)]
+    fn judge_answer(
+        &mut self,
+        from: PeerId,
+        request: &InFlight,
+        count: usize,
+        bytes: usize,
+        applied: usize,
+        head: u64,
+        now: std::time::Instant,
+    ) {
+        let progressed = head >= request.from;
+        let short = count < SYNC_BATCH_BLOCKS as usize
+            && bytes < SYNC_BATCH_BYTES
+            && head < request.claimed
+            && request.from + (count as u64) <= request.claimed;
+        if progressed && !short {
+            self.sync.served(from);
+        } else {
+            let backoff = self.sync.struck(from, now);
+            tracing::info!(
+                peer = %from,
+                "block sync: {applied} of {count} blocks applied from a peer claiming height {}; \
+                 not asking it for {backoff:?}",
+                request.claimed
+            );
+        }
+        if applied > 0 {
+            let secs = now.duration_since(request.at).as_secs_f64().max(1e-6);
+            self.metrics
+                .histograms
+                .block_sync_blocks_per_second
+                .observe(applied as f64 / secs);
+        }
     }
 
     /// Verifies and commits synced blocks in order, stopping at the first that fails; returns how many it committed.

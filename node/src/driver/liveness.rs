@@ -24,7 +24,6 @@ impl Driver {
                 tracing::info!(expired, "dropped transactions stuck behind a sequence gap");
             }
             for peer in &self.peers {
-                self.sync.asking_status(*peer, now);
                 self.net
                     .send(NetCommand::Request {
                         peer: *peer,

@@ -443,10 +443,12 @@ impl Driver {
                 tracing::trace!(peer = %from, ?req, "answered sync request");
                 self.net.send(NetCommand::Respond { id, resp }).ok();
             }
-            NetEvent::Response { from, resp } => self.on_response(from, resp)?,
-            NetEvent::RequestFailed { peer } => {
-                self.sync.request_failed(peer, self.clock.now());
-                self.request_blocks_if_behind();
+            NetEvent::Response { from, asked, resp } => self.on_response(from, asked, resp)?,
+            NetEvent::RequestFailed { peer, asked } => {
+                if asked == crate::network::Asked::Blocks {
+                    self.sync.request_failed(peer, self.clock.now());
+                    self.request_blocks_if_behind();
+                }
             }
             NetEvent::Connected(peer) => {
                 self.peers.insert(peer);
@@ -455,7 +457,6 @@ impl Driver {
                 // It learns where this node is at once, not at the next heartbeat.
                 self.state_sent = None;
                 self.gossip_due = true;
-                self.sync.asking_status(peer, self.clock.now());
                 self.net
                     .send(NetCommand::Request {
                         peer,

@@ -2,7 +2,7 @@
 //! not a fact: a member running modified code can report any height and then answer nothing, one block at a
 //! time, or late. So block sync rotates between the peers ahead of it (the one asked least recently goes next),
 //! and a peer whose answer did not move this node forward (no answer, an empty or short answer, a block that
-//! failed its checks, an answer of the wrong kind) is not asked, and its claim not counted, for a back-off that
+//! failed its checks, a request that failed) is not asked, and its claim not counted, for a back-off that
 //! doubles with each such answer in a row: 10 s, 20 s, ... up to 10 minutes. After it, the peer comes after every
 //! peer whose answers served. One good answer clears it.
 
@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 /// A request without an answer for this long is abandoned and another peer asked.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// A request without an answer for this long is abandoned when another believed peer is ahead too: a peer that
+/// claims a height and then keeps a lagging node waiting costs it this, not the full timeout. Its answer, if it
+/// comes after all, is still taken.
+pub const HEDGE_AFTER: Duration = Duration::from_secs(5);
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 const FIRST_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -49,6 +53,8 @@ pub struct InFlight {
 pub struct SyncState {
     sources: BTreeMap<PeerId, Source>,
     pub(super) in_flight: Option<InFlight>,
+    /// The last request abandoned before its answer: taken if it comes, not held against the peer.
+    abandoned: Option<InFlight>,
     /// Progress accounting for the log: when syncing started, and from which height.
     pub(super) started: Option<(Instant, u64)>,
     last_log: Instant,
@@ -60,6 +66,7 @@ impl SyncState {
         SyncState {
             sources: BTreeMap::new(),
             in_flight: None,
+            abandoned: None,
             started: None,
             last_log: now,
             records: 0,
@@ -107,23 +114,33 @@ impl SyncState {
         self.in_flight = Some(request);
     }
 
-    /// The request in flight if `peer` is the one asked (it is answered, or failed, now).
+    /// The request in flight if `peer` is the one asked (it is answered, or failed, now), or the one abandoned
+    /// last if that was `peer`'s.
     pub fn take_in_flight(&mut self, peer: PeerId) -> Option<InFlight> {
-        match self.in_flight {
-            Some(request) if request.peer == peer => self.in_flight.take(),
+        match (self.in_flight, self.abandoned) {
+            (Some(request), _) if request.peer == peer => self.in_flight.take(),
+            (_, Some(request)) if request.peer == peer => self.abandoned.take(),
             _ => None,
         }
     }
 
-    /// The request in flight, if it has waited past [`REQUEST_TIMEOUT`]: abandoned, and held against the peer.
-    pub fn take_expired(&mut self, now: Instant) -> Option<InFlight> {
+    /// The request in flight, if it has waited past [`REQUEST_TIMEOUT`], or past [`HEDGE_AFTER`] while `other` (a
+    /// believed peer ahead, not the one asked) exists: abandoned, and held against the peer.
+    pub fn take_expired(&mut self, now: Instant, other: bool) -> Option<InFlight> {
         let request = self.in_flight?;
-        if now.duration_since(request.at) < REQUEST_TIMEOUT {
+        let waited = now.duration_since(request.at);
+        if waited < HEDGE_AFTER || (waited < REQUEST_TIMEOUT && !other) {
             return None;
         }
         self.in_flight = None;
+        self.abandoned = Some(request);
         self.struck(request.peer, now);
         Some(request)
+    }
+
+    /// The peer a request is in flight to.
+    pub fn asked_peer(&self) -> Option<PeerId> {
+        self.in_flight.map(|r| r.peer)
     }
 
     /// An answer from `peer` moved this node forward.
@@ -164,19 +181,6 @@ impl SyncState {
         }
     }
 
-    /// `peer` is asked for its status now (a periodic or first question).
-    pub fn asking_status(&mut self, peer: PeerId, now: Instant) {
-        self.sources.entry(peer).or_default().asked_status = Some(now);
-    }
-
-    /// Whether `peer` was asked for its status recently enough that a status answer from it is expected.
-    pub fn expects_status(&self, peer: &PeerId, now: Instant) -> bool {
-        self.sources
-            .get(peer)
-            .and_then(|s| s.asked_status)
-            .is_some_and(|at| now.duration_since(at) <= REQUEST_TIMEOUT * 2)
-    }
-
     /// A peer that disconnected: its claim goes, but not its strikes (a reconnect must not clear them).
     pub fn peer_gone(&mut self, peer: PeerId) {
         if let Some(source) = self.sources.get_mut(&peer) {
@@ -184,6 +188,7 @@ impl SyncState {
             source.asked_status = None;
         }
         self.in_flight.take_if(|r| r.peer == peer);
+        self.abandoned.take_if(|r| r.peer == peer);
     }
 
     pub fn log_progress(&mut self, height: u64, now: Instant) {
@@ -270,6 +275,24 @@ mod tests {
     }
 
     #[test]
+    fn a_slow_request_is_abandoned_early_when_another_peer_is_ahead() {
+        let now = Instant::now();
+        let mut sync = SyncState::new(now);
+        let (liar, honest) = (peer(), peer());
+        sync.saw_height(liar, u64::MAX);
+        sync.asked_for_blocks(InFlight {
+            peer: liar,
+            at: now,
+            from: 1,
+            claimed: u64::MAX,
+        });
+        sync.saw_height(honest, 50);
+        assert!(sync.take_expired(now + HEDGE_AFTER, true).is_some());
+        let next = sync.next_source(now + HEDGE_AFTER, |_| true, |h| h > 0);
+        assert_eq!(next.map(|(p, _)| p), Some(honest));
+    }
+
+    #[test]
     fn back_off_doubles_up_to_its_limit_and_one_good_answer_clears_it() {
         let now = Instant::now();
         let mut sync = SyncState::new(now);
@@ -292,8 +315,14 @@ mod tests {
             from: 1,
             claimed: 50,
         });
-        assert!(sync.take_expired(now + Duration::from_secs(1)).is_none());
-        assert!(sync.take_expired(now + REQUEST_TIMEOUT).is_some());
+        assert!(
+            sync.take_expired(now + Duration::from_secs(1), true)
+                .is_none()
+        );
+        assert!(sync.take_expired(now + HEDGE_AFTER, false).is_none());
+        assert!(sync.take_expired(now + REQUEST_TIMEOUT, false).is_some());
+        // Its answer after all is still taken.
+        assert!(sync.take_in_flight(a).is_some());
         assert!(
             sync.next_source(now + REQUEST_TIMEOUT, |_| true, |h| h > 0)
                 .is_none()

@@ -65,14 +65,14 @@ impl Network {
                         .values()
                         .filter(|(p, _)| *p == peer)
                         .count();
+                    // Refused here, without the driver, and not penalised: a correct member asks for a status
+                    // each second and has one block request open, but when this node's driver is slow its status
+                    // questions wait, and a penalty would then disconnect correct members under load.
                     if open >= MAX_OPEN_SYNC_REQUESTS {
-                        // A correct member has at most a status and a block request open at once.
                         self.refuse_sync(channel, "too many open sync requests");
-                        self.penalise(peer, "sync requests beyond the open limit");
                         return;
                     }
                     if !self.sync_requests.allow(peer, Instant::now()) {
-                        // Not penalised: a node syncing small blocks over a fast link may come close.
                         self.refuse_sync(channel, "too many sync requests; slow down");
                         return;
                     }
@@ -95,16 +95,29 @@ impl Network {
                         }
                     }
                 }
-                request_response::Message::Response { response, .. } => {
-                    self.emit(NetEvent::Response {
-                        from: peer,
-                        resp: response,
-                    });
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
+                    if let Some(asked) = self.outbound.remove(&request_id) {
+                        self.emit(NetEvent::Response {
+                            from: peer,
+                            asked,
+                            resp: response,
+                        });
+                    }
                 }
             },
-            request_response::Event::OutboundFailure { peer, error, .. } => {
+            request_response::Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
                 tracing::debug!(%peer, "sync request failed: {error}");
-                self.emit(NetEvent::RequestFailed { peer });
+                if let Some(asked) = self.outbound.remove(&request_id) {
+                    self.emit(NetEvent::RequestFailed { peer, asked });
+                }
             }
             request_response::Event::InboundFailure { peer, error, .. } => {
                 tracing::debug!(%peer, "sync request from peer failed: {error}");

@@ -59,12 +59,15 @@ pub enum NetEvent {
         id: u64,
         req: SyncRequest,
     },
+    /// The answer to this node's own request of kind `asked`.
     Response {
         from: PeerId,
+        asked: Asked,
         resp: SyncResponse,
     },
     RequestFailed {
         peer: PeerId,
+        asked: Asked,
     },
     Connected(PeerId),
     Disconnected(PeerId),
@@ -129,4 +132,21 @@ pub fn member_peers(
         out.push((peer, addrs));
     }
     out
+}
+
+/// The kind of sync request an answer or a failure belongs to: the network pairs each with its request, so that
+/// a peer cannot answer a status question with blocks, nor a refused status question cancel a block request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Status,
+    Blocks,
+}
+
+impl Asked {
+    pub fn of(req: &SyncRequest) -> Asked {
+        match req {
+            SyncRequest::Status => Asked::Status,
+            SyncRequest::Blocks { .. } => Asked::Blocks,
+        }
+    }
 }

@@ -26,7 +26,7 @@ use libp2p::swarm::{NetworkBehaviour, SwarmEvent, dial_opts::DialOpts};
 use libp2p::{
     Multiaddr, PeerId, Swarm, allow_block_list, connection_limits, gossipsub, request_response,
 };
-pub use messages::{NetCommand, NetEvent, NetworkConfig, member_peers};
+pub use messages::{Asked, NetCommand, NetEvent, NetworkConfig, member_peers};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,6 +93,8 @@ struct Network {
     /// Peers' sync requests handed to the driver, by the id of its answer.
     pending_responses: HashMap<u64, (PeerId, request_response::ResponseChannel<SyncResponse>)>,
     sync_requests: inbound::SyncRequestLimit,
+    /// This node's sync requests awaiting an answer or a failure (libp2p reports exactly one of them for each).
+    outbound: HashMap<request_response::OutboundRequestId, Asked>,
     next_response_id: u64,
     /// Gossiped transactions and peers' requests: bounded, dropped when the driver falls behind.
     events: mpsc::Sender<NetEvent>,
@@ -198,6 +200,7 @@ pub fn spawn(
         keys: config.keys,
         unchecked_txs: Vec::new(),
         sync_requests: inbound::SyncRequestLimit::default(),
+        outbound: HashMap::new(),
         verified_txs: tx_gossip::VerifiedTxs::default(),
         outgoing_txs: Vec::new(),
         outgoing_bytes: 0,
@@ -328,7 +331,9 @@ impl Network {
                 }
             }
             NetCommand::Request { peer, req } => {
-                self.swarm.behaviour_mut().sync.send_request(&peer, req);
+                let asked = Asked::of(&req);
+                let id = self.swarm.behaviour_mut().sync.send_request(&peer, req);
+                self.outbound.insert(id, asked);
             }
             NetCommand::Respond { id, resp } => {
                 if let Some((_, channel)) = self.pending_responses.remove(&id) {

@@ -2,6 +2,7 @@
 //! within their limits, every signature verified in batches) before the transactions reach the driver.
 
 use super::{NetEvent, Network, wire};
+use crate::metrics::Metrics;
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
 use libp2p::{PeerId, gossipsub};
@@ -105,18 +106,26 @@ impl Network {
                     }
                 }
             }
-            reports.push((source, id, fault));
+            reports.push((source, id, fault, false));
         }
         let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
         for ((m, bytes), result) in owners.into_iter().zip(raw).zip(results) {
             match result {
                 Ok(tx) => {
-                    self.verified_txs.insert(Hash32::sha256(&bytes));
-                    self.emit(NetEvent::Tx {
+                    reports[m].3 = true;
+                    let key = Hash32::sha256(&bytes);
+                    let event = NetEvent::Tx {
                         from: reports[m].0,
                         bytes,
                         tx: Box::new(tx),
-                    })
+                    };
+                    // Remembered only once the driver has it: one dropped here (the driver busy) must be taken
+                    // again when it comes again.
+                    if self.events.try_send(event).is_ok() {
+                        self.verified_txs.insert(key);
+                    } else {
+                        Metrics::inc(&self.metrics.dropped_gossip_events_total);
+                    }
                 }
                 Err(e) => {
                     reports[m]
@@ -125,8 +134,24 @@ impl Network {
                 }
             }
         }
-        for (source, id, fault) in reports {
-            self.report(source, &id, fault.map_or(Ok(()), Err));
+        for (source, id, fault, new) in reports {
+            match fault {
+                Some(reason) => self.report(source, &id, Err(reason)),
+                // Nothing in it this node had not verified before: not relayed (every member has it), not
+                // penalised (members publish their pending transactions again to a member that reconnects).
+                None if !new => {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .gossip
+                        .report_message_validation_result(
+                            &id,
+                            &source,
+                            gossipsub::MessageAcceptance::Ignore,
+                        );
+                }
+                None => self.report(source, &id, Ok(())),
+            }
         }
     }
 

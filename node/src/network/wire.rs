@@ -21,7 +21,9 @@ pub const MAX_REQUEST_BYTES: usize = 1024;
 /// Largest response frame: a batch of blocks is cut well below it by the server.
 pub const MAX_RESPONSE_BYTES: usize = 2 * limit::BLOCK;
 /// A server stops adding blocks to a response after this many bytes.
-pub const SYNC_BATCH_BYTES: usize = 16 * 1024 * 1024;
+/// Small enough that a member asking for the same blocks again and again costs a server little memory (each
+/// answer is read and encoded whole); large enough that the round trips of a catching-up node do not dominate.
+pub const SYNC_BATCH_BYTES: usize = 4 * 1024 * 1024;
 /// And after this many blocks.
 pub const SYNC_BATCH_BLOCKS: u32 = 512;
 

@@ -6,7 +6,7 @@
 
 use super::{Rng, Scenario, Sim};
 use clearance_core::tx::SignedTx;
-use clearance_node::network::{NetCommand, NetEvent};
+use clearance_node::network::{Asked, NetCommand, NetEvent};
 use libp2p::PeerId;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
@@ -63,7 +63,7 @@ pub struct Network {
     /// Per connection, when its last message arrives: later ones never overtake it.
     last_arrival: HashMap<(usize, usize), Instant>,
     /// Sync requests awaiting an answer: (answering slot, request id) -> asking slot.
-    requests: BTreeMap<(usize, u64), usize>,
+    requests: BTreeMap<(usize, u64), (usize, Asked)>,
     next_request: u64,
     pub messages: u64,
 }
@@ -215,22 +215,22 @@ impl Sim {
             return;
         }
         self.net.last_arrival.remove(&(a, b));
-        let failed: Vec<u64> = self
+        let failed: Vec<(u64, Asked)> = self
             .net
             .requests
             .iter()
-            .filter(|((answering, _), asking)| *answering == b && **asking == a)
-            .map(|((_, id), _)| *id)
+            .filter(|((answering, _), (asking, _))| *answering == b && *asking == a)
+            .map(|((_, id), (_, asked))| (*id, *asked))
             .collect();
-        for id in &failed {
+        for (id, _) in &failed {
             self.net.requests.remove(&(b, *id));
         }
         if !self.slots[a].is_up() {
             return;
         }
         let peer = self.slots[b].peer;
-        for _ in failed {
-            let event = NetEvent::RequestFailed { peer };
+        for (_, asked) in failed {
+            let event = NetEvent::RequestFailed { peer, asked };
             self.slots[a].driver().on_net(event).expect("driver");
         }
         let event = NetEvent::Disconnected(peer);
@@ -282,15 +282,16 @@ impl Sim {
                 }
             }
             NetCommand::Request { peer, req } => {
+                let asked = Asked::of(&req);
                 let Some(to) = self.slot_of(from, &peer) else {
                     // Not connected: request-response fails the request at once.
-                    let event = NetEvent::RequestFailed { peer };
+                    let event = NetEvent::RequestFailed { peer, asked };
                     self.slots[from].driver().on_net(event).expect("driver");
                     return;
                 };
                 self.net.next_request += 1;
                 let id = self.net.next_request;
-                self.net.requests.insert((to, id), from);
+                self.net.requests.insert((to, id), (from, asked));
                 let event = NetEvent::Request {
                     from: sender,
                     id,
@@ -300,8 +301,12 @@ impl Sim {
                     .push(now, from, to, Delivery::Event(Box::new(event)));
             }
             NetCommand::Respond { id, resp } => {
-                if let Some(to) = self.net.requests.remove(&(from, id)) {
-                    let event = NetEvent::Response { from: sender, resp };
+                if let Some((to, asked)) = self.net.requests.remove(&(from, id)) {
+                    let event = NetEvent::Response {
+                        from: sender,
+                        asked,
+                        resp,
+                    };
                     self.net
                         .push(now, from, to, Delivery::Event(Box::new(event)));
                 }

@@ -32,10 +32,8 @@ pub struct Plan {
 
 impl Plan {
     pub fn new(attack: Attack, adversary: &Adversary) -> Plan {
-        let items = match attack {
-            Attack::OldVotes => old_votes(adversary),
-            _ => Vec::new(),
-        };
+        let _ = adversary;
+        let items = Vec::new();
         Plan {
             attack,
             items,
@@ -97,6 +95,10 @@ impl Plan {
     /// members share in tests.
     fn flood_items(&mut self, a: &mut Adversary) {
         self.ticks += 1;
+        if self.items.is_empty() && a.height > 2 {
+            // Signed once the members' height is known, all below it: old, not future.
+            self.items = old_votes(a, a.height - 1);
+        }
         if self.items.is_empty() || !self.ticks.is_multiple_of(10) {
             return;
         }
@@ -215,15 +217,16 @@ fn sync_flood(a: &mut Adversary) {
     }
 }
 
-/// Validly signed votes of heights and rounds no node is deciding.
-fn old_votes(a: &Adversary) -> Vec<Arc<Vec<u8>>> {
+/// Validly signed, distinct votes of heights below `below` (already decided), over as many rounds as it takes.
+fn old_votes(a: &Adversary, below: u64) -> Vec<Arc<Vec<u8>>> {
+    let heights = below.saturating_sub(1).max(1);
     (0..OLD_VOTES)
         .map(|i| {
             let vote = Vote {
                 chain_id: a.chain_id,
-                height: 1 + i / 20,
-                round: (i % 10) as u32,
-                kind: if i % 20 < 10 {
+                height: 1 + i % heights,
+                round: (i / heights / 2) as u32,
+                kind: if (i / heights).is_multiple_of(2) {
                     VoteKind::Prevote
                 } else {
                     VoteKind::Precommit
