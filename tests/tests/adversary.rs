@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 /// Offered records per second, and seconds per run: by default low and short enough for debug builds beside other
 /// tests on two cores; `scripts/bench adversary` sets 1,000/s and 20 s on release builds.
 fn rate() -> u64 {
-    env_or("ADVERSARY_RATE", 100)
+    env_or("ADVERSARY_RATE", 50)
 }
 
 fn seconds() -> u64 {
