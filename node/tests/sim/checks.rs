@@ -260,9 +260,12 @@ impl Checks {
             let block = Block::from_bytes(&blocks[0]).expect("a stored block decodes");
             self.certified_by_its_set(stores[0], h, &block)?;
             for tx in &block.txs {
-                let id = SignedTx::from_bytes(tx.as_slice())
-                    .expect("a committed transaction decodes")
-                    .id();
+                let signed =
+                    SignedTx::from_bytes(tx.as_slice()).expect("a committed transaction decodes");
+                let id = signed.id();
+                if !submitted.contains(&id) && self.evidence_against_byzantine(&signed, h)? {
+                    continue;
+                }
                 if !submitted.contains(&id) {
                     return Err(format!(
                         "validity: height {h} commits transaction {id}, which no agency submitted"
@@ -331,6 +334,33 @@ impl Checks {
             ));
         }
         Ok(())
+    }
+
+    /// Whether `tx` is an evidence record, which members' nodes submit, not agencies. Evidence against a member
+    /// whose every slot is honest is a failure: an honest validator never signs two conflicting votes.
+    fn evidence_against_byzantine(&self, tx: &SignedTx, height: u64) -> Result<bool, String> {
+        let Ok(verified) = tx.verify(&self.chain_id) else {
+            return Ok(false);
+        };
+        let clearance_core::record::Record::Evidence(report) = &verified.body.record else {
+            return Ok(false);
+        };
+        let offender = report
+            .equivocation
+            .first
+            .claimed()
+            .map(|v| v.validator.to_string())
+            .unwrap_or_default();
+        if self
+            .honest_validators
+            .iter()
+            .any(|&v| super::fixtures::MEMBERS[v] == offender)
+        {
+            return Err(format!(
+                "validity: height {height} commits evidence against {offender}, an honest validator"
+            ));
+        }
+        Ok(true)
     }
 
     pub fn evidence(&self, slots: &[Member]) -> u64 {
