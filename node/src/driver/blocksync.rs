@@ -117,11 +117,11 @@ impl Driver {
                 self.request_blocks_if_behind();
             }
             (_, SyncResponse::Error(e)) => {
-                // A refusal (busy serving others, a rate limit) is not held against the peer; the next request,
-                // at the next tick, goes to the peer asked least recently.
+                // A refusal (busy serving others, a rate limit) is held against the peer only from the third in a
+                // row; the next request, at the next tick, goes to the peer asked least recently.
                 tracing::debug!(peer = %from, "sync request refused: {e}");
-                if asked == Asked::Blocks {
-                    self.sync.take_in_flight(from);
+                if asked == Asked::Blocks && self.sync.take_in_flight(from).is_some() {
+                    self.sync.refused(from, now);
                 }
             }
             (asked, _) => {

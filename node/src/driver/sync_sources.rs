@@ -18,6 +18,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 pub const HEDGE_AFTER: Duration = Duration::from_secs(5);
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 const FIRST_BACKOFF: Duration = Duration::from_secs(10);
+/// Refusals in a row that count as one answer that did not serve: a busy server refuses now and then, a peer that
+/// claims a height and refuses every request for it is a liar.
+const REFUSALS_PER_STRIKE: u32 = 3;
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Default)]
@@ -30,6 +33,8 @@ struct Source {
     asked_status: Option<Instant>,
     /// Answers in a row that did not move this node forward.
     strikes: u32,
+    /// Refusals in a row (busy, rate-limited): not held against the peer until [`REFUSALS_PER_STRIKE`] of them.
+    refusals: u32,
     /// Not asked, and its claim not believed, before this.
     distrusted_until: Option<Instant>,
 }
@@ -147,7 +152,18 @@ impl SyncState {
     pub fn served(&mut self, peer: PeerId) {
         if let Some(source) = self.sources.get_mut(&peer) {
             source.strikes = 0;
+            source.refusals = 0;
             source.distrusted_until = None;
+        }
+    }
+
+    /// `peer` refused a block request; the [`REFUSALS_PER_STRIKE`]th refusal in a row is a strike.
+    pub fn refused(&mut self, peer: PeerId, now: Instant) {
+        let source = self.sources.entry(peer).or_default();
+        source.refusals += 1;
+        if source.refusals >= REFUSALS_PER_STRIKE {
+            source.refusals = 0;
+            self.struck(peer, now);
         }
     }
 
@@ -290,6 +306,19 @@ mod tests {
         assert!(sync.take_expired(now + HEDGE_AFTER, true).is_some());
         let next = sync.next_source(now + HEDGE_AFTER, |_| true, |h| h > 0);
         assert_eq!(next.map(|(p, _)| p), Some(honest));
+    }
+
+    #[test]
+    fn a_peer_that_refuses_every_request_is_distrusted_on_the_third() {
+        let now = Instant::now();
+        let mut sync = SyncState::new(now);
+        let a = peer();
+        sync.saw_height(a, 50);
+        sync.refused(a, now);
+        sync.refused(a, now);
+        assert_eq!(sync.best_height(now), 50, "two refusals are a busy server");
+        sync.refused(a, now);
+        assert_eq!(sync.best_height(now), 0, "the third in a row is a strike");
     }
 
     #[test]
