@@ -339,7 +339,15 @@ impl Equivocation {
                 which: "second",
                 error,
             })?;
-        if a.validator != b.validator
+        Equivocation::conflict(&a, &b)?;
+        Ok(a.validator)
+    }
+
+    /// Whether two votes, as decoded, conflict: one validator, chain, height, round and kind, different blocks.
+    /// The signatures are not looked at (`verify` checks them first; a record's shape check has no set).
+    pub fn conflict(a: &Vote, b: &Vote) -> Result<(), EvidenceError> {
+        if a.chain_id != b.chain_id
+            || a.validator != b.validator
             || a.height != b.height
             || a.round != b.round
             || a.kind != b.kind
@@ -349,6 +357,6 @@ impl Equivocation {
         if a.block == b.block {
             return Err(EvidenceError::SameBlock);
         }
-        Ok(a.validator)
+        Ok(())
     }
 }

@@ -25,23 +25,7 @@ impl EvidenceReport {
         };
         let a = decode("equivocation.first", &self.equivocation.first)?;
         let b = decode("equivocation.second", &self.equivocation.second)?;
-        if a.chain_id != b.chain_id
-            || a.validator != b.validator
-            || a.height != b.height
-            || a.round != b.round
-            || a.kind != b.kind
-        {
-            return Err(field(
-                "equivocation",
-                "the two votes are not by one validator for one height, round and kind",
-            ));
-        }
-        if a.block == b.block {
-            return Err(field(
-                "equivocation",
-                "the two votes are for the same block: no equivocation",
-            ));
-        }
+        Equivocation::conflict(&a, &b).map_err(|e| field("equivocation", e.to_string()))?;
         Ok(())
     }
 }

@@ -99,7 +99,7 @@ impl Network {
                     Ok(tx) => {
                         signed.push(tx);
                         owners.push(m);
-                        raw.push(data);
+                        raw.push((key, data));
                     }
                     Err(e) => {
                         fault.get_or_insert(format!("gossiped transaction: {e}"));
@@ -109,11 +109,10 @@ impl Network {
             reports.push((source, id, fault, false));
         }
         let results = clearance_core::tx::verify_many(&self.chain_id, &signed, &mut self.keys);
-        for ((m, bytes), result) in owners.into_iter().zip(raw).zip(results) {
+        for ((m, (key, bytes)), result) in owners.into_iter().zip(raw).zip(results) {
             match result {
                 Ok(tx) => {
                     reports[m].3 = true;
-                    let key = Hash32::sha256(&bytes);
                     let event = NetEvent::Tx {
                         from: reports[m].0,
                         bytes,

@@ -31,12 +31,10 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(attack: Attack, adversary: &Adversary) -> Plan {
-        let _ = adversary;
-        let items = Vec::new();
+    pub fn new(attack: Attack) -> Plan {
         Plan {
             attack,
-            items,
+            items: Vec::new(),
             next: 0,
             ticks: 0,
             rng: 0x9e37_79b9_7f4a_7c15,

@@ -153,7 +153,7 @@ async fn run(args: Args) -> Result<()> {
             args.loris_from,
         ));
     }
-    let mut attack = attacks::Plan::new(args.attack, &adversary);
+    let mut attack = attacks::Plan::new(args.attack);
     let mut tick = tokio::time::interval(Duration::from_millis(5));
     let mut redial = tokio::time::interval(Duration::from_secs(1));
     let mut report = tokio::time::interval(Duration::from_secs(5));
