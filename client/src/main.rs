@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
 use clearance_core::Hash32;
 use clearance_core::api::RecordView;
+use clearance_core::equivocation::EquivocationStep;
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::Record;
 use futures::StreamExt;
@@ -109,7 +110,7 @@ enum Command {
         #[command(subcommand)]
         cmd: members::Members,
     },
-    /// Committed evidence of equivocation: which member signed two conflicting votes, where, and who reported it.
+    /// Committed evidence of equivocation: which member signed two conflicting votes or proposals, where, and who reported it.
     Evidence {
         /// Only evidence against this member.
         #[arg(long)]
@@ -518,25 +519,26 @@ fn evidence_table(records: &[clearance_core::api::RecordView]) {
     }
     println!(
         "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  record",
-        "offender", "height", "round", "vote", "reporter", "at"
+        "offender", "height", "round", "step", "reporter", "at"
     );
     for r in records {
         let clearance_core::record::Record::Evidence(e) = &r.record else {
             continue;
         };
-        let Some(vote) = e.equivocation.first.claimed() else {
+        let Ok(offence) = e.equivocation.claimed() else {
             continue;
         };
-        let kind = match vote.kind {
-            clearance_core::vote::VoteKind::Prevote => "prevote",
-            clearance_core::vote::VoteKind::Precommit => "precommit",
+        let step = match offence.step {
+            EquivocationStep::Prevote => "prevote",
+            EquivocationStep::Precommit => "precommit",
+            EquivocationStep::Proposal => "proposal",
         };
         println!(
             "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  {}",
-            vote.validator.to_string(),
-            vote.height,
-            vote.round,
-            kind,
+            offence.validator.to_string(),
+            offence.height,
+            offence.round,
+            step,
             e.reporter.to_string(),
             r.height,
             r.id

@@ -15,6 +15,7 @@ pub mod bytes;
 pub mod countries;
 pub mod crypto;
 pub mod encoding;
+pub mod equivocation;
 pub mod genesis;
 pub mod hash;
 pub mod ids;

@@ -1,11 +1,12 @@
-//! The `evidence` record: signed with a member's validator key, checked against the set of the votes' height,
+//! The `evidence` record: signed with a member's validator key, checked against the set of the messages' height,
 //! recorded once per equivocation.
 
 mod common;
 
 use clearance_core::Hash32;
+use clearance_core::equivocation::Equivocation;
 use clearance_core::record::{EvidenceReport, Record};
-use clearance_core::vote::{Equivocation, SignedVote, Vote, VoteKind};
+use clearance_core::vote::{Proposal, SignedProposal, SignedVote, Vote, VoteKind};
 use common::ledger::Ledger;
 use common::{cc, key};
 
@@ -29,7 +30,29 @@ fn vote(height: u64, block: u8, signer: u8, validator: &str) -> SignedVote {
 fn report(reporter: &str, first: SignedVote, second: SignedVote) -> Record {
     Record::Evidence(EvidenceReport {
         reporter: cc(reporter),
-        equivocation: Equivocation { first, second },
+        equivocation: Equivocation::DoubleVote { first, second },
+    })
+}
+
+/// A proposal by `proposer` at height 4, round 0, signed with `key(signer)`.
+fn proposal(block: u8, valid_round: Option<u32>, signer: u8, proposer: &str) -> SignedProposal {
+    SignedProposal::sign(
+        &Proposal {
+            chain_id: CHAIN,
+            height: 4,
+            round: 0,
+            valid_round,
+            block_hash: Hash32([block; 32]),
+            proposer: cc(proposer),
+        },
+        &key(signer),
+    )
+}
+
+fn proposals(reporter: &str, first: SignedProposal, second: SignedProposal) -> Record {
+    Record::Evidence(EvidenceReport {
+        reporter: cc(reporter),
+        equivocation: Equivocation::DoubleProposal { first, second },
     })
 }
 
@@ -112,4 +135,41 @@ fn the_shape_check_refuses_votes_that_cannot_be_an_equivocation() {
             .check_shape()
             .is_ok()
     );
+}
+
+#[test]
+fn a_double_proposal_is_recorded_once_and_apart_from_double_votes() {
+    let mut l = ledger();
+    let evidence = |by: &str| proposals(by, proposal(7, None, 3, "CN"), proposal(8, None, 3, "CN"));
+    assert_eq!(l.code("KZv", evidence("KZ")), "OK");
+    assert_eq!(l.code("DEv", evidence("DE")), "EVIDENCE_EXISTS");
+    // The same block under another valid round is a second proposal too; the round's equivocation is recorded.
+    let valid_round = proposals(
+        "DE",
+        proposal(7, None, 3, "CN"),
+        proposal(7, Some(0), 3, "CN"),
+    );
+    assert_eq!(l.code("DEv", valid_round), "EVIDENCE_EXISTS");
+    // Prevotes at the same height and round are another offence.
+    let votes = report("KZ", vote(4, 7, 3, "CN"), vote(4, 8, 3, "CN"));
+    assert_eq!(l.code("KZv", votes), "OK");
+}
+
+#[test]
+fn a_double_proposal_must_prove_what_it_claims() {
+    let mut l = ledger();
+    // The second proposal signed by another key than CN's.
+    let forged = proposals("KZ", proposal(7, None, 3, "CN"), proposal(8, None, 9, "CN"));
+    assert_eq!(l.code("KZv", forged), "EVIDENCE_INVALID");
+    // The same proposal twice is no equivocation; two proposers are no equivocation either.
+    let same = proposals("KZ", proposal(7, None, 3, "CN"), proposal(7, None, 3, "CN"));
+    assert!(same.check_shape().is_err());
+    let two = proposals("KZ", proposal(7, None, 3, "CN"), proposal(8, None, 2, "DE"));
+    assert!(two.check_shape().is_err());
+    let valid_round = proposals(
+        "KZ",
+        proposal(7, None, 3, "CN"),
+        proposal(7, Some(0), 3, "CN"),
+    );
+    assert_eq!(l.code("KZv", valid_round), "OK");
 }

@@ -82,10 +82,10 @@ pub fn entries(record: &Record, id: &Hash32, log_index: u64) -> Vec<(Vec<u8>, Ha
             add(MRA, r.proposer.as_str());
             add(MRA, r.partner.as_str());
         }
-        // Accepted evidence names its validator in both votes, checked by the rules.
+        // Accepted evidence names its validator in both messages, checked by the rules.
         Record::Evidence(r) => {
-            if let Some(vote) = r.equivocation.first.claimed() {
-                add(OFFENDER, vote.validator.as_str());
+            if let Ok(offence) = r.equivocation.claimed() {
+                add(OFFENDER, offence.validator.as_str());
             }
         }
         _ => {}

@@ -6,6 +6,7 @@
 
 use clearance_core::block::{Block, Header, HeaderView, block_hash};
 use clearance_core::crypto::SecretKey;
+use clearance_core::equivocation::EquivocationStep;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::hash::Hash32;
 use clearance_core::ids::CountryCode;
@@ -39,6 +40,8 @@ struct Effects {
     validates: Vec<Hash32>,
     /// (round, value) of each decision.
     decisions: Vec<(u32, Hash32)>,
+    /// (step, round) of each equivocation reported.
+    evidence: Vec<(EquivocationStep, u32)>,
 }
 
 impl Rig {
@@ -170,6 +173,7 @@ impl Rig {
             all.builds.extend(e.builds);
             all.validates.extend(e.validates);
             all.decisions.extend(e.decisions);
+            all.evidence.extend(e.evidence);
         }
         all
     }
@@ -273,7 +277,12 @@ fn effects(outputs: &[Output]) -> Effects {
             Output::BuildBlock { round, .. } => e.builds.push(*round),
             Output::ValidateBlock { block, .. } => e.validates.push(hash(block)),
             Output::Decide { round, block, .. } => e.decisions.push((*round, hash(block))),
-            Output::Evidence(_) => {}
+            Output::Evidence(ev) => {
+                let o = ev
+                    .claimed()
+                    .expect("evidence the machine reports conflicts");
+                e.evidence.push((o.step, o.round));
+            }
         }
     }
     e
@@ -586,4 +595,31 @@ fn restart_resends_what_was_signed_and_never_signs_it_differently() {
     restarted.handle(p);
     let e = restarted.verdict(&b, true);
     assert!(e.votes.is_empty(), "no second prevote in round 0");
+}
+
+#[test]
+fn a_proposer_signing_two_proposals_for_one_round_is_reported_once() {
+    let mut rig = Rig::new(0);
+    let (a, b, c) = (rig.block(1), rig.block(2), rig.block(3));
+    let first = rig.proposal(0, None, &a);
+    assert!(rig.handle(first).evidence.is_empty());
+    // The same proposal again is no equivocation.
+    let again = rig.proposal(0, None, &a);
+    assert!(rig.handle(again).evidence.is_empty());
+    let others = vec![
+        rig.proposal(0, None, &b),
+        rig.proposal(0, Some(0), &a),
+        rig.proposal(0, None, &c),
+    ];
+    let e = rig.feed(others);
+    assert_eq!(e.evidence, vec![(EquivocationStep::Proposal, 0)]);
+    // Two prevotes of validator 2 for different blocks: the other kind of evidence.
+    let votes = vec![
+        rig.vote(2, 0, Prevote, Some(hash(&a))),
+        rig.vote(2, 0, Prevote, Some(hash(&b))),
+    ];
+    assert_eq!(
+        rig.feed(votes).evidence,
+        vec![(EquivocationStep::Prevote, 0)]
+    );
 }

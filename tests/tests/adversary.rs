@@ -5,7 +5,7 @@
 //! nothing acknowledged lost, and no honest node's memory above twice what it was. The figures for a quiet machine and 1,000 records/s are in docs/performance.md §10
 //! (`scripts/bench adversary`).
 //!
-//! The attacks that aim at reconnection or catching up (`slow-loris`, `lying-sync`) also restart an honest
+//! The attacks that aim at reconnection or catching up (`slow-loris`, `lying-sync`, `wrong-answers`) also restart an honest
 //! member during the attack, from a copy of its ledger taken before the unattacked run: it must reconnect, catch
 //! up by block sync, and the ledger move on (with one member silent, nothing commits without it).
 
@@ -280,25 +280,43 @@ fn a_flood_of_sync_requests_does_not_slow_the_others() {
 #[test]
 fn double_votes_for_unknown_blocks_do_not_slow_the_others_and_are_detected() {
     let cluster = under_attack("double-votes", false);
+    evidence_against_uz_verifies(&cluster, "double_vote", "UZ signed two conflicting pre");
+}
+
+#[test]
+fn equivocating_proposals_do_not_slow_the_others_and_are_recorded() {
+    let cluster = under_attack("double-proposals", false);
+    evidence_against_uz_verifies(
+        &cluster,
+        "double_proposal",
+        "UZ signed two conflicting proposals",
+    );
+}
+
+/// Every honest member detected an equivocation of UZ (the adversary's member) of `variant`, and the evidence is
+/// committed on every honest node, listed by the CLI, and verifies offline with nothing but the genesis file.
+fn evidence_against_uz_verifies(cluster: &Cluster, variant: &str, summary: &str) {
     for i in 0..3 {
-        let detected = counter(&cluster, i, "clearance_evidence_total");
+        let detected = counter(cluster, i, "clearance_evidence_total");
         assert!(detected > 0, "member {i} detected no equivocation");
     }
-    // Committed as evidence against UZ (the adversary's member), on every honest node.
     let against_uz = |c: &Cluster, i: usize| {
         get_json(&format!(
-            "{}/v1/evidence?offender=UZ&limit=5",
+            "{}/v1/evidence?offender=UZ&limit=100",
             c.nodes[i].api
         ))
         .and_then(|page| page["records"].as_array().cloned())
         .unwrap_or_default()
+        .into_iter()
+        .filter(|r| !r["record"]["evidence"]["equivocation"][variant].is_null())
+        .collect::<Vec<_>>()
     };
     cluster.wait_until(
         "evidence against UZ committed",
         Duration::from_secs(30),
         |c| (0..3).all(|i| !against_uz(c, i).is_empty()),
     );
-    let record = against_uz(&cluster, 0)[0].clone();
+    let record = against_uz(cluster, 0)[0].clone();
     assert_eq!(record["kind"], "evidence", "{record}");
     let id = record["id"].as_str().expect("record id").to_string();
     // Verified offline, with nothing but the genesis file: committed by a quorum, both votes signed by UZ.
@@ -339,7 +357,7 @@ fn double_votes_for_unknown_blocks_do_not_slow_the_others_and_are_detected() {
         "verify: {said}{}",
         clearance_tests::stderr(&out)
     );
-    assert!(said.contains("UZ signed two"), "{said}");
+    assert!(said.contains(summary), "{said}");
     let listed = stdout(&clearance_tests::run(
         "clearance",
         &["--node", &api, "evidence"],
@@ -367,6 +385,11 @@ fn a_flood_of_validly_signed_old_votes_is_dropped_before_its_signature_check() {
 #[test]
 fn a_member_lying_about_its_height_does_not_keep_a_restarted_member_behind() {
     under_attack("lying-sync", true);
+}
+
+#[test]
+fn a_member_answering_with_the_wrong_kind_does_not_keep_a_restarted_member_behind() {
+    under_attack("wrong-answers", true);
 }
 
 #[test]

@@ -223,7 +223,7 @@ async fn garbage_from_a_member_is_dropped_counted_and_penalised() {
         .with_behaviour(|_| FaultyMember {
             consensus: request_response::Behaviour::new(
                 [(
-                    StreamProtocol::new("/clearance/consensus/3"), // protocol.md §12.6
+                    StreamProtocol::new("/clearance/consensus/4"), // protocol.md §12.6
                     request_response::ProtocolSupport::Outbound,
                 )],
                 request_response::Config::default(),

@@ -62,19 +62,16 @@ pub(super) fn describe(record: &Record) -> String {
             r.programme,
             r.effective_on
         ),
-        Record::Evidence(r) => match r.equivocation.first.claimed() {
-            Some(v) => format!(
-                "{} signed two {} for different blocks at height {}, round {}; reported by {}",
-                v.validator,
-                match v.kind {
-                    crate::vote::VoteKind::Prevote => "prevotes",
-                    crate::vote::VoteKind::Precommit => "precommits",
-                },
-                v.height,
-                v.round,
+        Record::Evidence(r) => match r.equivocation.claimed() {
+            Ok(o) => format!(
+                "{} signed two conflicting {} at height {}, round {}; reported by {}",
+                o.validator,
+                o.step.plural(),
+                o.height,
+                o.round,
                 r.reporter
             ),
-            None => "evidence".to_string(),
+            Err(_) => "evidence".to_string(),
         },
         other => other.kind().replace('_', " "),
     }

@@ -190,13 +190,12 @@ impl<'a> Chain<'a> {
             )
         })?;
         if let Record::Evidence(r) = &tx.body.record {
-            // What the ledger checked, checked again: both votes under the set in force at their height, which
+            // What the ledger checked, checked again: both messages under the set in force at their height, which
             // the genesis file and the file's set changes give.
             let height = r
                 .equivocation
-                .first
                 .claimed()
-                .map_or(0, |v| v.height)
+                .map_or(0, |o| o.height)
                 .min(block.header.height);
             r.equivocation
                 .verify(&self.id, self.sets.at(height))

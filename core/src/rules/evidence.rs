@@ -1,5 +1,5 @@
-//! The rule of the `evidence` record: both votes verify under the validator set in force at their height, and
-//! each equivocation (validator, height, round, kind) is recorded once.
+//! The rule of the `evidence` record: both messages verify under the validator set in force at their height, and
+//! each equivocation (validator, height, round, step) is recorded once.
 
 use super::RuleError;
 use super::state::{Change, StateKey, StateValue, StateView, epoch_at};
@@ -14,18 +14,17 @@ pub(super) fn apply(
     r: &EvidenceReport,
 ) -> Result<Vec<Change>, RuleError> {
     let invalid = |why: String| RuleError::EvidenceInvalid(why);
-    let vote = r
+    let claimed = r
         .equivocation
-        .first
-        .decode()
+        .claimed()
         .map_err(|e| invalid(e.to_string()))?;
-    if vote.height > ctx.height {
+    if claimed.height > ctx.height {
         return Err(invalid(format!(
-            "the votes are for height {}, not yet decided",
-            vote.height
+            "the messages are for height {}, not yet decided",
+            claimed.height
         )));
     }
-    let (_, epoch) = epoch_at(view, vote.height).ok_or(RuleError::MembershipStateMissing)?;
+    let (_, epoch) = epoch_at(view, claimed.height).ok_or(RuleError::MembershipStateMissing)?;
     let set = epoch
         .validator_set()
         .map_err(|_| RuleError::MembershipStateMissing)?;
@@ -34,15 +33,15 @@ pub(super) fn apply(
         .verify(chain_id, &set)
         .map_err(|e| invalid(e.to_string()))?;
     let key = StateKey::Evidence {
-        validator: offender.clone(),
-        height: vote.height,
-        round: vote.round,
-        kind: vote.kind,
+        validator: offender.validator.clone(),
+        height: offender.height,
+        round: offender.round,
+        kind: offender.step,
     };
     if let Some(StateValue::Record(first)) = view.get(&key) {
         return Err(RuleError::EvidenceExists {
-            validator: offender,
-            height: vote.height,
+            validator: offender.validator,
+            height: offender.height,
             first,
         });
     }

@@ -37,7 +37,7 @@ pub enum StateKey {
         validator: CountryCode,
         height: u64,
         round: u32,
-        kind: crate::vote::VoteKind,
+        kind: crate::equivocation::EquivocationStep,
     },
 }
 

@@ -1,15 +1,17 @@
-//! A set of the proposals and votes of one height, stored the way a round state describes them: proposal rounds,
+//! A set of the proposals and votes of one height, stored the way a round state describes them: proposals by round
+//! and block,
 //! and for each (round, kind) a bitmap over validator indexes. Peer-state gossip compares what it holds with what
 //! each peer holds on every pass; with 31 members and a few rounds that is thousands of items per peer, and
 //! comparing bitmaps a word at a time instead of hashing item by item is what keeps the pass cheap.
 
 use super::peer_gossip::{Item, RoundState};
+use clearance_core::hash::Hash32;
 use clearance_core::vote::VoteKind;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ItemSet {
-    proposals: BTreeSet<u32>,
+    proposals: BTreeSet<(u32, Hash32)>,
     /// Bit `i % 64` of word `i / 64` is validator `i`.
     votes: BTreeMap<(u32, VoteKind), Vec<u64>>,
 }
@@ -40,8 +42,8 @@ impl ItemSet {
     /// Commits are not part of a height's set: a peer deciding a height never holds its commit.
     pub fn insert(&mut self, item: Item) {
         match item {
-            Item::Proposal { round } => {
-                self.proposals.insert(round);
+            Item::Proposal { round, block } => {
+                self.proposals.insert((round, block));
             }
             Item::Vote {
                 round,
@@ -60,7 +62,7 @@ impl ItemSet {
 
     pub fn contains(&self, item: &Item) -> bool {
         match *item {
-            Item::Proposal { round } => self.proposals.contains(&round),
+            Item::Proposal { round, block } => self.proposals.contains(&(round, block)),
             Item::Vote {
                 round,
                 kind,
@@ -74,14 +76,22 @@ impl ItemSet {
         }
     }
 
+    /// Whether the set holds any proposal of `round`.
+    pub fn has_proposal(&self, round: u32) -> bool {
+        self.proposals
+            .range((round, Hash32::ZERO)..)
+            .next()
+            .is_some_and(|&(r, _)| r == round)
+    }
+
     /// The items of this set that `other` lacks: proposals first (by round), then votes by round, kind and
     /// validator.
     pub fn missing_from<'a>(&'a self, other: &'a ItemSet) -> impl Iterator<Item = Item> + 'a {
         let proposals = self
             .proposals
             .iter()
-            .filter(|round| !other.proposals.contains(round))
-            .map(|&round| Item::Proposal { round });
+            .filter(|p| !other.proposals.contains(p))
+            .map(|&(round, block)| Item::Proposal { round, block });
         let votes = self.votes.iter().flat_map(move |(&(round, kind), words)| {
             let theirs = other.votes.get(&(round, kind));
             words.iter().enumerate().flat_map(move |(w, &word)| {
@@ -131,7 +141,10 @@ mod tests {
 
     fn item() -> impl Strategy<Value = Item> {
         prop_oneof![
-            (0u32..4).prop_map(|round| Item::Proposal { round }),
+            (0u32..4, 0u8..2).prop_map(|(round, b)| Item::Proposal {
+                round,
+                block: Hash32([b; 32])
+            }),
             (0u32..4, any::<bool>(), 0usize..200).prop_map(|(round, pre, validator)| Item::Vote {
                 round,
                 kind: if pre {

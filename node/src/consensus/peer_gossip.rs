@@ -10,6 +10,7 @@
 use super::item_set::ItemSet;
 use super::types::Step;
 use clearance_core::bytes::Bytes;
+use clearance_core::hash::Hash32;
 use clearance_core::vote::VoteKind;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -37,8 +38,9 @@ pub const MAX_BITMAP_BYTES: usize = 32;
 /// One thing a node can hold at a height and a peer can lack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Item {
-    /// The (first) proposal of a round, with its block.
-    Proposal { round: u32 },
+    /// A proposal of a round, with its block. A round has one unless its proposer equivocated: naming the block
+    /// lets a peer holding one proposal be sent the other, which proves the equivocation.
+    Proposal { round: u32, block: Hash32 },
     /// A member's vote of a kind in a round; the member is its index in the validator set.
     Vote {
         round: u32,
@@ -65,8 +67,8 @@ pub struct RoundState {
     pub height: u64,
     pub round: u32,
     pub step: Step,
-    /// Rounds for which it holds a proposal with its block.
-    pub proposals: Vec<u32>,
+    /// The proposals it holds with their blocks, as (round, block hash).
+    pub proposals: Vec<(u32, Hash32)>,
     pub votes: Vec<VoteBits>,
 }
 
@@ -77,7 +79,7 @@ impl RoundState {
         let mut bitmaps: BTreeMap<(u32, VoteKind), Vec<u8>> = BTreeMap::new();
         for item in items {
             match *item {
-                Item::Proposal { round } => proposals.push(round),
+                Item::Proposal { round, block } => proposals.push((round, block)),
                 Item::Vote {
                     round,
                     kind,
@@ -95,7 +97,7 @@ impl RoundState {
         proposals.sort_unstable();
         proposals.dedup();
         // The newest rounds matter most; a state never grows past its limit. Vote bitmaps may take all but a
-        // quarter of it, proposals (at most one round each) the rest.
+        // quarter of it, proposals (one a round, unless a proposer equivocated) the rest.
         let votes_kept = bitmaps
             .len()
             .min(MAX_STATE_ENTRIES - proposals.len().min(MAX_STATE_ENTRIES / 4));
@@ -143,7 +145,10 @@ impl RoundState {
 
     /// The items this state says its member holds.
     pub fn items(&self) -> impl Iterator<Item = Item> + '_ {
-        let proposals = self.proposals.iter().map(|&round| Item::Proposal { round });
+        let proposals = self
+            .proposals
+            .iter()
+            .map(|&(round, block)| Item::Proposal { round, block });
         let votes = self.votes.iter().flat_map(|v| {
             v.bits.0.iter().enumerate().flat_map(move |(byte, bits)| {
                 (0..8)
@@ -235,9 +240,7 @@ impl<P: Copy + Ord> PeerGossip<P> {
             .iter()
             .filter(|(_, v)| v.height == Some(height))
             .filter_map(|(peer, v)| match v.position {
-                Some((round, Step::Propose)) if v.has.contains(&Item::Proposal { round }) => {
-                    Some((*peer, round))
-                }
+                Some((round, Step::Propose)) if v.has.has_proposal(round) => Some((*peer, round)),
                 _ => None,
             })
             .collect()
@@ -327,6 +330,13 @@ mod tests {
         }
     }
 
+    fn proposal(round: u32, block: u8) -> Item {
+        Item::Proposal {
+            round,
+            block: Hash32([block; 32]),
+        }
+    }
+
     /// Plans as the signer of everything: no relay delay.
     fn plan(g: &mut PeerGossip<u8>, now: u64, height: u64, held: &[Item]) -> Vec<(u8, Vec<Item>)> {
         g.plan(now, height, held, &|_| true)
@@ -339,8 +349,9 @@ mod tests {
     #[test]
     fn a_round_state_lists_exactly_the_items_it_was_made_of() {
         let items = vec![
-            Item::Proposal { round: 0 },
-            Item::Proposal { round: 2 },
+            proposal(0, 1),
+            proposal(0, 2),
+            proposal(2, 1),
             vote(0, VoteKind::Prevote, 0),
             vote(0, VoteKind::Prevote, 9),
             vote(0, VoteKind::Precommit, 3),
@@ -367,7 +378,7 @@ mod tests {
     #[test]
     fn a_round_state_is_bounded_and_an_oversized_one_is_refused() {
         let items: Vec<Item> = (0..300u32)
-            .flat_map(|r| [Item::Proposal { round: r }, vote(r, VoteKind::Prevote, 1)])
+            .flat_map(|r| [proposal(r, 1), vote(r, VoteKind::Prevote, 1)])
             .collect();
         let s = state(1, &items);
         assert!(s.proposals.len() + s.votes.len() <= MAX_STATE_ENTRIES);
@@ -378,7 +389,9 @@ mod tests {
         wide.votes[0].bits = Bytes(vec![0xff; MAX_BITMAP_BYTES + 1]);
         assert!(wide.check().is_err());
         let mut long = state(1, &[]);
-        long.proposals = (0..=MAX_STATE_ENTRIES as u32).collect();
+        long.proposals = (0..=MAX_STATE_ENTRIES as u32)
+            .map(|r| (r, Hash32::ZERO))
+            .collect();
         assert!(long.check().is_err());
     }
 
@@ -387,7 +400,7 @@ mod tests {
         let mut g = PeerGossip::default();
         g.connected(1u8);
         let held = vec![
-            Item::Proposal { round: 0 },
+            proposal(0, 1),
             vote(0, VoteKind::Prevote, 0),
             vote(0, VoteKind::Prevote, 1),
         ];
@@ -412,6 +425,23 @@ mod tests {
         // Arrived: never sent again.
         g.on_state(1, &state(5, &held));
         assert!(plan(&mut g, RESEND_BLOCK_MS * 10, 5, &held).is_empty());
+    }
+
+    #[test]
+    fn a_peer_holding_another_proposal_of_the_round_is_sent_this_one() {
+        let mut g = PeerGossip::default();
+        g.connected(1u8);
+        // The peer holds proposal 2 of round 0, this node proposal 1: the round's proposer signed both, and the
+        // peer needs this one to prove it. A peer still in the propose step of round 0 waits on a proposal.
+        g.on_state(1, &RoundState::new(5, 0, Step::Propose, &[proposal(0, 2)]));
+        assert_eq!(g.waiting_on_proposal(5), vec![(1, 0)]);
+        assert_eq!(
+            plan(&mut g, 0, 5, &[proposal(0, 1)]),
+            vec![(1, vec![proposal(0, 1)])]
+        );
+        // Once its state shows both, nothing more goes.
+        g.on_state(1, &state(5, &[proposal(0, 1), proposal(0, 2)]));
+        assert!(plan(&mut g, RESEND_BLOCK_MS, 5, &[proposal(0, 1)]).is_empty());
     }
 
     #[test]

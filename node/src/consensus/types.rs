@@ -2,9 +2,10 @@
 
 use clearance_core::Hash32;
 use clearance_core::block::Block;
+use clearance_core::equivocation::Equivocation;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::validator::ValidatorSet;
-use clearance_core::vote::{Equivocation, SignedProposal, SignedVote};
+use clearance_core::vote::{SignedProposal, SignedVote};
 use serde::{Deserialize, Serialize};
 
 use super::checked::{CheckedProposal, CheckedVote};

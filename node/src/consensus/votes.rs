@@ -2,7 +2,8 @@
 //! first conflicting pair kept as equivocation evidence.
 
 use clearance_core::Hash32;
-use clearance_core::vote::{Equivocation, SignedVote, VoteKind};
+use clearance_core::equivocation::Equivocation;
+use clearance_core::vote::{SignedVote, VoteKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Distinct values one member may be counted for in one round and kind. An honest member votes once. An
@@ -145,13 +146,13 @@ impl VoteBook {
             }
             Added::Duplicate => VoteOutcome::Duplicate,
             Added::Conflict(first) => {
-                let evidence = self
-                    .reported
-                    .insert((index, round, kind))
-                    .then(|| Equivocation {
-                        first,
-                        second: signed.clone(),
-                    });
+                let evidence =
+                    self.reported
+                        .insert((index, round, kind))
+                        .then(|| Equivocation::DoubleVote {
+                            first,
+                            second: signed.clone(),
+                        });
                 VoteOutcome::Equivocation(evidence)
             }
         }

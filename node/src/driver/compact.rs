@@ -40,8 +40,8 @@ pub(super) type Partials = BTreeMap<(u64, u32, Hash32), Partial>;
 impl Driver {
     /// The item for a proposal this node holds: its compact form, or the full proposal when a transaction of its
     /// block cannot be decoded for its id (never for a block the machine accepted).
-    pub(super) fn proposal_item(&self, round: u32) -> Option<ConsensusItem> {
-        let (proposal, block) = self.machine.proposal(round)?;
+    pub(super) fn proposal_item(&self, round: u32, block: &Hash32) -> Option<ConsensusItem> {
+        let (proposal, block) = self.machine.proposal_for(round, block)?;
         let ids: Option<Vec<Hash32>> = block
             .txs
             .iter()
@@ -115,8 +115,14 @@ impl Driver {
     ) -> Result<()> {
         let p = proposal.proposal().clone();
         let key = (p.height, p.round, p.block_hash);
-        self.peer_gossip
-            .on_received(from, p.height, Item::Proposal { round: p.round });
+        self.peer_gossip.on_received(
+            from,
+            p.height,
+            Item::Proposal {
+                round: p.round,
+                block: p.block_hash,
+            },
+        );
         // The proposal again, while this node's state lacks it: from the same peer, ask again for what is still
         // missing; from another, start over with its ids (the first sender's may have been made up, and it may
         // have restarted or gone since).
@@ -129,7 +135,14 @@ impl Driver {
         if p.height < here || p.height > here + 1 {
             return Ok(());
         }
-        if p.height == here && self.machine.proposal(p.round).is_some() {
+        // Held already; another proposal of the round is completed too (its proposer equivocated: the machine
+        // keeps the evidence).
+        if p.height == here
+            && self
+                .machine
+                .proposal_for(p.round, &p.block_hash)
+                .is_some_and(|(held, _)| held == proposal.signed())
+        {
             return Ok(());
         }
         let txs = tx_ids

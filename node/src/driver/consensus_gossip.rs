@@ -110,7 +110,7 @@ impl Driver {
                 items.iter().filter_map(|item| self.encode(item)).collect();
             // A re-proposal travels with its proof of lock, after it.
             for item in &items {
-                if let Item::Proposal { round } = *item {
+                if let Item::Proposal { round, .. } = *item {
                     frames.extend(proof_of(&self.machine, round));
                 }
             }
@@ -156,7 +156,7 @@ impl Driver {
                     return None;
                 }
             },
-            Item::Proposal { round } => self.proposal_item(round)?,
+            Item::Proposal { round, block } => self.proposal_item(round, &block)?,
             Item::Vote { .. } => ConsensusItem::Message(self.machine.message(item)?),
         };
         let bytes = Arc::new(wire::encode_item(&encoded));

@@ -6,9 +6,9 @@ use super::Driver;
 use crate::metrics::Metrics;
 use crate::network::NetCommand;
 use anyhow::Result;
+use clearance_core::equivocation::Equivocation;
 use clearance_core::record::{EvidenceReport, Record};
 use clearance_core::tx::{SignedTx, TxBody};
-use clearance_core::vote::Equivocation;
 
 impl Driver {
     pub(super) fn on_evidence(&mut self, equivocation: Equivocation) -> Result<()> {

@@ -1,5 +1,5 @@
 //! The consensus channel: proposals, votes, round states and commits travel as requests of their own protocol
-//! (`/clearance/consensus/3`), on their own streams, never behind gossiped transactions. The driver decides what
+//! (`/clearance/consensus/4`), on their own streams, never behind gossiped transactions. The driver decides what
 //! each peer gets (`consensus::peer_gossip`); this module only moves it, with a bounded outbox per peer.
 //!
 //! A request is acknowledged as soon as it is read; what the peer holds comes back in its own round states, so a

@@ -14,7 +14,7 @@ use std::io;
 
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/2");
 /// Consensus traffic: its own protocol, so its streams never queue behind gossiped transactions.
-pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/3");
+pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/4");
 
 /// Largest request frame.
 pub const MAX_REQUEST_BYTES: usize = 1024;

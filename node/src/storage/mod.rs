@@ -25,10 +25,11 @@ pub use codec::{Head, TxLocation};
 use clearance_core::Hash32;
 use clearance_core::block::{Block, TxResult};
 use clearance_core::encoding::{self, limit};
+use clearance_core::equivocation::Equivocation;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
 use clearance_core::rules::{Change, StateKey, StateValue, StateView};
-use clearance_core::vote::{CommitCertificate, Equivocation};
+use clearance_core::vote::CommitCertificate;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
     WriteOptions,

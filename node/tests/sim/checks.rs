@@ -347,9 +347,8 @@ impl Checks {
         };
         let offender = report
             .equivocation
-            .first
             .claimed()
-            .map(|v| v.validator.to_string())
+            .map(|o| o.validator.to_string())
             .unwrap_or_default();
         if self
             .honest_validators

@@ -102,6 +102,7 @@ impl Machine {
         self.votes = VoteBook::default();
         self.seen_votes.clear();
         self.proposals.clear();
+        self.double_proposals.clear();
         self.blocks.clear();
         self.verdicts.clear();
         self.validating.clear();

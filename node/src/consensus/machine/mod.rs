@@ -15,12 +15,13 @@ use super::types::{Ignored, Input, Message, Output, SafetyState, Signed, Step, T
 use super::votes::{VoteBook, VoteOutcome};
 use clearance_core::block::Block;
 use clearance_core::crypto::SecretKey;
+use clearance_core::equivocation::Equivocation;
 use clearance_core::hash::Hash32;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{
     CommitCertificate, Proposal, SignedProposal, SignedVote, Vote, VoteError, VoteKind,
 };
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// How many rounds above the current one a member may have messages buffered in; more are dropped.
 pub const MAX_FUTURE_ROUNDS_PER_MEMBER: usize = 4;
@@ -82,6 +83,8 @@ pub struct Machine {
     seen_votes: HashSet<SignedVote>,
     /// Proposals of each round in arrival order; the first is the one the prevote rules use.
     proposals: BTreeMap<u32, Vec<RoundProposal>>,
+    /// Rounds whose proposer was caught signing two different proposals (reported once each).
+    double_proposals: BTreeSet<u32>,
     /// Blocks of this height by hash (proposals seen), so a valid value can be proposed again.
     blocks: BTreeMap<Hash32, Block>,
     verdicts: HashMap<Hash32, bool>,
@@ -135,6 +138,7 @@ impl Machine {
             votes: VoteBook::default(),
             seen_votes: HashSet::new(),
             proposals: BTreeMap::new(),
+            double_proposals: BTreeSet::new(),
             blocks: BTreeMap::new(),
             verdicts: HashMap::new(),
             validating: HashSet::new(),
@@ -451,6 +455,17 @@ impl Machine {
         let hash = proposal.block_hash;
         let round_no = proposal.round;
         let round = self.proposals.entry(round_no).or_default();
+        // Only the round's proposer gets here, so a second proposal that differs from the first (another block,
+        // or the same block with another valid round) is an equivocation, whatever happens to it below.
+        if let Some(first) = round.first()
+            && first.proposal != proposal
+            && self.double_proposals.insert(round_no)
+        {
+            out.push(Output::Evidence(Equivocation::DoubleProposal {
+                first: first.signed.clone(),
+                second: signed.clone(),
+            }));
+        }
         if round.iter().any(|p| p.proposal.block_hash == hash)
             || round.len() >= MAX_PROPOSALS_PER_ROUND
         {

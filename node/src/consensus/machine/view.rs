@@ -28,7 +28,12 @@ impl Machine {
     /// What this node holds of the current height, for peer-state gossip: proposals first (a receiver needs
     /// the block before votes for it are useful), then votes by round, prevotes before precommits.
     pub fn held(&self) -> Vec<Item> {
-        let proposals = self.proposals.keys().map(|&round| Item::Proposal { round });
+        let proposals = self.proposals.iter().flat_map(|(&round, held)| {
+            held.iter().map(move |p| Item::Proposal {
+                round,
+                block: p.proposal.block_hash,
+            })
+        });
         let votes = self
             .votes
             .rounds()
@@ -52,7 +57,7 @@ impl Machine {
     pub fn is_own(&self, item: &Item) -> bool {
         match *item {
             Item::Vote { validator, .. } => self.me == Some(validator),
-            Item::Proposal { round } => self.is_proposer(round),
+            Item::Proposal { round, .. } => self.is_proposer(round),
             Item::Commit { .. } => true,
         }
     }
@@ -68,11 +73,22 @@ impl Machine {
         Some((&p.signed, &p.block))
     }
 
+    /// The proposal of `round` for `block` at the current height (another than the first only if the proposer
+    /// equivocated).
+    pub fn proposal_for(&self, round: u32, block: &Hash32) -> Option<(&SignedProposal, &Block)> {
+        let p = self
+            .proposals
+            .get(&round)?
+            .iter()
+            .find(|p| p.proposal.block_hash == *block)?;
+        Some((&p.signed, &p.block))
+    }
+
     /// The message for a held item of the current height.
     pub fn message(&self, item: &Item) -> Option<Message> {
         match *item {
-            Item::Proposal { round } => {
-                let (proposal, block) = self.proposal(round)?;
+            Item::Proposal { round, block } => {
+                let (proposal, block) = self.proposal_for(round, &block)?;
                 Some(Message::Proposal {
                     proposal: proposal.clone(),
                     block: block.clone(),
@@ -118,6 +134,7 @@ impl Machine {
                 p.proposal().height,
                 Item::Proposal {
                     round: p.proposal().round,
+                    block: p.proposal().block_hash,
                 },
             )),
             CheckedMessage::Vote(v) => {

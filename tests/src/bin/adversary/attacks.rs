@@ -28,6 +28,7 @@ pub struct Plan {
     next: usize,
     ticks: u64,
     rng: u64,
+    equivocator: super::proposals::Equivocator,
 }
 
 impl Plan {
@@ -38,6 +39,7 @@ impl Plan {
             next: 0,
             ticks: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
+            equivocator: Default::default(),
         }
     }
 
@@ -47,9 +49,11 @@ impl Plan {
             Attack::OldVotes => self.flood_items(a),
             Attack::Garbage => self.garbage(a),
             Attack::LyingSync => self.lie(a),
+            Attack::WrongAnswers => self.fetch_old_blocks(a),
             Attack::TxReplay => self.replay(a),
             Attack::SyncFlood => sync_flood(a),
             Attack::DoubleVotes => self.double_votes(a),
+            Attack::DoubleProposals => self.equivocator.step(a),
         }
     }
 
@@ -150,6 +154,23 @@ impl Plan {
         let data = self.random_bytes(500);
         let topic = a.tx_topic.clone();
         let _ = a.swarm.behaviour_mut().gossip.publish(topic, data);
+    }
+
+    /// Asks a member for its first blocks (every second until it has them), to send back as wrong answers.
+    fn fetch_old_blocks(&mut self, a: &mut Adversary) {
+        self.ticks += 1;
+        if !a.old_blocks.is_empty() || !self.ticks.is_multiple_of(200) {
+            return;
+        }
+        if let Some(peer) = a.connected.iter().min().copied() {
+            a.swarm.behaviour_mut().sync.send_request(
+                &peer,
+                SyncRequest::Blocks {
+                    from: 1,
+                    max: wire::SYNC_BATCH_BLOCKS,
+                },
+            );
+        }
     }
 
     /// A round state far ahead, every 200 ms, to every member.

@@ -14,9 +14,14 @@
 //!   as many requests open as a member allows one peer;
 //! - `slow-loris`: opens TCP connections to every member's p2p port from its own address and sends nothing;
 //! - `double-votes`: two prevotes and two precommits for different, unknown blocks at the height and round being
-//!   decided, again and again.
+//!   decided, again and again;
+//! - `double-proposals`: whenever it is the proposer, two valid proposals for two different blocks, one to one
+//!   member and the other to the rest;
+//! - `wrong-answers`: answers each status request with a batch of real old blocks, and each block request with a
+//!   status claiming a head far ahead (an answer of the other kind than the request).
 
 mod attacks;
+mod proposals;
 
 use anyhow::{Context, Result};
 use clap::{Parser, ValueEnum};
@@ -43,6 +48,8 @@ enum Attack {
     SyncFlood,
     SlowLoris,
     DoubleVotes,
+    DoubleProposals,
+    WrongAnswers,
 }
 
 #[derive(Parser)]
@@ -78,6 +85,10 @@ pub struct Adversary {
     chain_id: Hash32,
     me: CountryCode,
     key: clearance_core::SecretKey,
+    /// The genesis validator set: whose turn it is to propose (no membership changes in tests).
+    set: clearance_core::validator::ValidatorSet,
+    /// The header of the newest block a member sent by block sync.
+    head: Option<clearance_core::block::HeaderView>,
     tx_topic: gossipsub::IdentTopic,
     members: Vec<(PeerId, Vec<Multiaddr>)>,
     connected: HashSet<PeerId>,
@@ -87,6 +98,8 @@ pub struct Adversary {
     sync_in_flight: HashMap<PeerId, usize>,
     /// Gossiped transaction batches seen, for `tx-replay`.
     seen_batches: Vec<Vec<u8>>,
+    /// Committed blocks a member sent, for `wrong-answers`.
+    old_blocks: Vec<wire::SyncedBlock>,
     /// The highest height members said they decide, and their round there.
     height: u64,
     round: u32,
@@ -136,12 +149,15 @@ async fn run(args: Args) -> Result<()> {
         chain_id,
         me,
         key,
+        set: home.genesis.validator_set()?,
+        head: None,
         tx_topic,
         members,
         connected: HashSet::new(),
         in_flight: HashMap::new(),
         sync_in_flight: HashMap::new(),
         seen_batches: Vec::new(),
+        old_blocks: Vec::new(),
         height: 0,
         round: 0,
         sent: 0,
@@ -306,10 +322,16 @@ impl Adversary {
                     request, channel, ..
                 } => {
                     let answer = match (attack, request) {
-                        (Attack::LyingSync, SyncRequest::Status) => SyncResponse::Status {
-                            height: attacks::LIE_HEIGHT,
-                            head: Hash32::sha256(b"a head that does not exist"),
-                        },
+                        (Attack::LyingSync, SyncRequest::Status)
+                        | (Attack::WrongAnswers, SyncRequest::Blocks { .. }) => {
+                            SyncResponse::Status {
+                                height: attacks::LIE_HEIGHT,
+                                head: Hash32::sha256(b"a head that does not exist"),
+                            }
+                        }
+                        (Attack::WrongAnswers, SyncRequest::Status) => {
+                            SyncResponse::Blocks(self.old_blocks.clone())
+                        }
                         // Never answers blocks: the request waits out its timeout.
                         (Attack::LyingSync, SyncRequest::Blocks { .. }) => {
                             attacks::hold(channel);
@@ -323,9 +345,21 @@ impl Adversary {
                         .sync
                         .send_response(channel, answer);
                 }
-                request_response::Message::Response { .. } => {
+                request_response::Message::Response { response, .. } => {
                     if let Some(n) = self.sync_in_flight.get_mut(&peer) {
                         *n = n.saturating_sub(1);
+                    }
+                    if let SyncResponse::Blocks(blocks) = response
+                        && let Some(last) = blocks.last().cloned()
+                        && let Ok(block) =
+                            clearance_core::block::Block::from_bytes(last.block.as_slice())
+                        && let Ok(header) =
+                            clearance_core::block::HeaderView::from_bytes(block.header.as_slice())
+                    {
+                        self.head = Some(header);
+                        if self.old_blocks.is_empty() {
+                            self.old_blocks = blocks;
+                        }
                     }
                 }
             },
