@@ -34,31 +34,37 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
     }
     let label = format!("n = {n}, byzantine = {byzantine}");
     let replay = format!("SIM_N={n} SIM_BYZANTINE={byzantine}");
-    let evidence = run_many(&label, &replay, first, count, |seed| {
+    let (evidence, proposal_evidence) = run_many(&label, &replay, first, count, |seed| {
         sim::run_seed(seed, n, byzantine)
     });
     if byzantine > 0 && env_u64("SIM_SEEDS").unwrap_or(count) >= 200 {
         // Double voters and equivocating proposers appear in about two fifths of these runs; their
-        // equivocation must be detected.
+        // equivocation must be detected, and a double proposal committed as evidence.
         assert!(
             evidence > 0,
             "no equivocation evidence in {count} runs with Byzantine members"
+        );
+        assert!(
+            proposal_evidence > 0,
+            "no double proposal committed as evidence in {count} runs with Byzantine members"
         );
     }
 }
 
 /// Runs `count` seeds from `first` (or `SIM_SEEDS` of them) through `run`; panics on the first failing seed
-/// with the command that replays it. Returns the equivocations detected.
+/// with the command that replays it. Returns the equivocations detected, and the double proposals committed as
+/// evidence.
 fn run_many(
     label: &str,
     replay: &str,
     first: u64,
     count: u64,
     run: impl Fn(u64) -> (sim::Scenario, Result<sim::Report, String>),
-) -> u64 {
+) -> (u64, u64) {
     let count = env_u64("SIM_SEEDS").unwrap_or(count);
     let (mut messages, mut evidence, mut heights, mut acknowledged, mut virtual_ms) =
         (0, 0, 0, 0, 0);
+    let mut proposal_evidence = 0;
     let mut key_switches = 0;
     let started = std::time::Instant::now();
     for seed in first..first + count {
@@ -67,6 +73,7 @@ fn run_many(
             Ok(report) => {
                 messages += report.messages;
                 evidence += report.evidence;
+                proposal_evidence += report.proposal_evidence;
                 heights += report.heights;
                 acknowledged += report.acknowledged;
                 virtual_ms += report.virtual_ms;
@@ -83,12 +90,12 @@ fn run_many(
     println!(
         "{label}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of simulated time, {heights} \
          heights committed, {acknowledged} records acknowledged, {messages} messages, {evidence} equivocations \
-         detected, {key_switches} network key switches",
+         detected, {proposal_evidence} double proposals committed as evidence, {key_switches} network key switches",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1000.0 / count.max(1) as f64,
         virtual_ms as f64 / 1000.0,
     );
-    evidence
+    (evidence, proposal_evidence)
 }
 
 // The default run: 10,000 seeds at n = 4 and 10,000 at n = 7 with f Byzantine members (the n = 7 ones in four

@@ -5,6 +5,7 @@ use super::member::Member;
 use super::{Behavior, Scenario};
 use clearance_core::Hash32;
 use clearance_core::block::Block;
+use clearance_core::equivocation::EquivocationStep;
 use clearance_core::genesis::Genesis;
 use clearance_core::tx::SignedTx;
 use clearance_core::vote::VoteKind;
@@ -213,7 +214,7 @@ impl Checks {
         acknowledged: &[(Hash32, SignedTx)],
         submitted: &BTreeSet<Hash32>,
         settled: bool,
-    ) -> Result<(), String> {
+    ) -> Result<u64, String> {
         if !self.penalties.is_empty() {
             return Err(format!("honest members penalised: {:?}", self.penalties));
         }
@@ -247,6 +248,7 @@ impl Checks {
             .ledger()
             .head()
             .height;
+        let mut proposal_evidence = 0;
         for h in 1..=height {
             let blocks: Vec<Vec<u8>> = stores
                 .iter()
@@ -263,7 +265,10 @@ impl Checks {
                 let signed =
                     SignedTx::from_bytes(tx.as_slice()).expect("a committed transaction decodes");
                 let id = signed.id();
-                if !submitted.contains(&id) && self.evidence_against_byzantine(&signed, h)? {
+                if !submitted.contains(&id)
+                    && let Some(step) = self.evidence_against_byzantine(&signed, h)?
+                {
+                    proposal_evidence += u64::from(step == EquivocationStep::Proposal);
                     continue;
                 }
                 if !submitted.contains(&id) {
@@ -285,7 +290,7 @@ impl Checks {
                 }
             }
         }
-        Ok(())
+        Ok(proposal_evidence)
     }
 
     /// The certificate of height `h` counts only members of the set in force at `h` (as the ledger's epochs
@@ -336,18 +341,23 @@ impl Checks {
         Ok(())
     }
 
-    /// Whether `tx` is an evidence record, which members' nodes submit, not agencies. Evidence against a member
-    /// whose every slot is honest is a failure: an honest validator never signs two conflicting votes.
-    fn evidence_against_byzantine(&self, tx: &SignedTx, height: u64) -> Result<bool, String> {
+    /// The step of the equivocation `tx` records, if it is an evidence record (which members' nodes submit, not
+    /// agencies). Evidence against a member whose every slot is honest is a failure: an honest validator never
+    /// signs two conflicting messages.
+    fn evidence_against_byzantine(
+        &self,
+        tx: &SignedTx,
+        height: u64,
+    ) -> Result<Option<EquivocationStep>, String> {
         let Ok(verified) = tx.verify(&self.chain_id) else {
-            return Ok(false);
+            return Ok(None);
         };
         let clearance_core::record::Record::Evidence(report) = &verified.body.record else {
-            return Ok(false);
+            return Ok(None);
         };
-        let offender = report
-            .equivocation
-            .claimed()
+        let claimed = report.equivocation.claimed().ok();
+        let offender = claimed
+            .as_ref()
             .map(|o| o.validator.to_string())
             .unwrap_or_default();
         if self
@@ -359,7 +369,7 @@ impl Checks {
                 "validity: height {height} commits evidence against {offender}, an honest validator"
             ));
         }
-        Ok(true)
+        Ok(claimed.map(|o| o.step))
     }
 
     pub fn evidence(&self, slots: &[Member]) -> u64 {

@@ -71,6 +71,8 @@ pub struct Report {
     pub acknowledged: usize,
     pub messages: u64,
     pub evidence: u64,
+    /// Evidence records of double proposals committed.
+    pub proposal_evidence: u64,
     /// Network key switches: a rotation falling due, or a member with one pending trying its other key.
     pub key_switches: u64,
     pub virtual_ms: u64,
@@ -502,7 +504,7 @@ impl Sim {
                 "membership: the removed slot {removed} is still connected ({link:?})"
             ));
         }
-        self.checks.final_checks(
+        let proposal_evidence = self.checks.final_checks(
             &self.slots,
             &honest,
             &acknowledged,
@@ -514,6 +516,7 @@ impl Sim {
             acknowledged: acknowledged.len(),
             messages: self.net.messages,
             evidence: self.checks.evidence(&self.slots),
+            proposal_evidence,
             key_switches: self
                 .slots
                 .iter()
