@@ -43,6 +43,7 @@ metrics! {
     p2p_penalised_peers_total: "counter", "Peers disconnected for sending invalid messages.";
     consensus_ignored_messages_total: "counter", "Consensus messages ignored (bad signature, non-member, stale, duplicate).";
     evidence_total: "counter", "Equivocations detected (double votes and double proposals).";
+    invalid_proposed_blocks_total: "counter", "Proposed blocks this node validated and found invalid (it prevoted nil): a proposer breaking the rules, or a node behind.";
     evidence_committed_total: "counter", "Evidence records committed (equivocations proven on the ledger, by any member's report).";
     safety_writes_total: "counter", "Synced writes of the consensus safety state.";
     dropped_gossip_events_total: "counter", "Gossiped transactions, consensus items and peer requests dropped because the consensus task was behind.";

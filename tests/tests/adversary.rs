@@ -293,6 +293,25 @@ fn equivocating_proposals_do_not_slow_the_others_and_are_recorded() {
     );
 }
 
+#[test]
+fn blocks_with_an_unregistered_keys_transaction_are_refused_and_do_not_slow_the_others() {
+    let cluster = under_attack("junk-blocks", false);
+    // The adversary proposes nothing but junk: no block of UZ's may be on the ledger.
+    let head = cluster.height(0).expect("member 0's height");
+    for h in 1..=head {
+        let block = get_json(&format!("{}/v1/blocks/{h}", cluster.nodes[0].api))
+            .unwrap_or_else(|| panic!("block {h}"));
+        assert_ne!(
+            block["header"]["proposer"], "UZ",
+            "a junk block of UZ's was committed at height {h}: {block}"
+        );
+    }
+    for i in 0..3 {
+        let refused = counter(&cluster, i, "clearance_invalid_proposed_blocks_total");
+        assert!(refused > 0, "member {i} refused no proposed block");
+    }
+}
+
 /// Every honest member detected an equivocation of UZ (the adversary's member) of `variant`, and the evidence is
 /// committed on every honest node, listed by the CLI, and verifies offline with nothing but the genesis file.
 fn evidence_against_uz_verifies(cluster: &Cluster, variant: &str, summary: &str) {

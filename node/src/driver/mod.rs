@@ -361,6 +361,7 @@ impl Driver {
                             }
                             Err(e) => {
                                 tracing::warn!(height, "proposed block is invalid: {e}");
+                                Metrics::inc(&self.metrics.invalid_proposed_blocks_total);
                                 false
                             }
                         }

@@ -1,5 +1,6 @@
 //! The attacks: what the adversary sends on each tick, and the pieces that need more than the swarm.
 
+use super::proposals::{Mode, Proposer};
 use super::{Adversary, Attack};
 use clearance_core::Hash32;
 use clearance_core::vote::{SignedVote, Vote, VoteKind};
@@ -28,7 +29,7 @@ pub struct Plan {
     next: usize,
     ticks: u64,
     rng: u64,
-    equivocator: super::proposals::Equivocator,
+    proposer: Option<super::proposals::Proposer>,
 }
 
 impl Plan {
@@ -39,7 +40,11 @@ impl Plan {
             next: 0,
             ticks: 0,
             rng: 0x9e37_79b9_7f4a_7c15,
-            equivocator: Default::default(),
+            proposer: match attack {
+                Attack::DoubleProposals => Some(Proposer::new(Mode::DoubleProposals)),
+                Attack::JunkBlocks => Some(Proposer::new(Mode::JunkBlocks)),
+                _ => None,
+            },
         }
     }
 
@@ -53,7 +58,11 @@ impl Plan {
             Attack::TxReplay => self.replay(a),
             Attack::SyncFlood => sync_flood(a),
             Attack::DoubleVotes => self.double_votes(a),
-            Attack::DoubleProposals => self.equivocator.step(a),
+            Attack::DoubleProposals | Attack::JunkBlocks => {
+                if let Some(p) = &mut self.proposer {
+                    p.step(a)
+                }
+            }
         }
     }
 

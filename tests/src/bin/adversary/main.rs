@@ -17,6 +17,7 @@
 //!   decided, again and again;
 //! - `double-proposals`: whenever it is the proposer, two valid proposals for two different blocks, one to one
 //!   member and the other to the rest;
+//! - `junk-blocks`: whenever it is the proposer, a block with a transaction of an unregistered key;
 //! - `wrong-answers`: answers each status request with a batch of real old blocks, and each block request with a
 //!   status claiming a head far ahead (an answer of the other kind than the request).
 
@@ -49,6 +50,7 @@ enum Attack {
     SlowLoris,
     DoubleVotes,
     DoubleProposals,
+    JunkBlocks,
     WrongAnswers,
 }
 
@@ -188,6 +190,15 @@ async fn run(args: Args) -> Result<()> {
     }
 }
 
+/// The consensus channel's protocol name: this build's, or the one in `ADVERSARY_CONSENSUS_PROTOCOL`, to attack
+/// nodes of an older version (whose messages, other than round states listing proposals, are the same).
+fn consensus_protocol() -> libp2p::StreamProtocol {
+    std::env::var("ADVERSARY_CONSENSUS_PROTOCOL")
+        .ok()
+        .and_then(|name| libp2p::StreamProtocol::try_from_owned(name).ok())
+        .unwrap_or(wire::CONSENSUS_PROTOCOL)
+}
+
 fn build(keypair: libp2p::identity::Keypair) -> Result<Swarm<Behaviour>> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
@@ -219,7 +230,7 @@ fn build(keypair: libp2p::identity::Keypair) -> Result<Swarm<Behaviour>> {
                     gossip_config,
                 )?,
                 consensus: request_response::Behaviour::new(
-                    [(wire::CONSENSUS_PROTOCOL, full.clone())],
+                    [(consensus_protocol(), full.clone())],
                     config.clone(),
                 ),
                 sync: request_response::Behaviour::new(
@@ -227,7 +238,7 @@ fn build(keypair: libp2p::identity::Keypair) -> Result<Swarm<Behaviour>> {
                     config.clone(),
                 ),
                 raw_consensus: request_response::Behaviour::new(
-                    [(wire::CONSENSUS_PROTOCOL, out.clone())],
+                    [(consensus_protocol(), out.clone())],
                     config.clone(),
                 ),
                 raw_sync: request_response::Behaviour::new([(wire::SYNC_PROTOCOL, out)], config),

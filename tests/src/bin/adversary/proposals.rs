@@ -1,19 +1,34 @@
-//! `double-proposals`: when the adversary is the proposer of the round the members are deciding, it signs two
-//! proposals for two different valid blocks and sends one to the first member it is connected to and the other
-//! to the rest. The blocks are empty (no transactions), so the parent's header is all it needs: it asks a member
-//! for that block by block sync.
+//! The attacks of a proposer, made whenever the adversary is the proposer of the round the members are deciding:
+//! - `double-proposals`: two proposals for two different valid blocks, one to the first member it is connected to
+//!   and the other to the rest. The blocks are empty, so the parent's header is all it needs to build them: it
+//!   asks a member for that block by block sync.
+//! - `junk-blocks`: one proposal, to every member, of a block holding a validly signed transaction of a key nobody
+//!   registered, with the roots a ledger that executes it as refused (`SUBMITTER_UNKNOWN`) computes: a block the
+//!   members accepted before the proposer rules, committing junk.
 
 use super::Adversary;
-use clearance_core::block::{Block, Header, HeaderView};
+use clearance_core::Hash32;
+use clearance_core::block::{Block, Header, HeaderView, Outcome, TxResult};
+use clearance_core::bytes::Bytes;
+use clearance_core::crypto::SecretKey;
+use clearance_core::ids::ReasonCode;
+use clearance_core::record::{MraAccept, Record};
 use clearance_core::time::Timestamp;
+use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::{Proposal, SignedProposal};
 use clearance_node::consensus::Message;
 use clearance_node::network::wire::{self, ConsensusItem, ConsensusRequest, SyncRequest};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-#[derive(Default)]
-pub struct Equivocator {
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    DoubleProposals,
+    JunkBlocks,
+}
+
+pub struct Proposer {
+    mode: Mode,
     /// The (height, round) last equivocated at.
     done: Option<(u64, u32)>,
     /// The height whose parent was last asked for, and when (in ticks).
@@ -21,7 +36,16 @@ pub struct Equivocator {
     ticks: u64,
 }
 
-impl Equivocator {
+impl Proposer {
+    pub fn new(mode: Mode) -> Proposer {
+        Proposer {
+            mode,
+            done: None,
+            asked: None,
+            ticks: 0,
+        }
+    }
+
     pub fn step(&mut self, a: &mut Adversary) {
         self.ticks += 1;
         let (height, round) = (a.height, a.round);
@@ -58,8 +82,21 @@ impl Equivocator {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let time = now.max(parent.header.time.as_millis() + 1);
-        let one = proposal_item(a, &parent, round, time);
-        let other = proposal_item(a, &parent, round, time + 1);
+        if self.mode == Mode::JunkBlocks {
+            let junk = proposal_item(a, &parent, round, time, Some(junk_tx(a, height, round)));
+            for peer in &peers {
+                a.swarm
+                    .behaviour_mut()
+                    .consensus
+                    .send_request(peer, ConsensusRequest(vec![junk.clone()]));
+            }
+            a.sent += peers.len() as u64;
+            self.done = Some((height, round));
+            tracing::info!(height, round, "junk block proposed");
+            return;
+        }
+        let one = proposal_item(a, &parent, round, time, None);
+        let other = proposal_item(a, &parent, round, time + 1, None);
         a.swarm
             .behaviour_mut()
             .consensus
@@ -76,8 +113,40 @@ impl Equivocator {
     }
 }
 
-/// A signed proposal of an empty block on `parent`, timed `time_ms`.
-fn proposal_item(a: &Adversary, parent: &HeaderView, round: u32, time_ms: u64) -> Arc<Vec<u8>> {
+/// A transaction signed by a key made up for (height, round), which no member registered, and its result as a
+/// ledger without the proposer rules executes it.
+fn junk_tx(a: &Adversary, height: u64, round: u32) -> (Bytes, TxResult) {
+    let mut seed = *Hash32::sha256(format!("junk {height} {round}").as_bytes()).as_bytes();
+    seed[0] ^= 0x5a;
+    let key = SecretKey::from_seed(seed);
+    let body = TxBody {
+        chain_id: a.chain_id,
+        submitter: key.public_key(),
+        sequence: 1,
+        record: Record::MraAccept(MraAccept {
+            proposal: Hash32::sha256(b"no such proposal"),
+            acceptor: a.me.clone(),
+        }),
+    };
+    let signed = SignedTx::sign(&body, &key);
+    let result = TxResult {
+        tx_id: signed.id(),
+        outcome: Outcome::Rejected {
+            code: ReasonCode::parse("SUBMITTER_UNKNOWN").expect("a reason code"),
+        },
+    };
+    (Bytes(signed.to_bytes()), result)
+}
+
+/// A signed proposal of a block on `parent`, timed `time_ms`: empty, or holding one transaction and its result.
+fn proposal_item(
+    a: &Adversary,
+    parent: &HeaderView,
+    round: u32,
+    time_ms: u64,
+    tx: Option<(Bytes, TxResult)>,
+) -> Arc<Vec<u8>> {
+    let (txs, results): (Vec<Bytes>, Vec<TxResult>) = tx.into_iter().unzip();
     let p = &parent.header;
     let header = Header {
         chain_id: a.chain_id,
@@ -85,9 +154,9 @@ fn proposal_item(a: &Adversary, parent: &HeaderView, round: u32, time_ms: u64) -
         time: Timestamp::from_millis(time_ms).unwrap_or(p.time),
         parent_hash: parent.hash,
         proposer: a.me.clone(),
-        tx_count: 0,
-        tx_root: clearance_core::block::tx_root(&[]),
-        results_root: clearance_core::block::results_root(&[]),
+        tx_count: txs.len() as u32,
+        tx_root: clearance_core::block::tx_root(&txs),
+        results_root: clearance_core::block::results_root(&results),
         log_size: p.log_size,
         log_root: p.log_root,
         validator_set_hash: p.next_validator_set_hash,
@@ -104,7 +173,7 @@ fn proposal_item(a: &Adversary, parent: &HeaderView, round: u32, time_ms: u64) -
     };
     let block = Block {
         header: view.bytes,
-        txs: Vec::new(),
+        txs,
     };
     Arc::new(wire::encode_item(&ConsensusItem::Message(
         Message::Proposal {
