@@ -42,9 +42,17 @@ pub mod tag {
     pub const VALIDATOR_SET: &str = "clearance/v1/validator-set";
     /// Id of a gossiped message: hash of its data, the same on every node (ids travel in gossip's IHAVE/IWANT).
     pub const GOSSIP_ID: &str = "clearance/v1/gossip-id";
+    /// Path of a state entry in the state tree: hash of its key's canonical bytes.
+    pub const STATE_KEY: &str = "clearance/v1/state-key";
+    /// Hash of a state entry's value: its canonical bytes.
+    pub const STATE_VALUE: &str = "clearance/v1/state-value";
+    /// State tree: a subtree holding one entry, from its path and value hash.
+    pub const STATE_LEAF: &str = "clearance/v1/state-leaf";
+    /// State tree: a subtree holding two or more entries, from its halves' hashes.
+    pub const STATE_NODE: &str = "clearance/v1/state-node";
 
     /// Every tag, for tests that check they are distinct and free of NUL.
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 12] = [
         TX,
         TX_ID,
         HEADER,
@@ -53,6 +61,10 @@ pub mod tag {
         GENESIS,
         VALIDATOR_SET,
         GOSSIP_ID,
+        STATE_KEY,
+        STATE_VALUE,
+        STATE_LEAF,
+        STATE_NODE,
     ];
 }
 

@@ -23,6 +23,7 @@ pub mod merkle;
 pub mod peer;
 pub mod record;
 pub mod rules;
+pub mod state_tree;
 pub mod time;
 pub mod tx;
 pub mod validator;

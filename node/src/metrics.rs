@@ -48,6 +48,7 @@ metrics! {
     safety_writes_total: "counter", "Synced writes of the consensus safety state.";
     dropped_gossip_events_total: "counter", "Gossiped transactions, consensus items and peer requests dropped because the consensus task was behind.";
     gossip_send_failures_total: "counter", "Gossip messages this node could not send to a peer in time (the peer's send queue was full, or a message waited past its deadline); gossipsub reports them at its heartbeat.";
+    regossiped_txs_total: "counter", "Ready transactions published again because they were still pending 2 s after they came (a peer may have missed their gossip batch, which would hold back the later transactions of their keys there).";
     gossip_reconnects_total: "counter", "Connections to a member reset because nothing came from it on the consensus channel for 3 s.";
     consensus_items_sent_total: "counter", "Proposals, votes, round states and commits sent to peers on the consensus channel.";
     consensus_dropped_requests_total: "counter", "Consensus requests dropped from a full per-peer outbox (their items are sent again while the peer lacks them).";

@@ -65,6 +65,8 @@ struct Entry {
     arrival: u64,
     /// When it was admitted, in the caller's milliseconds.
     admitted_ms: u64,
+    /// Published again since (see `take_for_regossip`).
+    regossiped: bool,
 }
 
 pub struct Mempool {
@@ -265,6 +267,7 @@ impl Mempool {
                 body,
                 arrival,
                 admitted_ms,
+                regossiped: false,
             },
         );
     }
@@ -292,6 +295,45 @@ impl Mempool {
             self.remove(id);
         }
         expired.len()
+    }
+
+    /// Ready transactions (each key's unbroken run from its committed sequence) that have waited longer than
+    /// `min_age_ms` and were not published again yet, at most `max`, marked as published again. Gossip is best
+    /// effort: a batch a peer never received leaves a gap there that holds back every later transaction of its
+    /// keys, and only the members holding the missing transaction can fill it.
+    pub fn take_for_regossip(
+        &mut self,
+        state: &dyn StateView,
+        now_ms: u64,
+        min_age_ms: u64,
+        max: usize,
+    ) -> Vec<Bytes> {
+        let mut ids = Vec::new();
+        'keys: for (key, seqs) in &self.by_key {
+            let mut want = rules::last_sequence(state, key).saturating_add(1);
+            for (seq, id) in seqs.range(want..) {
+                if *seq != want {
+                    break;
+                }
+                want += 1;
+                if let Some(e) = self.entries.get(id)
+                    && !e.regossiped
+                    && now_ms.saturating_sub(e.admitted_ms) > min_age_ms
+                {
+                    if ids.len() == max {
+                        break 'keys;
+                    }
+                    ids.push(*id);
+                }
+            }
+        }
+        ids.iter()
+            .filter_map(|id| {
+                let e = self.entries.get_mut(id)?;
+                e.regossiped = true;
+                Some(e.bytes.clone())
+            })
+            .collect()
     }
 
     fn remove(&mut self, id: &Hash32) -> Option<Entry> {
@@ -397,180 +439,5 @@ impl Mempool {
     }
 }
 
-/// A view that remembers what it read, for one pass over many transactions of few keys.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use clearance_core::crypto::SecretKey;
-    use clearance_core::ids::{CountryCode, Text};
-    use clearance_core::record::{Record, Role, Roles, SubmitterKeyRegister};
-    use clearance_core::rules::{MemberEntry, SubmitterEntry};
-    use clearance_core::tx::SignedTx;
-    use std::cell::RefCell;
-
-    struct State {
-        key: SecretKey,
-        last: RefCell<u64>,
-    }
-
-    impl StateView for State {
-        fn get(&self, key: &StateKey) -> Option<StateValue> {
-            match key {
-                StateKey::Submitter(k) if *k == self.key.public_key() => {
-                    Some(StateValue::Submitter(SubmitterEntry {
-                        member: CountryCode::parse("KZ").unwrap(),
-                        roles: Roles::from_roles(&[Role::KeyAdmin]),
-                        active: true,
-                    }))
-                }
-                StateKey::Sequence(_) => Some(StateValue::Sequence(*self.last.borrow())),
-                StateKey::Member(_) => Some(StateValue::Member(MemberEntry {
-                    active_from: 1,
-                    active_until: None,
-                })),
-                _ => None,
-            }
-        }
-    }
-
-    const CHAIN: Hash32 = Hash32([7; 32]);
-
-    fn ctx() -> BlockContext {
-        BlockContext::new(
-            1,
-            clearance_core::time::Timestamp(0),
-            &clearance_core::genesis::ConsensusParams::default(),
-        )
-    }
-
-    fn tx(state: &State, sequence: u64) -> Vec<u8> {
-        // Registers a new key: valid against the state whatever the sequence.
-        let record = Record::SubmitterKeyRegister(SubmitterKeyRegister {
-            member: CountryCode::parse("KZ").unwrap(),
-            key: SecretKey::from_seed([(sequence % 200) as u8 + 2; 32]).public_key(),
-            roles: Roles::from_roles(&[Role::Aeo]),
-            label: Text::parse("desk").unwrap(),
-        });
-        let body = TxBody {
-            chain_id: CHAIN,
-            submitter: state.key.public_key(),
-            sequence,
-            record,
-        };
-        SignedTx::sign(&body, &state.key).to_bytes()
-    }
-
-    fn sequences(pool: &Mempool, state: &State) -> Vec<u64> {
-        pool.reap(state, 100, 1 << 20)
-            .iter()
-            .map(|b| {
-                let signed = SignedTx::from_bytes(b.as_slice()).unwrap();
-                signed.verify(&CHAIN).unwrap().body.sequence
-            })
-            .collect()
-    }
-
-    fn state() -> State {
-        State {
-            key: SecretKey::from_seed([1; 32]),
-            last: RefCell::new(0),
-        }
-    }
-
-    #[test]
-    fn out_of_order_arrivals_are_kept_and_reaped_in_sequence() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        for seq in [3, 1, 4] {
-            pool.admit(&s, &ctx(), &none, &tx(&s, seq), 0).unwrap();
-        }
-        // 2 is missing: only 1 is ready.
-        assert_eq!(sequences(&pool, &s), vec![1]);
-        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
-        assert_eq!(sequences(&pool, &s), vec![1, 2, 3, 4]);
-        assert!(pool.has_ready(&s));
-    }
-
-    #[test]
-    fn pending_lists_the_bytes_in_arrival_order_and_a_commit_reports_admission_times() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        let (a, b) = (tx(&s, 2), tx(&s, 1));
-        pool.admit(&s, &ctx(), &none, &a, 10).unwrap();
-        let id = pool.admit(&s, &ctx(), &none, &b, 20).unwrap();
-        let pending: Vec<&[u8]> = pool.pending().collect();
-        assert_eq!(pending, vec![a.as_slice(), b.as_slice()]);
-        *s.last.borrow_mut() = 1;
-        let updated = pool.update(&[id, Hash32::sha256(b"not pending")], &s, 1);
-        assert_eq!(updated.admitted_ms, vec![20]);
-        assert_eq!(updated.dropped, 0);
-    }
-
-    #[test]
-    fn replays_duplicates_and_far_future_sequences_are_refused() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        let first = tx(&s, 1);
-        let id = pool.admit(&s, &ctx(), &none, &first, 0).unwrap();
-        assert_eq!(
-            pool.admit(&s, &ctx(), &none, &first, 0),
-            Err(AdmitError::Duplicate(id))
-        );
-        let err = pool
-            .admit(&s, &ctx(), &none, &tx(&s, MAX_SEQUENCE_AHEAD + 1), 0)
-            .unwrap_err();
-        assert_eq!(err.code(), "BAD_SEQUENCE");
-        // Committed: sequence 1 is used up, and the pool forgets it.
-        *s.last.borrow_mut() = 1;
-        assert_eq!(pool.update(&[id], &s, 1).dropped, 0);
-        assert!(pool.is_empty());
-        assert_eq!(
-            pool.admit(&s, &ctx(), &none, &first, 0).unwrap_err().code(),
-            "BAD_SEQUENCE"
-        );
-        assert!(!pool.has_ready(&s));
-    }
-
-    #[test]
-    fn transactions_stuck_behind_a_gap_expire() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &ctx(), &none, &tx(&s, 3), 0).unwrap();
-        assert_eq!(pool.expire_gaps(&s, 1_000, 60_000), 0);
-        // Sequence 2 never came: 3 goes, 1 (ready) stays.
-        assert_eq!(pool.expire_gaps(&s, 61_000, 60_000), 1);
-        assert_eq!(sequences(&pool, &s), vec![1]);
-        assert_eq!(pool.len(), 1);
-    }
-
-    #[test]
-    fn a_full_pool_says_so() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 2, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
-        let err = pool.admit(&s, &ctx(), &none, &tx(&s, 3), 0).unwrap_err();
-        assert_eq!(err.code(), "MEMPOOL_FULL");
-        assert!(err.to_string().contains("full"));
-    }
-
-    #[test]
-    fn stale_transactions_are_dropped_after_a_block() {
-        let s = state();
-        let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
-        let none = |_: &Hash32| false;
-        pool.admit(&s, &ctx(), &none, &tx(&s, 1), 0).unwrap();
-        pool.admit(&s, &ctx(), &none, &tx(&s, 2), 0).unwrap();
-        // Another node's block used sequences 1 and 2 with other transactions.
-        *s.last.borrow_mut() = 2;
-        assert_eq!(pool.update(&[], &s, 1).dropped, 2);
-        assert!(pool.is_empty());
-        assert_eq!(pool.bytes(), 0);
-    }
-}
+mod tests;
