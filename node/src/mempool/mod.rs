@@ -310,12 +310,11 @@ impl Mempool {
     ) -> Vec<Bytes> {
         let mut ids = Vec::new();
         'keys: for (key, seqs) in &self.by_key {
-            let mut want = rules::last_sequence(state, key).saturating_add(1);
-            for (seq, id) in seqs.range(want..) {
+            let first = rules::last_sequence(state, key).saturating_add(1);
+            for (want, (seq, id)) in (first..).zip(seqs.range(first..)) {
                 if *seq != want {
                     break;
                 }
-                want += 1;
                 if let Some(e) = self.entries.get(id)
                     && !e.regossiped
                     && now_ms.saturating_sub(e.admitted_ms) > min_age_ms
