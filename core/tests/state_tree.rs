@@ -191,3 +191,28 @@ fn absence_is_proven_by_an_empty_subtree_or_another_entry_and_cannot_be_faked() 
     off.terminal = Terminal::Other { key, value };
     assert!(off.verify(&root, &pool()[10]).is_err());
 }
+
+/// A store whose every position holds an internal node (corruption no update writes): a proof and an update
+/// descend until the positions run out of nodes, without a panic, and the proof does not verify.
+#[test]
+fn a_corrupt_store_gives_unverifiable_proofs_not_a_panic() {
+    struct Corrupt;
+    impl NodeSource for Corrupt {
+        type Error = Infallible;
+        fn node(&self, at: &Position) -> Result<Option<Node>, Infallible> {
+            Ok((at.depth < 300).then_some(Node::Internal {
+                left: Hash32([1; 32]),
+                right: Hash32([2; 32]),
+            }))
+        }
+    }
+    let path = pool()[0];
+    let Ok(proof) = StateProof::build(&Corrupt, &path);
+    assert_eq!(proof.siblings.len(), 300);
+    assert_eq!(
+        proof.verify(&Hash32::sha256(b"any"), &path),
+        Err(ProofError::TooDeep(300))
+    );
+    let changes = [(path, Some(value(1)))].into_iter().collect();
+    let Ok(_) = state_tree::update(&Corrupt, &changes);
+}

@@ -60,23 +60,6 @@ pub enum StateValue {
     Record(RecordId),
 }
 
-impl StateKey {
-    /// The entry's path in the state tree (docs/protocol.md §4.5).
-    pub fn path(&self) -> Hash32 {
-        crate::hash::tagged_hash(crate::hash::tag::STATE_KEY, &crate::encoding::encode(self))
-    }
-}
-
-impl StateValue {
-    /// The value hash the state tree holds for the entry.
-    pub fn hash(&self) -> Hash32 {
-        crate::hash::tagged_hash(
-            crate::hash::tag::STATE_VALUE,
-            &crate::encoding::encode(self),
-        )
-    }
-}
-
 /// A state write that an accepted transaction causes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {

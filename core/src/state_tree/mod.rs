@@ -33,15 +33,16 @@ impl Position {
         prefix: Hash32::ZERO,
     };
 
-    /// The position one level down, on the side `right` names.
+    /// The position one level down, on the side `right` names. A path has 256 bits, so a correct tree never goes
+    /// below depth 256; stored nodes that claim to (a corrupt store) lead to positions without nodes, not a panic.
     pub fn child(&self, right: bool) -> Position {
         let mut prefix = self.prefix;
-        if right {
-            let d = usize::from(self.depth);
-            prefix.0[d / 8] |= 0x80 >> (d % 8);
+        let d = usize::from(self.depth);
+        if right && let Some(byte) = prefix.0.get_mut(d / 8) {
+            *byte |= 0x80 >> (d % 8);
         }
         Position {
-            depth: self.depth + 1,
+            depth: self.depth.saturating_add(1),
             prefix,
         }
     }
@@ -55,9 +56,12 @@ impl Position {
     }
 }
 
-/// Bit `depth` of `path`, counting from the most significant bit of byte 0: `true` is the right side.
+/// Bit `depth` of `path`, counting from the most significant bit of byte 0: `true` is the right side (`false`
+/// past the 256th bit).
 pub fn bit(path: &Hash32, depth: usize) -> bool {
-    (path.0[depth / 8] >> (7 - depth % 8)) & 1 == 1
+    path.0
+        .get(depth / 8)
+        .is_some_and(|byte| (byte >> (7 - depth % 8)) & 1 == 1)
 }
 
 /// The hash of a subtree holding exactly the entry (`key`, `value`).
