@@ -98,43 +98,43 @@ fn run_many(
     (evidence, proposal_evidence)
 }
 
-// The default run, sized so that the whole of scripts/test stays near 8 minutes on 2 cores: 2,000 seeds at n = 4
-// and 1,200 at n = 7 with f Byzantine members (the n = 7 ones in four parts so that the test runner spreads them
+// The default run, sized so that the whole of scripts/test stays near 6 minutes on 2 cores: 1,000 seeds at n = 4
+// and 600 at n = 7 with f Byzantine members (the n = 7 ones in four parts so that the test runner spreads them
 // over the cores), plus shorter runs with fewer faults. CI adds a longer campaign (.ci/run, SIM_SEEDS).
 
 #[test]
 fn n4_f1_byzantine_a() {
-    run_seeds(4, 1, 2_000_000, 1000);
+    run_seeds(4, 1, 2_000_000, 500);
 }
 
 #[test]
 fn n4_f1_byzantine_b() {
-    run_seeds(4, 1, 2_005_000, 1000);
+    run_seeds(4, 1, 2_005_000, 500);
 }
 
 #[test]
 fn n7_f2_byzantine_a() {
-    run_seeds(7, 2, 3_000_000, 300);
+    run_seeds(7, 2, 3_000_000, 150);
 }
 
 #[test]
 fn n7_f2_byzantine_b() {
-    run_seeds(7, 2, 3_002_500, 300);
+    run_seeds(7, 2, 3_002_500, 150);
 }
 
 #[test]
 fn n7_f2_byzantine_c() {
-    run_seeds(7, 2, 3_005_000, 300);
+    run_seeds(7, 2, 3_005_000, 150);
 }
 
 #[test]
 fn n7_f2_byzantine_d() {
-    run_seeds(7, 2, 3_007_500, 300);
+    run_seeds(7, 2, 3_007_500, 150);
 }
 
 #[test]
 fn n4_honest_with_crashes_and_partitions() {
-    run_seeds(4, 0, 1_000_000, 300);
+    run_seeds(4, 0, 1_000_000, 200);
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn membership_changes_with_crashes_and_partitions() {
         "membership changes",
         "SIM_MEMBERSHIP=1",
         5_000_000,
-        150,
+        100,
         |seed| sim::run_membership_seed(seed, 0),
     );
 }
@@ -179,7 +179,7 @@ fn membership_changes_with_a_byzantine_member() {
         "membership changes, 1 byzantine",
         "SIM_MEMBERSHIP=1 SIM_BYZANTINE=1",
         6_000_000,
-        150,
+        100,
         |seed| sim::run_membership_seed(seed, 1),
     );
 }
