@@ -48,6 +48,10 @@ metrics! {
     safety_writes_total: "counter", "Synced writes of the consensus safety state.";
     dropped_gossip_events_total: "counter", "Gossiped transactions, consensus items and peer requests dropped because the consensus task was behind.";
     gossip_send_failures_total: "counter", "Gossip messages this node could not send to a peer in time (the peer's send queue was full, or a message waited past its deadline); gossipsub reports them at its heartbeat.";
+    tx_gossip_peers: "gauge", "Connected peers that gossipsub knows to be subscribed to transaction gossip (the peers this node's transaction batches go to).";
+    tx_publish_failures_total: "counter", "Transaction batches this node could not publish (no peer known to be subscribed, every peer's queue full, or a duplicate of a recent batch); the transactions stay in its mempool.";
+    wanted_txs_total: "counter", "Missing transactions this node asked its peers for: holes in its mempool behind transactions that waited more than a second (a gossip batch it never received).";
+    repaired_txs_total: "counter", "Transactions admitted from peers' answers to those requests.";
     regossiped_txs_total: "counter", "Ready transactions published again because they were still pending 2 s after they came (a peer may have missed their gossip batch, which would hold back the later transactions of their keys there).";
     gossip_reconnects_total: "counter", "Connections to a member reset because nothing came from it on the consensus channel for 3 s.";
     consensus_items_sent_total: "counter", "Proposals, votes, round states and commits sent to peers on the consensus channel.";

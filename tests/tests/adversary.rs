@@ -96,7 +96,11 @@ fn load(cluster: &Cluster, label: &str) -> Value {
         String::from_utf8_lossy(&output.stderr),
         cluster.all_logs()
     );
-    eprintln!("{label}: {}", stdout(&output));
+    eprintln!(
+        "{label}: {}{}",
+        stdout(&output),
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_str(&std::fs::read_to_string(&out).expect("loadgen results"))
         .expect("loadgen JSON")
 }

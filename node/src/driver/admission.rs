@@ -47,6 +47,24 @@ impl Driver {
         Ok(results)
     }
 
+    /// Admits signed bytes whose signature nobody has checked yet (a peer's answer to a request for missing
+    /// transactions): the mempool checks them before anything else.
+    pub(super) fn admit_signed(&mut self, bytes: &[u8]) -> Result<Hash32, AdmitError> {
+        let store = self.ledger.store();
+        let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));
+        let ctx = self.ledger.next_context();
+        let result = self
+            .mempool
+            .admit(store, &ctx, &committed, bytes, self.clock.wall_ms());
+        match &result {
+            Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
+            Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
+        }
+        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
+        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
+        result
+    }
+
     pub(super) fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
         let store = self.ledger.store();
         let committed = |id: &Hash32| matches!(store.tx_location(id), Ok(Some(_)));

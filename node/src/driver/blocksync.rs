@@ -84,6 +84,7 @@ impl Driver {
             }
             // Served off the driver by `serve_blocks`.
             SyncRequest::Blocks { .. } => SyncResponse::Blocks(Vec::new()),
+            SyncRequest::Txs { wanted } => self.answer_wanted(wanted),
         }
     }
 
@@ -116,6 +117,7 @@ impl Driver {
                 }
                 self.request_blocks_if_behind();
             }
+            (Asked::Txs, SyncResponse::Txs(txs)) => self.on_wanted_txs(from, txs)?,
             (_, SyncResponse::Error(e)) => {
                 // A refusal (busy serving others, a rate limit) is held against the peer only from the third in a
                 // row; the next request, at the next tick, goes to the peer asked least recently.

@@ -40,6 +40,7 @@ impl Driver {
             for bytes in again {
                 self.net.send(NetCommand::PublishTx(bytes.0)).ok();
             }
+            self.request_missing_txs();
             for peer in &self.peers {
                 self.net
                     .send(NetCommand::Request {

@@ -34,6 +34,7 @@ mod pacing;
 pub mod ports;
 pub mod shell;
 mod sync_sources;
+mod tx_repair;
 
 pub use crate::requests::ApiRequest;
 use crate::validator_state::SignedWatermark;

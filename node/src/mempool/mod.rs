@@ -335,6 +335,47 @@ impl Mempool {
             .collect()
     }
 
+    /// The signed bytes of `key`'s pending transaction with `sequence`, if this mempool holds it.
+    pub fn by_sequence(&self, key: &PublicKey, sequence: u64) -> Option<&[u8]> {
+        let id = self.by_key.get(key)?.get(&sequence)?;
+        self.entries.get(id).map(|e| e.bytes.as_slice())
+    }
+
+    /// The sequence numbers missing before pending transactions that have waited longer than `min_age_ms`: each
+    /// key's holes between its committed sequence and its last pending one, at most `per_key` per key and `max`
+    /// in all. Another member that holds them can send them (`SyncRequest::Txs`); younger holes are left to
+    /// gossip, which usually fills them within milliseconds.
+    pub fn gaps(
+        &self,
+        state: &dyn StateView,
+        now_ms: u64,
+        min_age_ms: u64,
+        per_key: usize,
+        max: usize,
+    ) -> Vec<(PublicKey, u64)> {
+        let mut out = Vec::new();
+        for (key, seqs) in &self.by_key {
+            let mut want = rules::last_sequence(state, key).saturating_add(1);
+            let mut taken = 0usize;
+            for (seq, id) in seqs {
+                let waited = self
+                    .entries
+                    .get(id)
+                    .is_some_and(|e| now_ms.saturating_sub(e.admitted_ms) > min_age_ms);
+                while want < *seq && waited && taken < per_key {
+                    if out.len() == max {
+                        return out;
+                    }
+                    out.push((*key, want));
+                    want += 1;
+                    taken += 1;
+                }
+                want = seq.saturating_add(1);
+            }
+        }
+        out
+    }
+
     fn remove(&mut self, id: &Hash32) -> Option<Entry> {
         let entry = self.entries.remove(id)?;
         self.order.remove(&entry.arrival);

@@ -194,3 +194,42 @@ fn ready_transactions_that_waited_are_published_again_once() {
     pool.admit(&s, &ctx(), &none, &tx(&s, 6), 0).unwrap();
     assert!(pool.take_for_regossip(&s, 9_000, 1_000, 10).is_empty());
 }
+
+#[test]
+fn holes_behind_waiting_transactions_are_named_and_held_ones_found_by_sequence() {
+    let s = state();
+    let mut pool = Mempool::new(CHAIN, 100, 1 << 20, 1 << 16);
+    let none = |_: &Hash32| false;
+    // Committed up to 1; pending 3 (since 0), 4, and 8 (since 1,500): holes 2, then 5 to 7.
+    *s.last.borrow_mut() = 1;
+    for (seq, at) in [(3, 0), (4, 0), (8, 1_500)] {
+        pool.admit(&s, &ctx(), &none, &tx(&s, seq), at).unwrap();
+    }
+    let key = s.key.public_key();
+    // Nothing has waited long enough yet.
+    assert!(pool.gaps(&s, 900, 1_000, 16, 256).is_empty());
+    // 3 has waited, 8 not yet: only the hole before 3.
+    assert_eq!(pool.gaps(&s, 2_000, 1_000, 16, 256), vec![(key, 2)]);
+    // Both: 2, 5, 6, 7; cut by the per-key and the overall limits.
+    assert_eq!(
+        pool.gaps(&s, 3_000, 1_000, 16, 256),
+        vec![(key, 2), (key, 5), (key, 6), (key, 7)]
+    );
+    assert_eq!(
+        pool.gaps(&s, 3_000, 1_000, 2, 256),
+        vec![(key, 2), (key, 5)]
+    );
+    assert_eq!(pool.gaps(&s, 3_000, 1_000, 16, 3).len(), 3);
+    // A full run from the committed sequence has no holes.
+    for seq in [2, 5, 6, 7] {
+        pool.admit(&s, &ctx(), &none, &tx(&s, seq), 3_000).unwrap();
+    }
+    assert!(pool.gaps(&s, 9_000, 1_000, 16, 256).is_empty());
+    // What a peer asks for is found by key and sequence, with the exact bytes admitted.
+    assert_eq!(pool.by_sequence(&key, 5), Some(tx(&s, 5).as_slice()));
+    assert_eq!(pool.by_sequence(&key, 9), None);
+    assert_eq!(
+        pool.by_sequence(&SecretKey::from_seed([9; 32]).public_key(), 5),
+        None
+    );
+}

@@ -140,6 +140,7 @@ pub fn member_peers(
 pub enum Asked {
     Status,
     Blocks,
+    Txs,
 }
 
 impl Asked {
@@ -147,6 +148,7 @@ impl Asked {
         match req {
             SyncRequest::Status => Asked::Status,
             SyncRequest::Blocks { .. } => Asked::Blocks,
+            SyncRequest::Txs { .. } => Asked::Txs,
         }
     }
 }

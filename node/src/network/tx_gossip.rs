@@ -45,11 +45,28 @@ impl Network {
         self.outgoing_txs.clear();
         self.outgoing_bytes = 0;
         let topic = self.tx_topic.clone();
-        match self.swarm.behaviour_mut().gossip.publish(topic, batch) {
-            Ok(_) => {}
-            // Alone, or before the mesh forms: the transactions were admitted locally.
-            Err(gossipsub::PublishError::NoPeersSubscribedToTopic) => {}
-            Err(e) => tracing::debug!("publish: {e}"),
+        let gossip = &mut self.swarm.behaviour_mut().gossip;
+        let subscribed = gossip
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&topic.hash()))
+            .count();
+        Metrics::set(&self.metrics.tx_gossip_peers, subscribed as u64);
+        if let Err(e) = gossip.publish(topic, batch) {
+            Metrics::inc(&self.metrics.tx_publish_failures_total);
+            // Alone, or before the mesh forms, is normal; connected members that gossipsub does not know to be
+            // subscribed are not, since every member subscribes at start.
+            if !self.connected.is_empty()
+                && let Some(suppressed) = self
+                    .log_limit_refused
+                    .allow("tx publish".to_string(), std::time::Instant::now())
+            {
+                tracing::warn!(
+                    connected = self.connected.len(),
+                    subscribed,
+                    suppressed,
+                    "transaction gossip not published: {e}"
+                );
+            }
         }
     }
 

@@ -5,6 +5,7 @@ use crate::consensus::Message;
 use crate::consensus::peer_gossip::RoundState;
 use clearance_core::Hash32;
 use clearance_core::bytes::Bytes;
+use clearance_core::crypto::PublicKey;
 use clearance_core::encoding::{self, limit};
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
@@ -12,12 +13,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::io;
 
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/2");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/sync/3");
 /// Consensus traffic: its own protocol, so its streams never queue behind gossiped transactions.
 pub const CONSENSUS_PROTOCOL: StreamProtocol = StreamProtocol::new("/clearance/consensus/4");
 
-/// Largest request frame.
-pub const MAX_REQUEST_BYTES: usize = 1024;
+/// Largest request frame: a request for [`MAX_WANTED_TXS`] transactions is about 10 KiB.
+pub const MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// Missing transactions one request may name, and a response may carry.
+pub const MAX_WANTED_TXS: usize = 256;
+/// A server stops adding transactions to a response after this many bytes.
+pub const WANTED_TXS_BYTES: usize = 4 * 1024 * 1024;
 /// Largest response frame: a batch of blocks is cut well below it by the server.
 pub const MAX_RESPONSE_BYTES: usize = 2 * limit::BLOCK;
 /// A server stops adding blocks to a response after this many bytes.
@@ -33,13 +38,21 @@ pub enum SyncRequest {
     Status,
     /// Committed blocks from `from` on, at most `max`, each with its commit certificate.
     Blocks { from: u64, max: u32 },
+    /// Pending transactions by submitter key and sequence number: those a member lacks while later ones of the
+    /// same keys wait in its mempool (a gossip batch it never received). At most [`MAX_WANTED_TXS`].
+    Txs { wanted: Vec<(PublicKey, u64)> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncResponse {
-    Status { height: u64, head: Hash32 },
+    Status {
+        height: u64,
+        head: Hash32,
+    },
     Blocks(Vec<SyncedBlock>),
     Error(String),
+    /// The signed bytes of the wanted transactions the server holds pending, in no particular order.
+    Txs(Vec<Bytes>),
 }
 
 /// A committed block as stored: the block bytes and the certificate bytes, unchanged.
@@ -350,6 +363,21 @@ mod tests {
         let encoded = encode_txs(&txs);
         assert_eq!(encoded, encoding::encode(&canonical));
         assert_eq!(decode_txs(&encoded), Ok(canonical));
+    }
+
+    #[test]
+    fn a_request_for_the_most_wanted_transactions_fits_a_request_frame() {
+        let key = clearance_core::crypto::SecretKey::from_seed([3; 32]).public_key();
+        let one = encoding::encode(&SyncRequest::Txs {
+            wanted: vec![(key, 7)],
+        });
+        // The variant, the count, then the 32-byte key and the 8-byte sequence (docs/protocol.md 12.3).
+        assert_eq!(one.len(), 12 + 40);
+        assert_eq!(&one[..12], &[2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
+        let most = encoding::encode(&SyncRequest::Txs {
+            wanted: vec![(key, u64::MAX); MAX_WANTED_TXS],
+        });
+        assert!(most.len() <= MAX_REQUEST_BYTES, "{} bytes", most.len());
     }
 
     #[test]

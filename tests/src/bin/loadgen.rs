@@ -14,7 +14,7 @@ use clearance_core::ids::*;
 use clearance_core::record::*;
 use clearance_core::time::Date;
 use futures::StreamExt;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -97,6 +97,9 @@ struct Shared {
     resubmitted: u64,
     query_latencies: Vec<Duration>,
     submit_errors: HashMap<String, u64>,
+    /// Per submitted transaction: the node it went to and its sequence number, to name a stuck key's first
+    /// missing transaction and where it went.
+    origin: HashMap<Hash32, (usize, u64)>,
 }
 
 fn certificate(member: &CountryCode, run: u64, n: u64) -> Record {
@@ -290,18 +293,19 @@ const RETRY_EVERY: Duration = Duration::from_millis(500);
 
 /// Submits one transaction on its own, or several as one batch, and books the refusals.
 async fn submit(
-    client: Client,
-    txs: Vec<clearance_core::tx::SignedTx>,
+    (client, node): (Client, usize),
+    txs: Vec<(u64, clearance_core::tx::SignedTx)>,
     shared: Arc<Mutex<Shared>>,
     k: usize,
     keep_for_resubmission: bool,
 ) {
-    let ids: Vec<Hash32> = txs.iter().map(|tx| tx.id()).collect();
+    let ids: Vec<Hash32> = txs.iter().map(|(_, tx)| tx.id()).collect();
     {
         let now = Instant::now();
         let mut s = shared.lock().unwrap_or_else(|e| e.into_inner());
-        for (id, tx) in ids.iter().zip(&txs) {
+        for (id, (sequence, tx)) in ids.iter().zip(&txs) {
             s.submitted.insert(*id, (now, k));
+            s.origin.insert(*id, (node, *sequence));
             if keep_for_resubmission {
                 s.outbox.insert(*id, (now, tx.clone()));
             }
@@ -311,6 +315,7 @@ async fn submit(
     // outbox would retry it: a signed sequence number that never arrives would hold back every later transaction
     // of its key. A node's answer, accepted or refused, is final.
     let retry_until = Instant::now() + RETRY_FOR;
+    let txs: Vec<clearance_core::tx::SignedTx> = txs.into_iter().map(|(_, tx)| tx).collect();
     let refused: Vec<(Hash32, String)> = if let [tx] = txs.as_slice() {
         loop {
             match client.submit(tx).await {
@@ -354,6 +359,52 @@ async fn submit(
             s.pending[k] -= 1;
         }
         *s.submit_errors.entry(code).or_default() += 1;
+    }
+}
+
+/// Every 5 s, names the keys whose first uncommitted transaction has waited more than 3 s, and for one of them
+/// what each node says of that transaction: a key held back on every node by one transaction that some node lacks
+/// is the usual cause of a stall under load.
+async fn report_stuck_keys(shared: Arc<Mutex<Shared>>, clients: Vec<Client>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let heads: BTreeMap<usize, (u64, Hash32, usize, Duration)> = {
+            let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
+            let s = &mut *guard;
+            s.origin.retain(|id, _| s.submitted.contains_key(id));
+            let mut heads: BTreeMap<usize, (u64, Hash32, usize, Duration)> = BTreeMap::new();
+            for (id, (at, k)) in &s.submitted {
+                let Some(&(node, sequence)) = s.origin.get(id) else {
+                    continue;
+                };
+                let entry = (sequence, *id, node, now.duration_since(*at));
+                if heads.get(k).is_none_or(|head| sequence < head.0) {
+                    heads.insert(*k, entry);
+                }
+            }
+            heads.retain(|_, head| head.3 > Duration::from_secs(3));
+            heads
+        };
+        let Some((k, (sequence, id, node, age))) = heads.iter().next() else {
+            continue;
+        };
+        let mut views = Vec::new();
+        for (i, client) in clients.iter().enumerate() {
+            let status = match client.tx(id).await {
+                Ok(t) => t.status,
+                Err(e) => format!("error ({e})"),
+            };
+            views.push(format!("node {i}: {status}"));
+        }
+        eprintln!(
+            "loadgen: {} keys wait > 3 s on their first uncommitted transaction; key {k}: sequence {sequence}, \
+             {id}, sent to node {node} {:.1} s ago; {}",
+            heads.len(),
+            age.as_secs_f64(),
+            views.join(", ")
+        );
     }
 }
 
@@ -459,6 +510,7 @@ async fn run(
             }
         })
     };
+    let stuck_reporter = tokio::spawn(report_stuck_keys(shared.clone(), clients.clone()));
     let mut tasks = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let node = clients[k % clients.len()].clone();
@@ -487,11 +539,15 @@ async fn run(
                 let txs: Vec<_> = (0..batch)
                     .map(|_| {
                         n += 1;
-                        signer.sign(certificate(&member, run_id, n * 100 + k as u64))
+                        let sequence = signer.next_sequence();
+                        (
+                            sequence,
+                            signer.sign(certificate(&member, run_id, n * 100 + k as u64)),
+                        )
                     })
                     .collect();
-                let at = if sticky { k } else { n as usize + k };
-                let client = clients[at % clients.len()].clone();
+                let at = (if sticky { k } else { n as usize + k }) % clients.len();
+                let client = (clients[at].clone(), at);
                 let shared = shared.clone();
                 // Open loop: the next submission does not wait for this one.
                 tokio::spawn(submit(client, txs, shared, k, resubmit));
@@ -575,6 +631,7 @@ async fn run(
     }
     watcher.abort();
     expirer.abort();
+    stuck_reporter.abort();
 
     let s = shared.lock().unwrap_or_else(|e| e.into_inner());
     let mut commits = s.commit_latencies.clone();
