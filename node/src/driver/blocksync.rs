@@ -84,7 +84,8 @@ impl Driver {
             }
             // Served off the driver by `serve_blocks`.
             SyncRequest::Blocks { .. } => SyncResponse::Blocks(Vec::new()),
-            SyncRequest::Txs { wanted } => self.answer_wanted(wanted),
+            // Served with the asking peer's budget by `answer_wanted`.
+            SyncRequest::Txs { .. } => SyncResponse::Txs(Vec::new()),
         }
     }
 

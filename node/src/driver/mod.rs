@@ -118,6 +118,8 @@ pub struct Driver {
     last_status_poll: Instant,
     /// Block-sync answers being read off the driver's thread.
     serving: blocksync::Serving,
+    /// When each peer's last request for missing transactions was served.
+    wanted_served: HashMap<PeerId, Instant>,
 }
 
 pub struct DriverParts {
@@ -235,6 +237,7 @@ impl Driver {
             gossip_health: gossip_health::GossipHealth::default(),
             last_status_poll: now,
             serving: blocksync::Serving::default(),
+            wanted_served: HashMap::new(),
         })
     }
 
@@ -440,6 +443,14 @@ impl Driver {
                 id,
                 req: SyncRequest::Blocks { from, max },
             } => self.serve_blocks(peer, id, from, max),
+            NetEvent::Request {
+                from,
+                id,
+                req: SyncRequest::Txs { wanted },
+            } => {
+                let resp = self.answer_wanted(from, &wanted);
+                self.net.send(NetCommand::Respond { id, resp }).ok();
+            }
             NetEvent::Request { from, id, req } => {
                 let resp = self.answer(&req);
                 tracing::trace!(peer = %from, ?req, "answered sync request");

@@ -11,12 +11,17 @@ use anyhow::Result;
 use clearance_core::bytes::Bytes;
 use clearance_core::crypto::PublicKey;
 use libp2p::PeerId;
+use std::time::Duration;
 
 /// A hole behind a transaction that has waited this long is asked for: gossip fills the usual reordering within
 /// milliseconds, and a second is short against the block interval under load.
 const REPAIR_AFTER_MS: u64 = 1_000;
 /// Sequence numbers asked per key in one request: a lost gossip batch carries a few per key.
 const WANTED_PER_KEY: usize = 16;
+/// A peer's requests for transactions are served at most this often: a correct member asks once a second, and
+/// each answer is copied on the driver's thread (up to 4 MiB), which a member asking 200 times a second (the
+/// sync channel's limit) must not be able to keep busy. Refusals are not penalised.
+const WANTED_SERVED_EVERY: Duration = Duration::from_millis(500);
 
 impl Driver {
     /// Asks every peer for the transactions this node lacks behind waiting ones (called once a second).
@@ -44,8 +49,24 @@ impl Driver {
         }
     }
 
-    /// The wanted transactions this node holds pending, within the response limits.
-    pub(super) fn answer_wanted(&self, wanted: &[(PublicKey, u64)]) -> SyncResponse {
+    /// The wanted transactions this node holds pending, within the response limits and the peer's budget.
+    pub(super) fn answer_wanted(
+        &mut self,
+        from: PeerId,
+        wanted: &[(PublicKey, u64)],
+    ) -> SyncResponse {
+        let now = self.clock.now();
+        if self
+            .wanted_served
+            .get(&from)
+            .is_some_and(|at| now.duration_since(*at) < WANTED_SERVED_EVERY)
+        {
+            return SyncResponse::Error("one request for transactions per 500 ms; retry".into());
+        }
+        if self.wanted_served.len() > 4096 {
+            self.wanted_served.clear();
+        }
+        self.wanted_served.insert(from, now);
         if wanted.len() > MAX_WANTED_TXS {
             return SyncResponse::Error(format!(
                 "{} transactions asked; at most {MAX_WANTED_TXS}",

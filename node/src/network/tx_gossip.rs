@@ -53,8 +53,8 @@ impl Network {
         Metrics::set(&self.metrics.tx_gossip_peers, subscribed as u64);
         if let Err(e) = gossip.publish(topic, batch) {
             Metrics::inc(&self.metrics.tx_publish_failures_total);
-            // Alone, or before the mesh forms, is normal; connected members that gossipsub does not know to be
-            // subscribed are not, since every member subscribes at start.
+            // Alone, or before the mesh forms, is normal. With members connected it is worth a line at most every
+            // 10 s: none known to be subscribed, every queue full, or a republication refused as a duplicate.
             if !self.connected.is_empty()
                 && let Some(suppressed) = self
                     .log_limit_refused
