@@ -56,13 +56,7 @@ impl Driver {
         let result = self
             .mempool
             .admit(store, &ctx, &committed, bytes, self.clock.wall_ms());
-        match &result {
-            Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
-            Err(_) => Metrics::inc(&self.metrics.refused_txs_total),
-        }
-        Metrics::set(&self.metrics.mempool_txs, self.mempool.len() as u64);
-        Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
-        result
+        self.count_admission(result)
     }
 
     pub(super) fn admit(&mut self, bytes: &[u8], tx: VerifiedTx) -> Result<Hash32, AdmitError> {
@@ -72,6 +66,10 @@ impl Driver {
         let result =
             self.mempool
                 .admit_verified(store, &ctx, &committed, bytes, tx, self.clock.wall_ms());
+        self.count_admission(result)
+    }
+
+    fn count_admission(&self, result: Result<Hash32, AdmitError>) -> Result<Hash32, AdmitError> {
         match &result {
             Ok(_) => Metrics::inc(&self.metrics.admitted_txs_total),
             Err(_) => Metrics::inc(&self.metrics.refused_txs_total),

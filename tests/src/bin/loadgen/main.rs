@@ -14,10 +14,16 @@ use clearance_core::ids::*;
 use clearance_core::record::*;
 use clearance_core::time::Date;
 use futures::StreamExt;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod catchup;
+mod process;
+mod stuck;
+
+use process::{cpu_time, git_commit, machine, peak_rss_mib, write_results};
 
 #[derive(Parser)]
 #[command(
@@ -165,126 +171,11 @@ fn main() -> Result<()> {
         let Some(cluster) = cluster else {
             bail!("catchup needs --start: it stops and restarts one of the nodes");
         };
-        return catchup(&runtime, &args, cluster, nodes, keys, &pids);
+        return catchup::catchup(&runtime, &args, cluster, nodes, keys, &pids);
     }
     let result = runtime.block_on(run(&args, nodes, keys, &pids));
     drop(cluster);
     result
-}
-
-/// The last node is stopped while the others commit the offered load, then restarted: how fast does block sync
-/// bring it back to the head?
-fn catchup(
-    runtime: &tokio::runtime::Runtime,
-    args: &Args,
-    mut cluster: clearance_tests::cluster::Cluster,
-    nodes: Vec<String>,
-    keys: Vec<PathBuf>,
-    pids: &[(String, u32)],
-) -> Result<()> {
-    let lagging = nodes.len() - 1;
-    if lagging < 3 {
-        bail!("catchup needs at least 4 members, so that the others keep a quorum");
-    }
-    let log_size = |c: &clearance_tests::cluster::Cluster, i: usize| {
-        c.status(i).and_then(|s| s["log_size"].as_u64())
-    };
-    let before = log_size(&cluster, lagging).unwrap_or(0);
-    cluster.kill(lagging);
-    eprintln!(
-        "stopped member {}; loading the others",
-        cluster.nodes[lagging].id
-    );
-    runtime.block_on(run(
-        args,
-        nodes[..lagging].to_vec(),
-        keys[..lagging].to_vec(),
-        &pids[..lagging],
-    ))?;
-    let target_height = cluster.height(0).unwrap_or(0);
-    let target_log = log_size(&cluster, 0).unwrap_or(0);
-    let missed = target_log.saturating_sub(before);
-    eprintln!(
-        "restarting member {}: {missed} records behind",
-        cluster.nodes[lagging].id
-    );
-    cluster.start_node(lagging);
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(900);
-    while cluster.height(lagging).unwrap_or(0) < target_height {
-        if Instant::now() > deadline {
-            bail!("the restarted node did not reach height {target_height} in 15 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let took = started.elapsed();
-    let rate = missed as f64 / took.as_secs_f64();
-    let rss = cluster.pid(lagging).and_then(peak_rss_mib);
-    println!(
-        "catch-up         {missed} records (height {target_height}) in {:.1} s: {rate:.0} records/s, \
-         counting the node's start; its peak RSS {}",
-        took.as_secs_f64(),
-        rss.map_or("?".into(), |r| format!("{r:.0} MiB"))
-    );
-    if let Some(out) = &args.out {
-        let json = serde_json::json!({
-            "mode": "catchup",
-            "commit": git_commit(),
-            "machine": machine(),
-            "params": { "rate": args.rate, "seconds": args.seconds, "nodes": nodes.len() },
-            "missed_records": missed,
-            "target_height": target_height,
-            "seconds": took.as_secs_f64(),
-            "records_per_s": rate,
-            "peak_rss_mib": rss,
-        });
-        write_results(out, &json)?;
-    }
-    Ok(())
-}
-
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
-}
-
-fn machine() -> serde_json::Value {
-    serde_json::json!({
-        "cpus": std::thread::available_parallelism().map_or(0, |n| n.get()),
-        "os": std::env::consts::OS,
-    })
-}
-
-fn write_results(out: &std::path::Path, json: &serde_json::Value) -> Result<()> {
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(out, serde_json::to_string_pretty(json)? + "\n")?;
-    println!("wrote {}", out.display());
-    Ok(())
-}
-
-/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat`.
-fn cpu_time(pid: u32) -> Option<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    // USER_HZ is 100 on every Linux this runs on.
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// A process's peak resident memory in MiB, from `VmHWM` in `/proc/<pid>/status`.
-fn peak_rss_mib(pid: u32) -> Option<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024.0)
 }
 
 /// How long a submission is retried while its node cannot be reached, and how often.
@@ -359,52 +250,6 @@ async fn submit(
             s.pending[k] -= 1;
         }
         *s.submit_errors.entry(code).or_default() += 1;
-    }
-}
-
-/// Every 5 s, names the keys whose first uncommitted transaction has waited more than 3 s, and for one of them
-/// what each node says of that transaction: a key held back on every node by one transaction that some node lacks
-/// is the usual cause of a stall under load.
-async fn report_stuck_keys(shared: Arc<Mutex<Shared>>, clients: Vec<Client>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
-    loop {
-        tick.tick().await;
-        let now = Instant::now();
-        let heads: BTreeMap<usize, (u64, Hash32, usize, Duration)> = {
-            let mut guard = shared.lock().unwrap_or_else(|e| e.into_inner());
-            let s = &mut *guard;
-            s.origin.retain(|id, _| s.submitted.contains_key(id));
-            let mut heads: BTreeMap<usize, (u64, Hash32, usize, Duration)> = BTreeMap::new();
-            for (id, (at, k)) in &s.submitted {
-                let Some(&(node, sequence)) = s.origin.get(id) else {
-                    continue;
-                };
-                let entry = (sequence, *id, node, now.duration_since(*at));
-                if heads.get(k).is_none_or(|head| sequence < head.0) {
-                    heads.insert(*k, entry);
-                }
-            }
-            heads.retain(|_, head| head.3 > Duration::from_secs(3));
-            heads
-        };
-        let Some((k, (sequence, id, node, age))) = heads.iter().next() else {
-            continue;
-        };
-        let mut views = Vec::new();
-        for (i, client) in clients.iter().enumerate() {
-            let status = match client.tx(id).await {
-                Ok(t) => t.status,
-                Err(e) => format!("error ({e})"),
-            };
-            views.push(format!("node {i}: {status}"));
-        }
-        eprintln!(
-            "loadgen: {} keys wait > 3 s on their first uncommitted transaction; key {k}: sequence {sequence}, \
-             {id}, sent to node {node} {:.1} s ago; {}",
-            heads.len(),
-            age.as_secs_f64(),
-            views.join(", ")
-        );
     }
 }
 
@@ -510,7 +355,7 @@ async fn run(
             }
         })
     };
-    let stuck_reporter = tokio::spawn(report_stuck_keys(shared.clone(), clients.clone()));
+    let stuck_reporter = tokio::spawn(stuck::report_stuck_keys(shared.clone(), clients.clone()));
     let mut tasks = Vec::new();
     for (k, key) in keys.iter().enumerate() {
         let node = clients[k % clients.len()].clone();
