@@ -34,10 +34,19 @@ fn run_seeds(n: usize, byzantine: usize, first: u64, count: u64) {
     }
     let label = format!("n = {n}, byzantine = {byzantine}");
     let replay = format!("SIM_N={n} SIM_BYZANTINE={byzantine}");
-    let (evidence, proposal_evidence) = run_many(&label, &replay, first, count, |seed| {
+    let (evidence, proposal_evidence, repaired) = run_many(&label, &replay, first, count, |seed| {
         sim::run_seed(seed, n, byzantine)
     });
-    if byzantine > 0 && env_u64("SIM_SEEDS").unwrap_or(count) >= 200 {
+    let seeds = env_u64("SIM_SEEDS").unwrap_or(count);
+    // Gossip loses transactions in these runs; members must have fetched some of the missing ones from peers
+    // (`SyncRequest::Txs`), or the repair path is dead.
+    if seeds >= 200 {
+        assert!(
+            repaired > 0,
+            "no missing transaction fetched from a peer in {seeds} runs"
+        );
+    }
+    if byzantine > 0 && seeds >= 200 {
         // Double voters and equivocating proposers appear in about two fifths of these runs; their
         // equivocation must be detected, and a double proposal committed as evidence.
         assert!(
@@ -60,12 +69,13 @@ fn run_many(
     first: u64,
     count: u64,
     run: impl Fn(u64) -> (sim::Scenario, Result<sim::Report, String>),
-) -> (u64, u64) {
+) -> (u64, u64, u64) {
     let count = env_u64("SIM_SEEDS").unwrap_or(count);
     let (mut messages, mut evidence, mut heights, mut acknowledged, mut virtual_ms) =
         (0, 0, 0, 0, 0);
     let mut proposal_evidence = 0;
     let mut key_switches = 0;
+    let mut repaired = 0;
     let started = std::time::Instant::now();
     for seed in first..first + count {
         let (scenario, result) = run(seed);
@@ -78,6 +88,7 @@ fn run_many(
                 acknowledged += report.acknowledged;
                 virtual_ms += report.virtual_ms;
                 key_switches += report.key_switches;
+                repaired += report.repaired;
             }
             Err(e) => panic!(
                 "simulation failed: {label}, seed = {seed}: {e}\n\
@@ -90,12 +101,13 @@ fn run_many(
     println!(
         "{label}: {count} seeds passed in {:.1} s ({:.1} ms per seed), {:.0} s of simulated time, {heights} \
          heights committed, {acknowledged} records acknowledged, {messages} messages, {evidence} equivocations \
-         detected, {proposal_evidence} double proposals committed as evidence, {key_switches} network key switches",
+         detected, {proposal_evidence} double proposals committed as evidence, {key_switches} network key switches, \
+         {repaired} missing transactions fetched from peers",
         elapsed.as_secs_f64(),
         elapsed.as_secs_f64() * 1000.0 / count.max(1) as f64,
         virtual_ms as f64 / 1000.0,
     );
-    (evidence, proposal_evidence)
+    (evidence, proposal_evidence, repaired)
 }
 
 // The default run, sized so that the whole of scripts/test stays near 6 minutes on 2 cores: 1,000 seeds at n = 4

@@ -75,6 +75,8 @@ pub struct Report {
     pub proposal_evidence: u64,
     /// Network key switches: a rotation falling due, or a member with one pending trying its other key.
     pub key_switches: u64,
+    /// Transactions members admitted from peers' answers to their requests for missing ones.
+    pub repaired: u64,
     pub virtual_ms: u64,
 }
 
@@ -523,6 +525,15 @@ impl Sim {
                 .map(|m| {
                     m.metrics
                         .network_key_switches_total
+                        .load(std::sync::atomic::Ordering::Relaxed)
+                })
+                .sum(),
+            repaired: self
+                .slots
+                .iter()
+                .map(|m| {
+                    m.metrics
+                        .repaired_txs_total
                         .load(std::sync::atomic::Ordering::Relaxed)
                 })
                 .sum(),
