@@ -45,10 +45,11 @@ impl Network {
         self.outgoing_txs.clear();
         self.outgoing_bytes = 0;
         let topic = self.tx_topic.clone();
+        let topic_hash = topic.hash();
         let gossip = &mut self.swarm.behaviour_mut().gossip;
         let subscribed = gossip
             .all_peers()
-            .filter(|(_, topics)| topics.contains(&&topic.hash()))
+            .filter(|(_, topics)| topics.contains(&&topic_hash))
             .count();
         Metrics::set(&self.metrics.tx_gossip_peers, subscribed as u64);
         if let Err(e) = gossip.publish(topic, batch) {
