@@ -21,6 +21,7 @@ pub mod hash;
 pub mod ids;
 pub mod merkle;
 pub mod peer;
+pub mod proposer;
 pub mod record;
 pub mod rules;
 pub mod state_tree;

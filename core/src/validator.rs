@@ -19,7 +19,7 @@ pub struct Validator {
 }
 
 /// Validators sorted by member id, each member and key once. The position in this order is the
-/// validator's index, which proposer rotation uses.
+/// validator's index, which the proposer rule (`crate::proposer`) uses.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<Validator>", into = "Vec<Validator>")]
 pub struct ValidatorSet {
@@ -171,14 +171,6 @@ impl ValidatorSet {
 
     pub fn get(&self, member: &CountryCode) -> Option<&Validator> {
         self.index_of(member).map(|i| &self.validators[i])
-    }
-
-    /// The proposer of `(height, round)`: round-robin over the sorted set, shifted by height so that
-    /// round 0 of consecutive heights goes to consecutive members.
-    pub fn proposer(&self, height: u64, round: u32) -> &Validator {
-        let n = self.len() as u64;
-        let i = (height % n + u64::from(round) % n) % n;
-        &self.validators[i as usize]
     }
 }
 

@@ -9,6 +9,7 @@ use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::hash::Hash32;
 use clearance_core::ids::CountryCode;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::time::Timestamp;
 use clearance_core::validator::{Validator, ValidatorSet};
 use clearance_node::consensus::{Config, Input, Machine, Message, Output, Timeouts, Verifier};
@@ -51,6 +52,7 @@ impl Net {
                         keys: vec![key],
                     },
                     set.clone(),
+                    ProposerOrder::rotation(set.len(), 1),
                     1,
                     None,
                 )
@@ -74,7 +76,10 @@ impl Net {
             height,
             time: Timestamp(self.nonce),
             parent_hash: Hash32::sha256(&self.nonce.to_le_bytes()),
-            proposer: self.set.proposer(height, 0).member.clone(),
+            proposer: ProposerOrder::rotation(self.set.len(), height)
+                .proposer(&self.set, 0)
+                .member
+                .clone(),
             tx_count: 0,
             tx_root: clearance_core::merkle::empty_root(),
             results_root: clearance_core::merkle::empty_root(),
@@ -179,6 +184,7 @@ fn heights(c: &mut Criterion) {
                         let outputs = net.machines[i].handle(Input::HeightCommitted {
                             height,
                             next_validators: net.set.clone(),
+                            next_proposers: ProposerOrder::rotation(net.set.len(), height + 1),
                         });
                         net.enqueue(i, outputs, &mut work);
                     }

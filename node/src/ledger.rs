@@ -3,12 +3,14 @@
 //! and cached by block hash until the block is committed or the height moves on.
 
 use crate::execute::{self, ExecError, Executed, Verified};
+use crate::proposer_history::ProposerHistory;
 use crate::storage::{BlockWrite, Head, Store};
 use clearance_core::Hash32;
 use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::ids::CountryCode;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::rules::{BlockContext, Epoch, StateKey};
 use clearance_core::time::Timestamp;
 use clearance_core::validator::ValidatorSet;
@@ -59,6 +61,9 @@ pub struct Ledger {
     /// The members in force at the height being decided (`head + 1`), and their validator set.
     epoch: Epoch,
     validators: ValidatorSet,
+    /// Who proposes in each round of the height being decided, and the committed blocks it is computed from.
+    proposers: ProposerOrder,
+    history: ProposerHistory,
     head: Head,
     executed: HashMap<Hash32, Executed>,
 }
@@ -71,12 +76,16 @@ impl Ledger {
     ) -> Result<Ledger, ExecError> {
         let head = store.head()?;
         let (epoch, validators) = execute::members_at(store.as_ref(), head.height + 1)?;
+        let mut history = ProposerHistory::default();
+        let proposers = history.order(&store, &validators, head.height + 1)?;
         Ok(Ledger {
             store,
             chain_id,
             params,
             epoch,
             validators,
+            proposers,
+            history,
             head,
             executed: HashMap::new(),
         })
@@ -89,6 +98,11 @@ impl Ledger {
     /// The validator set of the height being decided.
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators
+    }
+
+    /// Who proposes in each round of the height being decided.
+    pub fn proposers(&self) -> &ProposerOrder {
+        &self.proposers
     }
 
     /// The members in force at the height being decided, with their network identities.
@@ -344,6 +358,10 @@ impl Ledger {
         self.epoch = executed.next_epoch;
         self.validators = executed.next_validators;
         self.executed.clear();
+        self.history.push(h);
+        self.proposers = self
+            .history
+            .order(&self.store, &self.validators, h.height + 1)?;
         let accepted = executed
             .results
             .iter()

@@ -23,6 +23,7 @@ pub mod mempool;
 pub mod metrics;
 pub mod network;
 pub mod proofs;
+pub mod proposer_history;
 pub mod query;
 pub mod requests;
 pub mod run;

@@ -30,6 +30,7 @@ metrics! {
     height: "gauge", "Height of the last committed block.";
     round: "gauge", "Consensus round at the current height.";
     peers: "gauge", "Connected member peers.";
+    active_proposers: "gauge", "Members the proposer rule counts as taking part at the current height (the others get round 0 only when probed).";
     mempool_txs: "gauge", "Transactions waiting in the mempool.";
     mempool_bytes: "gauge", "Bytes waiting in the mempool.";
     committed_txs_total: "counter", "Transactions committed, accepted or rejected.";

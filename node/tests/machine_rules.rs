@@ -7,8 +7,9 @@
 mod machine_rig;
 
 use clearance_core::equivocation::EquivocationStep;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::vote::VoteKind;
-use clearance_node::consensus::{Input, Output, Step, Timeout};
+use clearance_node::consensus::{CheckError, Input, Output, Step, Timeout};
 use machine_rig::{Effects, Rig, effects, hash};
 
 use VoteKind::{Precommit, Prevote};
@@ -81,7 +82,7 @@ fn l26_prevote_nil_for_an_invalid_proposal() {
 #[test]
 fn l26_prevote_nil_for_a_new_value_while_locked_on_another() {
     let mut rig = Rig::new(0);
-    let (b, c) = (rig.block(1), rig.block(2));
+    let (b, c) = (rig.block(1), rig.block_of(2, 2));
     rig.prevoted_for(&b);
     let prevotes = rig.prevotes(&[1, 2], 0, Some(hash(&b)));
     let e = rig.feed(prevotes);
@@ -120,7 +121,7 @@ fn l28_no_prevote_on_a_reproposal_without_its_polka() {
 fn l32_prevote_nil_on_a_reproposal_older_than_the_lock() {
     // Locked on b in round 1; round 2 re-proposes c with a polka from round 0.
     let mut rig = Rig::new(0);
-    let (b, c) = (rig.block(1), rig.block(2));
+    let (b, c) = (rig.block_of(1, 2), rig.block(2));
     rig.polka_unseen_in_round_0(&c);
     rig.proposed_and_valid(1, None, &b);
     let prevotes = rig.prevotes(&[2, 3], 1, Some(hash(&b)));
@@ -230,6 +231,7 @@ fn l52_l54_a_committed_height_starts_the_next_with_the_lock_cleared() {
     let e = rig.handle(Input::HeightCommitted {
         height: 1,
         next_validators: set,
+        next_proposers: ProposerOrder::rotation(4, 2),
     });
     assert_eq!((rig.m.height(), rig.m.round()), (2, 0));
     // Validator 0 is not the proposer of height 2, round 0 ((2 + 0) % 4 = 2).
@@ -345,4 +347,18 @@ fn a_proposer_signing_two_proposals_for_one_round_is_reported_once() {
         rig.feed(votes).evidence,
         vec![(EquivocationStep::Prevote, 0)]
     );
+}
+
+#[test]
+fn a_new_proposal_must_name_its_signer_as_proposer_in_the_header() {
+    let mut rig = Rig::new(0);
+    // Round 0 is validator 1's; a block naming validator 2 would credit it to a member that did not make it.
+    let credited = rig.block_of(1, 2);
+    assert!(matches!(
+        rig.try_proposal(0, None, &credited),
+        Err(CheckError::ProposerNotNamed)
+    ));
+    // A valid value proposed again keeps the name of the member that first proposed it.
+    let first = rig.block(1);
+    assert!(rig.try_proposal(1, Some(0), &first).is_ok());
 }

@@ -140,7 +140,7 @@ fn honest_connected(cluster: &Cluster) -> bool {
 
 /// Starts the three honest members and the silent adversary, measures, then the attack, and measures again.
 /// `restart` restarts honest member 2 during the attack, which must rejoin.
-fn under_attack(attack: &str, restart: bool) -> Cluster {
+fn under_attack(attack: &str, restart: bool) -> (Cluster, Adversary) {
     let mut cluster = Cluster::create(4);
     for i in 0..3 {
         cluster.start_node(i);
@@ -165,7 +165,7 @@ fn under_attack(attack: &str, restart: bool) -> Cluster {
     let baseline = load(&cluster, "baseline");
     let rss_before: Vec<u64> = (0..3).map(|i| peak_rss_kib(&cluster, i)).collect();
     drop(silent);
-    let _adversary = Adversary::start(&cluster, attack);
+    let adversary = Adversary::start(&cluster, attack);
     std::thread::sleep(Duration::from_secs(3));
     if restart {
         cluster.kill(2);
@@ -213,8 +213,8 @@ fn under_attack(attack: &str, restart: bool) -> Cluster {
             .expect("report file");
         writeln!(file, "{line}").expect("writing the report");
     }
-    // With one member silent, every fourth height waits for its proposer's timeout: at 1,000/s (the benchmark)
-    // the unattacked throughput is 400 to 1,000 a second; this only checks that the network works at all.
+    // The silent member is left out of round 0 after its first three turns (docs/consensus.md §7), but each of
+    // those waited for its proposer's timeout; this only checks that the network works at all.
     assert!(
         before > 0.2 * rate() as f64,
         "the unattacked run committed {before:.0}/s"
@@ -250,7 +250,7 @@ fn under_attack(attack: &str, restart: bool) -> Cluster {
             "{attack}: member {i} peak RSS {now} KiB, from {before} KiB"
         );
     }
-    cluster
+    (cluster, adversary)
 }
 
 /// A counter from node `i`'s metrics.
@@ -268,28 +268,28 @@ fn counter(cluster: &Cluster, i: usize, name: &str) -> u64 {
 
 #[test]
 fn garbage_on_every_channel_does_not_slow_the_others() {
-    under_attack("garbage", false);
+    let _ = under_attack("garbage", false);
 }
 
 #[test]
 fn replayed_transaction_gossip_does_not_slow_the_others() {
-    under_attack("tx-replay", false);
+    let _ = under_attack("tx-replay", false);
 }
 
 #[test]
 fn a_flood_of_sync_requests_does_not_slow_the_others() {
-    under_attack("sync-flood", false);
+    let _ = under_attack("sync-flood", false);
 }
 
 #[test]
 fn double_votes_for_unknown_blocks_do_not_slow_the_others_and_are_detected() {
-    let cluster = under_attack("double-votes", false);
+    let (cluster, _adversary) = under_attack("double-votes", false);
     evidence_against_uz_verifies(&cluster, "double_vote", "UZ signed two conflicting pre");
 }
 
 #[test]
 fn equivocating_proposals_do_not_slow_the_others_and_are_recorded() {
-    let cluster = under_attack("double-proposals", false);
+    let (cluster, _adversary) = under_attack("double-proposals", false);
     evidence_against_uz_verifies(
         &cluster,
         "double_proposal",
@@ -299,7 +299,7 @@ fn equivocating_proposals_do_not_slow_the_others_and_are_recorded() {
 
 #[test]
 fn blocks_with_an_unregistered_keys_transaction_are_refused_and_do_not_slow_the_others() {
-    let cluster = under_attack("junk-blocks", false);
+    let (cluster, _adversary) = under_attack("junk-blocks", false);
     // The adversary proposes nothing but junk: no block of UZ's may be on the ledger.
     let head = cluster.height(0).expect("member 0's height");
     for h in 1..=head {
@@ -310,19 +310,24 @@ fn blocks_with_an_unregistered_keys_transaction_are_refused_and_do_not_slow_the_
             "a junk block of UZ's was committed at height {h}: {block}"
         );
     }
-    for i in 0..3 {
-        let refused = counter(&cluster, i, "clearance_invalid_proposed_blocks_total");
-        assert!(refused > 0, "member {i} refused no proposed block");
-    }
+    // The adversary proposes at its probes (see evidence_against_uz_verifies).
+    cluster.wait_until(
+        "every honest member refused a junk block",
+        Duration::from_secs(60),
+        |c| (0..3).all(|i| counter(c, i, "clearance_invalid_proposed_blocks_total") > 0),
+    );
 }
 
 /// Every honest member detected an equivocation of UZ (the adversary's member) of `variant`, and the evidence is
 /// committed on every honest node, listed by the CLI, and verifies offline with nothing but the genesis file.
 fn evidence_against_uz_verifies(cluster: &Cluster, variant: &str, summary: &str) {
-    for i in 0..3 {
-        let detected = counter(cluster, i, "clearance_evidence_total");
-        assert!(detected > 0, "member {i} detected no equivocation");
-    }
+    // The adversary, still running, proposes whenever it is the proposer: once it has been left out of round 0
+    // (it was silent before the attack), that is at its probes, about every 20 s of block time.
+    cluster.wait_until(
+        "every honest member detected an equivocation",
+        Duration::from_secs(60),
+        |c| (0..3).all(|i| counter(c, i, "clearance_evidence_total") > 0),
+    );
     let against_uz = |c: &Cluster, i: usize| {
         get_json(&format!(
             "{}/v1/evidence?offender=UZ&limit=100",
@@ -390,7 +395,7 @@ fn evidence_against_uz_verifies(cluster: &Cluster, variant: &str, summary: &str)
 
 #[test]
 fn a_flood_of_validly_signed_old_votes_is_dropped_before_its_signature_check() {
-    let cluster = under_attack("old-votes", false);
+    let (cluster, _adversary) = under_attack("old-votes", false);
     for i in 0..3 {
         // Within its budget (2,000 a second), each was decoded and dropped for its height, not checked.
         let dropped = counter(
@@ -407,15 +412,15 @@ fn a_flood_of_validly_signed_old_votes_is_dropped_before_its_signature_check() {
 
 #[test]
 fn a_member_lying_about_its_height_does_not_keep_a_restarted_member_behind() {
-    under_attack("lying-sync", true);
+    let _ = under_attack("lying-sync", true);
 }
 
 #[test]
 fn a_member_answering_with_the_wrong_kind_does_not_keep_a_restarted_member_behind() {
-    under_attack("wrong-answers", true);
+    let _ = under_attack("wrong-answers", true);
 }
 
 #[test]
 fn slow_loris_connections_do_not_keep_a_restarted_member_out() {
-    under_attack("slow-loris", true);
+    let _ = under_attack("slow-loris", true);
 }

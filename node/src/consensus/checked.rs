@@ -24,6 +24,8 @@ pub enum CheckError {
     Body(#[from] BlockError),
     #[error("proposed block is not the one the proposal names")]
     NotTheProposedBlock,
+    #[error("a new proposal's block must name its signer as proposer")]
+    ProposerNotNamed,
 }
 
 /// A vote checked against the validator set whose hash it carries.
@@ -87,6 +89,12 @@ impl CheckedProposalHeader {
         let view = block.verify_body()?;
         if view.hash != self.proposal.block_hash || view.header.height != self.proposal.height {
             return Err(CheckError::NotTheProposedBlock);
+        }
+        // The header's proposer is what the proposer rule reads to tell who takes part (core::proposer), so a
+        // proposer cannot credit its block to another member. A valid value proposed again keeps the name of
+        // the member that first proposed it, which this check passed when a quorum prevoted it.
+        if self.proposal.valid_round.is_none() && view.header.proposer != self.proposal.proposer {
+            return Err(CheckError::ProposerNotNamed);
         }
         Ok(CheckedProposal {
             header: self,

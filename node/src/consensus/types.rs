@@ -4,6 +4,7 @@ use clearance_core::Hash32;
 use clearance_core::block::Block;
 use clearance_core::equivocation::Equivocation;
 use clearance_core::genesis::ConsensusParams;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{SignedProposal, SignedVote};
 use serde::{Deserialize, Serialize};
@@ -57,10 +58,11 @@ pub enum Input {
         block: Block,
     },
     /// Height `height` is committed (decided here and executed, or fetched and verified by block sync):
-    /// move to `height + 1` with `next_validators`.
+    /// move to `height + 1` with `next_validators`, whose rounds go to `next_proposers`.
     HeightCommitted {
         height: u64,
         next_validators: ValidatorSet,
+        next_proposers: ProposerOrder,
     },
 }
 

@@ -221,9 +221,11 @@ impl Driver {
                 self.pending_start = None;
                 self.timers.clear();
                 let next_validators = self.ledger.validators().clone();
+                let next_proposers = self.ledger.proposers().clone();
                 self.inputs.push_back(Input::HeightCommitted {
                     height,
                     next_validators,
+                    next_proposers,
                 });
             }
         }

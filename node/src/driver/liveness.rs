@@ -121,6 +121,10 @@ impl Driver {
         Metrics::set(&self.metrics.mempool_bytes, self.mempool.bytes());
         Metrics::set(&self.metrics.height, head.height);
         Metrics::set(&self.metrics.round, u64::from(self.machine.round()));
+        Metrics::set(
+            &self.metrics.active_proposers,
+            self.ledger.proposers().active() as u64,
+        );
         let ignored = self.machine.ignored();
         Metrics::set(
             &self.metrics.consensus_ignored_messages_total,

@@ -185,6 +185,7 @@ impl Driver {
                 keys,
             },
             validators,
+            parts.ledger.proposers().clone(),
             height,
             persisted,
         );

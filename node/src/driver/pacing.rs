@@ -140,10 +140,12 @@ impl Driver {
         self.pending_start = None;
         self.timers.clear();
         let next_validators = self.ledger.validators().clone();
+        let next_proposers = self.ledger.proposers().clone();
         tracing::debug!(height = height + 1, peer_moved_on, "starting height");
         self.feed(Input::HeightCommitted {
             height,
             next_validators,
+            next_proposers,
         })?;
         self.publish_status();
         Ok(())

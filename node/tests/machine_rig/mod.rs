@@ -7,11 +7,13 @@ use clearance_core::equivocation::EquivocationStep;
 use clearance_core::genesis::ConsensusParams;
 use clearance_core::hash::Hash32;
 use clearance_core::ids::CountryCode;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::time::Timestamp;
 use clearance_core::validator::{Validator, ValidatorSet};
 use clearance_core::vote::{Proposal, SignedProposal, SignedVote, Vote, VoteKind};
 use clearance_node::consensus::{
-    Config, Input, Machine, Message, Output, SafetyState, Signed, Step, Timeout, Timeouts, Verifier,
+    CheckError, Config, Input, Machine, Message, Output, SafetyState, Signed, Step, Timeout,
+    Timeouts, Verifier,
 };
 
 pub const IDS: [&str; 4] = ["CN", "DE", "FR", "JP"];
@@ -69,6 +71,7 @@ impl Rig {
                 keys: vec![keys[me].clone()],
             },
             set.clone(),
+            ProposerOrder::rotation(4, 1),
             1,
             persisted,
         );
@@ -82,13 +85,19 @@ impl Rig {
         }
     }
 
+    /// A block as round 0's proposer (validator 1) makes it.
     pub fn block(&self, nonce: u8) -> Block {
+        self.block_of(nonce, 1)
+    }
+
+    /// A block made by validator `proposer`: a new proposal must name its signer in the header.
+    pub fn block_of(&self, nonce: u8, proposer: usize) -> Block {
         let header = Header {
             chain_id: self.chain_id,
             height: 1,
             time: Timestamp(u64::from(nonce)),
             parent_hash: Hash32::ZERO,
-            proposer: self.set.validators()[1].member.clone(),
+            proposer: self.set.validators()[proposer].member.clone(),
             tx_count: 0,
             tx_root: clearance_core::merkle::empty_root(),
             results_root: clearance_core::merkle::empty_root(),
@@ -104,6 +113,17 @@ impl Rig {
     }
 
     pub fn proposal(&mut self, round: u32, valid_round: Option<u32>, block: &Block) -> Input {
+        self.try_proposal(round, valid_round, block)
+            .expect("a valid proposal")
+    }
+
+    /// The proposal of `round`'s proposer, as the network's checks see it.
+    pub fn try_proposal(
+        &mut self,
+        round: u32,
+        valid_round: Option<u32>,
+        block: &Block,
+    ) -> Result<Input, CheckError> {
         let from = (1 + round as usize) % 4;
         let p = Proposal {
             chain_id: self.chain_id,
@@ -114,11 +134,9 @@ impl Rig {
             proposer: self.set.validators()[from].member.clone(),
         };
         let signed = SignedProposal::sign(&p, &self.keys[from]);
-        Input::Proposal(
-            self.verifier
-                .proposal(signed, block.clone())
-                .expect("a valid proposal"),
-        )
+        self.verifier
+            .proposal(signed, block.clone())
+            .map(Input::Proposal)
     }
 
     pub fn vote(

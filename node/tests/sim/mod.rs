@@ -17,6 +17,7 @@
 //! count) after the heal, and no honest member penalising another. Everything random comes from one seed, so a
 //! failing seed replays exactly.
 
+mod absent;
 mod byzantine;
 mod checks;
 #[path = "../support/fixtures.rs"]
@@ -28,6 +29,7 @@ mod network;
 mod rng;
 mod scenario;
 
+pub use absent::DOWN_AT_MS;
 use clearance_core::Hash32;
 use clearance_core::genesis::Genesis;
 use clearance_core::tx::SignedTx;
@@ -78,6 +80,8 @@ pub struct Report {
     /// Transactions members admitted from peers' answers to their requests for missing ones.
     pub repaired: u64,
     pub virtual_ms: u64,
+    /// The blocks an honest member committed, when the scenario asks for them.
+    pub blocks: Vec<absent::BlockSeen>,
 }
 
 /// A record an agency submitted, with the node's answer.
@@ -513,7 +517,12 @@ impl Sim {
             &self.submitted_ids,
             settled,
         )?;
+        let blocks = match self.s.record_blocks {
+            true => self.blocks_seen(reference),
+            false => Vec::new(),
+        };
         Ok(Report {
+            blocks,
             heights: self.height(reference),
             acknowledged: acknowledged.len(),
             messages: self.net.messages,
@@ -556,6 +565,11 @@ impl Sim {
 /// Runs one seed and returns the scenario with the verdict, so that a failure can print both.
 pub fn run_seed(seed: u64, n: usize, byzantine: usize) -> (Scenario, Result<Report, String>) {
     run_scenario(seed, Scenario::random(seed, n, byzantine))
+}
+
+/// Runs one seed of [`Scenario::absent`].
+pub fn run_absent_seed(seed: u64, n: usize) -> (Scenario, Result<Report, String>) {
+    run_scenario(seed, Scenario::absent(seed, n))
 }
 
 /// Runs one seed of [`Scenario::with_membership`].

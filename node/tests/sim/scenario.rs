@@ -51,6 +51,8 @@ pub struct Scenario {
     pub liveness_bound_ms: u64,
     /// Admission, key rotation and removal during the run (the last slot is the member to admit).
     pub membership: Option<membership::Plan>,
+    /// Report every committed block (`Report::blocks`).
+    pub record_blocks: bool,
 }
 
 impl Scenario {
@@ -152,6 +154,7 @@ impl Scenario {
             heights_after_heal: 3,
             liveness_bound_ms: 60_000,
             membership: None,
+            record_blocks: false,
         }
     }
 

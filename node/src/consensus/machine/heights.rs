@@ -80,6 +80,7 @@ impl Machine {
         &mut self,
         height: u64,
         next: ValidatorSet,
+        next_proposers: ProposerOrder,
         out: &mut Vec<Output>,
     ) {
         if height < self.safety.height {
@@ -96,6 +97,7 @@ impl Machine {
             last_signed: self.safety.last_signed,
             ..SafetyState::new(new_height)
         };
+        self.proposers = order_for(next_proposers, &next, new_height);
         self.verifier = Verifier::new(self.chain_id, next);
         self.choose_key();
         self.decided = false;

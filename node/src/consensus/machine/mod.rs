@@ -17,6 +17,7 @@ use clearance_core::block::Block;
 use clearance_core::crypto::SecretKey;
 use clearance_core::equivocation::Equivocation;
 use clearance_core::hash::Hash32;
+use clearance_core::proposer::ProposerOrder;
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{
     CommitCertificate, Proposal, SignedProposal, SignedVote, Vote, VoteError, VoteKind,
@@ -68,6 +69,8 @@ pub struct Machine {
     key: Option<SecretKey>,
     /// The validator set of this height, and the checks of messages against it.
     verifier: Verifier,
+    /// Who proposes in each round of this height.
+    proposers: ProposerOrder,
     /// This node's index in `validators`, if it is a member.
     me: Option<usize>,
     /// h_p, round_p, step_p, the lock, the valid value and what was signed.
@@ -98,12 +101,13 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// A machine for `height` with `validators`. `persisted` is the safety state last synced to disk, if any:
-    /// when it is for the same height the machine resumes where it stopped, and in every case it never signs at
-    /// or below the last signed step. Call [`Machine::start`] next.
+    /// A machine for `height` with `validators`, whose rounds go to `proposers`. `persisted` is the safety state
+    /// last synced to disk, if any: when it is for the same height the machine resumes where it stopped, and in
+    /// every case it never signs at or below the last signed step. Call [`Machine::start`] next.
     pub fn new(
         config: Config,
         validators: ValidatorSet,
+        proposers: ProposerOrder,
         height: u64,
         persisted: Option<SafetyState>,
     ) -> Machine {
@@ -130,6 +134,7 @@ impl Machine {
             keys: config.keys,
             key: None,
             me: None,
+            proposers: order_for(proposers, &validators, height),
             verifier: Verifier::new(config.chain_id, validators),
             safety,
             resume,
@@ -175,7 +180,8 @@ impl Machine {
             Input::HeightCommitted {
                 height,
                 next_validators,
-            } => self.on_height_committed(height, next_validators, &mut out),
+                next_proposers,
+            } => self.on_height_committed(height, next_validators, next_proposers, &mut out),
         }
         self.evaluate(&mut out);
         out
@@ -213,12 +219,7 @@ impl Machine {
     }
 
     fn is_proposer(&self, round: u32) -> bool {
-        let proposer = self
-            .verifier
-            .validators()
-            .proposer(self.safety.height, round);
-        self.me
-            .is_some_and(|i| self.verifier.validators().validators()[i].member == proposer.member)
+        self.me.is_some_and(|i| self.proposers.index(round) == i)
     }
 
     fn schedule(&self, step: Step, out: &mut Vec<Output>) {
@@ -350,7 +351,8 @@ impl Machine {
         match e {
             CheckError::Signed(VoteError::Decode(_))
             | CheckError::Body(_)
-            | CheckError::NotTheProposedBlock => self.ignored.malformed += 1,
+            | CheckError::NotTheProposedBlock
+            | CheckError::ProposerNotNamed => self.ignored.malformed += 1,
             CheckError::Signed(VoteError::WrongChain { .. }) => self.ignored.wrong_chain += 1,
             CheckError::Signed(VoteError::NotAValidator(_)) => self.ignored.non_member += 1,
             CheckError::Signed(VoteError::Signature { .. }) => self.ignored.bad_signature += 1,
@@ -432,20 +434,16 @@ impl Machine {
             self.ignored.non_member += 1;
             return;
         };
-        if self
-            .verifier
-            .validators()
-            .proposer(proposal.height, proposal.round)
-            .member
-            != proposal.proposer
-        {
-            self.ignored.not_from_proposer += 1;
-            return;
-        }
         let input = Input::Proposal(checked);
         match self.admit(index, proposal.height, proposal.round, &input) {
             Ok(true) => {}
             Ok(false) | Err(()) => return,
+        }
+        // Only now: the next height's order is known once this one is committed, and a proposal buffered for it
+        // comes back through here then.
+        if self.proposers.index(proposal.round) != index {
+            self.ignored.not_from_proposer += 1;
+            return;
         }
         let Input::Proposal(checked) = input else {
             return;
@@ -574,5 +572,22 @@ impl Machine {
             }
             _ => {}
         }
+    }
+}
+
+/// `proposers` if it was computed for `height` and `set`, or else Tendermint's rotation. Callers compute it
+/// from the same committed state as the set; the fallback keeps a mismatch a liveness matter, never a panic.
+fn order_for(proposers: ProposerOrder, set: &ValidatorSet, height: u64) -> ProposerOrder {
+    let n = set.len();
+    let fits = proposers.height() == height && proposers.members() == n;
+    debug_assert!(
+        fits,
+        "proposer order for height {} used at {height}",
+        proposers.height()
+    );
+    if fits {
+        proposers
+    } else {
+        ProposerOrder::rotation(n, height)
     }
 }

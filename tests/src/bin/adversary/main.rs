@@ -87,8 +87,6 @@ pub struct Adversary {
     chain_id: Hash32,
     me: CountryCode,
     key: clearance_core::SecretKey,
-    /// The genesis validator set: whose turn it is to propose (no membership changes in tests).
-    set: clearance_core::validator::ValidatorSet,
     /// The header of the newest block a member sent by block sync.
     head: Option<clearance_core::block::HeaderView>,
     tx_topic: gossipsub::IdentTopic,
@@ -151,7 +149,6 @@ async fn run(args: Args) -> Result<()> {
         chain_id,
         me,
         key,
-        set: home.genesis.validator_set()?,
         head: None,
         tx_topic,
         members,

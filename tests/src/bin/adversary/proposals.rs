@@ -1,4 +1,5 @@
-//! The attacks of a proposer, made whenever the adversary is the proposer of the round the members are deciding:
+//! The attacks of a proposer, made in every round the members are deciding (those where the adversary is not the
+//! proposer are ignored):
 //! - `double-proposals`: two proposals for two different valid blocks, one to the first member it is connected to
 //!   and the other to the rest. The blocks are empty, so the parent's header is all it needs to build them: it
 //!   asks a member for that block by block sync.
@@ -52,9 +53,8 @@ impl Proposer {
         if height < 2 || self.done == Some((height, round)) {
             return;
         }
-        if a.set.proposer(height, round).member != a.me {
-            return;
-        }
+        // Who proposes depends on committed history (clearance_core::proposer) that this adversary does not
+        // keep, so it proposes in every round it sees: the members ignore the rounds that are not its own.
         let Some(parent) = a.head.clone().filter(|h| h.header.height + 1 == height) else {
             // Asked again after a second without an answer.
             if self

@@ -19,13 +19,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+mod absent;
 mod catchup;
 mod process;
 mod stuck;
 
 use process::{cpu_time, git_commit, machine, peak_rss_mib, write_results};
 
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 #[command(
     name = "clearance-loadgen",
     about = "Offered load and latency against a Clearance Ledger network"
@@ -172,6 +173,12 @@ fn main() -> Result<()> {
             bail!("catchup needs --start: it stops and restarts one of the nodes");
         };
         return catchup::catchup(&runtime, &args, cluster, nodes, keys, &pids);
+    }
+    if args.mode == "absent" {
+        let Some(cluster) = cluster else {
+            bail!("absent needs --start: it stops and restarts one of the nodes");
+        };
+        return absent::absent(&runtime, &args, cluster, nodes, keys, &pids);
     }
     let result = runtime.block_on(run(&args, nodes, keys, &pids));
     drop(cluster);
