@@ -9,6 +9,7 @@ use super::{Driver, MEMPOOL_GAP_TTL_MS, STATUS_POLL};
 const REGOSSIP_AFTER_MS: u64 = 2_000;
 /// At most this many a second: 1 MiB of gossip at the size of an average record.
 const MAX_REGOSSIP_PER_POLL: usize = 2_048;
+use crate::consensus::{Step, Timeout};
 use crate::metrics::Metrics;
 use crate::network::NetCommand;
 use crate::network::wire::SyncRequest;
@@ -17,6 +18,33 @@ use anyhow::Result;
 use libp2p::PeerId;
 
 impl Driver {
+    /// Whether `timeout` waits for the proposal of a member this node has no connection to: then it is due at
+    /// once. Prevoting nil early is always safe; waiting could only help if the proposal came relayed by another
+    /// member, and a member that is down would otherwise cost a full proposal timeout each time its round comes
+    /// (a probe, docs/consensus.md §7). After the network stabilises every member is connected, so the timeouts
+    /// that liveness needs are untouched.
+    pub(super) fn proposer_unreachable(&self, timeout: &Timeout) -> bool {
+        if timeout.step != Step::Propose || timeout.height != self.ledger.head().height + 1 {
+            return false;
+        }
+        let proposer = &self
+            .ledger
+            .proposers()
+            .proposer(self.ledger.validators(), timeout.round)
+            .member;
+        if self.me.as_ref() == Some(proposer) {
+            return false;
+        }
+        let connected = self
+            .peers
+            .iter()
+            .any(|p| self.members_by_peer.get(p) == Some(proposer));
+        if !connected {
+            Metrics::inc(&self.metrics.unreachable_proposer_rounds_total);
+        }
+        !connected
+    }
+
     pub fn on_tick(&mut self) -> Result<()> {
         self.maybe_start_height(false)?;
         let now = self.clock.now();

@@ -349,6 +349,10 @@ impl Driver {
                 // this output list (and so the safety state before it) is processed.
                 Output::Broadcast(_) => self.gossip_due = true,
                 Output::ScheduleTimeout { timeout, after_ms } => {
+                    let after_ms = match self.proposer_unreachable(&timeout) {
+                        true => 0,
+                        false => after_ms,
+                    };
                     let at = self.clock.now() + Duration::from_millis(after_ms);
                     self.timer_seq += 1;
                     self.timers.insert((at, self.timer_seq), timeout);

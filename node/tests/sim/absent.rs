@@ -13,14 +13,15 @@ pub struct BlockSeen {
     pub at_ms: u64,
 }
 
-/// When the absent members go down, how long they stay down, and how long the run goes on after they return.
+/// When the absent members go away, and how long the run goes on after they return.
 pub const DOWN_AT_MS: u64 = 2_000;
 pub const AFTER_RETURN_MS: u64 = 32_000;
 
 impl Scenario {
-    /// `n` honest members under steady load on a clean network; `f` of them crash at [`DOWN_AT_MS`] and stay
-    /// down 30–45 s. The heal comes [`AFTER_RETURN_MS`] after they return.
-    pub fn absent(seed: u64, n: usize) -> Scenario {
+    /// `n` honest members under steady load on a clean network; `f` of them are away from [`DOWN_AT_MS`] for
+    /// 30–45 s: crashed (their peers see them disconnected) or, with `stuck`, connected but sending no consensus
+    /// message. The heal comes [`AFTER_RETURN_MS`] after they return.
+    pub fn absent(seed: u64, n: usize, stuck: bool) -> Scenario {
         let mut s = Scenario::random(seed, n, 0);
         let mut rng = Rng::new(seed ^ 0x6162_7365);
         let f = (n - 1) / 3;
@@ -31,10 +32,16 @@ impl Scenario {
         s.duplication = 0.0;
         s.max_delay_ms = rng.range(1, 40);
         s.submit_every_ms = rng.range(30, 80);
-        s.crashes = (0..f)
-            .map(|k| ((first + k * 2) % n, DOWN_AT_MS, down_ms, false))
-            .collect();
-        s.wipes = vec![false; f];
+        let away: Vec<usize> = (0..f).map(|k| (first + k * 2) % n).collect();
+        s.crashes.clear();
+        s.mutes.clear();
+        for &slot in &away {
+            match stuck {
+                true => s.mutes.push((slot, DOWN_AT_MS, DOWN_AT_MS + down_ms)),
+                false => s.crashes.push((slot, DOWN_AT_MS, down_ms, false)),
+            }
+        }
+        s.wipes = vec![false; s.crashes.len()];
         s.heal_at = DOWN_AT_MS + down_ms + AFTER_RETURN_MS;
         s.record_blocks = true;
         s
@@ -59,5 +66,16 @@ impl Sim {
                 })
             })
             .collect()
+    }
+}
+
+impl Scenario {
+    /// The absent members and when they return: `(slots, return time in ms)`.
+    pub fn away(&self) -> (Vec<usize>, u64) {
+        let crashed = self.crashes.iter().map(|c| (c.0, c.1 + c.2));
+        let muted = self.mutes.iter().map(|m| (m.0, m.2));
+        let all: Vec<(usize, u64)> = crashed.chain(muted).collect();
+        let back = all.iter().map(|a| a.1).max().unwrap_or(0);
+        (all.into_iter().map(|a| a.0).collect(), back)
     }
 }

@@ -16,6 +16,16 @@ impl Sim {
         self.s.behaviors[from] == Behavior::SelectiveThenSilent && self.rng.chance(0.5)
     }
 
+    /// Whether `from`'s consensus items are lost at this time: an honest member whose node stays connected but
+    /// is stuck (`Scenario::mutes`).
+    fn muted(&self, from: usize) -> bool {
+        let now = self.elapsed_ms();
+        self.s
+            .mutes
+            .iter()
+            .any(|&(slot, start, end)| slot == from && (start..end).contains(&now))
+    }
+
     /// What `from` actually sends to `to` in place of `item`; `None` for nothing.
     pub(super) fn twist(
         &mut self,
@@ -24,7 +34,7 @@ impl Sim {
         item: Arc<Vec<u8>>,
     ) -> Option<Arc<Vec<u8>>> {
         let behavior = self.s.behaviors[from];
-        if self.drops(from) {
+        if self.drops(from) || self.muted(from) {
             return None;
         }
         // Half of the network (the odd slots) gets the other version.

@@ -568,8 +568,8 @@ pub fn run_seed(seed: u64, n: usize, byzantine: usize) -> (Scenario, Result<Repo
 }
 
 /// Runs one seed of [`Scenario::absent`].
-pub fn run_absent_seed(seed: u64, n: usize) -> (Scenario, Result<Report, String>) {
-    run_scenario(seed, Scenario::absent(seed, n))
+pub fn run_absent_seed(seed: u64, n: usize, stuck: bool) -> (Scenario, Result<Report, String>) {
+    run_scenario(seed, Scenario::absent(seed, n, stuck))
 }
 
 /// Runs one seed of [`Scenario::with_membership`].

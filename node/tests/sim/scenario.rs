@@ -53,6 +53,9 @@ pub struct Scenario {
     pub membership: Option<membership::Plan>,
     /// Report every committed block (`Report::blocks`).
     pub record_blocks: bool,
+    /// `(slot, from, to)`: the slot's consensus items are lost in `[from, to)` (ms) while its connections stay up,
+    /// as when a node is up but stuck.
+    pub mutes: Vec<(usize, u64, u64)>,
 }
 
 impl Scenario {
@@ -155,6 +158,7 @@ impl Scenario {
             liveness_bound_ms: 60_000,
             membership: None,
             record_blocks: false,
+            mutes: Vec::new(),
         }
     }
 
