@@ -54,7 +54,8 @@ metrics! {
     wanted_txs_total: "counter", "Missing transactions this node asked its peers for: holes in its mempool behind transactions that waited more than a second (a gossip batch it never received).";
     repaired_txs_total: "counter", "Transactions admitted from peers' answers to those requests.";
     regossiped_txs_total: "counter", "Ready transactions published again because they were still pending 2 s after they came (a peer may have missed their gossip batch, which would hold back the later transactions of their keys there).";
-    gossip_reconnects_total: "counter", "Connections to a member reset because nothing came from it on the consensus channel for 3 s.";
+    gossip_stall_resets_total: "counter", "Connections to a member closed because gossip to it was stuck (many messages not sent within seconds).";
+    gossip_reconnects_total: "counter", "Connections to a member reset because nothing came from it on the consensus channel for 10 s.";
     consensus_items_sent_total: "counter", "Proposals, votes, round states and commits sent to peers on the consensus channel.";
     consensus_dropped_requests_total: "counter", "Consensus requests dropped from a full per-peer outbox (their items are sent again while the peer lacks them).";
     consensus_failed_requests_total: "counter", "Consensus requests that failed or timed out (their items are sent again while the peer lacks them).";

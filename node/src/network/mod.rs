@@ -11,6 +11,7 @@ mod inbound;
 mod members;
 mod messages;
 mod pending_per_ip;
+mod slow_peers;
 mod swarm;
 mod tx_gossip;
 pub mod wire;
@@ -90,6 +91,8 @@ struct Network {
     members: HashMap<PeerId, Member>,
     connected: HashSet<PeerId>,
     penalties: HashMap<PeerId, Penalty>,
+    /// Peers that gossip no longer reaches, and when their connections were last reset for it.
+    slow_peers: slow_peers::SlowPeers,
     /// Peers' sync requests handed to the driver, by the id of its answer.
     pending_responses: HashMap<u64, (PeerId, request_response::ResponseChannel<SyncResponse>)>,
     sync_requests: inbound::SyncRequestLimit,
@@ -189,6 +192,7 @@ pub fn spawn(
         members,
         connected: HashSet::new(),
         penalties: HashMap::new(),
+        slow_peers: slow_peers::SlowPeers::default(),
         pending_responses: HashMap::new(),
         next_response_id: 0,
         events,
@@ -415,6 +419,7 @@ impl Network {
                 tracing::info!(peer = %peer_id, "member disconnected {cause}");
                 Metrics::set(&self.metrics.peers, self.connected.len() as u64);
                 self.consensus.disconnected(&peer_id);
+                self.slow_peers.disconnected(&peer_id);
                 self.emit(NetEvent::Disconnected(peer_id));
             }
             SwarmEvent::IncomingConnectionError {
@@ -456,6 +461,20 @@ impl Network {
             })) => {
                 let failed = failed_messages.priority + failed_messages.non_priority;
                 Metrics::add(&self.metrics.gossip_send_failures_total, failed as u64);
+                if self
+                    .slow_peers
+                    .failed(peer_id, failed as u64, Instant::now())
+                {
+                    Metrics::inc(&self.metrics.gossip_stall_resets_total);
+                    tracing::warn!(
+                        peer = %peer_id,
+                        "gossip to this peer is stuck ({} or more messages not sent within {:?}): closing its \
+                         connections to start afresh",
+                        slow_peers::STUCK_FAILURES,
+                        slow_peers::WINDOW
+                    );
+                    let _ = self.swarm.disconnect_peer_id(peer_id);
+                }
                 // Control messages (priority) fail only when their queue is full; publications and forwards
                 // also when they waited in the queue past gossipsub's deadline.
                 if let Some(suppressed) = self.log_limit.allow(("slow", peer_id), Instant::now()) {
