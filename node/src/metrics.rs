@@ -59,7 +59,7 @@ metrics! {
     consensus_items_sent_total: "counter", "Proposals, votes, round states and commits sent to peers on the consensus channel.";
     consensus_dropped_requests_total: "counter", "Consensus requests dropped from a full per-peer outbox (their items are sent again while the peer lacks them).";
     consensus_failed_requests_total: "counter", "Consensus requests that failed or timed out (their items are sent again while the peer lacks them).";
-    unreachable_proposer_rounds_total: "counter", "Rounds whose proposer this node had no connection to, so it did not wait for the proposal.";
+    unreachable_proposer_rounds_total: "counter", "Rounds whose proposer this node had no connection to or had not heard from for 3 s, so it did not wait for the proposal.";
     late_decisions_total: "counter", "Heights this node decided in a round after the first (a timeout or a failed proposal).";
     consensus_out_of_window_dropped_total: "counter", "Proposals and votes for a height before the one being decided or after the next, dropped before their signature check.";
     consensus_over_budget_dropped_total: "counter", "Consensus items dropped unread because their sender had used its budget for the second (2,000 items).";

@@ -197,7 +197,7 @@ fn membership_changes_with_a_byzantine_member() {
 }
 
 /// Issue 20: f members away for 30–45 s while the others commit under load, then back: crashed (the others see
-/// them disconnected), or stuck (connected, but no consensus message from them arrives). While they are away,
+/// them disconnected), or stuck (connected and voting, but no proposal of theirs arrives). While they are away,
 /// the heights that wait out a proposal timeout (a gap of 900 ms or more between blocks) are only the probes of
 /// stuck members, about one per member per 20 s (a crashed member's probe costs nothing: nobody is connected to
 /// it, so nobody waits); each returning member proposes a committed block within 30 s; and at the end every

@@ -55,6 +55,13 @@ impl GossipHealth {
         true
     }
 
+    /// Whether `peer` is connected and the consensus channel brought something from it within `within`.
+    pub fn heard_within(&self, peer: &PeerId, now: Instant, within: Duration) -> bool {
+        self.heard
+            .get(peer)
+            .is_some_and(|at| now.duration_since(*at) < within)
+    }
+
     /// Connected members not heard from for [`SILENCE`].
     pub fn silent(&self, now: Instant) -> Vec<PeerId> {
         self.heard

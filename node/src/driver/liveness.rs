@@ -9,6 +9,9 @@ use super::{Driver, MEMPOOL_GAP_TTL_MS, STATUS_POLL};
 const REGOSSIP_AFTER_MS: u64 = 2_000;
 /// At most this many a second: 1 MiB of gossip at the size of an average record.
 const MAX_REGOSSIP_PER_POLL: usize = 2_048;
+/// A member not heard from on the consensus channel for this long is not waited for as proposer: three of the
+/// round states it sends at least once a second went missing.
+const QUIET: std::time::Duration = std::time::Duration::from_secs(3);
 use crate::consensus::{Step, Timeout};
 use crate::metrics::Metrics;
 use crate::network::NetCommand;
@@ -18,11 +21,13 @@ use anyhow::Result;
 use libp2p::PeerId;
 
 impl Driver {
-    /// Whether `timeout` waits for the proposal of a member this node has no connection to: then it is due at
-    /// once. Prevoting nil early is always safe; waiting could only help if the proposal came relayed by another
-    /// member, and a member that is down would otherwise cost a full proposal timeout each time its round comes
-    /// (a probe, docs/consensus.md §7). After the network stabilises every member is connected, so the timeouts
-    /// that liveness needs are untouched.
+    /// Whether `timeout` waits for the proposal of a member that this node has no connection to, or has heard
+    /// nothing from on the consensus channel for [`QUIET`] (every member sends its round state at least once a
+    /// second): then it is due at once. Prevoting nil early is always safe; waiting could only help if the
+    /// proposal came relayed by another member, and a member that is down or stuck would otherwise cost a full
+    /// proposal timeout each time its round comes (a probe, docs/consensus.md §7). After the network stabilises
+    /// every correct member is connected and heard from every second, so the timeouts that liveness needs are
+    /// untouched.
     pub(super) fn proposer_unreachable(&self, timeout: &Timeout) -> bool {
         if timeout.step != Step::Propose || timeout.height != self.ledger.head().height + 1 {
             return false;
@@ -35,14 +40,15 @@ impl Driver {
         if self.me.as_ref() == Some(proposer) {
             return false;
         }
-        let connected = self
-            .peers
-            .iter()
-            .any(|p| self.members_by_peer.get(p) == Some(proposer));
-        if !connected {
+        let now = self.clock.now();
+        let reachable = self.peers.iter().any(|p| {
+            self.members_by_peer.get(p) == Some(proposer)
+                && self.gossip_health.heard_within(p, now, QUIET)
+        });
+        if !reachable {
             Metrics::inc(&self.metrics.unreachable_proposer_rounds_total);
         }
-        !connected
+        !reachable
     }
 
     pub fn on_tick(&mut self) -> Result<()> {

@@ -19,8 +19,8 @@ pub const AFTER_RETURN_MS: u64 = 32_000;
 
 impl Scenario {
     /// `n` honest members under steady load on a clean network; `f` of them are away from [`DOWN_AT_MS`] for
-    /// 30–45 s: crashed (their peers see them disconnected) or, with `stuck`, connected but sending no consensus
-    /// message. The heal comes [`AFTER_RETURN_MS`] after they return.
+    /// 30–45 s: crashed (their peers see them disconnected) or, with `stuck`, connected and voting but with no
+    /// proposal arriving. The heal comes [`AFTER_RETURN_MS`] after they return.
     pub fn absent(seed: u64, n: usize, stuck: bool) -> Scenario {
         let mut s = Scenario::random(seed, n, 0);
         let mut rng = Rng::new(seed ^ 0x6162_7365);

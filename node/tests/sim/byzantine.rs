@@ -16,8 +16,8 @@ impl Sim {
         self.s.behaviors[from] == Behavior::SelectiveThenSilent && self.rng.chance(0.5)
     }
 
-    /// Whether `from`'s consensus items are lost at this time: an honest member whose node stays connected but
-    /// is stuck (`Scenario::mutes`).
+    /// Whether `from`'s proposals are lost at this time: an honest member whose node stays connected and votes,
+    /// but whose proposals never arrive (`Scenario::mutes`).
     fn muted(&self, from: usize) -> bool {
         let now = self.elapsed_ms();
         self.s
@@ -34,7 +34,7 @@ impl Sim {
         item: Arc<Vec<u8>>,
     ) -> Option<Arc<Vec<u8>>> {
         let behavior = self.s.behaviors[from];
-        if self.drops(from) || self.muted(from) {
+        if self.drops(from) || (self.muted(from) && is_proposal(&item)) {
             return None;
         }
         // Half of the network (the odd slots) gets the other version.
@@ -130,4 +130,11 @@ fn other_proposal(
         ..proposal
     };
     Some((SignedProposal::sign(&other, key), bytes.0))
+}
+
+fn is_proposal(item: &[u8]) -> bool {
+    matches!(
+        wire::decode_item(item),
+        Ok(ConsensusItem::Message(Message::Proposal { .. }) | ConsensusItem::CompactProposal(_))
+    )
 }

@@ -53,8 +53,8 @@ pub struct Scenario {
     pub membership: Option<membership::Plan>,
     /// Report every committed block (`Report::blocks`).
     pub record_blocks: bool,
-    /// `(slot, from, to)`: the slot's consensus items are lost in `[from, to)` (ms) while its connections stay up,
-    /// as when a node is up but stuck.
+    /// `(slot, from, to)`: the slot's proposals are lost in `[from, to)` (ms) while it stays connected and votes,
+    /// as when a node is up but its proposals never arrive in time.
     pub mutes: Vec<(usize, u64, u64)>,
 }
 
