@@ -202,20 +202,29 @@ mod tests {
         set.validators().iter().map(|v| v.member.clone()).collect()
     }
 
+    /// The order of `height` from the blocks of `history` below it, the set unchanged over the window.
+    fn order_at(s: &ValidatorSet, height: u64, history: &[ProposedBlock]) -> ProposerOrder {
+        let below: Vec<ProposedBlock> = history
+            .iter()
+            .filter(|b| b.height < height)
+            .cloned()
+            .collect();
+        ProposerOrder::new(
+            s,
+            height,
+            History {
+                blocks: &below,
+                members_at_window_start: &members(s),
+            },
+        )
+    }
+
     #[test]
     fn everyone_active_is_tendermint_rotation() {
         let s = set(4);
         let history = blocks(&s, 1..100, &[]);
-        let m = members(&s);
         for h in 13..100 {
-            let o = ProposerOrder::new(
-                &s,
-                h,
-                History {
-                    blocks: &history[..(h - 1) as usize],
-                    members_at_window_start: &m,
-                },
-            );
+            let o = order_at(&s, h, &history);
             assert_eq!(o, ProposerOrder::rotation(4, h));
             for r in 0..9 {
                 assert_eq!(o.index(r), ((h + u64::from(r)) % 4) as usize);
@@ -227,17 +236,9 @@ mod tests {
     fn a_silent_member_leaves_round_zero_and_keeps_a_later_round() {
         let s = set(4);
         let history = blocks(&s, 1..100, &[2]);
-        let m = members(&s);
         let mut probes = 0;
         for h in 13..100 {
-            let o = ProposerOrder::new(
-                &s,
-                h,
-                History {
-                    blocks: &history[..(h - 1) as usize],
-                    members_at_window_start: &m,
-                },
-            );
+            let o = order_at(&s, h, &history);
             assert_eq!(o.active(), 3);
             let mut seen: Vec<usize> = (0..4).map(|r| o.index(r)).collect();
             seen.sort();
@@ -261,19 +262,8 @@ mod tests {
         for b in &mut history {
             b.time_ms = b.height * 250; // 4 blocks a second: 250 s in all
         }
-        let m = members(&s);
         let probes: Vec<u64> = (13..1000)
-            .filter(|&h| {
-                ProposerOrder::new(
-                    &s,
-                    h,
-                    History {
-                        blocks: &history[..(h - 1) as usize],
-                        members_at_window_start: &m,
-                    },
-                )
-                .is_probe()
-            })
+            .filter(|&h| order_at(&s, h, &history).is_probe())
             .collect();
         assert_eq!(probes.len(), 12, "{probes:?}");
         for w in probes.windows(2) {

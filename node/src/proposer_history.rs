@@ -2,10 +2,11 @@
 //! last blocks, kept in memory as blocks commit and read back from storage at start. Every member must compute
 //! the same order, so the history always holds exactly the blocks of the window, whatever this node's uptime.
 
-use crate::execute::{self, ExecError};
+use crate::execute::ExecError;
 use crate::storage::{StorageError, Store};
 use clearance_core::block::{Block, Header, HeaderView};
 use clearance_core::proposer::{self, History, ProposedBlock, ProposerOrder};
+use clearance_core::rules;
 use clearance_core::validator::ValidatorSet;
 use std::collections::VecDeque;
 
@@ -38,18 +39,16 @@ impl ProposerHistory {
     ) -> Result<ProposerOrder, ExecError> {
         let first = height.saturating_sub(proposer::window(set.len())).max(1);
         self.fill(store, first, height)?;
-        let (_, start_set) = execute::members_at(store, first)?;
-        let members: Vec<_> = start_set
-            .validators()
-            .iter()
-            .map(|v| v.member.clone())
-            .collect();
-        let blocks: Vec<ProposedBlock> = self.blocks.iter().cloned().collect();
+        // Only the member ids: building the window start's validator set would check every key again at each
+        // commit.
+        let (_, epoch) = rules::epoch_at(store, first)
+            .ok_or_else(|| ExecError::Membership(format!("no epoch in force at height {first}")))?;
+        let members: Vec<_> = epoch.members.iter().map(|m| m.id.clone()).collect();
         Ok(ProposerOrder::new(
             set,
             height,
             History {
-                blocks: &blocks,
+                blocks: self.blocks.make_contiguous(),
                 members_at_window_start: &members,
             },
         ))

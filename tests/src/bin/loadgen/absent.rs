@@ -35,35 +35,27 @@ pub(super) fn absent(
         mode: mode.into(),
         ..a.clone()
     };
+    // The load goes to the members that stay up, throughout.
+    let load = |a: &Args| {
+        runtime.block_on(run(
+            a,
+            nodes[..down].to_vec(),
+            keys[..down].to_vec(),
+            &pids[..down],
+        ))
+    };
     eprintln!("stopped member {member}; {WARM_UP_SECONDS} s of load before measuring");
-    let warm = up(args, WARM_UP_SECONDS, None, "absent-warm-up");
-    runtime.block_on(run(
-        &warm,
-        nodes[..down].to_vec(),
-        keys[..down].to_vec(),
-        &pids[..down],
-    ))?;
+    load(&up(args, WARM_UP_SECONDS, None, "absent-warm-up"))?;
     // What the warm-up left pending commits before the next phase signs its next sequence numbers.
     std::thread::sleep(Duration::from_secs(3));
-    runtime.block_on(run(
-        args,
-        nodes[..down].to_vec(),
-        keys[..down].to_vec(),
-        &pids[..down],
-    ))?;
+    load(args)?;
     std::thread::sleep(Duration::from_secs(3));
 
     let from_height = cluster.height(0).unwrap_or(0) + 1;
     let restarted_ms = now_ms();
     cluster.start_node(down);
     eprintln!("restarted member {member}; {RETURN_SECONDS} s of load while it comes back");
-    let back = up(args, RETURN_SECONDS, None, "absent-return");
-    runtime.block_on(run(
-        &back,
-        nodes[..down].to_vec(),
-        keys[..down].to_vec(),
-        &pids[..down],
-    ))?;
+    load(&up(args, RETURN_SECONDS, None, "absent-return"))?;
     let first = first_proposal(&nodes[0], &member, from_height)?;
     let seconds = first.map(|(_, ms)| ms.saturating_sub(restarted_ms) as f64 / 1000.0);
     match (first, seconds) {
