@@ -1,20 +1,25 @@
-//! The auditor's commands: `proof`, `verify` and `checkpoint`. Verification runs offline in
-//! `clearance_core::audit`; only fetching talks to a node.
+//! The auditor's and the officer's commands: `proof`, `verify`, `status`, `check` and `checkpoint`. Verification
+//! runs offline in `clearance_core::audit`; only fetching talks to a node.
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use clearance_client::Client;
 use clearance_core::Hash32;
 use clearance_core::audit::{
-    AuditError, CheckpointVerdict, HeadSummary, RecordSummary, SetChangeSummary, Signer, Verdict,
-    verify_bundle, verify_checkpoint, verify_extension,
+    AuditError, CheckpointVerdict, HeadSummary, RecordSummary, SetChangeSummary, Signer,
+    StatusSubject, StatusSummary, Step, Verdict, verify_bundle, verify_checkpoint,
+    verify_extension, verify_status,
 };
 use clearance_core::genesis::Genesis;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-/// Exit code when a file does not verify; 1 means the command could not run (a missing file, a node that
-/// does not answer).
+/// Exit code when a file does not verify (or its status is older than `--max-age`); 1 means the command could
+/// not run (a missing file, a node that does not answer).
 const NOT_VERIFIED: i32 = 2;
+/// Exit code when everything verifies but the status is not good: revoked, replaced, suspended, superseded,
+/// never recorded. Scripts cannot take it for a valid certificate.
+const STATUS_NOT_GOOD: i32 = 3;
 
 #[derive(Subcommand)]
 pub enum CheckpointAction {
@@ -93,26 +98,214 @@ fn refused(json: bool, e: &AuditError) -> i32 {
     NOT_VERIFIED
 }
 
-pub fn verify(json: bool, genesis: &Path, bundle: &Path, document: Option<&Path>) -> Result<i32> {
+/// Parses `--max-age`: seconds, or a number with `s`, `m`, `h` or `d`.
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not an age such as 90s, 15m, 2h or 1d"))?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit is s, m, h or d")),
+    };
+    Ok(Duration::from_secs(n.saturating_mul(unit)))
+}
+
+/// Refuses a status read from a head older than `max_age` by this machine's clock.
+fn fresh(status: &StatusSummary, max_age: Option<Duration>) -> Result<(), AuditError> {
+    let Some(max_age) = max_age else {
+        return Ok(());
+    };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let age_ms = now_ms.saturating_sub(status.as_of.time.as_millis());
+    if u128::from(age_ms) > max_age.as_millis() {
+        return Err(AuditError {
+            step: Step("max-age".into()),
+            reason: format!(
+                "the status is as of {} ({} s ago); --max-age allows {} s: fetch a newer proof",
+                status.as_of.time.to_minute_utc(),
+                age_ms / 1000,
+                max_age.as_secs()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The exit code for a verified status.
+fn status_code(status: Option<&StatusSummary>) -> i32 {
+    match status {
+        Some(s) if !s.good => STATUS_NOT_GOOD,
+        _ => 0,
+    }
+}
+
+/// The file given to `verify`: a record's proof bundle or a status proof.
+pub enum Proof<'a> {
+    Bundle(&'a Path),
+    Status(&'a Path),
+}
+
+pub fn verify(
+    json: bool,
+    genesis: &Path,
+    proof: Proof<'_>,
+    document: Option<&Path>,
+    max_age: Option<Duration>,
+) -> Result<i32> {
     let genesis = load_genesis(genesis)?;
-    let file = read(bundle)?;
-    let document = document.map(read).transpose()?;
-    match verify_bundle(&genesis, &file, document.as_deref()) {
+    match proof {
+        Proof::Bundle(bundle) => {
+            let file = read(bundle)?;
+            let document = document.map(read).transpose()?;
+            bundle_verdict(json, &genesis, &file, document.as_deref(), max_age)
+        }
+        Proof::Status(path) => status_verdict(json, &genesis, &read(path)?, max_age),
+    }
+}
+
+fn bundle_verdict(
+    json: bool,
+    genesis: &Genesis,
+    file: &[u8],
+    document: Option<&[u8]>,
+    max_age: Option<Duration>,
+) -> Result<i32> {
+    let verdict = verify_bundle(genesis, file, document).and_then(|v| {
+        if let Some(s) = &v.status {
+            fresh(s, max_age)?;
+        }
+        Ok(v)
+    });
+    match verdict {
         Ok(verdict) => {
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(
-                        &serde_json::json!({ "verified": true, "verdict": verdict })
-                    )?
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "verified": true,
+                        "status": verdict.status.as_ref().map(|s| &s.status),
+                        "good": verdict.status.as_ref().map(|s| s.good),
+                        "verdict": verdict
+                    }))?
                 );
             } else {
                 print_verdict(&verdict);
             }
-            Ok(0)
+            Ok(status_code(verdict.status.as_ref()))
         }
         Err(e) => Ok(refused(json, &e)),
     }
+}
+
+fn status_verdict(
+    json: bool,
+    genesis: &Genesis,
+    file: &[u8],
+    max_age: Option<Duration>,
+) -> Result<i32> {
+    let verdict = verify_status(genesis, file).and_then(|v| {
+        fresh(&v.status, max_age)?;
+        Ok(v)
+    });
+    match verdict {
+        Ok(v) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "verified": true,
+                        "status": v.status.status,
+                        "good": v.status.good,
+                        "verdict": v
+                    }))?
+                );
+            } else {
+                print_status(&v.status);
+                println!("proof verified on chain {} ({})", v.chain_name, v.chain_id);
+                print_set_changes(&v.validator_set_changes);
+                print_head("as of", &v.status.as_of);
+            }
+            Ok(status_code(Some(&v.status)))
+        }
+        Err(e) => Ok(refused(json, &e)),
+    }
+}
+
+/// `clearance status-of ...`: fetches where a subject stands, with its proof, and verifies it offline.
+pub async fn status(
+    client: &Client,
+    json: bool,
+    genesis: &Path,
+    subject: StatusSubject,
+    out: Option<&Path>,
+    max_age: Option<Duration>,
+) -> Result<i32> {
+    let genesis = load_genesis(genesis)?;
+    let file = client.status_proof(&subject).await?;
+    if let Some(out) = out {
+        write_json(out, &file)?;
+    }
+    status_verdict(json, &genesis, &serde_json::to_vec(&file)?, max_age)
+}
+
+/// `clearance check FILE`: the officer's whole job. Hashes the document, asks the node which records commit to
+/// it, fetches the newest one's bundle with its status proof, and verifies it offline against the genesis.
+pub async fn check(
+    client: &Client,
+    json: bool,
+    genesis: &Path,
+    document: &Path,
+    out: Option<&Path>,
+    max_age: Option<Duration>,
+) -> Result<i32> {
+    let genesis = load_genesis(genesis)?;
+    let bytes = read(document)?;
+    let sha256 = Hash32::sha256(&bytes);
+    let page = client.documents(&sha256, None).await?;
+    let Some(newest) = page.records.last() else {
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({ "verified": false, "status": "not_found", "good": false, "sha256": sha256,
+                    "reason": "the node knows no record that commits to this document" })
+            );
+        } else {
+            println!("NOT FOUND: no record on the ledger commits to this document");
+            println!("  document     {} (SHA-256 {sha256})", document.display());
+            println!(
+                "  asked        {} (this is the node's answer, not a proof: ask another member's node to be sure)",
+                client.base()
+            );
+        }
+        return Ok(STATUS_NOT_GOOD);
+    };
+    let bundle = client.proof(&newest.id).await?;
+    if let Some(out) = out {
+        write_json(out, &bundle)?;
+    }
+    if !json && page.records.len() > 1 {
+        println!(
+            "{} records commit to this document; the newest ({}) is checked",
+            page.records.len(),
+            newest.id
+        );
+    }
+    bundle_verdict(
+        json,
+        &genesis,
+        &serde_json::to_vec(&bundle)?,
+        Some(&bytes),
+        max_age,
+    )
 }
 
 fn signers(list: &[Signer]) -> String {
@@ -142,8 +335,23 @@ fn print_head(label: &str, h: &HeadSummary) {
     println!("{:<12} certified by {}", "", signers(&h.signers));
 }
 
+fn print_status(s: &StatusSummary) {
+    println!("{}", s.headline);
+    println!("  {}", s.subject.describe());
+    if let Some(r) = &s.record {
+        println!("  set by record {r}");
+    }
+}
+
 fn print_verdict(v: &Verdict) {
-    println!("VERIFIED on chain {} ({})", v.chain_name, v.chain_id);
+    match &v.status {
+        Some(s) => {
+            print_status(s);
+            println!();
+            println!("proof VERIFIED on chain {} ({})", v.chain_name, v.chain_id);
+        }
+        None => println!("VERIFIED on chain {} ({})", v.chain_name, v.chain_id),
+    }
     println!();
     println!("record");
     print_record(&v.record);

@@ -335,6 +335,35 @@ impl Client {
         self.get("/v1/evidence", &query).await
     }
 
+    /// `GET /v1/documents/{sha256}`: the records that commit to a document, oldest first.
+    pub async fn documents(&self, sha256: &Hash32, after: Option<u64>) -> Result<RecordPage> {
+        let mut query = vec![("limit", "500".to_string())];
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        self.get(&format!("/v1/documents/{sha256}"), &query).await
+    }
+
+    /// `GET /v1/proofs/status/...`: where a certificate, AEO standing or decision stands at the node's head,
+    /// with its proof.
+    pub async fn status_proof(
+        &self,
+        subject: &clearance_core::audit::StatusSubject,
+    ) -> Result<clearance_core::audit::StatusFile> {
+        use clearance_core::audit::StatusSubject;
+        let path = match subject {
+            StatusSubject::Certificate(r) => {
+                format!("/v1/proofs/status/certificates/{}/{}", r.issuer, r.number)
+            }
+            StatusSubject::Aeo {
+                operator,
+                programme,
+            } => format!("/v1/proofs/status/aeo/{operator}/{programme}"),
+            StatusSubject::Decision { record } => format!("/v1/proofs/status/decisions/{record}"),
+        };
+        self.get(&path, &[]).await
+    }
+
     pub async fn members(&self) -> Result<clearance_core::api::MembersView> {
         self.get("/v1/members", &[]).await
     }

@@ -1,7 +1,9 @@
 //! `clearance`: the command line of agencies and operators. Every command takes `--json` for scripts and prints a
 //! readable table otherwise. Exit status: 0 on success, 1 on an error (the node's code and message are printed),
-//! 2 when `verify` or `checkpoint` finds a file that does not verify (or clap refuses the command line), 3 when a
-//! submitted transaction was committed but rejected by the ledger's rules.
+//! 2 when `verify`, `status`, `check` or `checkpoint` finds a file that does not verify, or a status older than
+//! `--max-age` (or clap refuses the command line), 3 when a submitted transaction was committed but rejected by
+//! the ledger's rules, or when a verified status is not good (revoked, replaced, suspended, superseded, not
+//! recorded).
 
 mod audit;
 mod members;
@@ -90,15 +92,50 @@ enum Command {
         #[arg(short, long)]
         out: PathBuf,
     },
-    /// Verify a proof bundle offline, with only the genesis file; exits 0 only when everything checks.
+    /// Verify a proof bundle or a status proof offline, with only the genesis file; exits 0 only when everything
+    /// checks and the status is good (3: verified, but revoked, replaced, suspended, superseded or not recorded).
     Verify {
-        #[arg(long)]
+        #[arg(long, env = "CLEARANCE_GENESIS")]
         genesis: PathBuf,
+        #[arg(long, required_unless_present = "status", conflicts_with = "status")]
+        bundle: Option<PathBuf>,
+        /// A status proof (`clearance status-of ... -o FILE`) instead of a bundle.
         #[arg(long)]
-        bundle: PathBuf,
+        status: Option<PathBuf>,
         /// A document whose SHA-256 the record must commit to.
         #[arg(long)]
         document: Option<PathBuf>,
+        /// Refuse a status older than this (90s, 15m, 2h, 1d) by this machine's clock.
+        #[arg(long, value_parser = audit::parse_age)]
+        max_age: Option<Duration>,
+    },
+    /// Check a document (a certificate PDF, say): find the record that commits to it, fetch its bundle with the
+    /// status proof, verify it offline and say whether it is valid. Exits 0 only for a valid certificate.
+    Check {
+        /// The document file.
+        file: PathBuf,
+        #[arg(long, env = "CLEARANCE_GENESIS")]
+        genesis: PathBuf,
+        /// Refuse a status older than this (90s, 15m, 2h, 1d) by this machine's clock.
+        #[arg(long, value_parser = audit::parse_age)]
+        max_age: Option<Duration>,
+        /// Also keep the bundle in this file.
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Where a certificate, an operator's AEO standing or a decision stands now, proven and verified offline
+    /// (a proof of absence for one never recorded). Exits 0 only when the status is good.
+    StatusOf {
+        #[command(subcommand)]
+        subject: StatusOfSubject,
+        #[arg(long, env = "CLEARANCE_GENESIS", global = true)]
+        genesis: Option<PathBuf>,
+        /// Refuse a status older than this (90s, 15m, 2h, 1d) by this machine's clock.
+        #[arg(long, value_parser = audit::parse_age, global = true)]
+        max_age: Option<Duration>,
+        /// Also keep the status proof in this file.
+        #[arg(short, long, global = true)]
+        out: Option<PathBuf>,
     },
     /// Keep a certified head, and prove that a newer one extends it.
     Checkpoint {
@@ -129,6 +166,40 @@ enum Command {
         #[arg(long)]
         operator: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum StatusOfSubject {
+    /// A certificate: valid, replaced, revoked or never recorded.
+    Certificate { issuer: String, number: String },
+    /// An operator's standing in one member's AEO programme.
+    Aeo { operator: String, programme: String },
+    /// A clearance decision, by record id: in force or superseded.
+    Decision { id: String },
+}
+
+impl StatusOfSubject {
+    fn parse(self) -> Result<clearance_core::audit::StatusSubject> {
+        use clearance_core::audit::StatusSubject;
+        Ok(match self {
+            StatusOfSubject::Certificate { issuer, number } => {
+                StatusSubject::Certificate(clearance_core::record::CertificateRef {
+                    issuer: CountryCode::parse(&issuer)?,
+                    number: CertificateNumber::parse(&number)?,
+                })
+            }
+            StatusOfSubject::Aeo {
+                operator,
+                programme,
+            } => StatusSubject::Aeo {
+                operator: OperatorId::parse(&operator)?,
+                programme: CountryCode::parse(&programme)?,
+            },
+            StatusOfSubject::Decision { id } => StatusSubject::Decision {
+                record: Hash32::from_hex(&id).context("decision record id")?,
+            },
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -270,8 +341,35 @@ async fn run(cli: Cli) -> Result<i32> {
         Command::Verify {
             genesis,
             bundle,
+            status,
             document,
-        } => audit::verify(cli.json, &genesis, &bundle, document.as_deref()),
+            max_age,
+        } => {
+            let proof = match (&bundle, &status) {
+                (Some(b), _) => audit::Proof::Bundle(b),
+                (None, Some(s)) => audit::Proof::Status(s),
+                (None, None) => bail!("give --bundle FILE or --status FILE"),
+            };
+            audit::verify(cli.json, &genesis, proof, document.as_deref(), max_age)
+        }
+        Command::Check {
+            file,
+            genesis,
+            max_age,
+            out,
+        } => audit::check(&client, cli.json, &genesis, &file, out.as_deref(), max_age).await,
+        Command::StatusOf {
+            subject,
+            genesis,
+            max_age,
+            out,
+        } => {
+            let genesis = genesis.context(
+                "give --genesis FILE (or set CLEARANCE_GENESIS): the genesis file your administration trusts",
+            )?;
+            let subject = subject.parse()?;
+            audit::status(&client, cli.json, &genesis, subject, out.as_deref(), max_age).await
+        }
         Command::Checkpoint { action } => audit::checkpoint(&client, cli.json, action).await,
         Command::Members { cmd } => members::run(&client, cli.json, cmd).await,
         Command::Watch {

@@ -33,6 +33,9 @@ pub struct Header {
     pub validator_set_hash: Hash32,
     /// Hash of the validator set that decides the next block.
     pub next_validator_set_hash: Hash32,
+    /// Root of the state tree ([`crate::state_tree`]) after this block: every certificate's status, AEO
+    /// standing, current decision, MRA, submitter key and member, provable against this header.
+    pub state_root: Hash32,
 }
 
 impl Header {

@@ -238,6 +238,15 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// To the minute, for people: `2026-11-29 08:34 UTC`.
+    pub fn to_minute_utc(&self) -> String {
+        let ms_of_day = self.0 % 86_400_000;
+        let (h, m) = (ms_of_day / 3_600_000, ms_of_day % 3_600_000 / 60_000);
+        format!("{} {h:02}:{m:02} UTC", self.date())
+    }
+}
+
 impl fmt::Debug for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Timestamp({self})")

@@ -32,6 +32,7 @@ fn fixture(n: usize) -> Fixture {
         log_root: clearance_core::merkle::empty_root(),
         validator_set_hash: set.hash(),
         next_validator_set_hash: set.hash(),
+        state_root: Hash32::ZERO,
     });
     Fixture {
         chain: g.chain_id(),

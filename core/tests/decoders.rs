@@ -8,6 +8,7 @@ use clearance_core::bytes::Bytes;
 use clearance_core::encoding::{self, limit};
 use clearance_core::genesis::Genesis;
 use clearance_core::record::Record;
+use clearance_core::rules::{CertificateState, CertificateStatus, StateValue};
 use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::validator::ValidatorSet;
 use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
@@ -50,6 +51,10 @@ fn decode_all(bytes: &[u8]) {
         encoding::decode::<SignedVote>(bytes, limit::VOTE + 128, "signed vote").ok(),
     );
     check(bytes, Genesis::from_bytes(bytes).ok());
+    check(
+        bytes,
+        encoding::decode::<StateValue>(bytes, limit::GENESIS, "state value").ok(),
+    );
 }
 
 fn samples() -> Vec<Vec<u8>> {
@@ -86,6 +91,7 @@ fn samples() -> Vec<Vec<u8>> {
         log_root: Hash32::ZERO,
         validator_set_hash: set.hash(),
         next_validator_set_hash: set.hash(),
+        state_root: Hash32::ZERO,
     };
     let view = HeaderView::from_header(header);
     out.push(view.bytes.0.clone());
@@ -124,6 +130,11 @@ fn samples() -> Vec<Vec<u8>> {
         }
         .to_bytes(),
     );
+    out.push(encoding::encode(&StateValue::Certificate(CertificateState {
+        status: CertificateStatus::Revoked,
+        record: Hash32::sha256(b"revocation"),
+        replaced_by: None,
+    })));
     out
 }
 

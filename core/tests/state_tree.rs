@@ -216,3 +216,20 @@ fn a_corrupt_store_gives_unverifiable_proofs_not_a_panic() {
     let changes = [(path, Some(value(1)))].into_iter().collect();
     let Ok(_) = state_tree::update(&Corrupt, &changes);
 }
+
+/// The example of docs/protocol.md §2.8: a certificate's state key, byte for byte, and its path.
+#[test]
+fn a_certificate_key_encodes_as_documented() {
+    use clearance_core::hash::{tag, tagged_hash};
+    use clearance_core::ids::{CertificateNumber, CountryCode};
+    use clearance_core::record::CertificateRef;
+    use clearance_core::rules::StateKey;
+    let key = StateKey::Certificate(CertificateRef {
+        issuer: CountryCode::parse("KZ").unwrap(),
+        number: CertificateNumber::parse("KZ-PC-2026-0001").unwrap(),
+    });
+    let mut expected = vec![2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, b'K', b'Z', 15, 0, 0, 0, 0, 0, 0, 0];
+    expected.extend_from_slice(b"KZ-PC-2026-0001");
+    assert_eq!(key.to_bytes(), expected);
+    assert_eq!(key.path(), tagged_hash(tag::STATE_KEY, &expected));
+}

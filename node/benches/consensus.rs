@@ -87,6 +87,7 @@ impl Net {
             log_root: clearance_core::merkle::empty_root(),
             validator_set_hash: self.set.hash(),
             next_validator_set_hash: self.set.hash(),
+            state_root: Hash32::ZERO,
         };
         Block {
             header: HeaderView::from_header(header).bytes,

@@ -9,10 +9,11 @@ use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, BlockContext, Change, Epoch, StateKey, StateValue, StateView};
+use clearance_core::state_tree::{self, Node, Position};
 use clearance_core::tx::{SIGNATURE_BATCH, SignedTx, TxError, VerifiedTx, verify_many_except};
 use clearance_core::validator::ValidatorSet;
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// What executing a block changes.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct Executed {
     pub log_root: Hash32,
     /// The final state writes, one per key.
     pub changes: Vec<Change>,
+    /// The state tree's root after the block, and the nodes to write for it.
+    pub state_root: Hash32,
+    pub tree: BTreeMap<Position, Option<Node>>,
     /// The members that decide the next height, after this block's membership changes.
     pub next_epoch: Epoch,
     pub next_validators: ValidatorSet,
@@ -244,6 +248,12 @@ pub fn execute(
         .into_iter()
         .map(|(key, value)| Change { key, value })
         .collect();
+    let (state_root, tree) = if changes.is_empty() {
+        (store.head()?.state_root, BTreeMap::new())
+    } else {
+        let update = state_tree::update(&store.state_tree(), &rules::tree_changes(&changes))?;
+        (update.root, update.writes)
+    };
     Ok(Executed {
         results_root: results_root(&results),
         tx_ids,
@@ -254,6 +264,8 @@ pub fn execute(
         log_size: overlay.log_size,
         log_root,
         changes,
+        state_root,
+        tree,
         skipped,
         next_epoch,
         next_validators,

@@ -12,6 +12,7 @@
 //! | `K`    | kind ‖ 0 ‖ log index                    | records of a kind                       |
 //! | `R`    | member ‖ 0 ‖ log index                  | MRA proposals a member is party to      |
 //! | `E`    | member ‖ 0 ‖ log index                  | evidence records against a member (the equivocating validator) |
+//! | `D`    | document SHA-256 (hex) ‖ 0 ‖ log index  | certificate issues and amendments that commit to a document |
 
 use clearance_core::Hash32;
 use clearance_core::record::{CertificateRef, Record};
@@ -24,6 +25,7 @@ pub const MEMBER: u8 = b'M';
 pub const KIND: u8 = b'K';
 pub const MRA: u8 = b'R';
 pub const OFFENDER: u8 = b'E';
+pub const DOCUMENT: u8 = b'D';
 
 /// The prefix of every key of index `kind` for `value`: `kind ‖ value ‖ 0`.
 pub fn prefix(kind: u8, value: &str) -> Vec<u8> {
@@ -60,8 +62,10 @@ pub fn entries(record: &Record, id: &Hash32, log_index: u64) -> Vec<(Vec<u8>, Ha
     match record {
         Record::CertificateIssue(r) => {
             add(CERTIFICATE, &certificate_value(&r.certificate.reference()));
+            add(DOCUMENT, &r.certificate.document_sha256.to_hex());
         }
         Record::CertificateAmend(r) => {
+            add(DOCUMENT, &r.certificate.document_sha256.to_hex());
             add(CERTIFICATE, &certificate_value(&r.replaces));
             let new = r.certificate.reference();
             if new != r.replaces {

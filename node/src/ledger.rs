@@ -172,6 +172,7 @@ impl Ledger {
             log_root: executed.log_root,
             validator_set_hash: self.validators.hash(),
             next_validator_set_hash: executed.next_validators.hash(),
+            state_root: executed.state_root,
         };
         let view = HeaderView::from_header(header);
         self.cache(view.hash, executed);
@@ -291,6 +292,12 @@ impl Ledger {
                 "does not match this node's execution",
             ));
         }
+        if executed.state_root != h.state_root {
+            return Err(header_err(
+                "state_root",
+                "does not match this node's execution",
+            ));
+        }
         if executed.next_validators.hash() != h.next_validator_set_hash {
             return Err(header_err(
                 "next_validator_set_hash",
@@ -338,6 +345,7 @@ impl Ledger {
             log_root: executed.log_root,
             next_validator_set_hash: h.next_validator_set_hash,
             tx_count: self.head.tx_count + block.txs.len() as u64,
+            state_root: executed.state_root,
         };
         self.store
             .commit_block(BlockWrite {
@@ -352,6 +360,7 @@ impl Ledger {
                 index: &executed.index,
                 log_nodes: &executed.log_nodes,
                 changes: &executed.changes,
+                tree: &executed.tree,
             })
             .map_err(ExecError::from)?;
         self.head = head;

@@ -8,8 +8,10 @@ use clearance_core::Hash32;
 use clearance_core::audit::{
     AdoptedChange, BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader,
     Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, ProofBundle, RecordProof,
-    VERSION, ValidatorSetChange, certificate_refs, concerns,
+    STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject, VERSION, ValidatorSetChange,
+    certificate_refs, concerns,
 };
+use clearance_core::state_tree::StateProof;
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
@@ -28,6 +30,9 @@ pub enum ProofError {
     Empty,
     #[error("{0}")]
     BadRange(String),
+    /// Blocks kept committing while the proof was read: every attempt saw the head move.
+    #[error("the ledger moved on {0} times while the proof was built; ask again")]
+    Busy(u32),
     #[error("{0}")]
     Storage(#[from] StorageError),
 }
@@ -109,8 +114,62 @@ fn record_proof(
     ))
 }
 
+/// Reads of the head and of the state tree are not one snapshot: a proof that reads both is built again when a
+/// block committed in between (every commit moves the head, and writes the head and the tree in one batch).
+fn at_one_head<T>(
+    store: &Store,
+    build: impl Fn() -> Result<T, ProofError>,
+) -> Result<T, ProofError> {
+    const ATTEMPTS: u32 = 8;
+    for _ in 0..ATTEMPTS {
+        let before = store.head()?.height;
+        let built = build()?;
+        if store.head()?.height == before {
+            return Ok(built);
+        }
+    }
+    Err(ProofError::Busy(ATTEMPTS))
+}
+
+/// The subject's state entry, as stored, and its path in the current state tree.
+fn state_entry(store: &Store, subject: &StatusSubject) -> Result<StateEntryProof, ProofError> {
+    let key = subject.key();
+    Ok(StateEntryProof {
+        value: store.state_bytes(&key)?.map(Bytes),
+        proof: StateProof::build(&store.state_tree(), &key.path())?,
+    })
+}
+
+/// `GET /v1/proofs/status/...`: where `subject` stands at the head, or that it was never recorded.
+pub fn status(
+    store: &Store,
+    chain_id: &Hash32,
+    subject: &StatusSubject,
+) -> Result<StatusFile, ProofError> {
+    at_one_head(store, || {
+        let (anchor, view) = anchor(store)?;
+        Ok(StatusFile {
+            format: STATUS_FORMAT.into(),
+            version: VERSION,
+            chain_id: *chain_id,
+            subject: subject.clone(),
+            status: state_entry(store, subject)?,
+            validator_set_changes: set_changes(store, chain_id, view.header.height)?,
+            anchor,
+        })
+    })
+}
+
 /// `GET /v1/proofs/records/{id}`.
 pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBundle, ProofError> {
+    at_one_head(store, || bundle_at_head(store, chain_id, id))
+}
+
+fn bundle_at_head(
+    store: &Store,
+    chain_id: &Hash32,
+    id: &Hash32,
+) -> Result<ProofBundle, ProofError> {
     let loc = store.tx_location(id)?.ok_or(ProofError::Unknown(*id))?;
     let log_index = match store.tx_result(&loc)?.map(|r| r.outcome) {
         Some(Outcome::Accepted { log_index }) => log_index,
@@ -134,6 +193,10 @@ pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBund
     for index in candidates {
         later.push(record_proof(store, chain_id, index, log_size)?.0);
     }
+    let status = match StatusSubject::of_record(&body.record, id) {
+        Some(subject) => Some(state_entry(store, &subject)?),
+        None => None,
+    };
     Ok(ProofBundle {
         format: BUNDLE_FORMAT.into(),
         version: VERSION,
@@ -142,6 +205,7 @@ pub fn bundle(store: &Store, chain_id: &Hash32, id: &Hash32) -> Result<ProofBund
         validator_set_changes: set_changes(store, chain_id, view.header.height)?,
         later,
         anchor,
+        status,
     })
 }
 

@@ -295,13 +295,35 @@ pub fn evidence(
     after: Option<u64>,
     limit: usize,
 ) -> Result<RecordPage, StorageError> {
-    let limit = limit.clamp(1, MAX_PAGE);
     let prefix = match offender {
         Some(member) => index::prefix(index::OFFENDER, member.as_str()),
         None => index::prefix(index::KIND, "evidence"),
     };
+    page_of(store, &prefix, after, limit)
+}
+
+/// The certificate issues and amendments that commit to the document `sha256`, oldest first, from the cursor
+/// `after`.
+pub fn documents(
+    store: &Store,
+    sha256: &Hash32,
+    after: Option<u64>,
+    limit: usize,
+) -> Result<RecordPage, StorageError> {
+    let prefix = index::prefix(index::DOCUMENT, &sha256.to_hex());
+    page_of(store, &prefix, after, limit)
+}
+
+/// A page of the records one index lists under `prefix`, oldest first, from the cursor `after`.
+fn page_of(
+    store: &Store,
+    prefix: &[u8],
+    after: Option<u64>,
+    limit: usize,
+) -> Result<RecordPage, StorageError> {
+    let limit = limit.clamp(1, MAX_PAGE);
     let mut indexes = Vec::new();
-    store.scan_index(&prefix, after, |log_index, _| {
+    store.scan_index(prefix, after, |log_index, _| {
         indexes.push(log_index);
         indexes.len() <= limit
     })?;

@@ -140,6 +140,7 @@ pub async fn start(home: Home) -> Result<()> {
         head_time: head.time.to_string(),
         log_size: head.log_size,
         log_root: head.log_root.to_hex(),
+        state_root: head.state_root.to_hex(),
         committed_txs: head.tx_count,
         consensus: ConsensusStatus {
             height: head.height + 1,

@@ -16,6 +16,8 @@ pub struct Status {
     pub head_time: String,
     pub log_size: u64,
     pub log_root: String,
+    /// The state tree's root after the last committed block.
+    pub state_root: String,
     /// Transactions committed so far, accepted or rejected.
     pub committed_txs: u64,
     pub consensus: ConsensusStatus,

@@ -119,6 +119,7 @@ fn harness() -> Harness {
         head_time: String::new(),
         log_size: 0,
         log_root: String::new(),
+        state_root: String::new(),
         committed_txs: 0,
         consensus: clearance_node::status::ConsensusStatus {
             height: 1,

@@ -13,15 +13,20 @@
 mod adopted;
 mod describe;
 mod sets;
+mod status;
 mod verdict;
 mod verify;
 
 pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS, describe_change};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
+pub use status::{StateEntryProof, StatusSubject, StatusSummary};
 pub use verdict::{
-    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, Step, Verdict,
+    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, StatusVerdict,
+    Step, Verdict,
 };
-pub use verify::{certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension};
+pub use verify::{
+    certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension, verify_status,
+};
 
 use crate::bytes::Bytes;
 use crate::hash::Hash32;
@@ -31,6 +36,8 @@ use serde::{Deserialize, Serialize};
 pub const BUNDLE_FORMAT: &str = "clearance-proof-bundle";
 /// The `format` field of a checkpoint.
 pub const CHECKPOINT_FORMAT: &str = "clearance-checkpoint";
+/// The `format` field of a status proof.
+pub const STATUS_FORMAT: &str = "clearance-status-proof";
 /// The `format` field of a consistency proof.
 pub const CONSISTENCY_FORMAT: &str = "clearance-consistency-proof";
 /// The version this code writes and reads.
@@ -118,6 +125,27 @@ pub struct ProofBundle {
     /// Later records about the same certificate, operator or declaration, in log order.
     pub later: Vec<RecordProof>,
     /// The certified head whose log root every `log_path` leads to.
+    pub anchor: CertifiedHeader,
+    /// Every change of the validator set from genesis up to the anchor's height, oldest first.
+    pub validator_set_changes: Vec<ValidatorSetChange>,
+    /// Where the record's certificate, operator or decision stands at the anchor: its state entry, proven
+    /// against the anchor's `state_root`. Absent only for records that have no status (MRAs, keys, membership,
+    /// evidence).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StateEntryProof>,
+}
+
+/// `GET /v1/proofs/status/...`: where one certificate, AEO standing or decision stands at a certified head, or
+/// that it was never recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusFile {
+    pub format: String,
+    pub version: u32,
+    pub chain_id: Hash32,
+    pub subject: StatusSubject,
+    /// The subject's state entry (or its absence), proven against the anchor's `state_root`.
+    pub status: StateEntryProof,
     pub anchor: CertifiedHeader,
     /// Every change of the validator set from genesis up to the anchor's height, oldest first.
     pub validator_set_changes: Vec<ValidatorSetChange>,

@@ -90,6 +90,18 @@ pub struct Verdict {
     pub anchor: HeadSummary,
     /// The changes of the validator set since genesis that the file proves, oldest first.
     pub validator_set_changes: Vec<super::sets::SetChangeSummary>,
+    /// Where the record's certificate, operator or decision stands at the anchor; `None` for records without
+    /// a status.
+    pub status: Option<super::status::StatusSummary>,
+}
+
+/// What a status proof proves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusVerdict {
+    pub chain_id: Hash32,
+    pub chain_name: String,
+    pub status: super::status::StatusSummary,
+    pub validator_set_changes: Vec<super::sets::SetChangeSummary>,
 }
 
 /// What a checkpoint, or a checkpoint and a consistency proof, prove.

@@ -2,6 +2,7 @@
 
 use super::describe::describe;
 use super::sets::SetChain;
+use super::status::{Known, prove, summarize};
 use super::verdict::*;
 use super::*;
 use crate::block::HeaderView;
@@ -302,6 +303,7 @@ pub fn verify_bundle(
     let subject = Subject::of(&body.record);
     let mut last_index = record.log_index;
     let mut later = Vec::with_capacity(bundle.later.len());
+    let mut carried = vec![(record.id, body.record.clone())];
     for (i, proof) in bundle.later.iter().enumerate() {
         let step = format!("later[{i}]");
         let (later_body, summary) = chain.record(&step, proof, &anchor_view)?;
@@ -327,8 +329,26 @@ pub fn verify_bundle(
             ));
         }
         last_index = summary.log_index;
+        carried.push((summary.id, later_body.record));
         later.push(summary);
     }
+    let known: Vec<Known> = std::iter::once(&record)
+        .chain(&later)
+        .map(|r| Known {
+            id: r.id,
+            member: r.member.clone(),
+            time: r.time,
+        })
+        .collect();
+    let status = bundle_status(
+        &bundle,
+        &body.record,
+        &record.id,
+        &anchor_view,
+        &anchor,
+        &carried,
+        &known,
+    )?;
 
     Ok(Verdict {
         chain_id: chain.id,
@@ -337,6 +357,116 @@ pub fn verify_bundle(
         document,
         later,
         anchor,
+        validator_set_changes: chain.sets.changes,
+        status,
+    })
+}
+
+/// The bundle's status section (`docs/audit.md` §3.1, steps `status.*`): required for a record that has a
+/// status, proven against the anchor's state root, and set by the newest record the bundle carries about it.
+fn bundle_status(
+    bundle: &ProofBundle,
+    record: &Record,
+    id: &Hash32,
+    anchor_view: &HeaderView,
+    anchor: &HeadSummary,
+    carried: &[(Hash32, Record)],
+    known: &[Known],
+) -> Result<Option<StatusSummary>, AuditError> {
+    let Some(subject) = StatusSubject::of_record(record, id) else {
+        if bundle.status.is_some() {
+            return Err(fail(
+                "status",
+                format!("a {} record has no status to prove", record.kind()),
+            ));
+        }
+        return Ok(None);
+    };
+    let entry = bundle.status.as_ref().ok_or_else(|| {
+        fail(
+            "status",
+            format!(
+                "the bundle carries no status proof for {}",
+                subject.describe()
+            ),
+        )
+    })?;
+    let value = prove(
+        "status",
+        &subject.key(),
+        entry,
+        &anchor_view.header.state_root,
+    )?;
+    if value.is_none() {
+        return Err(fail(
+            "status.absent",
+            format!(
+                "the proof says {} was never recorded, but the bundle's record recorded it",
+                subject.describe()
+            ),
+        ));
+    }
+    let summary = summarize("status", &subject, value, anchor, known)?;
+    // The record that set the status must be the newest the bundle carries about the subject: a status older than
+    // a later record of the bundle (a revocation after the proven "valid") cannot come from the anchor's state.
+    let setter = summary.record.or(summary.superseded_by);
+    let changes_after = |from: usize| {
+        carried
+            .iter()
+            .skip(from + 1)
+            .find(|(_, r)| subject.changed_by(r))
+    };
+    let stale = match setter {
+        Some(setter) => match carried.iter().position(|(id, _)| *id == setter) {
+            Some(at) => changes_after(at),
+            None if bundle.later.len() < MAX_LATER_RECORDS => {
+                return Err(fail(
+                    "status.record",
+                    format!(
+                        "the status of {} was set by record {setter}, which the bundle does not carry",
+                        subject.describe()
+                    ),
+                ));
+            }
+            // The bundle left out its oldest later records; the setter may be among the newer ones only.
+            None => None,
+        },
+        // A decision in force: nothing the bundle carries may supersede it.
+        None => changes_after(0),
+    };
+    if let Some((later_id, later)) = stale {
+        return Err(fail(
+            "status.stale",
+            format!(
+                "the status proof shows {} as {}, but the bundle's later {} record {later_id} changed it after that",
+                subject.describe(),
+                summary.status,
+                later.kind()
+            ),
+        ));
+    }
+    Ok(Some(summary))
+}
+
+/// Verifies a status proof (`docs/audit.md` §3.5): the subject's state entry, or its absence, under the state
+/// root of a certified head.
+pub fn verify_status(genesis: &Genesis, file: &[u8]) -> Result<StatusVerdict, AuditError> {
+    let mut chain = Chain::new(genesis)?;
+    let proof: StatusFile = parse(file, "status proof")?;
+    chain.check_file_header(&proof.format, STATUS_FORMAT, proof.version, &proof.chain_id)?;
+    chain.follow(&proof.validator_set_changes)?;
+    let (anchor_view, anchor) = chain.certified("anchor", &proof.anchor)?;
+    let value = prove(
+        "status",
+        &proof.subject.key(),
+        &proof.status,
+        &anchor_view.header.state_root,
+    )?;
+    let status = summarize("status", &proof.subject, value, &anchor, &[])?;
+    Ok(StatusVerdict {
+        chain_id: chain.id,
+        chain_name: genesis.chain_name.as_str().to_string(),
+        status,
         validator_set_changes: chain.sets.changes,
     })
 }

@@ -41,6 +41,15 @@ impl BlockContext {
     }
 }
 
+/// The state root before the first block: the tree of [`genesis_state`].
+pub fn genesis_state_root(genesis: &Genesis) -> crate::hash::Hash32 {
+    let entries = genesis_state(genesis)
+        .iter()
+        .map(|c| (c.key.path(), c.value.hash()))
+        .collect();
+    crate::state_tree::root_of(&entries)
+}
+
 /// The state a new ledger starts with: the genesis submitter keys, the members (epoch 0, in force from height
 /// 1) and the node keys they hold.
 pub fn genesis_state(genesis: &Genesis) -> Vec<Change> {

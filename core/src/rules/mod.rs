@@ -11,7 +11,9 @@ mod membership;
 mod records;
 mod state;
 
-pub use membership::{BlockContext, MIN_MEMBERS, approval_count, genesis_state};
+pub use membership::{
+    BlockContext, MIN_MEMBERS, approval_count, genesis_state, genesis_state_root,
+};
 pub use state::*;
 
 use crate::crypto::PublicKey;

@@ -1,7 +1,7 @@
 //! The ledger state the rules read and write: keys, values and the read-only view.
 
 use crate::crypto::PublicKey;
-use crate::hash::Hash32;
+use crate::hash::{Hash32, tag, tagged_hash};
 use crate::ids::{CountryCode, OperatorId};
 use crate::record::{
     AeoType, CertificateRef, Decision, DeclarationRef, MemberInfo, MembershipChange, RecordId,
@@ -65,6 +65,42 @@ pub enum StateValue {
 pub struct Change {
     pub key: StateKey,
     pub value: StateValue,
+}
+
+impl StateKey {
+    /// The canonical bytes the entry is stored under.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        crate::encoding::encode(self)
+    }
+
+    /// The entry's path in the state tree: `tagged_hash("clearance/v1/state-key", key bytes)`.
+    pub fn path(&self) -> Hash32 {
+        tagged_hash(tag::STATE_KEY, &self.to_bytes())
+    }
+}
+
+impl StateValue {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        crate::encoding::encode(self)
+    }
+
+    /// The value hash the state tree holds: `tagged_hash("clearance/v1/state-value", value bytes)`.
+    pub fn hash(&self) -> Hash32 {
+        value_hash(&self.to_bytes())
+    }
+}
+
+/// The value hash of a state value's canonical bytes, as received (a proof carries them).
+pub fn value_hash(value_bytes: &[u8]) -> Hash32 {
+    tagged_hash(tag::STATE_VALUE, value_bytes)
+}
+
+/// A block's state writes as state tree changes: path → value hash.
+pub fn tree_changes(changes: &[Change]) -> std::collections::BTreeMap<Hash32, Option<Hash32>> {
+    changes
+        .iter()
+        .map(|c| (c.key.path(), Some(c.value.hash())))
+        .collect()
 }
 
 /// What the rules read: the committed state, plus, during execution, the block's earlier writes.

@@ -226,5 +226,6 @@ pub fn header(g: &Genesis, height: u64, txs: (u64, Hash32), log: (u64, Hash32)) 
         log_root: log.1,
         validator_set_hash: set.hash(),
         next_validator_set_hash: set.hash(),
+        state_root: Hash32::sha256(b"state"),
     }
 }

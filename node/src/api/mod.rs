@@ -43,7 +43,7 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 21] = [
+pub const ROUTES: [(&str, &str); 25] = [
     ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
@@ -58,12 +58,16 @@ pub const ROUTES: [(&str, &str); 21] = [
     ("get", "/v1/members"),
     ("get", "/v1/members/{id}/mras"),
     ("get", "/v1/evidence"),
+    ("get", "/v1/documents/{sha256}"),
     ("get", "/v1/events"),
     ("get", "/v1/openapi.json"),
     ("get", "/metrics"),
     ("get", "/v1/health"),
     ("get", "/v1/proofs/records/{id}"),
     ("get", "/v1/proofs/consistency"),
+    ("get", "/v1/proofs/status/certificates/{issuer}/{number}"),
+    ("get", "/v1/proofs/status/aeo/{operator}/{programme}"),
+    ("get", "/v1/proofs/status/decisions/{id}"),
     ("get", "/v1/checkpoint"),
 ];
 
@@ -89,11 +93,24 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route("/v1/submitters/{key}", get(queries::submitter))
         .route("/v1/members/{id}/mras", get(queries::member_mras))
         .route("/v1/evidence", get(queries::evidence))
+        .route("/v1/documents/{sha256}", get(queries::documents))
         .route("/v1/events", get(events::events))
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/health", get(health))
         .route("/v1/proofs/records/{id}", get(proofs::record_bundle))
         .route("/v1/proofs/consistency", get(proofs::consistency))
+        .route(
+            "/v1/proofs/status/certificates/{issuer}/{number}",
+            get(proofs::certificate_status),
+        )
+        .route(
+            "/v1/proofs/status/aeo/{operator}/{programme}",
+            get(proofs::aeo_status),
+        )
+        .route(
+            "/v1/proofs/status/decisions/{id}",
+            get(proofs::decision_status),
+        )
         .route("/v1/checkpoint", get(proofs::checkpoint))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -7,7 +7,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use clearance_core::Hash32;
-use clearance_core::audit::{Checkpoint, ConsistencyProof, ProofBundle};
+use clearance_core::audit::{
+    Checkpoint, ConsistencyProof, ProofBundle, StatusFile, StatusSubject,
+};
+use super::queries::bad_id;
+use clearance_core::ids::{CertificateNumber, CountryCode, OperatorId};
+use clearance_core::record::CertificateRef;
 use serde::Deserialize;
 
 fn proof_error(e: ProofError) -> ApiError {
@@ -16,6 +21,7 @@ fn proof_error(e: ProofError) -> ApiError {
         ProofError::Rejected { .. } => ApiError::new(StatusCode::NOT_FOUND, "RECORD_REJECTED", e),
         ProofError::Empty => ApiError::new(StatusCode::NOT_FOUND, "NO_BLOCKS", e),
         ProofError::BadRange(_) => ApiError::new(StatusCode::BAD_REQUEST, "BAD_RANGE", e),
+        ProofError::Busy(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "LEDGER_BUSY", e),
         ProofError::Storage(e) => internal(e),
     }
 }
@@ -32,6 +38,50 @@ pub async fn record_bundle(
         .map_err(internal)?
         .map_err(proof_error)?;
     Ok(Json(bundle))
+}
+
+async fn status_proof(s: ApiState, subject: StatusSubject) -> Result<Json<StatusFile>, ApiError> {
+    let file =
+        tokio::task::spawn_blocking(move || proofs::status(&s.store, &s.chain_id, &subject))
+            .await
+            .map_err(internal)?
+            .map_err(proof_error)?;
+    Ok(Json(file))
+}
+
+/// `GET /v1/proofs/status/certificates/{issuer}/{number}`: a never-recorded certificate gets a proof of
+/// absence, not a 404: that answer is what an officer needs proven.
+pub async fn certificate_status(
+    State(s): State<ApiState>,
+    ApiPath((issuer, number)): ApiPath<(String, String)>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let subject = StatusSubject::Certificate(CertificateRef {
+        issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
+        number: CertificateNumber::parse(&number).map_err(bad_id)?,
+    });
+    status_proof(s, subject).await
+}
+
+/// `GET /v1/proofs/status/aeo/{operator}/{programme}`.
+pub async fn aeo_status(
+    State(s): State<ApiState>,
+    ApiPath((operator, programme)): ApiPath<(String, String)>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let subject = StatusSubject::Aeo {
+        operator: OperatorId::parse(&operator).map_err(bad_id)?,
+        programme: CountryCode::parse(&programme).map_err(bad_id)?,
+    };
+    status_proof(s, subject).await
+}
+
+/// `GET /v1/proofs/status/decisions/{id}`.
+pub async fn decision_status(
+    State(s): State<ApiState>,
+    ApiPath(id): ApiPath<String>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let record = Hash32::from_hex(&id)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
+    status_proof(s, StatusSubject::Decision { record }).await
 }
 
 /// `GET /v1/checkpoint`.

@@ -12,7 +12,7 @@ use clearance_core::record::CertificateRef;
 use clearance_core::time::Timestamp;
 use serde::Deserialize;
 
-fn bad_id(e: IdError) -> ApiError {
+pub(super) fn bad_id(e: IdError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_IDENTIFIER", e)
 }
 
@@ -246,6 +246,32 @@ pub async fn evidence(
     .await
     .map_err(internal)?
     .map_err(internal)?;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    after: Option<u64>,
+    limit: Option<usize>,
+}
+
+/// `GET /v1/documents/{sha256}?after=&limit=`: the records that commit to a document, oldest first. A document
+/// no record names gets an empty list: its absence is an answer, not an error.
+pub async fn documents(
+    State(s): State<ApiState>,
+    ApiPath(sha256): ApiPath<String>,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<query::RecordPage>, ApiError> {
+    let sha256 = Hash32::from_hex(&sha256)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_DOCUMENT_HASH", e))?;
+    let store = s.store.clone();
+    let limit = p.limit.unwrap_or(100);
+    let page =
+        tokio::task::spawn_blocking(move || query::documents(&store, &sha256, p.after, limit))
+            .await
+            .map_err(internal)?
+            .map_err(internal)?;
     Ok(Json(page))
 }
 

@@ -130,6 +130,7 @@ impl Driver {
         s.head_time = head.time.to_string();
         s.log_size = head.log_size;
         s.log_root = head.log_root.to_hex();
+        s.state_root = head.state_root.to_hex();
         s.committed_txs = head.tx_count;
         s.consensus = match self.pending_start {
             Some(committed) => ConsensusStatus {

@@ -22,6 +22,8 @@ pub struct Head {
     pub next_validator_set_hash: Hash32,
     /// Transactions committed so far, accepted or rejected.
     pub tx_count: u64,
+    /// The state tree's root after the block (the genesis state's before the first).
+    pub state_root: Hash32,
 }
 
 impl Head {
@@ -37,6 +39,7 @@ impl Head {
                 .map(|s| s.hash())
                 .unwrap_or(Hash32::ZERO),
             tx_count: 0,
+            state_root: clearance_core::rules::genesis_state_root(genesis),
         }
     }
 

@@ -15,6 +15,7 @@
 //! | `indexes`   | `h` ‖ block hash            | height                                             |
 //! | `log`       | level (u8) ‖ index (u64 BE) | complete Merkle subtree hash of the record log     |
 //! | `state`     | canonical `StateKey`        | canonical `StateValue`: submitters, sequences, certificates, decisions, AEO status, MRAs |
+//! | `tree`      | state tree position (depth u16 BE ‖ prefix) | the state tree's node there ([`clearance_core::state_tree::Node`]) |
 //! | `safety`    | `current`                   | the consensus safety state                         |
 //! | `evidence`  | evidence hash               | equivocation evidence seen                         |
 
@@ -28,23 +29,26 @@ use clearance_core::encoding::{self, limit};
 use clearance_core::equivocation::Equivocation;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
-use clearance_core::rules::{Change, StateKey, StateValue, StateView};
+use clearance_core::rules::{Change, StateKey, StateValue, StateView, tree_changes};
+use clearance_core::state_tree::{self, Node, Position};
 use clearance_core::vote::CommitCertificate;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, Options, WriteBatch,
     WriteOptions,
 };
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::consensus::SafetyState;
 
-const CFS: [&str; 11] = [
-    "meta", "blocks", "certs", "txs", "results", "records", "indexes", "log", "state", "safety",
-    "evidence",
+const CFS: [&str; 12] = [
+    "meta", "blocks", "certs", "txs", "results", "records", "indexes", "log", "state", "tree",
+    "safety", "evidence",
 ];
 
-/// The on-disk layout version; a directory written by another layout is refused.
-const LAYOUT_VERSION: u32 = 2;
+/// The on-disk layout version; a directory written by another layout is refused. Layout 3 added the state
+/// tree (and headers committing to its root).
+const LAYOUT_VERSION: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -93,6 +97,8 @@ pub struct BlockWrite<'a> {
     pub index: &'a [(Vec<u8>, Hash32)],
     pub log_nodes: &'a [(u32, u64, Hash32)],
     pub changes: &'a [Change],
+    /// The state tree's nodes to write (`None`: delete).
+    pub tree: &'a BTreeMap<Position, Option<Node>>,
 }
 
 /// A committed block and its certificate, as the stored bytes.
@@ -252,13 +258,22 @@ impl Store {
         let head = Head::genesis(genesis);
         batch.put_cf(meta, b"head", head.to_bytes());
         let state = self.cf("state");
-        for change in clearance_core::rules::genesis_state(genesis) {
+        let changes = clearance_core::rules::genesis_state(genesis);
+        for change in &changes {
             batch.put_cf(
                 state,
                 state_key(&change.key),
                 encoding::encode(&change.value),
             );
         }
+        let tree = state_tree::update(&self.state_tree(), &tree_changes(&changes))?;
+        if tree.root != head.state_root {
+            return Err(corrupt(
+                "state tree",
+                "the genesis state's tree is not the genesis root",
+            ));
+        }
+        self.put_tree(&mut batch, &tree.writes);
         // The chain id goes last in meaning, not in bytes: the batch is atomic, so a directory either has it
         // with the whole genesis state or is empty.
         batch.put_cf(meta, b"chain_id", chain_id.as_bytes());
@@ -315,9 +330,20 @@ impl Store {
                 encoding::encode(&change.value),
             );
         }
+        self.put_tree(&mut batch, w.tree);
         batch.put_cf(self.cf("meta"), b"head", w.head.to_bytes());
         self.db.write_opt(batch, &self.sync)?;
         Ok(())
+    }
+
+    fn put_tree(&self, batch: &mut WriteBatch, writes: &BTreeMap<Position, Option<Node>>) {
+        let tree = self.cf("tree");
+        for (at, node) in writes {
+            match node {
+                Some(node) => batch.put_cf(tree, at.to_bytes(), encoding::encode(node)),
+                None => batch.delete_cf(tree, at.to_bytes()),
+            }
+        }
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
@@ -503,6 +529,11 @@ impl StateView for Store {
 }
 
 impl Store {
+    /// A state entry's value as stored: the canonical bytes the state tree hashes.
+    pub fn state_bytes(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get_cf(self.cf("state"), state_key(key))?)
+    }
+
     pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
         match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
             // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
@@ -513,6 +544,49 @@ impl Store {
         }
     }
 }
+
+impl Store {
+    /// The committed state tree, read for updates and proofs.
+    pub fn state_tree(&self) -> StateTree<'_> {
+        StateTree(self)
+    }
+
+    /// Every committed state entry, as (key bytes, value bytes), in key order, until `keep` says stop.
+    pub fn scan_state(
+        &self,
+        mut keep: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        for item in self
+            .db
+            .iterator_cf(self.cf("state"), rocksdb::IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            if !keep(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The committed state tree ([`Store::state_tree`]).
+pub struct StateTree<'a>(&'a Store);
+
+impl state_tree::NodeSource for StateTree<'_> {
+    type Error = StorageError;
+
+    fn node(&self, at: &Position) -> Result<Option<Node>, StorageError> {
+        match self.0.db.get_pinned_cf(self.0.cf("tree"), at.to_bytes())? {
+            Some(bytes) => encoding::decode(&bytes, TREE_NODE_LIMIT, "state tree node")
+                .map(Some)
+                .map_err(|e| corrupt("state tree node", e)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A node is a tag and two hashes.
+const TREE_NODE_LIMIT: usize = 128;
 
 impl Store {
     /// A complete subtree hash of the committed record log, if stored.

@@ -161,6 +161,8 @@ fn proposal_item(
         log_root: p.log_root,
         validator_set_hash: p.next_validator_set_hash,
         next_validator_set_hash: p.next_validator_set_hash,
+        // The junk transaction is refused before it writes anything.
+        state_root: p.state_root,
     };
     let view = HeaderView::from_header(header);
     let proposal = Proposal {

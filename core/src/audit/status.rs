@@ -1,0 +1,268 @@
+//! Status proofs: where a certificate, an operator's AEO standing or a clearance decision stands as of a certified
+//! header, proven by the state tree under that header's `state_root` (`docs/audit.md` §3.5). A proof of absence
+//! proves "never recorded".
+
+use super::verdict::{AuditError, HeadSummary, fail};
+use crate::bytes::Bytes;
+use crate::encoding::{self, limit};
+use crate::hash::Hash32;
+use crate::ids::{CountryCode, OperatorId};
+use crate::record::{CertificateRef, Record, RecordId};
+use crate::rules::{CertificateStatus, StateKey, StateValue, value_hash};
+use crate::state_tree::StateProof;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// What a status is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum StatusSubject {
+    /// A certificate, by issuer and number.
+    Certificate(CertificateRef),
+    /// An operator's standing in one member's AEO programme.
+    Aeo {
+        operator: OperatorId,
+        programme: CountryCode,
+    },
+    /// A clearance decision, by its record id: in force, or superseded.
+    Decision { record: RecordId },
+}
+
+impl StatusSubject {
+    /// The state entry that holds the status.
+    pub fn key(&self) -> StateKey {
+        match self {
+            StatusSubject::Certificate(r) => StateKey::Certificate(r.clone()),
+            StatusSubject::Aeo {
+                operator,
+                programme,
+            } => StateKey::Aeo {
+                operator: operator.clone(),
+                programme: programme.clone(),
+            },
+            StatusSubject::Decision { record } => StateKey::Decision(*record),
+        }
+    }
+
+    /// The status a record's bundle proves: that of the certificate whose document the record carries (the new
+    /// one for an amendment), of the operator in the programme, or of the decision itself.
+    pub fn of_record(record: &Record, id: &RecordId) -> Option<StatusSubject> {
+        match record {
+            Record::CertificateIssue(r) => Some(StatusSubject::Certificate(CertificateRef {
+                issuer: r.certificate.issuer.clone(),
+                number: r.certificate.number.clone(),
+            })),
+            Record::CertificateAmend(r) => Some(StatusSubject::Certificate(CertificateRef {
+                issuer: r.certificate.issuer.clone(),
+                number: r.certificate.number.clone(),
+            })),
+            Record::CertificateRevoke(r) => Some(StatusSubject::Certificate(r.certificate.clone())),
+            Record::AeoStatus(r) => Some(StatusSubject::Aeo {
+                operator: r.operator.clone(),
+                programme: r.programme.clone(),
+            }),
+            Record::ClearanceDecision(_) => Some(StatusSubject::Decision { record: *id }),
+            _ => None,
+        }
+    }
+
+    /// For people: "certificate KZ-PC-2026-0001 of KZ".
+    pub fn describe(&self) -> String {
+        match self {
+            StatusSubject::Certificate(r) => {
+                format!("certificate {} of {}", r.number.as_str(), r.issuer)
+            }
+            StatusSubject::Aeo {
+                operator,
+                programme,
+            } => format!("operator {} in {programme}'s AEO programme", operator.as_str()),
+            StatusSubject::Decision { record } => format!("clearance decision {record}"),
+        }
+    }
+
+    /// Whether `record` changes this subject's status entry.
+    pub fn changed_by(&self, record: &Record) -> bool {
+        match self {
+            StatusSubject::Certificate(r) => super::certificate_refs(record).contains(r),
+            StatusSubject::Aeo {
+                operator,
+                programme,
+            } => matches!(record, Record::AeoStatus(a)
+                if &a.operator == operator && &a.programme == programme),
+            StatusSubject::Decision { record: id } => matches!(record,
+                Record::ClearanceDecision(d) if d.supersedes == Some(*id)),
+        }
+    }
+}
+
+/// A state entry's value, as the exact canonical bytes (none when the proof shows no entry), and its path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateEntryProof {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Bytes>,
+    pub proof: StateProof,
+}
+
+/// Checks `entry` for `key` against `root`: the entry's value, or `None` if the proof shows there is none.
+pub(super) fn prove(
+    step: &str,
+    key: &StateKey,
+    entry: &StateEntryProof,
+    root: &Hash32,
+) -> Result<Option<StateValue>, AuditError> {
+    let found = entry
+        .proof
+        .verify(root, &key.path())
+        .map_err(|e| fail(format!("{step}.proof"), e))?;
+    let value_step = format!("{step}.value");
+    match (found, &entry.value) {
+        (None, None) => Ok(None),
+        (Some(hash), Some(bytes)) => {
+            if value_hash(bytes.as_slice()) != hash {
+                return Err(fail(
+                    value_step,
+                    "the value's hash is not the one the proof leads from",
+                ));
+            }
+            encoding::decode(bytes.as_slice(), limit::GENESIS, "state value")
+                .map(Some)
+                .map_err(|e| fail(value_step, e))
+        }
+        (None, Some(_)) => Err(fail(
+            value_step,
+            "the file gives a value, but the proof shows there is no entry",
+        )),
+        (Some(_), None) => Err(fail(
+            value_step,
+            "the proof shows an entry, but the file gives no value",
+        )),
+    }
+}
+
+/// Where the subject stands, as the verdict reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusSummary {
+    pub subject: StatusSubject,
+    /// `valid`, `replaced`, `revoked` (certificates); `active`, `suspended`, `revoked`, `annulled`, `expired`
+    /// (AEO standing); `in_force`, `superseded` (decisions); `not_recorded`.
+    pub status: String,
+    /// True only for a valid certificate, an active AEO and a decision in force: what a script may accept.
+    pub good: bool,
+    /// The one line for people, status first.
+    pub headline: String,
+    /// The certified header the status is read from.
+    pub as_of: HeadSummary,
+    /// The record that set the status (certificates and AEO standings).
+    pub record: Option<RecordId>,
+    /// Who recorded that record and when, when the file carries it.
+    pub set_by: Option<CountryCode>,
+    pub set_at: Option<Timestamp>,
+    pub replaced_by: Option<CertificateRef>,
+    pub superseded_by: Option<RecordId>,
+}
+
+/// A record the file carries, for naming who set a status and when.
+pub(super) struct Known {
+    pub id: RecordId,
+    pub member: CountryCode,
+    pub time: Timestamp,
+}
+
+/// The verdict's status from a proven value.
+pub(super) fn summarize(
+    step: &str,
+    subject: &StatusSubject,
+    value: Option<StateValue>,
+    as_of: &HeadSummary,
+    known: &[Known],
+) -> Result<StatusSummary, AuditError> {
+    let mut s = StatusSummary {
+        subject: subject.clone(),
+        status: "not_recorded".into(),
+        good: false,
+        headline: String::new(),
+        as_of: as_of.clone(),
+        record: None,
+        set_by: None,
+        set_at: None,
+        replaced_by: None,
+        superseded_by: None,
+    };
+    let wrong = |v: &StateValue| {
+        fail(
+            format!("{step}.value"),
+            format!(
+                "the entry of {} holds another kind of value: {v:?}",
+                subject.describe()
+            ),
+        )
+    };
+    match (subject, value) {
+        (_, None) => {}
+        (StatusSubject::Certificate(_), Some(StateValue::Certificate(c))) => {
+            s.status = c.status.name().into();
+            s.good = c.status == CertificateStatus::Valid;
+            s.record = Some(c.record);
+            s.replaced_by = c.replaced_by;
+        }
+        (StatusSubject::Aeo { .. }, Some(StateValue::Aeo(a))) => {
+            s.status = a.standing.name().into();
+            s.good = a.standing == crate::rules::AeoStanding::Active;
+            s.record = Some(a.record);
+        }
+        (StatusSubject::Decision { .. }, Some(StateValue::Decision(d))) => {
+            s.status = if d.superseded_by.is_some() {
+                "superseded"
+            } else {
+                "in_force"
+            }
+            .into();
+            s.good = d.superseded_by.is_none();
+            s.superseded_by = d.superseded_by;
+        }
+        (_, Some(v)) => return Err(wrong(&v)),
+    }
+    if let Some(k) = s.record.and_then(|r| known.iter().find(|k| k.id == r)) {
+        s.set_by = Some(k.member.clone());
+        s.set_at = Some(k.time);
+    }
+    s.headline = headline(&s);
+    Ok(s)
+}
+
+/// `VALID as of 2026-11-29 08:34 UTC (height 1234, certified by KZ, DE, UZ)`, and the like.
+fn headline(s: &StatusSummary) -> String {
+    let signers: Vec<&str> = s.as_of.signers.iter().map(|m| m.member.as_str()).collect();
+    let as_of = format!(
+        "as of {} (height {}, certified by {})",
+        s.as_of.time.to_minute_utc(),
+        s.as_of.height,
+        signers.join(", ")
+    );
+    let set = match (&s.set_at, &s.set_by) {
+        (Some(t), Some(m)) => format!(" on {} by {m}", t.to_minute_utc()),
+        _ => String::new(),
+    };
+    let word = s.status.replace('_', " ").to_uppercase();
+    match (&s.subject, s.status.as_str()) {
+        (_, "not_recorded") => format!("NOT RECORDED: no {} {as_of}", s.subject.describe()),
+        (StatusSubject::Certificate(_), "replaced") => {
+            let by = s.replaced_by.as_ref().map_or(String::new(), |r| {
+                format!(" by {} of {}", r.number.as_str(), r.issuer)
+            });
+            format!("REPLACED{by}{set}, {as_of}")
+        }
+        (StatusSubject::Decision { .. }, "superseded") => {
+            let by = s
+                .superseded_by
+                .map_or(String::new(), |r| format!(" by decision {r}"));
+            format!("SUPERSEDED{by}, {as_of}")
+        }
+        (StatusSubject::Aeo { programme, .. }, _) => {
+            format!("AEO {word} in {programme}'s programme{set}, {as_of}")
+        }
+        _ if s.good => format!("{word} {as_of}"),
+        _ => format!("{word}{set}, {as_of}"),
+    }
+}
