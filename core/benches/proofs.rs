@@ -1,5 +1,6 @@
-//! Auditor proofs at the scale of 1M records, for 4 members: bundle size, and the time to verify a bundle
-//! offline; also the Merkle log (append, inclusion proof and its check) and commit-certificate verification.
+//! Auditor proofs at the scale of 1M records and 1M certificates, for 4 members: bundle and status proof sizes,
+//! and the time to verify them offline; also the Merkle log (append, inclusion proof and its check), the state
+//! tree (a status proof's check alone) and commit-certificate verification.
 //!
 //! `cargo bench -p clearance-core --bench proofs` (or `scripts/bench proof`).
 
@@ -7,7 +8,15 @@
 mod common;
 
 use clearance_core::Hash32;
-use clearance_core::audit::{BUNDLE_FORMAT, ProofBundle, RecordProof, VERSION, verify_bundle};
+use clearance_core::audit::{
+    BUNDLE_FORMAT, ProofBundle, RecordProof, STATUS_FORMAT, StateEntryProof, StatusFile,
+    StatusSubject, VERSION, verify_bundle, verify_status,
+};
+use clearance_core::record::Record;
+use clearance_core::rules::{CertificateState, CertificateStatus, StateValue};
+use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{self, MemoryLog, leaf_hash};
@@ -23,16 +32,66 @@ const BLOCK_TXS: u64 = 100;
 const BLOCK_LOG_SIZE: u64 = 600_000;
 const TX_INDEX: u64 = 37;
 const MEMBERS: usize = 4;
+/// State entries besides the bundle's certificate: as many as there are certificates at 1M.
+const STATE_ENTRIES: u64 = 1_000_000;
 
-/// A bundle for one certificate in a log of 1M records, and the log itself.
-fn bundle(g: &Genesis) -> (Vec<u8>, MemoryLog) {
+#[derive(Default)]
+struct Tree(BTreeMap<Position, Node>);
+
+impl NodeSource for Tree {
+    type Error = Infallible;
+    fn node(&self, at: &Position) -> Result<Option<Node>, Infallible> {
+        Ok(self.0.get(at).copied())
+    }
+}
+
+/// A state tree of 1M other entries and the certificate's, valid: its root and the certificate's proof.
+fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, Tree) {
+    let value = StateValue::Certificate(CertificateState {
+        status: CertificateStatus::Valid,
+        record,
+        replaced_by: None,
+    });
+    let mut changes: BTreeMap<Hash32, Option<Hash32>> = (0..STATE_ENTRIES)
+        .map(|i| {
+            (
+                Hash32::sha256(&i.to_be_bytes()),
+                Some(Hash32::sha256(&[1])),
+            )
+        })
+        .collect();
+    let key = subject.key();
+    changes.insert(key.path(), Some(value.hash()));
+    let mut tree = Tree::default();
+    let Ok(update) = state_tree::update(&tree, &changes);
+    tree.0.extend(
+        update
+            .writes
+            .into_iter()
+            .filter_map(|(at, n)| n.map(|n| (at, n))),
+    );
+    let Ok(proof) = StateProof::build(&tree, &key.path());
+    let entry = StateEntryProof {
+        value: Some(Bytes(value.to_bytes())),
+        proof,
+    };
+    (update.root, entry, tree)
+}
+
+/// A bundle for one certificate in a log of 1M records among 1M certificates, its status proof alone, the log
+/// and the state tree.
+fn bundle(g: &Genesis) -> (Vec<u8>, Vec<u8>, MemoryLog, Tree) {
     let body = TxBody {
         chain_id: g.chain_id(),
         submitter: key(60).public_key(),
         sequence: 1,
         record: common::every_record().remove(0),
     };
-    let record = SignedTx::sign(&body, &key(60)).to_bytes();
+    let signed = SignedTx::sign(&body, &key(60));
+    let subject = StatusSubject::of_record(&body.record, &signed.id()).expect("a certificate");
+    assert!(matches!(body.record, Record::CertificateIssue(_)));
+    let (state_root, status, tree) = state(&subject, signed.id());
+    let record = signed.to_bytes();
 
     let mut block = MemoryLog::new();
     for i in 0..BLOCK_TXS {
@@ -61,15 +120,23 @@ fn bundle(g: &Genesis) -> (Vec<u8>, MemoryLog) {
             (BLOCK_LOG_SIZE, block_root),
         ),
     );
-    let (anchor, ..) = certified(
+    let mut anchor_header = header(
         g,
-        header(
-            g,
-            10_000,
-            (0, merkle::empty_root()),
-            (LOG_SIZE, log.current_root()),
-        ),
+        10_000,
+        (0, merkle::empty_root()),
+        (LOG_SIZE, log.current_root()),
     );
+    anchor_header.state_root = state_root;
+    let (anchor, ..) = certified(g, anchor_header);
+    let status_file = StatusFile {
+        format: STATUS_FORMAT.into(),
+        version: VERSION,
+        chain_id: g.chain_id(),
+        subject,
+        status: status.clone(),
+        anchor: anchor.clone(),
+        validator_set_changes: vec![],
+    };
     let bundle = ProofBundle {
         format: BUNDLE_FORMAT.into(),
         version: VERSION,
@@ -85,20 +152,41 @@ fn bundle(g: &Genesis) -> (Vec<u8>, MemoryLog) {
         later: vec![],
         anchor,
         validator_set_changes: vec![],
+        status: Some(status),
     };
-    (serde_json::to_vec_pretty(&bundle).expect("json"), log)
+    (
+        serde_json::to_vec_pretty(&bundle).expect("json"),
+        serde_json::to_vec_pretty(&status_file).expect("json"),
+        log,
+        tree,
+    )
 }
 
 fn proofs(c: &mut Criterion) {
     let g = genesis(MEMBERS);
-    let (file, log) = bundle(&g);
+    let (file, status_file, log, tree) = bundle(&g);
     println!(
-        "proof bundle at {LOG_SIZE} records, {MEMBERS} members: {} bytes of JSON",
-        file.len()
+        "proof bundle at {LOG_SIZE} records and {STATE_ENTRIES} state entries, {MEMBERS} members: {} bytes of \
+         JSON; status proof alone: {} bytes",
+        file.len(),
+        status_file.len()
     );
-    verify_bundle(&g, &file, None).expect("the bundle verifies");
+    let verdict = verify_bundle(&g, &file, None).expect("the bundle verifies");
+    assert_eq!(verdict.status.map(|s| s.status), Some("valid".to_string()));
     c.bench_function("bundle_verify_1M_records", |b| {
         b.iter(|| verify_bundle(&g, black_box(&file), None).expect("valid"))
+    });
+    verify_status(&g, &status_file).expect("the status proof verifies");
+    c.bench_function("status_proof_verify_1M_entries", |b| {
+        b.iter(|| verify_status(&g, black_box(&status_file)).expect("valid"))
+    });
+    let path = Hash32::sha256(&(STATE_ENTRIES / 2).to_be_bytes());
+    let Ok(proof) = StateProof::build(&tree, &path);
+    let Ok(top) = tree.node(&Position::ROOT);
+    let root = top.expect("a tree of 1M entries has a root").hash();
+    println!("state tree path at {STATE_ENTRIES} entries: {} siblings", proof.siblings.len());
+    c.bench_function("state_tree_verify_path_1M", |b| {
+        b.iter(|| proof.verify(black_box(&root), &path).expect("ok"))
     });
 
     let index = LOG_SIZE / 3;

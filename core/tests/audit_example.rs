@@ -2,12 +2,14 @@
 //! and rotated a validator key (`tests/tests/membership.rs` writes it) verifies against its genesis and its
 //! document, offline, and stops verifying when anything changes.
 
-use clearance_core::audit::verify_bundle;
+use clearance_core::audit::{verify_bundle, verify_status};
 use clearance_core::genesis::Genesis;
 
 const GENESIS: &str = include_str!("../../docs/audit-example/genesis.json");
 const BUNDLE: &str = include_str!("../../docs/audit-example/bundle.json");
 const DOCUMENT: &[u8] = include_bytes!("../../docs/audit-example/document.txt");
+const STATUS_VALID: &str = include_str!("../../docs/audit-example/status-valid.json");
+const STATUS_ABSENT: &str = include_str!("../../docs/audit-example/status-absent.json");
 
 #[test]
 fn the_worked_example_verifies() {
@@ -18,6 +20,9 @@ fn the_worked_example_verifies() {
     assert!(verdict.document.is_some_and(|d| d.matches));
     assert_eq!(verdict.later.len(), 1);
     assert_eq!(verdict.later[0].kind, "certificate_revoke");
+    let status = verdict.status.expect("a status");
+    assert_eq!(status.status, "revoked");
+    assert_eq!(status.record, Some(verdict.later[0].id));
     // The example crosses an admission (TJ), a removal (UZ) and a validator key rotation (KZ).
     let members: Vec<Vec<&str>> = verdict
         .validator_set_changes
@@ -59,6 +64,18 @@ fn the_worked_example_verifies() {
             .iter()
             .all(|s| last.contains(&s.member.as_str()))
     );
+}
+
+#[test]
+fn the_worked_example_status_proofs_say_valid_and_never_recorded() {
+    let genesis = Genesis::from_json(GENESIS).unwrap();
+    let valid = verify_status(&genesis, STATUS_VALID.as_bytes()).unwrap();
+    assert_eq!(valid.status.status, "valid");
+    assert!(valid.status.good);
+    assert_eq!(valid.validator_set_changes.len(), 3);
+    let absent = verify_status(&genesis, STATUS_ABSENT.as_bytes()).unwrap();
+    assert_eq!(absent.status.status, "not_recorded");
+    assert!(absent.status.headline.starts_with("NOT RECORDED"));
 }
 
 #[test]

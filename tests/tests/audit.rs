@@ -155,6 +155,11 @@ fn bundles_checkpoints_and_every_tampering() {
     assert_eq!(verdict.later.len(), 1, "the revocation is later status");
     assert_eq!(verdict.later[0].id, revoke_id);
     assert_eq!(verdict.later[0].kind, "certificate_revoke");
+    let status = verdict.status.as_ref().expect("a certificate has a status");
+    assert_eq!(status.status, "revoked", "the status says it first");
+    assert!(!status.good);
+    assert_eq!(status.record, Some(revoke_id));
+    assert!(status.headline.starts_with("REVOKED on "), "{}", status.headline);
 
     if let Ok(dir) = std::env::var("CLEARANCE_WRITE_AUDIT_EXAMPLE") {
         let dir = std::path::Path::new(&dir);
@@ -211,6 +216,28 @@ fn bundles_checkpoints_and_every_tampering() {
             assert!(!e.reason.is_empty(), "{path:?}");
         }
     }
+
+    // The status section: left out, or taken from another certificate's status proof.
+    let mut b = bundle.clone();
+    b.as_object_mut().unwrap().remove("status");
+    expect_step(&genesis, &b, "status", "a bundle without its status");
+    let issuer = &issued.certificate.issuer;
+    let other = get_json(&format!(
+        "{api}/v1/proofs/status/certificates/{issuer}/{issuer}-PC-2026-000002"
+    ))
+    .unwrap();
+    assert_eq!(other["status"]["value"].is_string(), true, "{other}");
+    let mut b = bundle.clone();
+    b["status"] = other["status"].clone();
+    expect_step(&genesis, &b, "status.proof", "another certificate's status");
+    let never = get_json(&format!(
+        "{api}/v1/proofs/status/certificates/{issuer}/{issuer}-PC-2026-999999"
+    ))
+    .unwrap();
+    assert!(never["status"].get("value").is_none(), "{never}");
+    let mut b = bundle.clone();
+    b["status"] = never["status"].clone();
+    expect_step(&genesis, &b, "status.proof", "an absence proof for a recorded certificate");
 
     // Named tamperings, each with the step it must fail at.
     let record_tx = decode_b64(&bundle["record"]["signed_tx"]);
@@ -312,7 +339,7 @@ fn bundles_checkpoints_and_every_tampering() {
         "a signer not in the set",
     );
 
-    // Truncated, not JSON, and an empty later list (still valid, with no later status).
+    // Truncated, not JSON, and an empty later list: the revocation left out, which the status proof exposes.
     let text = serde_json::to_string(&bundle).unwrap();
     let e = verify_bundle(&genesis, &text.as_bytes()[..text.len() / 2], None).unwrap_err();
     assert_eq!(e.step.0, "parse", "{e}");
@@ -320,8 +347,7 @@ fn bundles_checkpoints_and_every_tampering() {
     assert_eq!(e.step.0, "parse", "{e}");
     let mut b = bundle.clone();
     b["later"] = json!([]);
-    let v = verify_bundle(&genesis, &serde_json::to_vec(&b).unwrap(), None).unwrap();
-    assert!(v.later.is_empty());
+    expect_step(&genesis, &b, "status.record", "a bundle without the revocation that set the status");
 
     // A later record that is not about this certificate.
     let other = get_json(&format!(
@@ -390,6 +416,7 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     let document = path("document.pdf");
     let (code, out) = verify(&[&bundle, "--document", &document]);
     assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("VALID as of "), "the status comes first:\n{out}");
     for expected in [
         "VERIFIED",
         "certificate_issue",
@@ -410,7 +437,58 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     assert_eq!(code, 0, "{out}");
     let verdict: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(verdict["verified"], true);
+    assert_eq!(verdict["status"], "valid");
+    assert_eq!(verdict["good"], true);
     assert_eq!(verdict["verdict"]["record"]["id"], json!(id));
+
+    // The officer's command: from the document alone to a verified status.
+    let (code, out) = clearance(&[
+        "--node", &api, "check", &document, "--genesis", genesis, "-o", &path("checked.json"),
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("VALID as of "), "{out}");
+    assert!(out.contains("matches the record"), "{out}");
+    std::fs::write(path("unknown.pdf"), b"a document nobody recorded").unwrap();
+    let (code, out) = clearance(&["--node", &api, "check", &path("unknown.pdf"), "--genesis", genesis]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("NOT FOUND"), "{out}");
+
+    // Status proofs: a never-recorded certificate, then a revoked one; both exit 3.
+    let issuer = cluster.nodes[1].id.as_str();
+    let status_of = |number: &str| {
+        clearance(&[
+            "--node", &api, "status-of", "certificate", issuer, number, "--genesis", genesis, "-o",
+            &path("status.json"),
+        ])
+    };
+    let (code, out) = status_of(&format!("{issuer}-PC-2026-999999"));
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("NOT RECORDED"), "{out}");
+    let number = format!("{issuer}-PC-2026-000001");
+    let revoke: Record = serde_json::from_value(json!({ "certificate_revoke": {
+        "certificate": { "issuer": issuer, "number": number },
+        "effective_on": "2026-11-25",
+        "reason_code": "ISSUED_IN_ERROR",
+        "reason": "Issued twice"
+    }}))
+    .unwrap();
+    submit(&cluster, &agency.sign(revoke));
+    let (code, out) = status_of(&number);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("REVOKED, as of "), "{out}");
+    let (code, out) = clearance(&[
+        "--json", "verify", "--genesis", genesis, "--status", &path("status.json"),
+    ]);
+    assert_eq!(code, 3, "{out}");
+    let verdict: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(verdict["status"], "revoked");
+    // A status older than asked is refused at its own step.
+    std::thread::sleep(Duration::from_millis(1_100));
+    let (code, out) = clearance(&[
+        "verify", "--genesis", genesis, "--status", &path("status.json"), "--max-age", "1s",
+    ]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("failed step  max-age"), "{out}");
 
     // Refusals exit 2 and name the step.
     std::fs::write(path("other.pdf"), b"another document").unwrap();
@@ -445,8 +523,9 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
         "--save",
     ]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("extended by  1 records"), "{out}");
+    // Certificate 2 and the revocation of certificate 1 came after the kept head.
+    assert!(out.contains("extended by  2 records"), "{out}");
     let kept: Value =
         serde_json::from_str(&std::fs::read_to_string(path("kept.json")).unwrap()).unwrap();
-    assert_eq!(kept["log_size"], json!(2));
+    assert_eq!(kept["log_size"], json!(3));
 }

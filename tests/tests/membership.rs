@@ -350,8 +350,11 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
             bundle.to_str().unwrap(),
         ],
     );
-    assert!(out.status.success(), "{}", clearance_tests::stdout(&out));
+    // It verifies, and says first that the certificate is revoked: exit 3, not 0.
+    assert_eq!(out.status.code(), Some(3), "{}", clearance_tests::stdout(&out));
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    assert_eq!(verdict["status"], "revoked", "{verdict}");
     let changes = verdict["verdict"]["validator_set_changes"]
         .as_array()
         .unwrap();
@@ -395,6 +398,28 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
         std::fs::copy(&genesis, dir.join("genesis.json")).unwrap();
         std::fs::copy(&bundle, dir.join("bundle.json")).unwrap();
         std::fs::write(dir.join("document.txt"), "certificate 1").unwrap();
+        // Status proofs of a valid certificate (issued after the key rotation) and of one never issued.
+        for (file, number, code) in [
+            ("status-valid.json", "KZ-PC-2026-000006", 0),
+            ("status-absent.json", "KZ-PC-2026-999999", 3),
+        ] {
+            let out = clearance_tests::run(
+                "clearance",
+                &[
+                    "--node",
+                    &api,
+                    "status-of",
+                    "certificate",
+                    "KZ",
+                    number,
+                    "--genesis",
+                    genesis.to_str().unwrap(),
+                    "-o",
+                    dir.join(file).to_str().unwrap(),
+                ],
+            );
+            assert_eq!(out.status.code(), Some(code), "{}", clearance_tests::stdout(&out));
+        }
         eprintln!("wrote the worked example to {}", dir.display());
     }
 }
