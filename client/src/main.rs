@@ -368,7 +368,15 @@ async fn run(cli: Cli) -> Result<i32> {
                 "give --genesis FILE (or set CLEARANCE_GENESIS): the genesis file your administration trusts",
             )?;
             let subject = subject.parse()?;
-            audit::status(&client, cli.json, &genesis, subject, out.as_deref(), max_age).await
+            audit::status(
+                &client,
+                cli.json,
+                &genesis,
+                subject,
+                out.as_deref(),
+                max_age,
+            )
+            .await
         }
         Command::Checkpoint { action } => audit::checkpoint(&client, cli.json, action).await,
         Command::Members { cmd } => members::run(&client, cli.json, cmd).await,

@@ -12,18 +12,18 @@ use clearance_core::audit::{
     BUNDLE_FORMAT, ProofBundle, RecordProof, STATUS_FORMAT, StateEntryProof, StatusFile,
     StatusSubject, VERSION, verify_bundle, verify_status,
 };
-use clearance_core::record::Record;
-use clearance_core::rules::{CertificateState, CertificateStatus, StateValue};
-use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof};
-use std::collections::BTreeMap;
-use std::convert::Infallible;
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{self, MemoryLog, leaf_hash};
+use clearance_core::record::Record;
+use clearance_core::rules::{CertificateState, CertificateStatus, StateValue};
+use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof};
 use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::verify_commit;
 use common::{certified, genesis, header, key};
 use criterion::{Criterion, criterion_group, criterion_main};
+use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::hint::black_box;
 
 const LOG_SIZE: u64 = 1_000_000;
@@ -53,12 +53,7 @@ fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, T
         replaced_by: None,
     });
     let mut changes: BTreeMap<Hash32, Option<Hash32>> = (0..STATE_ENTRIES)
-        .map(|i| {
-            (
-                Hash32::sha256(&i.to_be_bytes()),
-                Some(Hash32::sha256(&[1])),
-            )
-        })
+        .map(|i| (Hash32::sha256(&i.to_be_bytes()), Some(Hash32::sha256(&[1]))))
         .collect();
     let key = subject.key();
     changes.insert(key.path(), Some(value.hash()));
@@ -184,7 +179,10 @@ fn proofs(c: &mut Criterion) {
     let Ok(proof) = StateProof::build(&tree, &path);
     let Ok(top) = tree.node(&Position::ROOT);
     let root = top.expect("a tree of 1M entries has a root").hash();
-    println!("state tree path at {STATE_ENTRIES} entries: {} siblings", proof.siblings.len());
+    println!(
+        "state tree path at {STATE_ENTRIES} entries: {} siblings",
+        proof.siblings.len()
+    );
     c.bench_function("state_tree_verify_path_1M", |b| {
         b.iter(|| proof.verify(black_box(&root), &path).expect("ok"))
     });

@@ -131,10 +131,7 @@ impl Ledger {
     /// The block (height 1) certified with `state_root`, and the bundle of the issue with the revocation as a
     /// later record and `status` as its status section.
     fn bundle(&self, state_root: Hash32, status: Option<StateEntryProof>) -> Vec<u8> {
-        let txs = vec![
-            Bytes(self.issue.to_bytes()),
-            Bytes(self.revoke.to_bytes()),
-        ];
+        let txs = vec![Bytes(self.issue.to_bytes()), Bytes(self.revoke.to_bytes())];
         let mut log = MemoryLog::new();
         for tx in &txs {
             log.append(tx.as_slice());
@@ -165,7 +162,12 @@ impl Ledger {
     }
 
     fn status_file(&self, subject: StatusSubject, root: Hash32, entry: StateEntryProof) -> Vec<u8> {
-        let mut h = header(&self.g, 1, (0, merkle::empty_root()), (0, merkle::empty_root()));
+        let mut h = header(
+            &self.g,
+            1,
+            (0, merkle::empty_root()),
+            (0, merkle::empty_root()),
+        );
         h.state_root = root;
         let (anchor, _, _) = certified(&self.g, h);
         serde_json::to_vec(&StatusFile {

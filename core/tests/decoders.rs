@@ -130,11 +130,13 @@ fn samples() -> Vec<Vec<u8>> {
         }
         .to_bytes(),
     );
-    out.push(encoding::encode(&StateValue::Certificate(CertificateState {
-        status: CertificateStatus::Revoked,
-        record: Hash32::sha256(b"revocation"),
-        replaced_by: None,
-    })));
+    out.push(encoding::encode(&StateValue::Certificate(
+        CertificateState {
+            status: CertificateStatus::Revoked,
+            record: Hash32::sha256(b"revocation"),
+            replaced_by: None,
+        },
+    )));
     out
 }
 

@@ -228,7 +228,9 @@ fn a_certificate_key_encodes_as_documented() {
         issuer: CountryCode::parse("KZ").unwrap(),
         number: CertificateNumber::parse("KZ-PC-2026-0001").unwrap(),
     });
-    let mut expected = vec![2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, b'K', b'Z', 15, 0, 0, 0, 0, 0, 0, 0];
+    let mut expected = vec![
+        2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, b'K', b'Z', 15, 0, 0, 0, 0, 0, 0, 0,
+    ];
     expected.extend_from_slice(b"KZ-PC-2026-0001");
     assert_eq!(key.to_bytes(), expected);
     assert_eq!(key.path(), tagged_hash(tag::STATE_KEY, &expected));

@@ -11,12 +11,12 @@ use clearance_core::audit::{
     STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject, VERSION, ValidatorSetChange,
     certificate_refs, concerns,
 };
-use clearance_core::state_tree::StateProof;
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
 use clearance_core::merkle::{self, MemoryLog};
 use clearance_core::record::{MembershipChange, Record};
 use clearance_core::rules;
+use clearance_core::state_tree::StateProof;
 use clearance_core::tx::{SignedTx, TxBody};
 use std::collections::HashMap;
 

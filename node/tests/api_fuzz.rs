@@ -366,14 +366,24 @@ fn values_generated_from_the_openapi_patterns_are_accepted() {
     let mut runner = TestRunner::deterministic();
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
-        let params = ops["get"]["parameters"].as_array().cloned().unwrap_or_default();
+        let params = ops["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let schema_of = |p: &serde_json::Value| -> Option<(String, serde_json::Value)> {
-            let name = p["schema"]["$ref"].as_str()?.rsplit('/').next()?.to_string();
+            let name = p["schema"]["$ref"]
+                .as_str()?
+                .rsplit('/')
+                .next()?
+                .to_string();
             Some((name.clone(), schemas[&name].clone()))
         };
         for p in &params {
             if p["schema"]["type"] == "string" {
-                panic!("{path} {}: a plain string; give it an identifier schema", p["name"]);
+                panic!(
+                    "{path} {}: a plain string; give it an identifier schema",
+                    p["name"]
+                );
             }
         }
         let example = |p: &serde_json::Value| -> String {

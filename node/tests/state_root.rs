@@ -25,8 +25,8 @@ use std::sync::Arc;
 
 fn ledger(disk: &MemoryDisk, name: &str, genesis: &Genesis) -> (Arc<Store>, Ledger) {
     let store = Arc::new(Store::open_in_memory(disk, name, genesis).expect("store"));
-    let ledger = Ledger::new(store.clone(), genesis.chain_id(), genesis.params.clone())
-        .expect("ledger");
+    let ledger =
+        Ledger::new(store.clone(), genesis.chain_id(), genesis.params.clone()).expect("ledger");
     (store, ledger)
 }
 
@@ -157,7 +157,10 @@ fn each_header_commits_to_the_tree_of_the_whole_state() {
         number: CertificateNumber::parse("CN-CO-2026-0000003").expect("number"),
     });
     let proof = state_tree::StateProof::build(&store.state_tree(), &revoked.path()).expect("proof");
-    let value = store.state(&revoked).expect("read").expect("the certificate");
+    let value = store
+        .state(&revoked)
+        .expect("read")
+        .expect("the certificate");
     assert_eq!(
         proof.verify(&roots[3], &revoked.path()),
         Ok(Some(value.hash()))
@@ -180,14 +183,15 @@ fn a_header_naming_another_state_root_is_refused() {
     let me = CountryCode::parse("CN").expect("id");
     let now = 1_800_000_000_000;
     let txs = blocks(chain_id).swap_remove(0);
-    let block = proposer
-        .build(me, txs, now, &|_, _| false)
-        .expect("block");
+    let block = proposer.build(me, txs, now, &|_, _| false).expect("block");
     let honest = HeaderView::from_bytes(block.header.as_slice())
         .expect("header")
         .header;
     // The root of the state before the block (a proposer that skipped the writes), and a made-up root.
-    for wrong in [rules::genesis_state_root(&genesis), Hash32::sha256(b"made up")] {
+    for wrong in [
+        rules::genesis_state_root(&genesis),
+        Hash32::sha256(b"made up"),
+    ] {
         let forged = Block {
             header: HeaderView::from_header(Header {
                 state_root: wrong,
@@ -206,7 +210,11 @@ fn a_header_naming_another_state_root_is_refused() {
             other => panic!("a forged state root was committed: {other:?}"),
         }
     }
-    assert_eq!(other_store.head().expect("head").height, 0, "nothing written");
+    assert_eq!(
+        other_store.head().expect("head").height,
+        0,
+        "nothing written"
+    );
     validator
         .validate(&block, now, &|_, _| false)
         .expect("the honest block still validates");

@@ -159,7 +159,11 @@ fn bundles_checkpoints_and_every_tampering() {
     assert_eq!(status.status, "revoked", "the status says it first");
     assert!(!status.good);
     assert_eq!(status.record, Some(revoke_id));
-    assert!(status.headline.starts_with("REVOKED on "), "{}", status.headline);
+    assert!(
+        status.headline.starts_with("REVOKED on "),
+        "{}",
+        status.headline
+    );
 
     if let Ok(dir) = std::env::var("CLEARANCE_WRITE_AUDIT_EXAMPLE") {
         let dir = std::path::Path::new(&dir);
@@ -226,7 +230,7 @@ fn bundles_checkpoints_and_every_tampering() {
         "{api}/v1/proofs/status/certificates/{issuer}/{issuer}-PC-2026-000002"
     ))
     .unwrap();
-    assert_eq!(other["status"]["value"].is_string(), true, "{other}");
+    assert!(other["status"]["value"].is_string(), "{other}");
     let mut b = bundle.clone();
     b["status"] = other["status"].clone();
     expect_step(&genesis, &b, "status.proof", "another certificate's status");
@@ -237,7 +241,12 @@ fn bundles_checkpoints_and_every_tampering() {
     assert!(never["status"].get("value").is_none(), "{never}");
     let mut b = bundle.clone();
     b["status"] = never["status"].clone();
-    expect_step(&genesis, &b, "status.proof", "an absence proof for a recorded certificate");
+    expect_step(
+        &genesis,
+        &b,
+        "status.proof",
+        "an absence proof for a recorded certificate",
+    );
 
     // Named tamperings, each with the step it must fail at.
     let record_tx = decode_b64(&bundle["record"]["signed_tx"]);
@@ -347,7 +356,12 @@ fn bundles_checkpoints_and_every_tampering() {
     assert_eq!(e.step.0, "parse", "{e}");
     let mut b = bundle.clone();
     b["later"] = json!([]);
-    expect_step(&genesis, &b, "status.record", "a bundle without the revocation that set the status");
+    expect_step(
+        &genesis,
+        &b,
+        "status.record",
+        "a bundle without the revocation that set the status",
+    );
 
     // A later record that is not about this certificate.
     let other = get_json(&format!(
@@ -416,7 +430,10 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     let document = path("document.pdf");
     let (code, out) = verify(&[&bundle, "--document", &document]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.starts_with("VALID as of "), "the status comes first:\n{out}");
+    assert!(
+        out.starts_with("VALID as of "),
+        "the status comes first:\n{out}"
+    );
     for expected in [
         "VERIFIED",
         "certificate_issue",
@@ -443,13 +460,27 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
 
     // The officer's command: from the document alone to a verified status.
     let (code, out) = clearance(&[
-        "--node", &api, "check", &document, "--genesis", genesis, "-o", &path("checked.json"),
+        "--node",
+        &api,
+        "check",
+        &document,
+        "--genesis",
+        genesis,
+        "-o",
+        &path("checked.json"),
     ]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("VALID as of "), "{out}");
     assert!(out.contains("matches the record"), "{out}");
     std::fs::write(path("unknown.pdf"), b"a document nobody recorded").unwrap();
-    let (code, out) = clearance(&["--node", &api, "check", &path("unknown.pdf"), "--genesis", genesis]);
+    let (code, out) = clearance(&[
+        "--node",
+        &api,
+        "check",
+        &path("unknown.pdf"),
+        "--genesis",
+        genesis,
+    ]);
     assert_eq!(code, 3, "{out}");
     assert!(out.starts_with("NOT FOUND"), "{out}");
 
@@ -457,7 +488,15 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     let issuer = cluster.nodes[1].id.as_str();
     let status_of = |number: &str| {
         clearance(&[
-            "--node", &api, "status-of", "certificate", issuer, number, "--genesis", genesis, "-o",
+            "--node",
+            &api,
+            "status-of",
+            "certificate",
+            issuer,
+            number,
+            "--genesis",
+            genesis,
+            "-o",
             &path("status.json"),
         ])
     };
@@ -477,7 +516,12 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     assert_eq!(code, 3, "{out}");
     assert!(out.starts_with("REVOKED, as of "), "{out}");
     let (code, out) = clearance(&[
-        "--json", "verify", "--genesis", genesis, "--status", &path("status.json"),
+        "--json",
+        "verify",
+        "--genesis",
+        genesis,
+        "--status",
+        &path("status.json"),
     ]);
     assert_eq!(code, 3, "{out}");
     let verdict: Value = serde_json::from_str(&out).unwrap();
@@ -485,7 +529,13 @@ fn the_cli_proves_verifies_and_keeps_checkpoints() {
     // A status older than asked is refused at its own step.
     std::thread::sleep(Duration::from_millis(1_100));
     let (code, out) = clearance(&[
-        "verify", "--genesis", genesis, "--status", &path("status.json"), "--max-age", "1s",
+        "verify",
+        "--genesis",
+        genesis,
+        "--status",
+        &path("status.json"),
+        "--max-age",
+        "1s",
     ]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("failed step  max-age"), "{out}");

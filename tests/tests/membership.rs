@@ -351,7 +351,12 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
         ],
     );
     // It verifies, and says first that the certificate is revoked: exit 3, not 0.
-    assert_eq!(out.status.code(), Some(3), "{}", clearance_tests::stdout(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        clearance_tests::stdout(&out)
+    );
     let verdict: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(verdict["verified"], true, "{verdict}");
     assert_eq!(verdict["status"], "revoked", "{verdict}");
@@ -418,7 +423,12 @@ fn members_are_admitted_removed_and_rotate_keys_while_the_chain_commits() {
                     dir.join(file).to_str().unwrap(),
                 ],
             );
-            assert_eq!(out.status.code(), Some(code), "{}", clearance_tests::stdout(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{}",
+                clearance_tests::stdout(&out)
+            );
         }
         eprintln!("wrote the worked example to {}", dir.display());
     }

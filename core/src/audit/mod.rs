@@ -21,8 +21,8 @@ pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS, describe_change};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
 pub use status::{StateEntryProof, StatusSubject, StatusSummary};
 pub use verdict::{
-    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer, StatusVerdict,
-    Step, Verdict,
+    AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer,
+    StatusVerdict, Step, Verdict,
 };
 pub use verify::{
     certificate_refs, concerns, verify_bundle, verify_checkpoint, verify_extension, verify_status,

@@ -75,7 +75,10 @@ impl StatusSubject {
             StatusSubject::Aeo {
                 operator,
                 programme,
-            } => format!("operator {} in {programme}'s AEO programme", operator.as_str()),
+            } => format!(
+                "operator {} in {programme}'s AEO programme",
+                operator.as_str()
+            ),
             StatusSubject::Decision { record } => format!("clearance decision {record}"),
         }
     }

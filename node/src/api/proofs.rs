@@ -1,16 +1,14 @@
 //! Handlers for auditors: proof bundles, checkpoints and consistency proofs (`crate::proofs`).
 
 use super::extract::{ApiPath, ApiQuery};
+use super::queries::bad_id;
 use super::{ApiError, ApiState, internal};
 use crate::proofs::{self, ProofError};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use clearance_core::Hash32;
-use clearance_core::audit::{
-    Checkpoint, ConsistencyProof, ProofBundle, StatusFile, StatusSubject,
-};
-use super::queries::bad_id;
+use clearance_core::audit::{Checkpoint, ConsistencyProof, ProofBundle, StatusFile, StatusSubject};
 use clearance_core::ids::{CertificateNumber, CountryCode, OperatorId};
 use clearance_core::record::CertificateRef;
 use serde::Deserialize;
@@ -41,11 +39,10 @@ pub async fn record_bundle(
 }
 
 async fn status_proof(s: ApiState, subject: StatusSubject) -> Result<Json<StatusFile>, ApiError> {
-    let file =
-        tokio::task::spawn_blocking(move || proofs::status(&s.store, &s.chain_id, &subject))
-            .await
-            .map_err(internal)?
-            .map_err(proof_error)?;
+    let file = tokio::task::spawn_blocking(move || proofs::status(&s.store, &s.chain_id, &subject))
+        .await
+        .map_err(internal)?
+        .map_err(proof_error)?;
     Ok(Json(file))
 }
 
