@@ -11,6 +11,7 @@ use clearance_core::audit::{
     verify_extension, verify_status,
 };
 use clearance_core::genesis::Genesis;
+use clearance_core::ids::CountryCode;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -246,11 +247,12 @@ pub async fn status(
     json: bool,
     genesis: &Path,
     subject: StatusSubject,
+    recognised_by: Option<&CountryCode>,
     out: Option<&Path>,
     max_age: Option<Duration>,
 ) -> Result<i32> {
     let genesis = load_genesis(genesis)?;
-    let file = client.status_proof(&subject).await?;
+    let file = client.status_proof(&subject, recognised_by).await?;
     if let Some(out) = out {
         write_json(out, &file)?;
     }

@@ -349,6 +349,7 @@ impl Client {
     pub async fn status_proof(
         &self,
         subject: &clearance_core::audit::StatusSubject,
+        recognised_by: Option<&CountryCode>,
     ) -> Result<clearance_core::audit::StatusFile> {
         use clearance_core::audit::StatusSubject;
         let path = match subject {
@@ -361,7 +362,11 @@ impl Client {
             } => format!("/v1/proofs/status/aeo/{operator}/{programme}"),
             StatusSubject::Decision { record } => format!("/v1/proofs/status/decisions/{record}"),
         };
-        self.get(&path, &[]).await
+        let query: Vec<(&str, String)> = recognised_by
+            .map(|m| ("recognised_by", m.to_string()))
+            .into_iter()
+            .collect();
+        self.get(&path, &query).await
     }
 
     pub async fn members(&self) -> Result<clearance_core::api::MembersView> {

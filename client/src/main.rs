@@ -173,7 +173,13 @@ enum StatusOfSubject {
     /// A certificate: valid, replaced, revoked or never recorded.
     Certificate { issuer: String, number: String },
     /// An operator's standing in one member's AEO programme.
-    Aeo { operator: String, programme: String },
+    Aeo {
+        operator: String,
+        programme: String,
+        /// Also prove whether this member recognises the standing (its own programme, or an active MRA).
+        #[arg(long)]
+        recognised_by: Option<String>,
+    },
     /// A clearance decision, by record id: in force or superseded.
     Decision { id: String },
 }
@@ -191,6 +197,7 @@ impl StatusOfSubject {
             StatusOfSubject::Aeo {
                 operator,
                 programme,
+                ..
             } => StatusSubject::Aeo {
                 operator: OperatorId::parse(&operator)?,
                 programme: CountryCode::parse(&programme)?,
@@ -367,12 +374,20 @@ async fn run(cli: Cli) -> Result<i32> {
             let genesis = genesis.context(
                 "give --genesis FILE (or set CLEARANCE_GENESIS): the genesis file your administration trusts",
             )?;
+            let recognised_by = match &subject {
+                StatusOfSubject::Aeo { recognised_by, .. } => recognised_by
+                    .as_deref()
+                    .map(CountryCode::parse)
+                    .transpose()?,
+                _ => None,
+            };
             let subject = subject.parse()?;
             audit::status(
                 &client,
                 cli.json,
                 &genesis,
                 subject,
+                recognised_by.as_ref(),
                 out.as_deref(),
                 max_age,
             )

@@ -131,6 +131,7 @@ fn bundle(g: &Genesis) -> (Vec<u8>, Vec<u8>, MemoryLog, Tree) {
         status: status.clone(),
         anchor: anchor.clone(),
         validator_set_changes: vec![],
+        recognition: None,
     };
     let bundle = ProofBundle {
         format: BUNDLE_FORMAT.into(),

@@ -6,17 +6,23 @@
 mod common;
 
 use clearance_core::audit::{
-    BUNDLE_FORMAT, CertifiedHeader, ProofBundle, RecordProof, STATUS_FORMAT, StateEntryProof,
-    StatusFile, StatusSubject, VERSION, verify_bundle, verify_status,
+    BUNDLE_FORMAT, CertifiedHeader, MraProof, ProofBundle, RecognitionProof, RecordProof,
+    STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject, VERSION, verify_bundle,
+    verify_status,
 };
 use clearance_core::block::tx_root;
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
 use clearance_core::hash::Hash32;
+use clearance_core::ids::OperatorId;
 use clearance_core::ids::{CertificateNumber, ReasonCode, Text};
 use clearance_core::merkle::{self, MemoryLog};
+use clearance_core::record::AeoType;
 use clearance_core::record::{CertificateIssue, CertificateRef, CertificateRevoke, Record};
-use clearance_core::rules::{CertificateState, CertificateStatus, StateKey, StateValue};
+use clearance_core::rules::{
+    AeoStanding, AeoState, CertificateState, CertificateStatus, MraState, MraStatus, StateKey,
+    StateValue,
+};
 use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof, Terminal};
 use clearance_core::time::Date;
 use clearance_core::tx::{SignedTx, TxBody};
@@ -162,6 +168,16 @@ impl Ledger {
     }
 
     fn status_file(&self, subject: StatusSubject, root: Hash32, entry: StateEntryProof) -> Vec<u8> {
+        self.status_file_with(subject, root, entry, None)
+    }
+
+    fn status_file_with(
+        &self,
+        subject: StatusSubject,
+        root: Hash32,
+        entry: StateEntryProof,
+        recognition: Option<RecognitionProof>,
+    ) -> Vec<u8> {
         let mut h = header(
             &self.g,
             1,
@@ -178,6 +194,7 @@ impl Ledger {
             status: entry,
             anchor,
             validator_set_changes: vec![],
+            recognition,
         })
         .unwrap()
     }
@@ -325,4 +342,85 @@ fn a_status_file_proves_valid_or_never_recorded() {
     file["anchor"]["certificate"] = serde_json::to_value(Bytes(bytes)).unwrap();
     let e = verify_status(&l.g, &serde_json::to_vec(&file).unwrap()).unwrap_err();
     assert!(e.step.0.starts_with("anchor"), "{e}");
+}
+
+#[test]
+fn an_aeo_standing_is_recognised_only_under_an_active_mra_that_covers_it() {
+    let l = Ledger::new();
+    let subject = StatusSubject::Aeo {
+        operator: OperatorId::parse("KZ123456789012").unwrap(),
+        programme: cc("KZ"),
+    };
+    let standing = StateValue::Aeo(AeoState {
+        standing: AeoStanding::Active,
+        aeo_type: AeoType::Aeos,
+        record: Hash32::sha256(b"granted"),
+    });
+    let mra_id = Hash32::sha256(b"mra");
+    let mra = |status, covers| {
+        StateValue::Mra(MraState {
+            proposer: cc("KZ"),
+            partner: cc("DE"),
+            covers,
+            status,
+        })
+    };
+    let verdict = |mra_value: StateValue, member: &str, shown: Option<Hash32>| {
+        let entries = vec![
+            (subject.key(), standing.clone()),
+            (StateKey::Mra(mra_id), mra_value),
+        ];
+        let (root, entry) = state(&entries, &subject.key());
+        let recognition = RecognitionProof {
+            member: cc(member),
+            mra: shown.map(|record| MraProof {
+                record,
+                status: state(&entries, &StateKey::Mra(mra_id)).1,
+            }),
+        };
+        verify_status(
+            &l.g,
+            &l.status_file_with(subject.clone(), root, entry, Some(recognition)),
+        )
+    };
+
+    let v = verdict(mra(MraStatus::Active, AeoType::Both), "DE", Some(mra_id)).unwrap();
+    assert_eq!(v.status.recognised, Some(true));
+    assert_eq!(v.status.via_mra, Some(mra_id));
+    assert!(v.status.good);
+    assert!(
+        v.status
+            .headline
+            .starts_with("AEO ACTIVE in KZ's programme; recognised by DE under MRA "),
+        "{}",
+        v.status.headline
+    );
+
+    // Not shown: recognition is not proven, so not good for DE.
+    let v = verdict(mra(MraStatus::Active, AeoType::Both), "DE", None).unwrap();
+    assert_eq!(v.status.recognised, Some(false));
+    assert!(!v.status.good);
+    assert!(v.status.headline.contains("NOT shown recognised by DE"));
+
+    // Its own programme needs no MRA.
+    let v = verdict(mra(MraStatus::Withdrawn, AeoType::Both), "KZ", None).unwrap();
+    assert_eq!(v.status.recognised, Some(true));
+
+    // A withdrawn MRA, one covering another type, or one between other members, does not recognise.
+    for (value, member) in [
+        (mra(MraStatus::Withdrawn, AeoType::Both), "DE"),
+        (mra(MraStatus::Active, AeoType::Aeoc), "DE"),
+        (mra(MraStatus::Active, AeoType::Both), "CN"),
+    ] {
+        let e = verdict(value, member, Some(mra_id)).unwrap_err();
+        assert_eq!(e.step.0, "recognition.mra", "{e}");
+    }
+    // The proof of one MRA offered as another's.
+    let e = verdict(
+        mra(MraStatus::Active, AeoType::Both),
+        "DE",
+        Some(Hash32::sha256(b"another mra")),
+    )
+    .unwrap_err();
+    assert_eq!(e.step.0, "recognition.proof", "{e}");
 }

@@ -4,6 +4,7 @@
 //! header, and storage writes in one batch once the block is committed.
 
 use crate::storage::{StorageError, Store};
+use crate::tree_cache::TreeCache;
 use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
@@ -141,18 +142,30 @@ impl NodeSource for Overlay<'_> {
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
-/// Executes `txs` as the block `ctx` describes, on top of the committed state whose record log holds `log_size`
-/// leaves. Bytes for which `verified` answers true skip the signature check (they are exactly a transaction this
-/// node already verified); everything else about them is checked as for any other.
+/// The committed state a block executes on: the store, its state tree read through the ledger's cache, and the
+/// size of its record log.
+pub struct Committed<'a> {
+    pub store: &'a Store,
+    pub tree: &'a TreeCache,
+    pub log_size: u64,
+}
+
+/// Executes `txs` as the block `ctx` describes, on top of `committed`. Bytes for which `verified` answers true
+/// skip the signature check (they are exactly a transaction this node already verified); everything else about
+/// them is checked as for any other.
 pub fn execute(
-    store: &Store,
+    committed: Committed<'_>,
     chain_id: &Hash32,
     ctx: &BlockContext,
-    log_size: u64,
     txs: &[Bytes],
     verified: &Verified<'_>,
     inadmissible: Inadmissible,
 ) -> Result<Executed, ExecError> {
+    let Committed {
+        store,
+        tree,
+        log_size,
+    } = committed;
     let mut overlay = Overlay {
         store,
         writes: HashMap::new(),
@@ -251,7 +264,7 @@ pub fn execute(
     let (state_root, tree) = if changes.is_empty() {
         (store.head()?.state_root, BTreeMap::new())
     } else {
-        let update = state_tree::update(&store.state_tree(), &rules::tree_changes(&changes))?;
+        let update = state_tree::update(&tree.over(store), &rules::tree_changes(&changes))?;
         (update.root, update.writes)
     };
     Ok(Executed {

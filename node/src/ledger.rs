@@ -5,6 +5,7 @@
 use crate::execute::{self, ExecError, Executed, Verified};
 use crate::proposer_history::ProposerHistory;
 use crate::storage::{BlockWrite, Head, Store};
+use crate::tree_cache::TreeCache;
 use clearance_core::Hash32;
 use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
 use clearance_core::bytes::Bytes;
@@ -66,6 +67,8 @@ pub struct Ledger {
     history: ProposerHistory,
     head: Head,
     executed: HashMap<Hash32, Executed>,
+    /// The upper levels of the committed state tree.
+    tree: TreeCache,
 }
 
 impl Ledger {
@@ -88,6 +91,7 @@ impl Ledger {
             history,
             head,
             executed: HashMap::new(),
+            tree: TreeCache::default(),
         })
     }
 
@@ -120,6 +124,14 @@ impl Ledger {
         &self.store
     }
 
+    fn committed(&self) -> execute::Committed<'_> {
+        execute::Committed {
+            store: &self.store,
+            tree: &self.tree,
+            log_size: self.head.log_size,
+        }
+    }
+
     pub fn shared_store(&self) -> Arc<Store> {
         self.store.clone()
     }
@@ -138,10 +150,9 @@ impl Ledger {
         let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
         let height = self.head.height + 1;
         let executed = execute::execute(
-            &self.store,
+            self.committed(),
             &self.chain_id,
             &BlockContext::new(height, time, &self.params),
-            self.head.log_size,
             &txs,
             verified,
             execute::Inadmissible::Skip,
@@ -272,10 +283,9 @@ impl Ledger {
         }
         let h = &view.header;
         let executed = execute::execute(
-            &self.store,
+            self.committed(),
             &self.chain_id,
             &BlockContext::new(h.height, h.time, &self.params),
-            self.head.log_size,
             &block.txs,
             verified,
             execute::Inadmissible::Invalid,
@@ -347,22 +357,25 @@ impl Ledger {
             tx_count: self.head.tx_count + block.txs.len() as u64,
             state_root: executed.state_root,
         };
-        self.store
-            .commit_block(BlockWrite {
-                height: h.height,
-                hash: view.hash,
-                block,
-                certificate,
-                head: head.clone(),
-                tx_ids: &executed.tx_ids,
-                results: &executed.results,
-                records: &executed.records,
-                index: &executed.index,
-                log_nodes: &executed.log_nodes,
-                changes: &executed.changes,
-                tree: &executed.tree,
-            })
-            .map_err(ExecError::from)?;
+        let written = self.store.commit_block(BlockWrite {
+            height: h.height,
+            hash: view.hash,
+            block,
+            certificate,
+            head: head.clone(),
+            tx_ids: &executed.tx_ids,
+            results: &executed.results,
+            records: &executed.records,
+            index: &executed.index,
+            log_nodes: &executed.log_nodes,
+            changes: &executed.changes,
+            tree: &executed.tree,
+        });
+        if let Err(e) = written {
+            self.tree.clear();
+            return Err(ExecError::from(e).into());
+        }
+        self.tree.committed(&executed.tree);
         self.head = head;
         self.epoch = executed.next_epoch;
         self.validators = executed.next_validators;

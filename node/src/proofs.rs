@@ -7,15 +7,17 @@ use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::audit::{
     AdoptedChange, BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader,
-    Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, ProofBundle, RecordProof,
-    STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject, VERSION, ValidatorSetChange,
-    certificate_refs, concerns,
+    Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, MraProof, ProofBundle,
+    RecognitionProof, RecordProof, STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject,
+    VERSION, ValidatorSetChange, certificate_refs, concerns,
 };
 use clearance_core::block::{Block, HeaderView, Outcome};
 use clearance_core::bytes::Bytes;
+use clearance_core::ids::CountryCode;
 use clearance_core::merkle::{self, MemoryLog};
 use clearance_core::record::{MembershipChange, Record};
 use clearance_core::rules;
+use clearance_core::rules::StateKey;
 use clearance_core::state_tree::StateProof;
 use clearance_core::tx::{SignedTx, TxBody};
 use std::collections::HashMap;
@@ -131,31 +133,62 @@ fn at_one_head<T>(
     Err(ProofError::Busy(ATTEMPTS))
 }
 
-/// The subject's state entry, as stored, and its path in the current state tree.
-fn state_entry(store: &Store, subject: &StatusSubject) -> Result<StateEntryProof, ProofError> {
-    let key = subject.key();
+/// A state entry, as stored, and its path in the current state tree.
+fn state_entry(store: &Store, key: &StateKey) -> Result<StateEntryProof, ProofError> {
     Ok(StateEntryProof {
         value: store.state_bytes(&key)?.map(Bytes),
         proof: StateProof::build(&store.state_tree(), &key.path())?,
     })
 }
 
-/// `GET /v1/proofs/status/...`: where `subject` stands at the head, or that it was never recorded.
+/// `GET /v1/proofs/status/...`: where `subject` stands at the head, or that it was never recorded; for an AEO
+/// standing with `recognised_by`, also the active MRA under which that member recognises it, if there is one.
 pub fn status(
     store: &Store,
     chain_id: &Hash32,
     subject: &StatusSubject,
+    recognised_by: Option<&CountryCode>,
 ) -> Result<StatusFile, ProofError> {
     at_one_head(store, || {
         let (anchor, view) = anchor(store)?;
+        let recognition = match (subject, recognised_by) {
+            (
+                StatusSubject::Aeo {
+                    operator,
+                    programme,
+                },
+                Some(member),
+            ) => {
+                let held = rules::aeo(store, operator, programme).map(|a| a.aeo_type);
+                let mra = match held {
+                    Some(held) if member != programme => {
+                        crate::query::recognising_mra(store, member, programme, held)?
+                    }
+                    _ => None,
+                };
+                let mra = match mra {
+                    Some(record) => Some(MraProof {
+                        record,
+                        status: state_entry(store, &StateKey::Mra(record))?,
+                    }),
+                    None => None,
+                };
+                Some(RecognitionProof {
+                    member: member.clone(),
+                    mra,
+                })
+            }
+            _ => None,
+        };
         Ok(StatusFile {
             format: STATUS_FORMAT.into(),
             version: VERSION,
             chain_id: *chain_id,
             subject: subject.clone(),
-            status: state_entry(store, subject)?,
+            status: state_entry(store, &subject.key())?,
             validator_set_changes: set_changes(store, chain_id, view.header.height)?,
             anchor,
+            recognition,
         })
     })
 }
@@ -194,7 +227,7 @@ fn bundle_at_head(
         later.push(record_proof(store, chain_id, index, log_size)?.0);
     }
     let status = match StatusSubject::of_record(&body.record, id) {
-        Some(subject) => Some(state_entry(store, &subject)?),
+        Some(subject) => Some(state_entry(store, &subject.key())?),
         None => None,
     };
     Ok(ProofBundle {

@@ -137,10 +137,6 @@ pub fn certificate(
 }
 
 /// Whether an MRA of type `covers` recognises an authorisation of type `held`.
-fn covers(covers: AeoType, held: AeoType) -> bool {
-    covers == AeoType::Both || held == AeoType::Both || covers == held
-}
-
 pub fn aeo(
     store: &Store,
     operator: &OperatorId,
@@ -182,10 +178,9 @@ pub fn aeo(
                 } else if *member == programme {
                     (Some(true), None)
                 } else {
-                    let via = mras.iter().find(|(_, m)| {
-                        (m.proposer == programme || m.partner == programme)
-                            && covers(m.covers, state.aeo_type)
-                    });
+                    let via = mras
+                        .iter()
+                        .find(|(_, m)| m.recognises(member, &programme, state.aeo_type));
                     (Some(via.is_some()), via.map(|(id, _)| *id))
                 }
             }
@@ -224,6 +219,19 @@ fn mras_of(
         .into_iter()
         .filter_map(|id| rules::mra(store, &id).map(|m| (id, m)))
         .collect())
+}
+
+/// The active MRA under which `member` recognises an operator `programme` authorised as `held`, if any.
+pub fn recognising_mra(
+    store: &Store,
+    member: &CountryCode,
+    programme: &CountryCode,
+    held: AeoType,
+) -> Result<Option<Hash32>, StorageError> {
+    Ok(active_mras(store, member)?
+        .into_iter()
+        .find(|(_, m)| m.recognises(member, programme, held))
+        .map(|(id, _)| id))
 }
 
 fn active_mras(

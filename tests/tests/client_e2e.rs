@@ -3,6 +3,8 @@
 
 use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
 use clearance_core::Hash32;
+use clearance_core::audit::{StatusFile, StatusSubject, verify_status};
+use clearance_core::genesis::Genesis;
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::Record;
 use clearance_tests::cluster::Cluster;
@@ -96,6 +98,32 @@ async fn every_kind_every_query_and_events_through_the_client() {
     assert_eq!(view.programmes[0].via_mra, Some(mra));
     let view = de.aeo(&operator, Some(&cc("CN"))).await.unwrap();
     assert_eq!(view.programmes[0].recognised, Some(false), "no MRA with CN");
+
+    // The same, proven: status proofs with the MRA, verified offline against the genesis alone.
+    let genesis_text = std::fs::read_to_string(cluster.home(0).join("genesis.json")).unwrap();
+    let genesis = Genesis::from_json(&genesis_text).unwrap();
+    let proven = |file: &StatusFile| {
+        verify_status(&genesis, &serde_json::to_vec(file).unwrap())
+            .expect("the status proof verifies")
+            .status
+    };
+    let standing = StatusSubject::Aeo {
+        operator: operator.clone(),
+        programme: cc("KZ"),
+    };
+    let status = proven(&de.status_proof(&standing, Some(&cc("DE"))).await.unwrap());
+    assert_eq!((status.recognised, status.via_mra), (Some(true), Some(mra)));
+    assert!(status.good, "{}", status.headline);
+    let status = proven(&de.status_proof(&standing, Some(&cc("CN"))).await.unwrap());
+    assert_eq!(status.recognised, Some(false));
+    assert!(!status.good, "{}", status.headline);
+    let status = proven(
+        &de.status_proof(&StatusSubject::Decision { record: hold }, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(status.status, "superseded");
+    assert_eq!(status.superseded_by, Some(release));
 
     // The suspension is submitted to KZ's node and watched on DE's.
     let mut events = Box::pin(

@@ -19,7 +19,7 @@ mod verify;
 
 pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS, describe_change};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
-pub use status::{StateEntryProof, StatusSubject, StatusSummary};
+pub use status::{MraProof, RecognitionProof, StateEntryProof, StatusSubject, StatusSummary};
 pub use verdict::{
     AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer,
     StatusVerdict, Step, Verdict,
@@ -149,6 +149,9 @@ pub struct StatusFile {
     pub anchor: CertifiedHeader,
     /// Every change of the validator set from genesis up to the anchor's height, oldest first.
     pub validator_set_changes: Vec<ValidatorSetChange>,
+    /// For an AEO standing asked about with `recognised_by`: whether that member recognises it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recognition: Option<RecognitionProof>,
 }
 
 /// `GET /v1/checkpoint`: a certified head to keep.

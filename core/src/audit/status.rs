@@ -8,7 +8,7 @@ use crate::encoding::{self, limit};
 use crate::hash::Hash32;
 use crate::ids::{CountryCode, OperatorId};
 use crate::record::{CertificateRef, Record, RecordId};
-use crate::rules::{CertificateStatus, StateKey, StateValue, value_hash};
+use crate::rules::{AeoStanding, CertificateStatus, StateKey, StateValue, value_hash};
 use crate::state_tree::StateProof;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -107,6 +107,25 @@ pub struct StateEntryProof {
     pub proof: StateProof,
 }
 
+/// Whether `member` recognises an operator's standing in another member's programme: the active MRA between
+/// the two that covers it, proven under the same root (`docs/audit.md` §2.8). No MRA shown means recognition is
+/// not proven; it cannot prove that no such MRA exists, since MRAs are kept by record id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognitionProof {
+    pub member: CountryCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mra: Option<MraProof>,
+}
+
+/// An MRA's state entry, by the id of its `mra_propose` record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MraProof {
+    pub record: RecordId,
+    pub status: StateEntryProof,
+}
+
 /// Checks `entry` for `key` against `root`: the entry's value, or `None` if the proof shows there is none.
 pub(super) fn prove(
     step: &str,
@@ -163,6 +182,11 @@ pub struct StatusSummary {
     pub set_at: Option<Timestamp>,
     pub replaced_by: Option<CertificateRef>,
     pub superseded_by: Option<RecordId>,
+    /// For an AEO standing asked about with a member: that member, whether it recognises the standing (its own
+    /// programme, or an active MRA covering it, shown in the file), and the MRA.
+    pub recognised_by: Option<CountryCode>,
+    pub recognised: Option<bool>,
+    pub via_mra: Option<RecordId>,
 }
 
 /// A record the file carries, for naming who set a status and when.
@@ -191,6 +215,9 @@ pub(super) fn summarize(
         set_at: None,
         replaced_by: None,
         superseded_by: None,
+        recognised_by: None,
+        recognised: None,
+        via_mra: None,
     };
     let wrong = |v: &StateValue| {
         fail(
@@ -234,6 +261,58 @@ pub(super) fn summarize(
     Ok(s)
 }
 
+/// Adds to `s` whether `recognition.member` recognises the AEO standing, checking the MRA the file shows under
+/// `root` (step `recognition.*`). Asked about, recognition decides `good`: an active standing that the member is
+/// not shown to recognise is not good for that member.
+pub(super) fn recognise(
+    s: &mut StatusSummary,
+    recognition: &RecognitionProof,
+    root: &Hash32,
+    aeo_type: Option<crate::record::AeoType>,
+) -> Result<(), AuditError> {
+    let StatusSubject::Aeo { programme, .. } = &s.subject else {
+        return Err(fail(
+            "recognition",
+            "recognition is asked only of an AEO standing",
+        ));
+    };
+    let member = &recognition.member;
+    let mut via = None;
+    if let Some(mra) = &recognition.mra {
+        let value = prove("recognition", &StateKey::Mra(mra.record), &mra.status, root)?;
+        let Some(StateValue::Mra(state)) = value else {
+            return Err(fail(
+                "recognition.value",
+                format!("record {} is not an MRA on the ledger", mra.record),
+            ));
+        };
+        let covers = aeo_type.is_some_and(|t| state.recognises(member, programme, t));
+        if !covers {
+            return Err(fail(
+                "recognition.mra",
+                format!(
+                    "MRA {} ({} between {} and {}, covering {:?}) does not make {member} recognise {programme}'s \
+                     {aeo_type:?}",
+                    mra.record,
+                    state.status.name(),
+                    state.proposer,
+                    state.partner,
+                    state.covers
+                ),
+            ));
+        }
+        via = Some(mra.record);
+    }
+    let active = s.status == AeoStanding::Active.name();
+    let recognised = active && (member == programme || via.is_some());
+    s.recognised_by = Some(member.clone());
+    s.recognised = Some(recognised);
+    s.via_mra = via;
+    s.good = recognised;
+    s.headline = headline(s);
+    Ok(())
+}
+
 /// `VALID as of 2026-11-29 08:34 UTC (height 1234, certified by KZ, DE, UZ)`, and the like.
 fn headline(s: &StatusSummary) -> String {
     let signers: Vec<&str> = s.as_of.signers.iter().map(|m| m.member.as_str()).collect();
@@ -263,9 +342,27 @@ fn headline(s: &StatusSummary) -> String {
             format!("SUPERSEDED{by}, {as_of}")
         }
         (StatusSubject::Aeo { programme, .. }, _) => {
-            format!("AEO {word} in {programme}'s programme{set}, {as_of}")
+            let recognition = match (&s.recognised_by, s.recognised, &s.via_mra) {
+                (Some(m), Some(true), Some(mra)) => {
+                    format!("; recognised by {m} under MRA {}", short(mra))
+                }
+                (Some(m), Some(true), None) => format!("; recognised by {m}, its own programme"),
+                (Some(m), _, _) if s.status == "active" => {
+                    format!(
+                        "; NOT shown recognised by {m} (no active MRA covering it in this proof)"
+                    )
+                }
+                (Some(m), _, _) => format!("; not recognised by {m}"),
+                _ => String::new(),
+            };
+            format!("AEO {word} in {programme}'s programme{set}{recognition}, {as_of}")
         }
         _ if s.good => format!("{word} {as_of}"),
         _ => format!("{word}{set}, {as_of}"),
     }
+}
+
+/// The first 8 hex digits of an id, for one-line headlines.
+fn short(id: &Hash32) -> String {
+    id.to_hex().chars().take(8).collect()
 }

@@ -2,7 +2,7 @@
 
 use super::describe::describe;
 use super::sets::SetChain;
-use super::status::{Known, prove, summarize};
+use super::status::{Known, prove, recognise, summarize};
 use super::verdict::*;
 use super::*;
 use crate::block::HeaderView;
@@ -462,7 +462,19 @@ pub fn verify_status(genesis: &Genesis, file: &[u8]) -> Result<StatusVerdict, Au
         &proof.status,
         &anchor_view.header.state_root,
     )?;
-    let status = summarize("status", &proof.subject, value, &anchor, &[])?;
+    let aeo_type = match &value {
+        Some(crate::rules::StateValue::Aeo(a)) => Some(a.aeo_type),
+        _ => None,
+    };
+    let mut status = summarize("status", &proof.subject, value, &anchor, &[])?;
+    if let Some(recognition) = &proof.recognition {
+        recognise(
+            &mut status,
+            recognition,
+            &anchor_view.header.state_root,
+            aeo_type,
+        )?;
+    }
     Ok(StatusVerdict {
         chain_id: chain.id,
         chain_name: genesis.chain_name.as_str().to_string(),

@@ -209,6 +209,18 @@ pub struct MraState {
     pub status: MraStatus,
 }
 
+impl MraState {
+    /// Whether, under this arrangement, `member` recognises an operator that `programme` authorised as `held`:
+    /// the arrangement is active, between the two, and covers the type (`both` on either side covers all).
+    pub fn recognises(&self, member: &CountryCode, programme: &CountryCode, held: AeoType) -> bool {
+        let parties = (&self.proposer == member && &self.partner == programme)
+            || (&self.proposer == programme && &self.partner == member);
+        self.status == MraStatus::Active
+            && parties
+            && (self.covers == AeoType::Both || held == AeoType::Both || self.covers == held)
+    }
+}
+
 /// Typed reads over a [`StateView`]. A value of the wrong kind under a key reads as absent; keys and values are
 /// written only by [`super::apply`], which never does that.
 pub fn submitter(view: &dyn StateView, key: &PublicKey) -> Option<SubmitterEntry> {

@@ -38,11 +38,17 @@ pub async fn record_bundle(
     Ok(Json(bundle))
 }
 
-async fn status_proof(s: ApiState, subject: StatusSubject) -> Result<Json<StatusFile>, ApiError> {
-    let file = tokio::task::spawn_blocking(move || proofs::status(&s.store, &s.chain_id, &subject))
-        .await
-        .map_err(internal)?
-        .map_err(proof_error)?;
+async fn status_proof(
+    s: ApiState,
+    subject: StatusSubject,
+    recognised_by: Option<CountryCode>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let file = tokio::task::spawn_blocking(move || {
+        proofs::status(&s.store, &s.chain_id, &subject, recognised_by.as_ref())
+    })
+    .await
+    .map_err(internal)?
+    .map_err(proof_error)?;
     Ok(Json(file))
 }
 
@@ -56,19 +62,31 @@ pub async fn certificate_status(
         issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
         number: CertificateNumber::parse(&number).map_err(bad_id)?,
     });
-    status_proof(s, subject).await
+    status_proof(s, subject, None).await
 }
 
-/// `GET /v1/proofs/status/aeo/{operator}/{programme}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognitionParams {
+    recognised_by: Option<String>,
+}
+
+/// `GET /v1/proofs/status/aeo/{operator}/{programme}?recognised_by=M`.
 pub async fn aeo_status(
     State(s): State<ApiState>,
     ApiPath((operator, programme)): ApiPath<(String, String)>,
+    ApiQuery(p): ApiQuery<RecognitionParams>,
 ) -> Result<Json<StatusFile>, ApiError> {
     let subject = StatusSubject::Aeo {
         operator: OperatorId::parse(&operator).map_err(bad_id)?,
         programme: CountryCode::parse(&programme).map_err(bad_id)?,
     };
-    status_proof(s, subject).await
+    let member = p
+        .recognised_by
+        .map(|m| CountryCode::parse(&m))
+        .transpose()
+        .map_err(bad_id)?;
+    status_proof(s, subject, member).await
 }
 
 /// `GET /v1/proofs/status/decisions/{id}`.
@@ -78,7 +96,7 @@ pub async fn decision_status(
 ) -> Result<Json<StatusFile>, ApiError> {
     let record = Hash32::from_hex(&id)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
-    status_proof(s, StatusSubject::Decision { record }).await
+    status_proof(s, StatusSubject::Decision { record }, None).await
 }
 
 /// `GET /v1/checkpoint`.

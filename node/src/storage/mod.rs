@@ -15,7 +15,7 @@
 //! | `indexes`   | `h` ‖ block hash            | height                                             |
 //! | `log`       | level (u8) ‖ index (u64 BE) | complete Merkle subtree hash of the record log     |
 //! | `state`     | canonical `StateKey`        | canonical `StateValue`: submitters, sequences, certificates, decisions, AEO status, MRAs |
-//! | `tree`      | state tree position (depth u16 BE ‖ prefix) | the state tree's node there ([`clearance_core::state_tree::Node`]) |
+//! | `tree`      | state tree position: depth (u16 BE) ‖ the ⌈depth / 8⌉ prefix bytes (at least 1) | the node there: 0 ‖ left ‖ right, or 1 ‖ path ‖ value hash (65 bytes) |
 //! | `safety`    | `current`                   | the consensus safety state                         |
 //! | `evidence`  | evidence hash               | equivocation evidence seen                         |
 
@@ -131,6 +131,8 @@ const MEMTABLE_BUDGET: usize = 64 << 20;
 /// One column family's memtable before it is flushed.
 const CF_MEMTABLE: usize = 16 << 20;
 const IN_MEMORY_CF_MEMTABLE: usize = 256 << 10;
+/// The tree memtable's hash buckets: depth and the first prefix byte, the shortest key's length.
+const TREE_KEY_BUCKET: usize = 3;
 /// The block cache that every column family shares.
 const BLOCK_CACHE: usize = 64 << 20;
 /// About 1 % false positives.
@@ -171,6 +173,8 @@ impl Store {
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         opts.set_max_background_jobs(2);
+        // The tree's hashed memtable (below) takes writes from one writer at a time, which is all this node has.
+        opts.set_allow_concurrent_memtable_write(false);
         // RocksDB's defaults give every column family its own 64 MiB memtables and block cache, so 11 of them
         // could hold over a gigabyte: one budget for all memtables and one cache for all blocks bound a node's
         // memory however large the ledger grows.
@@ -191,10 +195,27 @@ impl Store {
             // and in the memtable, answer those without searching each level.
             table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
             let mut cf = Options::default();
-            cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            if name == "tree" {
+                // Hashes do not compress, and nearly every read of the tree finds its node: compression and a
+                // memtable filter would cost every one of the thousands of writes per block for nothing. The
+                // writes are random keys: in one large skip list each insert missed the cache at most levels,
+                // the largest cost of a block's commit; hashed by depth and first prefix byte, each goes into a
+                // small list. The tree is only ever read by key, never iterated.
+                cf.set_compression_type(rocksdb::DBCompressionType::None);
+                cf.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(
+                    TREE_KEY_BUCKET,
+                ));
+                cf.set_memtable_factory(rocksdb::MemtableFactory::HashSkipList {
+                    bucket_count: 1 << 16,
+                    height: 4,
+                    branching_factor: 4,
+                });
+            } else {
+                cf.set_compression_type(rocksdb::DBCompressionType::Lz4);
+                cf.set_memtable_whole_key_filtering(true);
+                cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
+            }
             cf.set_write_buffer_size(cf_memtable);
-            cf.set_memtable_whole_key_filtering(true);
-            cf.set_memtable_prefix_bloom_ratio(MEMTABLE_BLOOM_RATIO);
             cf.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(name, cf)
         });
@@ -340,8 +361,8 @@ impl Store {
         let tree = self.cf("tree");
         for (at, node) in writes {
             match node {
-                Some(node) => batch.put_cf(tree, at.to_bytes(), encoding::encode(node)),
-                None => batch.delete_cf(tree, at.to_bytes()),
+                Some(node) => batch.put_cf(tree, tree_key(at), node_bytes(node)),
+                None => batch.delete_cf(tree, tree_key(at)),
             }
         }
     }
@@ -576,17 +597,57 @@ impl state_tree::NodeSource for StateTree<'_> {
     type Error = StorageError;
 
     fn node(&self, at: &Position) -> Result<Option<Node>, StorageError> {
-        match self.0.db.get_pinned_cf(self.0.cf("tree"), at.to_bytes())? {
-            Some(bytes) => encoding::decode(&bytes, TREE_NODE_LIMIT, "state tree node")
-                .map(Some)
-                .map_err(|e| corrupt("state tree node", e)),
+        match self.0.db.get_pinned_cf(self.0.cf("tree"), tree_key(at))? {
+            Some(bytes) => node_from_bytes(&bytes).map(Some),
             None => Ok(None),
         }
     }
 }
 
-/// A node is a tag and two hashes.
-const TREE_NODE_LIMIT: usize = 128;
+/// A state tree node's key: its depth (u16 big-endian), then only the bytes of its prefix that hold the depth's
+/// bits, at least one (the root's is zero). Short keys matter: every block rewrites thousands of nodes, and each
+/// key goes to the log, the memtable and the tables. Nodes of one depth sort together, by prefix.
+fn tree_key(at: &Position) -> Vec<u8> {
+    let len = usize::from(at.depth).div_ceil(8).clamp(1, 32);
+    let mut k = Vec::with_capacity(2 + len);
+    k.extend_from_slice(&at.depth.to_be_bytes());
+    k.extend_from_slice(&at.prefix.0[..len]);
+    k
+}
+
+/// A node as stored: 0 then the halves' hashes for an internal node, 1 then path and value hash for a leaf.
+fn node_bytes(node: &Node) -> [u8; 65] {
+    let mut out = [0u8; 65];
+    let (tag, a, b) = match node {
+        Node::Internal { left, right } => (0, left, right),
+        Node::Leaf { key, value } => (1, key, value),
+    };
+    out[0] = tag;
+    out[1..33].copy_from_slice(&a.0);
+    out[33..].copy_from_slice(&b.0);
+    out
+}
+
+fn node_from_bytes(bytes: &[u8]) -> Result<Node, StorageError> {
+    let hash = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .and_then(|b| Hash32::from_slice(b).ok())
+            .ok_or_else(|| corrupt("state tree node", format!("{} bytes, not 65", bytes.len())))
+    };
+    if bytes.len() != 65 {
+        return Err(corrupt(
+            "state tree node",
+            format!("{} bytes, not 65", bytes.len()),
+        ));
+    }
+    let (a, b) = (hash(1..33)?, hash(33..65)?);
+    match bytes[0] {
+        0 => Ok(Node::Internal { left: a, right: b }),
+        1 => Ok(Node::Leaf { key: a, value: b }),
+        tag => Err(corrupt("state tree node", format!("tag {tag}"))),
+    }
+}
 
 impl Store {
     /// A complete subtree hash of the committed record log, if stored.
