@@ -136,7 +136,7 @@ fn at_one_head<T>(
 /// A state entry, as stored, and its path in the current state tree.
 fn state_entry(store: &Store, key: &StateKey) -> Result<StateEntryProof, ProofError> {
     Ok(StateEntryProof {
-        value: store.state_bytes(&key)?.map(Bytes),
+        value: store.state_bytes(key)?.map(Bytes),
         proof: StateProof::build(&store.state_tree(), &key.path())?,
     })
 }
