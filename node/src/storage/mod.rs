@@ -175,7 +175,7 @@ impl Store {
         opts.set_max_background_jobs(2);
         // The tree's hashed memtable (below) takes writes from one writer at a time, which is all this node has.
         opts.set_allow_concurrent_memtable_write(false);
-        // RocksDB's defaults give every column family its own 64 MiB memtables and block cache, so 11 of them
+        // RocksDB's defaults give every column family its own 64 MiB memtables and block cache, so 12 of them
         // could hold over a gigabyte: one budget for all memtables and one cache for all blocks bound a node's
         // memory however large the ledger grows.
         opts.set_db_write_buffer_size(MEMTABLE_BUDGET);
