@@ -11,7 +11,7 @@ use clearance_core::audit::{
     verify_extension, verify_status,
 };
 use clearance_core::genesis::Genesis;
-use clearance_core::ids::CountryCode;
+use clearance_core::ids::{CertificateNumber, CountryCode, OperatorId};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +21,57 @@ const NOT_VERIFIED: i32 = 2;
 /// Exit code when everything verifies but the status is not good: revoked, replaced, suspended, superseded,
 /// never recorded. Scripts cannot take it for a valid certificate.
 const STATUS_NOT_GOOD: i32 = 3;
+
+#[derive(Subcommand)]
+pub enum StatusOfSubject {
+    /// A certificate: valid, replaced, revoked or never recorded.
+    Certificate { issuer: String, number: String },
+    /// An operator's standing in one member's AEO programme.
+    Aeo {
+        operator: String,
+        programme: String,
+        /// Also prove whether this member recognises the standing (its own programme, or an active MRA).
+        #[arg(long)]
+        recognised_by: Option<String>,
+    },
+    /// A clearance decision, by record id: in force or superseded.
+    Decision { id: String },
+}
+
+impl StatusOfSubject {
+    /// The subject, and for an AEO standing the member asked about.
+    fn parse(self) -> Result<(StatusSubject, Option<CountryCode>)> {
+        Ok(match self {
+            StatusOfSubject::Certificate { issuer, number } => (
+                StatusSubject::Certificate(clearance_core::record::CertificateRef {
+                    issuer: CountryCode::parse(&issuer)?,
+                    number: CertificateNumber::parse(&number)?,
+                }),
+                None,
+            ),
+            StatusOfSubject::Aeo {
+                operator,
+                programme,
+                recognised_by,
+            } => (
+                StatusSubject::Aeo {
+                    operator: OperatorId::parse(&operator)?,
+                    programme: CountryCode::parse(&programme)?,
+                },
+                recognised_by
+                    .as_deref()
+                    .map(CountryCode::parse)
+                    .transpose()?,
+            ),
+            StatusOfSubject::Decision { id } => (
+                StatusSubject::Decision {
+                    record: Hash32::from_hex(&id).context("decision record id")?,
+                },
+                None,
+            ),
+        })
+    }
+}
 
 #[derive(Subcommand)]
 pub enum CheckpointAction {
@@ -149,27 +200,23 @@ fn status_code(status: Option<&StatusSummary>) -> i32 {
     }
 }
 
-/// The file given to `verify`: a record's proof bundle or a status proof.
-pub enum Proof<'a> {
-    Bundle(&'a Path),
-    Status(&'a Path),
-}
-
+/// `clearance verify`: a record's proof bundle, or (the second of `files`) a status proof.
 pub fn verify(
     json: bool,
     genesis: &Path,
-    proof: Proof<'_>,
+    files: (Option<&Path>, Option<&Path>),
     document: Option<&Path>,
     max_age: Option<Duration>,
 ) -> Result<i32> {
     let genesis = load_genesis(genesis)?;
-    match proof {
-        Proof::Bundle(bundle) => {
+    match files {
+        (Some(bundle), _) => {
             let file = read(bundle)?;
             let document = document.map(read).transpose()?;
             bundle_verdict(json, &genesis, &file, document.as_deref(), max_age)
         }
-        Proof::Status(path) => status_verdict(json, &genesis, &read(path)?, max_age),
+        (None, Some(status)) => status_verdict(json, &genesis, &read(status)?, max_age),
+        (None, None) => anyhow::bail!("give --bundle FILE or --status FILE"),
     }
 }
 
@@ -245,14 +292,19 @@ fn status_verdict(
 pub async fn status(
     client: &Client,
     json: bool,
-    genesis: &Path,
-    subject: StatusSubject,
-    recognised_by: Option<&CountryCode>,
+    genesis: Option<&Path>,
+    subject: StatusOfSubject,
     out: Option<&Path>,
     max_age: Option<Duration>,
 ) -> Result<i32> {
+    let genesis = genesis.context(
+        "give --genesis FILE (or set CLEARANCE_GENESIS): the genesis file your administration trusts",
+    )?;
     let genesis = load_genesis(genesis)?;
-    let file = client.status_proof(&subject, recognised_by).await?;
+    let (subject, recognised_by) = subject.parse()?;
+    let file = client
+        .status_proof(&subject, recognised_by.as_ref())
+        .await?;
     if let Some(out) = out {
         write_json(out, &file)?;
     }

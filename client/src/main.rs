@@ -127,7 +127,7 @@ enum Command {
     /// (a proof of absence for one never recorded). Exits 0 only when the status is good.
     StatusOf {
         #[command(subcommand)]
-        subject: StatusOfSubject,
+        subject: audit::StatusOfSubject,
         #[arg(long, env = "CLEARANCE_GENESIS", global = true)]
         genesis: Option<PathBuf>,
         /// Refuse a status older than this (90s, 15m, 2h, 1d) by this machine's clock.
@@ -166,47 +166,6 @@ enum Command {
         #[arg(long)]
         operator: Option<String>,
     },
-}
-
-#[derive(Subcommand)]
-enum StatusOfSubject {
-    /// A certificate: valid, replaced, revoked or never recorded.
-    Certificate { issuer: String, number: String },
-    /// An operator's standing in one member's AEO programme.
-    Aeo {
-        operator: String,
-        programme: String,
-        /// Also prove whether this member recognises the standing (its own programme, or an active MRA).
-        #[arg(long)]
-        recognised_by: Option<String>,
-    },
-    /// A clearance decision, by record id: in force or superseded.
-    Decision { id: String },
-}
-
-impl StatusOfSubject {
-    fn parse(self) -> Result<clearance_core::audit::StatusSubject> {
-        use clearance_core::audit::StatusSubject;
-        Ok(match self {
-            StatusOfSubject::Certificate { issuer, number } => {
-                StatusSubject::Certificate(clearance_core::record::CertificateRef {
-                    issuer: CountryCode::parse(&issuer)?,
-                    number: CertificateNumber::parse(&number)?,
-                })
-            }
-            StatusOfSubject::Aeo {
-                operator,
-                programme,
-                ..
-            } => StatusSubject::Aeo {
-                operator: OperatorId::parse(&operator)?,
-                programme: CountryCode::parse(&programme)?,
-            },
-            StatusOfSubject::Decision { id } => StatusSubject::Decision {
-                record: Hash32::from_hex(&id).context("decision record id")?,
-            },
-        })
-    }
 }
 
 #[derive(Subcommand)]
@@ -351,14 +310,13 @@ async fn run(cli: Cli) -> Result<i32> {
             status,
             document,
             max_age,
-        } => {
-            let proof = match (&bundle, &status) {
-                (Some(b), _) => audit::Proof::Bundle(b),
-                (None, Some(s)) => audit::Proof::Status(s),
-                (None, None) => bail!("give --bundle FILE or --status FILE"),
-            };
-            audit::verify(cli.json, &genesis, proof, document.as_deref(), max_age)
-        }
+        } => audit::verify(
+            cli.json,
+            &genesis,
+            (bundle.as_deref(), status.as_deref()),
+            document.as_deref(),
+            max_age,
+        ),
         Command::Check {
             file,
             genesis,
@@ -371,23 +329,11 @@ async fn run(cli: Cli) -> Result<i32> {
             max_age,
             out,
         } => {
-            let genesis = genesis.context(
-                "give --genesis FILE (or set CLEARANCE_GENESIS): the genesis file your administration trusts",
-            )?;
-            let recognised_by = match &subject {
-                StatusOfSubject::Aeo { recognised_by, .. } => recognised_by
-                    .as_deref()
-                    .map(CountryCode::parse)
-                    .transpose()?,
-                _ => None,
-            };
-            let subject = subject.parse()?;
             audit::status(
                 &client,
                 cli.json,
-                &genesis,
+                genesis.as_deref(),
                 subject,
-                recognised_by.as_ref(),
                 out.as_deref(),
                 max_age,
             )

@@ -17,13 +17,12 @@ use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{self, MemoryLog, leaf_hash};
 use clearance_core::record::Record;
 use clearance_core::rules::{CertificateState, CertificateStatus, StateValue};
-use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof};
+use clearance_core::state_tree::{self, NodeSource, Position, StateProof};
 use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::verify_commit;
-use common::{certified, genesis, header, key};
+use common::{MemoryTree, certified, genesis, header, key};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::hint::black_box;
 
 const LOG_SIZE: u64 = 1_000_000;
@@ -35,18 +34,8 @@ const MEMBERS: usize = 4;
 /// State entries besides the bundle's certificate: as many as there are certificates at 1M.
 const STATE_ENTRIES: u64 = 1_000_000;
 
-#[derive(Default)]
-struct Tree(BTreeMap<Position, Node>);
-
-impl NodeSource for Tree {
-    type Error = Infallible;
-    fn node(&self, at: &Position) -> Result<Option<Node>, Infallible> {
-        Ok(self.0.get(at).copied())
-    }
-}
-
 /// A state tree of 1M other entries and the certificate's, valid: its root and the certificate's proof.
-fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, Tree) {
+fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, MemoryTree) {
     let value = StateValue::Certificate(CertificateState {
         status: CertificateStatus::Valid,
         record,
@@ -57,7 +46,7 @@ fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, T
         .collect();
     let key = subject.key();
     changes.insert(key.path(), Some(value.hash()));
-    let mut tree = Tree::default();
+    let mut tree = MemoryTree::default();
     let Ok(update) = state_tree::update(&tree, &changes);
     tree.0.extend(
         update
@@ -75,7 +64,7 @@ fn state(subject: &StatusSubject, record: Hash32) -> (Hash32, StateEntryProof, T
 
 /// A bundle for one certificate in a log of 1M records among 1M certificates, its status proof alone, the log
 /// and the state tree.
-fn bundle(g: &Genesis) -> (Vec<u8>, Vec<u8>, MemoryLog, Tree) {
+fn bundle(g: &Genesis) -> (Vec<u8>, Vec<u8>, MemoryLog, MemoryTree) {
     let body = TxBody {
         chain_id: g.chain_id(),
         submitter: key(60).public_key(),

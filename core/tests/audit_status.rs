@@ -23,22 +23,10 @@ use clearance_core::rules::{
     AeoStanding, AeoState, CertificateState, CertificateStatus, MraState, MraStatus, StateKey,
     StateValue,
 };
-use clearance_core::state_tree::{self, Node, NodeSource, Position, StateProof, Terminal};
+use clearance_core::state_tree::{self, StateProof, Terminal};
 use clearance_core::time::Date;
 use clearance_core::tx::{SignedTx, TxBody};
 use common::*;
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-
-#[derive(Default)]
-struct Tree(BTreeMap<Position, Node>);
-
-impl NodeSource for Tree {
-    type Error = Infallible;
-    fn node(&self, at: &Position) -> Result<Option<Node>, Infallible> {
-        Ok(self.0.get(at).copied())
-    }
-}
 
 /// A state of these entries: its root, and the proof for `key`.
 fn state(entries: &[(StateKey, StateValue)], key: &StateKey) -> (Hash32, StateEntryProof) {
@@ -46,7 +34,7 @@ fn state(entries: &[(StateKey, StateValue)], key: &StateKey) -> (Hash32, StateEn
         .iter()
         .map(|(k, v)| (k.path(), Some(v.hash())))
         .collect();
-    let mut tree = Tree::default();
+    let mut tree = MemoryTree::default();
     let Ok(update) = state_tree::update(&tree, &changes);
     for (at, node) in update.writes {
         if let Some(n) = node {

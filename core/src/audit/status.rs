@@ -3,6 +3,8 @@
 //! proves "never recorded".
 
 use super::verdict::{AuditError, HeadSummary, fail};
+use super::{MAX_LATER_RECORDS, ProofBundle};
+use crate::block::HeaderView;
 use crate::bytes::Bytes;
 use crate::encoding::{self, limit};
 use crate::hash::Hash32;
@@ -160,6 +162,92 @@ pub(super) fn prove(
             "the proof shows an entry, but the file gives no value",
         )),
     }
+}
+
+/// The bundle's status section (`docs/audit.md` §3.1, steps `status.*`): required for a record that has a
+/// status, proven against the anchor's state root, and set by the newest record the bundle carries about it.
+pub(super) fn bundle_status(
+    bundle: &ProofBundle,
+    record: &Record,
+    id: &Hash32,
+    anchor_view: &HeaderView,
+    anchor: &HeadSummary,
+    carried: &[(Hash32, Record)],
+    known: &[Known],
+) -> Result<Option<StatusSummary>, AuditError> {
+    let Some(subject) = StatusSubject::of_record(record, id) else {
+        if bundle.status.is_some() {
+            return Err(fail(
+                "status",
+                format!("a {} record has no status to prove", record.kind()),
+            ));
+        }
+        return Ok(None);
+    };
+    let entry = bundle.status.as_ref().ok_or_else(|| {
+        fail(
+            "status",
+            format!(
+                "the bundle carries no status proof for {}",
+                subject.describe()
+            ),
+        )
+    })?;
+    let value = prove(
+        "status",
+        &subject.key(),
+        entry,
+        &anchor_view.header.state_root,
+    )?;
+    if value.is_none() {
+        return Err(fail(
+            "status.absent",
+            format!(
+                "the proof says {} was never recorded, but the bundle's record recorded it",
+                subject.describe()
+            ),
+        ));
+    }
+    let summary = summarize("status", &subject, value, anchor, known)?;
+    // The record that set the status must be the newest the bundle carries about the subject: a status older than
+    // a later record of the bundle (a revocation after the proven "valid") cannot come from the anchor's state.
+    let setter = summary.record.or(summary.superseded_by);
+    let changes_after = |from: usize| {
+        carried
+            .iter()
+            .skip(from + 1)
+            .find(|(_, r)| subject.changed_by(r))
+    };
+    let stale = match setter {
+        Some(setter) => match carried.iter().position(|(id, _)| *id == setter) {
+            Some(at) => changes_after(at),
+            None if bundle.later.len() < MAX_LATER_RECORDS => {
+                return Err(fail(
+                    "status.record",
+                    format!(
+                        "the status of {} was set by record {setter}, which the bundle does not carry",
+                        subject.describe()
+                    ),
+                ));
+            }
+            // The bundle left out its oldest later records; the setter may be among the newer ones only.
+            None => None,
+        },
+        // A decision in force: nothing the bundle carries may supersede it.
+        None => changes_after(0),
+    };
+    if let Some((later_id, later)) = stale {
+        return Err(fail(
+            "status.stale",
+            format!(
+                "the status proof shows {} as {}, but the bundle's later {} record {later_id} changed it after that",
+                subject.describe(),
+                summary.status,
+                later.kind()
+            ),
+        ));
+    }
+    Ok(Some(summary))
 }
 
 /// Where the subject stands, as the verdict reports it.

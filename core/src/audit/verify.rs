@@ -2,7 +2,7 @@
 
 use super::describe::describe;
 use super::sets::SetChain;
-use super::status::{Known, prove, recognise, summarize};
+use super::status::{Known, bundle_status, prove, recognise, summarize};
 use super::verdict::*;
 use super::*;
 use crate::block::HeaderView;
@@ -360,92 +360,6 @@ pub fn verify_bundle(
         validator_set_changes: chain.sets.changes,
         status,
     })
-}
-
-/// The bundle's status section (`docs/audit.md` §3.1, steps `status.*`): required for a record that has a
-/// status, proven against the anchor's state root, and set by the newest record the bundle carries about it.
-fn bundle_status(
-    bundle: &ProofBundle,
-    record: &Record,
-    id: &Hash32,
-    anchor_view: &HeaderView,
-    anchor: &HeadSummary,
-    carried: &[(Hash32, Record)],
-    known: &[Known],
-) -> Result<Option<StatusSummary>, AuditError> {
-    let Some(subject) = StatusSubject::of_record(record, id) else {
-        if bundle.status.is_some() {
-            return Err(fail(
-                "status",
-                format!("a {} record has no status to prove", record.kind()),
-            ));
-        }
-        return Ok(None);
-    };
-    let entry = bundle.status.as_ref().ok_or_else(|| {
-        fail(
-            "status",
-            format!(
-                "the bundle carries no status proof for {}",
-                subject.describe()
-            ),
-        )
-    })?;
-    let value = prove(
-        "status",
-        &subject.key(),
-        entry,
-        &anchor_view.header.state_root,
-    )?;
-    if value.is_none() {
-        return Err(fail(
-            "status.absent",
-            format!(
-                "the proof says {} was never recorded, but the bundle's record recorded it",
-                subject.describe()
-            ),
-        ));
-    }
-    let summary = summarize("status", &subject, value, anchor, known)?;
-    // The record that set the status must be the newest the bundle carries about the subject: a status older than
-    // a later record of the bundle (a revocation after the proven "valid") cannot come from the anchor's state.
-    let setter = summary.record.or(summary.superseded_by);
-    let changes_after = |from: usize| {
-        carried
-            .iter()
-            .skip(from + 1)
-            .find(|(_, r)| subject.changed_by(r))
-    };
-    let stale = match setter {
-        Some(setter) => match carried.iter().position(|(id, _)| *id == setter) {
-            Some(at) => changes_after(at),
-            None if bundle.later.len() < MAX_LATER_RECORDS => {
-                return Err(fail(
-                    "status.record",
-                    format!(
-                        "the status of {} was set by record {setter}, which the bundle does not carry",
-                        subject.describe()
-                    ),
-                ));
-            }
-            // The bundle left out its oldest later records; the setter may be among the newer ones only.
-            None => None,
-        },
-        // A decision in force: nothing the bundle carries may supersede it.
-        None => changes_after(0),
-    };
-    if let Some((later_id, later)) = stale {
-        return Err(fail(
-            "status.stale",
-            format!(
-                "the status proof shows {} as {}, but the bundle's later {} record {later_id} changed it after that",
-                subject.describe(),
-                summary.status,
-                later.kind()
-            ),
-        ));
-    }
-    Ok(Some(summary))
 }
 
 /// Verifies a status proof (`docs/audit.md` §3.5): the subject's state entry, or its absence, under the state

@@ -13,6 +13,7 @@ use clearance_core::ids::*;
 use clearance_core::merkle;
 use clearance_core::peer::PeerKey;
 use clearance_core::record::*;
+use clearance_core::state_tree::{Node, NodeSource, Position};
 use clearance_core::time::{Date, Timestamp};
 use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 
@@ -227,5 +228,16 @@ pub fn header(g: &Genesis, height: u64, txs: (u64, Hash32), log: (u64, Hash32)) 
         validator_set_hash: set.hash(),
         next_validator_set_hash: set.hash(),
         state_root: Hash32::sha256(b"state"),
+    }
+}
+
+/// A state tree held in memory.
+#[derive(Default)]
+pub struct MemoryTree(pub std::collections::BTreeMap<Position, Node>);
+
+impl NodeSource for MemoryTree {
+    type Error = std::convert::Infallible;
+    fn node(&self, at: &Position) -> Result<Option<Node>, Self::Error> {
+        Ok(self.0.get(at).copied())
     }
 }
