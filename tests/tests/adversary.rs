@@ -56,9 +56,10 @@ impl Drop for Adversary {
     }
 }
 
-/// Offered load against the honest members; the load generator's results. It starts once the members' mempools
-/// are empty: a backlog left by the run before would hold sequence numbers the load generator signs again.
-fn load(cluster: &Cluster, label: &str) -> Value {
+/// Waits until the members' mempools are empty: a backlog left by a load run would hold sequence numbers the
+/// next run signs again. Only while no attack runs: an equivocating adversary keeps the honest members reporting
+/// evidence (signed with their validator keys, not the load's), so their mempools are seldom empty all at once.
+fn drain(cluster: &Cluster) {
     let drained = |c: &Cluster| {
         (0..3).all(|i| {
             c.status(i)
@@ -67,6 +68,10 @@ fn load(cluster: &Cluster, label: &str) -> Value {
         })
     };
     cluster.wait_until("the mempools drained", Duration::from_secs(120), drained);
+}
+
+/// Offered load against the honest members; the load generator's results.
+fn load(cluster: &Cluster, label: &str) -> Value {
     let out = cluster.dir.path().join(format!("{label}.json"));
     let nodes: Vec<String> = (0..3).map(|i| cluster.nodes[i].api.clone()).collect();
     let keys: Vec<String> = (0..3)
@@ -162,8 +167,10 @@ fn under_attack(attack: &str, restart: bool) -> (Cluster, Adversary) {
         cluster.start_node(2);
         cluster.wait_until("member 2 back", Duration::from_secs(30), honest_connected);
     }
+    drain(&cluster);
     let baseline = load(&cluster, "baseline");
     let rss_before: Vec<u64> = (0..3).map(|i| peak_rss_kib(&cluster, i)).collect();
+    drain(&cluster);
     drop(silent);
     let adversary = Adversary::start(&cluster, attack);
     std::thread::sleep(Duration::from_secs(3));
