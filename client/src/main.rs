@@ -7,13 +7,14 @@
 
 mod audit;
 mod members;
+mod tables;
+
+use tables::{evidence_table, record_line, records_table, short};
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use clearance_client::{Client, EventItem, EventQuery, RecordQuery, Signer};
 use clearance_core::Hash32;
-use clearance_core::api::RecordView;
-use clearance_core::equivocation::EquivocationStep;
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
 use clearance_core::record::Record;
 use futures::StreamExt;
@@ -549,66 +550,5 @@ fn plain(v: &serde_json::Value) -> String {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "-".into(),
         other => other.to_string(),
-    }
-}
-
-fn short(h: &Hash32) -> String {
-    h.to_hex()[..12].to_string()
-}
-
-fn record_line(r: &RecordView) -> String {
-    format!(
-        "{:>7} {:>8}  {:<24} {:<3} {}  {}",
-        r.height,
-        r.log_index,
-        r.kind,
-        r.member.as_str(),
-        r.time,
-        short(&r.id)
-    )
-}
-
-fn records_table(records: &[RecordView]) {
-    println!(
-        "{:>7} {:>8}  {:<24} {:<3} {:<24}  ID",
-        "HEIGHT", "LOG", "KIND", "BY", "TIME"
-    );
-    for r in records {
-        println!("{}", record_line(r));
-    }
-}
-
-/// One line per evidence record: the equivocating member, where, and the committed record.
-fn evidence_table(records: &[clearance_core::api::RecordView]) {
-    if records.is_empty() {
-        println!("no evidence of equivocation on the ledger");
-        return;
-    }
-    println!(
-        "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  record",
-        "offender", "height", "round", "step", "reporter", "at"
-    );
-    for r in records {
-        let clearance_core::record::Record::Evidence(e) = &r.record else {
-            continue;
-        };
-        let Ok(offence) = e.equivocation.claimed() else {
-            continue;
-        };
-        let step = match offence.step {
-            EquivocationStep::Prevote => "prevote",
-            EquivocationStep::Precommit => "precommit",
-            EquivocationStep::Proposal => "proposal",
-        };
-        println!(
-            "{:<8} {:>8} {:>5} {:<9} {:<8} {:>8}  {}",
-            offence.validator.to_string(),
-            offence.height,
-            offence.round,
-            step,
-            e.reporter.to_string(),
-            r.height,
-            r.id
-        );
     }
 }

@@ -3,7 +3,7 @@
 //! description of what the block changes, which the proposer puts in its header, validators compare against the
 //! header, and storage writes in one batch once the block is committed.
 
-use crate::storage::{StorageError, Store};
+use crate::storage::{Head, StorageError, Store};
 use crate::tree_cache::TreeCache;
 use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
@@ -142,30 +142,27 @@ impl NodeSource for Overlay<'_> {
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
-/// The committed state a block executes on: the store, its state tree read through the ledger's cache, and the
-/// size of its record log.
-pub struct Committed<'a> {
+/// The committed state a block executes on: the store, its state tree read through the ledger's cache, and its
+/// head (record log size and root, state root), which a block that changes nothing keeps.
+pub struct Parent<'a> {
     pub store: &'a Store,
     pub tree: &'a TreeCache,
-    pub log_size: u64,
+    pub head: &'a Head,
 }
 
-/// Executes `txs` as the block `ctx` describes, on top of `committed`. Bytes for which `verified` answers true
+/// Executes `txs` as the block `ctx` describes, on top of `parent`. Bytes for which `verified` answers true
 /// skip the signature check (they are exactly a transaction this node already verified); everything else about
 /// them is checked as for any other.
 pub fn execute(
-    committed: Committed<'_>,
+    parent: Parent<'_>,
     chain_id: &Hash32,
     ctx: &BlockContext,
     txs: &[Bytes],
     verified: &Verified<'_>,
     inadmissible: Inadmissible,
 ) -> Result<Executed, ExecError> {
-    let Committed {
-        store,
-        tree,
-        log_size,
-    } = committed;
+    let Parent { store, tree, head } = parent;
+    let log_size = head.log_size;
     let mut overlay = Overlay {
         store,
         writes: HashMap::new(),
@@ -248,7 +245,7 @@ pub fn execute(
         });
     }
     let log_root = if overlay.log_size == overlay.base_log_size {
-        store.head()?.log_root
+        head.log_root
     } else {
         let root = merkle::root(&overlay, overlay.log_size);
         overlay.check()?;
@@ -262,7 +259,7 @@ pub fn execute(
         .map(|(key, value)| Change { key, value })
         .collect();
     let (state_root, tree) = if changes.is_empty() {
-        (store.head()?.state_root, BTreeMap::new())
+        (head.state_root, BTreeMap::new())
     } else {
         let update = state_tree::update(&tree.over(store), &rules::tree_changes(&changes))?;
         (update.root, update.writes)

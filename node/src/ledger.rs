@@ -124,11 +124,11 @@ impl Ledger {
         &self.store
     }
 
-    fn committed(&self) -> execute::Committed<'_> {
-        execute::Committed {
+    fn parent(&self) -> execute::Parent<'_> {
+        execute::Parent {
             store: &self.store,
             tree: &self.tree,
-            log_size: self.head.log_size,
+            head: &self.head,
         }
     }
 
@@ -150,7 +150,7 @@ impl Ledger {
         let time = Timestamp::from_millis(time_ms).unwrap_or(self.head.time);
         let height = self.head.height + 1;
         let executed = execute::execute(
-            self.committed(),
+            self.parent(),
             &self.chain_id,
             &BlockContext::new(height, time, &self.params),
             &txs,
@@ -283,7 +283,7 @@ impl Ledger {
         }
         let h = &view.header;
         let executed = execute::execute(
-            self.committed(),
+            self.parent(),
             &self.chain_id,
             &BlockContext::new(h.height, h.time, &self.params),
             &block.txs,

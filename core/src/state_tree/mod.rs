@@ -46,14 +46,6 @@ impl Position {
             prefix,
         }
     }
-
-    /// `depth` as two big-endian bytes, then the prefix: positions of one depth sort together, by prefix.
-    pub fn to_bytes(&self) -> [u8; 34] {
-        let mut out = [0u8; 34];
-        out[..2].copy_from_slice(&self.depth.to_be_bytes());
-        out[2..].copy_from_slice(&self.prefix.0);
-        out
-    }
 }
 
 /// Bit `depth` of `path`, counting from the most significant bit of byte 0: `true` is the right side (`false`

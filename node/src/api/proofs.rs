@@ -1,7 +1,7 @@
 //! Handlers for auditors: proof bundles, checkpoints and consistency proofs (`crate::proofs`).
 
 use super::extract::{ApiPath, ApiQuery};
-use super::queries::bad_id;
+use super::queries::{bad_id, certificate_ref};
 use super::{ApiError, ApiState, internal};
 use crate::proofs::{self, ProofError};
 use axum::Json;
@@ -9,8 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use clearance_core::Hash32;
 use clearance_core::audit::{Checkpoint, ConsistencyProof, ProofBundle, StatusFile, StatusSubject};
-use clearance_core::ids::{CertificateNumber, CountryCode, OperatorId};
-use clearance_core::record::CertificateRef;
+use clearance_core::ids::{CountryCode, OperatorId};
 use serde::Deserialize;
 
 fn proof_error(e: ProofError) -> ApiError {
@@ -58,10 +57,7 @@ pub async fn certificate_status(
     State(s): State<ApiState>,
     ApiPath((issuer, number)): ApiPath<(String, String)>,
 ) -> Result<Json<StatusFile>, ApiError> {
-    let subject = StatusSubject::Certificate(CertificateRef {
-        issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
-        number: CertificateNumber::parse(&number).map_err(bad_id)?,
-    });
+    let subject = StatusSubject::Certificate(certificate_ref(&issuer, &number)?);
     status_proof(s, subject, None).await
 }
 

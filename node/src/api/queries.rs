@@ -16,6 +16,14 @@ pub(super) fn bad_id(e: IdError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "BAD_IDENTIFIER", e)
 }
 
+/// A certificate named by the path segments `{issuer}/{number}`.
+pub(super) fn certificate_ref(issuer: &str, number: &str) -> Result<CertificateRef, ApiError> {
+    Ok(CertificateRef {
+        issuer: CountryCode::parse(issuer).map_err(bad_id)?,
+        number: CertificateNumber::parse(number).map_err(bad_id)?,
+    })
+}
+
 fn not_found(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, code, message)
 }
@@ -126,10 +134,7 @@ pub async fn certificate(
     State(s): State<ApiState>,
     ApiPath((issuer, number)): ApiPath<(String, String)>,
 ) -> Result<Json<query::CertificateView>, ApiError> {
-    let r = CertificateRef {
-        issuer: CountryCode::parse(&issuer).map_err(bad_id)?,
-        number: CertificateNumber::parse(&number).map_err(bad_id)?,
-    };
+    let r = certificate_ref(&issuer, &number)?;
     query::certificate(&s.store, &r)
         .map_err(internal)?
         .map(Json)

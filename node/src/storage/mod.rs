@@ -20,9 +20,11 @@
 //! | `evidence`  | evidence hash               | equivocation evidence seen                         |
 
 mod codec;
+mod state;
 mod tree;
 
 pub use codec::{Head, TxLocation};
+use state::state_key;
 pub use tree::StateTree;
 
 use clearance_core::Hash32;
@@ -31,7 +33,7 @@ use clearance_core::encoding::{self, limit};
 use clearance_core::equivocation::Equivocation;
 use clearance_core::genesis::Genesis;
 use clearance_core::merkle::{MerkleError, NodeSource};
-use clearance_core::rules::{Change, StateKey, StateValue, StateView, tree_changes};
+use clearance_core::rules::{Change, tree_changes};
 use clearance_core::state_tree::{self, Node, Position};
 use clearance_core::vote::CommitCertificate;
 use rocksdb::{
@@ -521,60 +523,11 @@ fn index_key(prefix: u8, rest: &[u8]) -> Vec<u8> {
     k
 }
 
-/// State entries are stored under the canonical encoding of their key.
-fn state_key(key: &StateKey) -> Vec<u8> {
-    encoding::encode(key)
-}
-
 fn log_key(level: u32, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
     k[0] = level as u8;
     k[1..].copy_from_slice(&index.to_be_bytes());
     k
-}
-
-/// The committed state, read by the rules. A read error answers "absent" here: this view serves the mempool's
-/// admission checks, where that means a refusal; execution reads through [`Store::state`] and stops on errors.
-impl StateView for Store {
-    fn get(&self, key: &StateKey) -> Option<StateValue> {
-        self.state(key).ok().flatten()
-    }
-}
-
-impl Store {
-    /// A state entry's value as stored: the canonical bytes the state tree hashes.
-    pub fn state_bytes(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.db.get_cf(self.cf("state"), state_key(key))?)
-    }
-
-    pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
-        match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
-            // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
-            Some(bytes) => encoding::decode(&bytes, limit::GENESIS, "state entry")
-                .map(Some)
-                .map_err(|e| corrupt("state entry", e)),
-            None => Ok(None),
-        }
-    }
-}
-
-impl Store {
-    /// Every committed state entry, as (key bytes, value bytes), in key order, until `keep` says stop.
-    pub fn scan_state(
-        &self,
-        mut keep: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<(), StorageError> {
-        for item in self
-            .db
-            .iterator_cf(self.cf("state"), rocksdb::IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            if !keep(&key, &value) {
-                break;
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Store {

@@ -1,0 +1,55 @@
+//! The `state` column family: the ledger state the rules read and write, under the canonical encoding of each
+//! key (`protocol.md` §2.8).
+
+use super::{StorageError, Store, corrupt};
+use clearance_core::encoding::{self, limit};
+use clearance_core::rules::{StateKey, StateValue, StateView};
+
+/// State entries are stored under the canonical encoding of their key.
+pub(super) fn state_key(key: &StateKey) -> Vec<u8> {
+    encoding::encode(key)
+}
+
+/// The committed state, read by the rules. A read error answers "absent" here: this view serves the mempool's
+/// admission checks, where that means a refusal; execution reads through [`Store::state`] and stops on errors.
+impl StateView for Store {
+    fn get(&self, key: &StateKey) -> Option<StateValue> {
+        self.state(key).ok().flatten()
+    }
+}
+
+impl Store {
+    /// A state entry's value as stored: the canonical bytes the state tree hashes.
+    pub fn state_bytes(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.db.get_cf(self.cf("state"), state_key(key))?)
+    }
+
+    pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
+        match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
+            // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
+            Some(bytes) => encoding::decode(&bytes, limit::GENESIS, "state entry")
+                .map(Some)
+                .map_err(|e| corrupt("state entry", e)),
+            None => Ok(None),
+        }
+    }
+}
+
+impl Store {
+    /// Every committed state entry, as (key bytes, value bytes), in key order, until `keep` says stop.
+    pub fn scan_state(
+        &self,
+        mut keep: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        for item in self
+            .db
+            .iterator_cf(self.cf("state"), rocksdb::IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            if !keep(&key, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
