@@ -4,10 +4,10 @@
 //! header, and storage writes in one batch once the block is committed.
 
 use crate::storage::{Head, StorageError, Store};
-use crate::tree_cache::TreeCache;
 use clearance_core::Hash32;
 use clearance_core::block::{Outcome, TxResult, results_root};
 use clearance_core::bytes::Bytes;
+use clearance_core::crypto::{CheckedKey, PublicKey};
 use clearance_core::merkle::{self, MerkleError, NodeSource};
 use clearance_core::rules::{self, BlockContext, Change, Epoch, StateKey, StateValue, StateView};
 use clearance_core::state_tree::{self, Node, Position};
@@ -142,11 +142,10 @@ impl NodeSource for Overlay<'_> {
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
-/// The committed state a block executes on: the store, its state tree read through the ledger's cache, and its
-/// head (record log size and root, state root), which a block that changes nothing keeps.
+/// The committed state a block executes on: the store, and its head (record log size and root, state root),
+/// which a block that changes nothing keeps.
 pub struct Parent<'a> {
     pub store: &'a Store,
-    pub tree: &'a TreeCache,
     pub head: &'a Head,
 }
 
@@ -161,7 +160,7 @@ pub fn execute(
     verified: &Verified<'_>,
     inadmissible: Inadmissible,
 ) -> Result<Executed, ExecError> {
-    let Parent { store, tree, head } = parent;
+    let Parent { store, head } = parent;
     let log_size = head.log_size;
     let mut overlay = Overlay {
         store,
@@ -261,7 +260,7 @@ pub fn execute(
     let (state_root, tree) = if changes.is_empty() {
         (head.state_root, BTreeMap::new())
     } else {
-        let update = state_tree::update(&tree.over(store), &rules::tree_changes(&changes))?;
+        let update = state_tree::update(&store.state_tree(), &rules::tree_changes(&changes))?;
         (update.root, update.writes)
     };
     Ok(Executed {
@@ -323,6 +322,30 @@ fn verify_all(
         }
         Ok(out)
     })
+}
+
+/// The transactions of `txs` whose chain, signature and shape check out, by id with their exact bytes: checked
+/// ahead of the block's execution (on another thread, by block sync), and then passed as its `verified`
+/// (`|id, bytes| ahead.get(id) == Some(&bytes)`). `keys` carries validated submitter keys from block to block.
+pub fn verify_ahead<'a>(
+    chain_id: &Hash32,
+    txs: &'a [Bytes],
+    keys: &mut HashMap<PublicKey, CheckedKey>,
+) -> HashMap<Hash32, &'a [u8]> {
+    let decoded: Vec<(&'a [u8], SignedTx)> = txs
+        .iter()
+        .filter_map(|b| {
+            SignedTx::from_bytes(b.as_slice())
+                .ok()
+                .map(|tx| (b.as_slice(), tx))
+        })
+        .collect();
+    let signed: Vec<SignedTx> = decoded.iter().map(|(_, tx)| tx.clone()).collect();
+    verify_many_except(chain_id, &signed, &[], keys)
+        .into_iter()
+        .zip(&decoded)
+        .filter_map(|(result, (bytes, _))| result.ok().map(|tx| (tx.id, *bytes)))
+        .collect()
 }
 
 /// [`verify_all`] for the transactions of a block from index `offset` on.

@@ -5,7 +5,6 @@
 use crate::execute::{self, ExecError, Executed, Verified};
 use crate::proposer_history::ProposerHistory;
 use crate::storage::{BlockWrite, Head, Store};
-use crate::tree_cache::TreeCache;
 use clearance_core::Hash32;
 use clearance_core::block::{Block, Header, HeaderView, Outcome, tx_root};
 use clearance_core::bytes::Bytes;
@@ -67,8 +66,6 @@ pub struct Ledger {
     history: ProposerHistory,
     head: Head,
     executed: HashMap<Hash32, Executed>,
-    /// The upper levels of the committed state tree.
-    tree: TreeCache,
 }
 
 impl Ledger {
@@ -91,7 +88,6 @@ impl Ledger {
             history,
             head,
             executed: HashMap::new(),
-            tree: TreeCache::default(),
         })
     }
 
@@ -127,7 +123,6 @@ impl Ledger {
     fn parent(&self) -> execute::Parent<'_> {
         execute::Parent {
             store: &self.store,
-            tree: &self.tree,
             head: &self.head,
         }
     }
@@ -335,8 +330,18 @@ impl Ledger {
         block: &Block,
         certificate: &CommitCertificate,
     ) -> Result<Committed, InvalidBlock> {
+        self.write(block, certificate, Durability::Synced, &|_, _| false)
+    }
+
+    fn write(
+        &mut self,
+        block: &Block,
+        certificate: &CommitCertificate,
+        durability: Durability,
+        verified: &Verified<'_>,
+    ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
-        self.execute_checked(&view, block, &|_, _| false)?;
+        self.execute_checked(&view, block, verified)?;
         let executed = match self.executed.remove(&view.hash) {
             Some(e) => e,
             None => unreachable!("execute_checked caches the execution"),
@@ -370,12 +375,9 @@ impl Ledger {
             log_nodes: &executed.log_nodes,
             changes: &executed.changes,
             tree: &executed.tree,
+            synced: durability == Durability::Synced,
         });
-        if let Err(e) = written {
-            self.tree.clear();
-            return Err(ExecError::from(e).into());
-        }
-        self.tree.committed(&executed.tree);
+        written.map_err(ExecError::from)?;
         self.head = head;
         self.epoch = executed.next_epoch;
         self.validators = executed.next_validators;
@@ -409,14 +411,36 @@ impl Ledger {
     }
 
     /// Verifies a block fetched by block sync (its commit certificate against the set in force at its height)
-    /// and commits it.
+    /// and commits it, not yet synced to the disk ([`Ledger::sync`]). `verified` says which transactions were
+    /// checked already (as for [`Ledger::validate`]).
     pub fn apply_synced(
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
+        verified: &Verified<'_>,
     ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
         verify_commit(&self.chain_id, &self.validators, &view, certificate)?;
-        self.commit(block, certificate)
+        self.write(block, certificate, Durability::Later, verified)
     }
+
+    pub fn chain_id(&self) -> &Hash32 {
+        &self.chain_id
+    }
+
+    /// Makes every block written so far durable: block sync calls it once after a run of blocks, before
+    /// consensus goes on above them.
+    pub fn sync(&self) -> Result<(), crate::storage::StorageError> {
+        self.store.sync_wal()
+    }
+}
+
+/// When a committed block reaches the disk. A block decided here is synced before the node acts on it. A run of
+/// blocks fetched by block sync is synced once at its end, by [`Ledger::sync`]: each is final already (a quorum
+/// certified it), a crash before the sync only means fetching them again, and one sync per block was a fifth of
+/// catching up (docs/performance.md §13).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Later,
 }

@@ -29,7 +29,6 @@ pub mod requests;
 pub mod run;
 pub mod status;
 pub mod storage;
-pub mod tree_cache;
 pub mod validator_state;
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use super::Driver;
 use super::sync_sources::InFlight;
 use crate::consensus::Input;
-use crate::execute::ExecError;
+use crate::execute::{ExecError, verify_ahead};
 use crate::ledger::InvalidBlock;
 use crate::metrics::Metrics;
 use crate::network::wire::{
@@ -13,10 +13,12 @@ use crate::network::wire::{
 };
 use crate::network::{Asked, NetCommand};
 use anyhow::{Context, Result};
+use clearance_core::Hash32;
 use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
 use clearance_core::vote::CommitCertificate;
 use libp2p::PeerId;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::Mutex;
 
@@ -52,21 +54,41 @@ impl Driver {
             self.sync.started = Some((now, height));
             self.sync.records = 0;
         }
-        self.sync.asked_for_blocks(InFlight {
+        self.ask_blocks(InFlight {
             peer,
             at: now,
             from: height + 1,
             claimed,
         });
+    }
+
+    fn ask_blocks(&mut self, request: InFlight) {
+        self.sync.asked_for_blocks(request);
         self.net
             .send(NetCommand::Request {
-                peer,
+                peer: request.peer,
                 req: SyncRequest::Blocks {
-                    from: height + 1,
+                    from: request.from,
                     max: SYNC_BATCH_BLOCKS,
                 },
             })
             .ok();
+    }
+
+    /// After a full answer from a peer that claims more, asks it for the blocks that follow before applying this
+    /// answer's: the peer reads and sends them while this node executes and writes, instead of both taking turns
+    /// (a third of catching up was waiting for the next answer).
+    fn ask_ahead(&mut self, request: &InFlight, count: usize, bytes: usize) {
+        let next = request.from + count as u64;
+        let full = count >= SYNC_BATCH_BLOCKS as usize || bytes >= SYNC_BATCH_BYTES;
+        if count == 0 || !full || next > request.claimed || !self.peers.contains(&request.peer) {
+            return;
+        }
+        self.ask_blocks(InFlight {
+            at: self.clock.now(),
+            from: next,
+            ..*request
+        });
     }
 
     fn stalled(&self) -> bool {
@@ -111,6 +133,9 @@ impl Driver {
                     .iter()
                     .map(|b| b.block.len() + b.certificate.len())
                     .sum();
+                if let Some(request) = &request {
+                    self.ask_ahead(request, count, bytes);
+                }
                 let applied = self.apply_blocks(from, blocks)?;
                 let head = self.ledger.head().height;
                 if let Some(request) = request {
@@ -180,42 +205,81 @@ impl Driver {
         }
     }
 
-    /// Verifies and commits synced blocks in order, stopping at the first that fails; returns how many it committed.
+    /// Verifies and commits synced blocks in order, stopping at the first that fails, and syncs them to the disk
+    /// before consensus goes on above them; returns how many it committed.
     pub(super) fn apply_blocks(&mut self, from: PeerId, blocks: Vec<SyncedBlock>) -> Result<usize> {
-        let mut last = None;
-        let mut applied = 0;
+        let mut decoded = Vec::with_capacity(blocks.len());
+        let mut undecodable = None;
         for synced in blocks {
-            let decoded = Block::from_bytes(synced.block.as_slice()).and_then(|b| {
+            match Block::from_bytes(synced.block.as_slice()).and_then(|b| {
                 CommitCertificate::from_bytes(synced.certificate.as_slice()).map(|c| (b, c))
-            });
-            let (block, cert) = match decoded {
-                Ok(x) => x,
+            }) {
+                Ok(x) => decoded.push(x),
                 Err(e) => {
-                    self.penalise(from, format!("synced block: {e}"));
-                    break;
-                }
-            };
-            if cert.height <= self.ledger.head().height {
-                continue;
-            }
-            match self.ledger.apply_synced(&block, &cert) {
-                Ok(committed) => {
-                    self.sync.records += committed.accepted as u64;
-                    Metrics::inc(&self.metrics.blocks_synced_total);
-                    self.after_commit(&committed);
-                    last = Some(committed.height);
-                    applied += 1;
-                }
-                Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
-                    return Err(e).context("committing a synced block");
-                }
-                Err(e) => {
-                    self.penalise(from, format!("synced block {}: {e}", cert.height));
+                    undecodable = Some(e);
                     break;
                 }
             }
         }
-        if let Some(height) = last {
+        let chain_id = *self.ledger.chain_id();
+        let mut committed = Vec::new();
+        // Signatures are most of a synced block's checks and need no ledger state: a second thread checks each
+        // block's while the block before it executes and is written.
+        let outcome = std::thread::scope(|scope| -> Result<()> {
+            let (ahead, checked) = std::sync::mpsc::sync_channel(2);
+            let blocks = &decoded;
+            scope.spawn(move || {
+                let mut keys = HashMap::new();
+                for (block, _) in blocks {
+                    if ahead
+                        .send(verify_ahead(&chain_id, &block.txs, &mut keys))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+            for (block, cert) in &decoded {
+                let verified = checked.recv().unwrap_or_default();
+                let head = self.ledger.head().height;
+                if cert.height <= head {
+                    continue;
+                }
+                if cert.height > head + 1 {
+                    // Blocks asked for ahead, beyond a block that did not apply: out of reach, not wrong.
+                    break;
+                }
+                let known = |id: &Hash32, bytes: &[u8]| verified.get(id) == Some(&bytes);
+                match self.ledger.apply_synced(block, cert, &known) {
+                    Ok(c) => {
+                        self.sync.records += c.accepted as u64;
+                        Metrics::inc(&self.metrics.blocks_synced_total);
+                        self.after_commit(&c);
+                        committed.push(c.height);
+                    }
+                    Err(InvalidBlock::Exec(ExecError::Storage(e))) => {
+                        return Err(e).context("committing a synced block");
+                    }
+                    Err(e) => {
+                        self.penalise(from, format!("synced block {}: {e}", cert.height));
+                        return Ok(());
+                    }
+                }
+            }
+            if let Some(e) = undecodable {
+                self.penalise(from, format!("synced block: {e}"));
+            }
+            Ok(())
+        });
+        outcome?;
+        if committed.is_empty() {
+            return Ok(0);
+        }
+        // Before this node votes on anything above them.
+        self.ledger
+            .sync()
+            .context("syncing synced blocks to the disk")?;
+        if let Some(&height) = committed.last() {
             // Rejoin consensus at the new head at once: a syncing node has no reason to wait for transactions.
             if self.machine.height() <= height {
                 self.pending_start = None;
@@ -229,7 +293,7 @@ impl Driver {
                 });
             }
         }
-        Ok(applied)
+        Ok(committed.len())
     }
 
     /// Answers a request for blocks on a blocking thread, reading committed blocks straight from storage, so that

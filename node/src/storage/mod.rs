@@ -15,13 +15,14 @@
 //! | `indexes`   | `h` ‖ block hash            | height                                             |
 //! | `log`       | level (u8) ‖ index (u64 BE) | complete Merkle subtree hash of the record log     |
 //! | `state`     | canonical `StateKey`        | canonical `StateValue`: submitters, sequences, certificates, decisions, AEO status, MRAs |
-//! | `tree`      | state tree position: depth (u16 BE) ‖ the ⌈depth / 8⌉ prefix bytes (at least 1) | the node there: 0 ‖ left ‖ right, or 1 ‖ path ‖ value hash (65 bytes) |
+//! | `tree`      | state tree position: depth (u16 BE) ‖ the ⌈depth / 8⌉ prefix bytes (at least 1) | the node there: 0 ‖ left ‖ right, or 1 ‖ path ‖ value hash (65 bytes); above depth 16 only leaves ([`upper_tree`]) |
 //! | `safety`    | `current`                   | the consensus safety state                         |
 //! | `evidence`  | evidence hash               | equivocation evidence seen                         |
 
 mod codec;
 mod state;
 mod tree;
+mod upper_tree;
 
 pub use codec::{Head, TxLocation};
 use state::state_key;
@@ -42,6 +43,8 @@ use rocksdb::{
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+use upper_tree::UpperTree;
 
 use crate::consensus::SafetyState;
 
@@ -50,9 +53,10 @@ const CFS: [&str; 12] = [
     "safety", "evidence",
 ];
 
-/// The on-disk layout version; a directory written by another layout is refused. Layout 3 added the state
-/// tree (and headers committing to its root).
-const LAYOUT_VERSION: u32 = 3;
+/// The on-disk layout version; a directory written by another layout is refused, except layout 3, which is
+/// upgraded in place. Layout 3 added the state tree (and headers committing to its root); layout 4 stops storing
+/// the tree's internal nodes above depth 16.
+const LAYOUT_VERSION: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -103,6 +107,9 @@ pub struct BlockWrite<'a> {
     pub changes: &'a [Change],
     /// The state tree's nodes to write (`None`: delete).
     pub tree: &'a BTreeMap<Position, Option<Node>>,
+    /// Whether the write returns only once it is on the disk; otherwise [`Store::sync_wal`] makes it durable (a
+    /// crash before loses it, and every write after it, whole: the log is replayed in order up to a torn end).
+    pub synced: bool,
 }
 
 /// A committed block and its certificate, as the stored bytes.
@@ -128,6 +135,10 @@ pub struct Store {
     db: DB,
     path: PathBuf,
     sync: WriteOptions,
+    unsynced: WriteOptions,
+    /// The committed state tree's levels that are not stored. Written under the lock together with the block
+    /// that changes them, so that whoever reads the head after a commit reads these levels after it too.
+    upper: RwLock<UpperTree>,
 }
 
 /// All memtables together, across column families.
@@ -234,6 +245,8 @@ impl Store {
             db,
             path: path.to_path_buf(),
             sync,
+            unsynced: WriteOptions::default(),
+            upper: RwLock::new(UpperTree::default()),
         };
         store.check_or_init(genesis)?;
         Ok(store)
@@ -269,13 +282,16 @@ impl Store {
                     .try_into()
                     .map_err(|_| corrupt("layout", "not 4 bytes"))?,
             );
-            if layout != LAYOUT_VERSION {
+            if layout == 3 {
+                self.upgrade_layout_3()?;
+            } else if layout != LAYOUT_VERSION {
                 return Err(StorageError::Layout {
                     path: self.path.clone(),
                     found: layout,
                 });
             }
-            self.head()?;
+            let head = self.head()?;
+            *self.upper_tree_mut()? = self.load_upper_tree(&head.state_root)?;
             return Ok(());
         }
         let mut batch = WriteBatch::default();
@@ -298,12 +314,10 @@ impl Store {
                 "the genesis state's tree is not the genesis root",
             ));
         }
-        self.put_tree(&mut batch, &tree.writes);
         // The chain id goes last in meaning, not in bytes: the batch is atomic, so a directory either has it
         // with the whole genesis state or is empty.
         batch.put_cf(meta, b"chain_id", chain_id.as_bytes());
-        self.db.write_opt(batch, &self.sync)?;
-        Ok(())
+        self.write_with_tree(batch, &tree.writes, true)
     }
 
     pub fn head(&self) -> Result<Head, StorageError> {
@@ -355,10 +369,22 @@ impl Store {
                 encoding::encode(&change.value),
             );
         }
-        self.put_tree(&mut batch, w.tree);
         batch.put_cf(self.cf("meta"), b"head", w.head.to_bytes());
-        self.db.write_opt(batch, &self.sync)?;
-        Ok(())
+        self.write_with_tree(batch, w.tree, w.synced)
+    }
+
+    /// Syncs every write so far to the disk.
+    pub fn sync_wal(&self) -> Result<(), StorageError> {
+        // A synced write syncs the log up to its end, every earlier write with it: the head, written again
+        // unchanged (RocksDB's own `SyncWAL` is not implemented by the in-memory environment of the simulator).
+        let meta = self.cf("meta");
+        let head = self
+            .db
+            .get_cf(meta, b"head")?
+            .ok_or_else(|| corrupt("head", "missing"))?;
+        let mut batch = WriteBatch::default();
+        batch.put_cf(meta, b"head", head);
+        Ok(self.db.write_opt(batch, &self.sync)?)
     }
 
     pub fn block(&self, height: u64) -> Result<Option<Block>, StorageError> {
