@@ -11,7 +11,8 @@ use clearance_core::audit::{
     verify_extension, verify_status,
 };
 use clearance_core::genesis::Genesis;
-use clearance_core::ids::{CertificateNumber, CountryCode, OperatorId};
+use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
+use clearance_core::record::DeclarationId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -36,6 +37,15 @@ pub enum StatusOfSubject {
     },
     /// A clearance decision, by record id: in force or superseded.
     Decision { id: String },
+    /// A member's current decision on a declaration, by MRN or UCR (exit 0 only when it is `released`).
+    Declaration {
+        /// The member whose decision it is.
+        member: String,
+        #[arg(long, required_unless_present = "ucr", conflicts_with = "ucr")]
+        mrn: Option<String>,
+        #[arg(long)]
+        ucr: Option<String>,
+    },
 }
 
 impl StatusOfSubject {
@@ -69,6 +79,21 @@ impl StatusOfSubject {
                 },
                 None,
             ),
+            StatusOfSubject::Declaration { member, mrn, ucr } => {
+                let declaration = match (mrn, ucr) {
+                    (Some(mrn), None) => DeclarationId::Mrn(Mrn::parse(&mrn)?),
+                    (None, Some(ucr)) => DeclarationId::Ucr(Ucr::parse(&ucr)?),
+                    _ => anyhow::bail!("give exactly one of --mrn and --ucr"),
+                };
+                let member = CountryCode::parse(&member)?;
+                (
+                    StatusSubject::Declaration {
+                        declaration,
+                        member,
+                    },
+                    None,
+                )
+            }
         })
     }
 }

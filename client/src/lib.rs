@@ -18,7 +18,7 @@ use clearance_core::api::{
 };
 use clearance_core::crypto::{PublicKey, SecretKey};
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
-use clearance_core::record::Record;
+use clearance_core::record::{DeclarationId, Record};
 use clearance_core::tx::{SignedTx, TxBody};
 use futures::Stream;
 use serde::de::DeserializeOwned;
@@ -361,6 +361,22 @@ impl Client {
                 programme,
             } => format!("/v1/proofs/status/aeo/{operator}/{programme}"),
             StatusSubject::Decision { record } => format!("/v1/proofs/status/decisions/{record}"),
+            StatusSubject::Declaration {
+                declaration,
+                member,
+            } => match declaration {
+                DeclarationId::Mrn(mrn) => {
+                    format!(
+                        "/v1/proofs/status/declarations/{member}/mrn/{}",
+                        mrn.as_str()
+                    )
+                }
+                // A UCR may hold '/' and '+', which a path segment must carry encoded.
+                DeclarationId::Ucr(ucr) => format!(
+                    "/v1/proofs/status/declarations/{member}/ucr/{}",
+                    ucr.as_str().replace('+', "%2B").replace('/', "%2F")
+                ),
+            },
         };
         let query: Vec<(&str, String)> = recognised_by
             .map(|m| ("recognised_by", m.to_string()))

@@ -121,6 +121,7 @@ fn bundle(g: &Genesis) -> (Vec<u8>, Vec<u8>, MemoryLog, MemoryTree) {
         anchor: anchor.clone(),
         validator_set_changes: vec![],
         recognition: None,
+        decision: None,
     };
     let bundle = ProofBundle {
         format: BUNDLE_FORMAT.into(),

@@ -6,7 +6,7 @@
 mod common;
 
 use clearance_core::audit::{
-    BUNDLE_FORMAT, CertifiedHeader, MraProof, ProofBundle, RecognitionProof, RecordProof,
+    BUNDLE_FORMAT, CertifiedHeader, ProofBundle, RecognitionProof, RecordEntryProof, RecordProof,
     STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject, VERSION, verify_bundle,
     verify_status,
 };
@@ -17,11 +17,11 @@ use clearance_core::hash::Hash32;
 use clearance_core::ids::OperatorId;
 use clearance_core::ids::{CertificateNumber, ReasonCode, Text};
 use clearance_core::merkle::{self, MemoryLog};
-use clearance_core::record::AeoType;
+use clearance_core::record::{AeoType, Decision, DeclarationId, DeclarationRef};
 use clearance_core::record::{CertificateIssue, CertificateRef, CertificateRevoke, Record};
 use clearance_core::rules::{
-    AeoStanding, AeoState, CertificateState, CertificateStatus, MraState, MraStatus, StateKey,
-    StateValue,
+    AeoStanding, AeoState, CertificateState, CertificateStatus, DecisionState, MraState, MraStatus,
+    StateKey, StateValue,
 };
 use clearance_core::state_tree::{self, StateProof, Terminal};
 use clearance_core::time::Date;
@@ -156,7 +156,7 @@ impl Ledger {
     }
 
     fn status_file(&self, subject: StatusSubject, root: Hash32, entry: StateEntryProof) -> Vec<u8> {
-        self.status_file_with(subject, root, entry, None)
+        self.status_file_with(subject, root, entry, None, None)
     }
 
     fn status_file_with(
@@ -165,6 +165,7 @@ impl Ledger {
         root: Hash32,
         entry: StateEntryProof,
         recognition: Option<RecognitionProof>,
+        decision: Option<RecordEntryProof>,
     ) -> Vec<u8> {
         let mut h = header(
             &self.g,
@@ -183,6 +184,7 @@ impl Ledger {
             anchor,
             validator_set_changes: vec![],
             recognition,
+            decision,
         })
         .unwrap()
     }
@@ -361,14 +363,14 @@ fn an_aeo_standing_is_recognised_only_under_an_active_mra_that_covers_it() {
         let (root, entry) = state(&entries, &subject.key());
         let recognition = RecognitionProof {
             member: cc(member),
-            mra: shown.map(|record| MraProof {
+            mra: shown.map(|record| RecordEntryProof {
                 record,
                 status: state(&entries, &StateKey::Mra(mra_id)).1,
             }),
         };
         verify_status(
             &l.g,
-            &l.status_file_with(subject.clone(), root, entry, Some(recognition)),
+            &l.status_file_with(subject.clone(), root, entry, Some(recognition), None),
         )
     };
 
@@ -411,4 +413,115 @@ fn an_aeo_standing_is_recognised_only_under_an_active_mra_that_covers_it() {
     )
     .unwrap_err();
     assert_eq!(e.step.0, "recognition.proof", "{e}");
+}
+
+#[test]
+fn a_declaration_shows_the_members_current_decision() {
+    let l = Ledger::new();
+    let subject = StatusSubject::Declaration {
+        declaration: DeclarationId::Mrn(mrn()),
+        member: cc("KZ"),
+    };
+    let on_mrn = DeclarationRef {
+        mrn: Some(mrn()),
+        ucr: None,
+    };
+    let (held, released, foreign) = (
+        Hash32::sha256(b"held"),
+        Hash32::sha256(b"released"),
+        Hash32::sha256(b"another member's"),
+    );
+    let decision = |member: &str, decision, superseded_by| {
+        StateValue::Decision(DecisionState {
+            declaration: on_mrn.clone(),
+            member: cc(member),
+            decision,
+            superseded_by,
+        })
+    };
+    let entries = |current: Hash32| {
+        vec![
+            (subject.key(), StateValue::Record(current)),
+            (
+                StateKey::Decision(held),
+                decision("KZ", Decision::Hold, Some(released)),
+            ),
+            (
+                StateKey::Decision(released),
+                decision("KZ", Decision::Released, None),
+            ),
+            (
+                StateKey::Decision(foreign),
+                decision("CN", Decision::Released, None),
+            ),
+        ]
+    };
+    let verdict = |current: Hash32, shown: Option<(Hash32, Hash32)>| {
+        let entries = entries(current);
+        let (root, entry) = state(&entries, &subject.key());
+        let decision = shown.map(|(record, proven)| RecordEntryProof {
+            record,
+            status: state(&entries, &StateKey::Decision(proven)).1,
+        });
+        verify_status(
+            &l.g,
+            &l.status_file_with(subject.clone(), root, entry, None, decision),
+        )
+    };
+
+    let v = verdict(released, Some((released, released))).unwrap();
+    assert_eq!(v.status.status, "released");
+    assert_eq!(v.status.decision, Some(Decision::Released));
+    assert!(v.status.good);
+    assert!(
+        v.status.headline.starts_with(&format!(
+            "RELEASED by KZ on the declaration with MRN {} (decision ",
+            mrn().as_str()
+        )),
+        "{}",
+        v.status.headline
+    );
+
+    // The decision the entry names must be shown, and be that one, the member's, on that declaration.
+    let e = verdict(released, None).unwrap_err();
+    assert_eq!(e.step.0, "decision", "{e}");
+    let e = verdict(released, Some((held, held))).unwrap_err();
+    assert_eq!(e.step.0, "decision", "{e}");
+    let e = verdict(released, Some((released, held))).unwrap_err();
+    assert_eq!(e.step.0, "decision.proof", "{e}");
+    let e = verdict(foreign, Some((foreign, foreign))).unwrap_err();
+    assert_eq!(e.step.0, "decision.declaration", "{e}");
+
+    // A superseded decision named as current (a state no rule writes) is not good.
+    let v = verdict(held, Some((held, held))).unwrap();
+    assert_eq!(v.status.status, "superseded");
+    assert!(!v.status.good);
+
+    // Never decided by that member: proven absent, and a decision shown beside an absence is refused.
+    let never = StatusSubject::Declaration {
+        declaration: DeclarationId::Mrn(mrn()),
+        member: cc("DE"),
+    };
+    let entries = entries(released);
+    let (root, absent) = state(&entries, &never.key());
+    let v = verify_status(&l.g, &l.status_file(never.clone(), root, absent.clone())).unwrap();
+    assert_eq!(v.status.status, "not_recorded");
+    assert!(!v.status.good);
+    assert!(
+        v.status
+            .headline
+            .starts_with("NOT RECORDED: no decision of DE on the declaration with MRN "),
+        "{}",
+        v.status.headline
+    );
+    let shown = RecordEntryProof {
+        record: released,
+        status: state(&entries, &StateKey::Decision(released)).1,
+    };
+    let e = verify_status(
+        &l.g,
+        &l.status_file_with(never, root, absent, None, Some(shown)),
+    )
+    .unwrap_err();
+    assert_eq!(e.step.0, "decision", "{e}");
 }

@@ -7,8 +7,8 @@ use crate::storage::{StorageError, Store};
 use clearance_core::Hash32;
 use clearance_core::audit::{
     AdoptedChange, BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader,
-    Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, MraProof, ProofBundle,
-    RecognitionProof, RecordProof, STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject,
+    Checkpoint, ConsistencyProof, LoggedRecord, MAX_LATER_RECORDS, ProofBundle, RecognitionProof,
+    RecordEntryProof, RecordProof, STATUS_FORMAT, StateEntryProof, StatusFile, StatusSubject,
     VERSION, ValidatorSetChange, certificate_refs, concerns,
 };
 use clearance_core::block::{Block, HeaderView, Outcome};
@@ -17,7 +17,7 @@ use clearance_core::ids::CountryCode;
 use clearance_core::merkle::{self, MemoryLog};
 use clearance_core::record::{MembershipChange, Record};
 use clearance_core::rules;
-use clearance_core::rules::StateKey;
+use clearance_core::rules::{StateKey, StateValue};
 use clearance_core::state_tree::StateProof;
 use clearance_core::tx::{SignedTx, TxBody};
 use std::collections::HashMap;
@@ -167,7 +167,7 @@ pub fn status(
                     _ => None,
                 };
                 let mra = match mra {
-                    Some(record) => Some(MraProof {
+                    Some(record) => Some(RecordEntryProof {
                         record,
                         status: state_entry(store, &StateKey::Mra(record))?,
                     }),
@@ -180,15 +180,27 @@ pub fn status(
             }
             _ => None,
         };
+        let status = state_entry(store, &subject.key())?;
+        // A declaration's entry names its current decision, whose own entry says what was decided.
+        let decision = match (subject, store.state(&subject.key())?) {
+            (StatusSubject::Declaration { .. }, Some(StateValue::Record(record))) => {
+                Some(RecordEntryProof {
+                    record,
+                    status: state_entry(store, &StateKey::Decision(record))?,
+                })
+            }
+            _ => None,
+        };
         Ok(StatusFile {
             format: STATUS_FORMAT.into(),
             version: VERSION,
             chain_id: *chain_id,
             subject: subject.clone(),
-            status: state_entry(store, &subject.key())?,
+            status,
             validator_set_changes: set_changes(store, chain_id, view.header.height)?,
             anchor,
             recognition,
+            decision,
         })
     })
 }

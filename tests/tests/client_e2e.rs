@@ -6,7 +6,7 @@ use clearance_core::Hash32;
 use clearance_core::audit::{StatusFile, StatusSubject, verify_status};
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::{CertificateNumber, CountryCode, Mrn, OperatorId, Ucr};
-use clearance_core::record::Record;
+use clearance_core::record::{DeclarationId, Record};
 use clearance_tests::cluster::Cluster;
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -124,6 +124,22 @@ async fn every_kind_every_query_and_events_through_the_client() {
     );
     assert_eq!(status.status, "superseded");
     assert_eq!(status.superseded_by, Some(release));
+    // The declaration's current decision, by its MRN and by its UCR: KZ's release; DE never decided on it.
+    for declaration in [
+        DeclarationId::Mrn(Mrn::parse("26KZ00000000000429").unwrap()),
+        DeclarationId::Ucr(Ucr::parse("6KZ123456789-2026-0001").unwrap()),
+    ] {
+        let by = |member: &str| StatusSubject::Declaration {
+            declaration: declaration.clone(),
+            member: cc(member),
+        };
+        let status = proven(&de.status_proof(&by("KZ"), None).await.unwrap());
+        assert_eq!(status.status, "released", "{}", status.headline);
+        assert_eq!(status.record, Some(release));
+        assert!(status.good, "{}", status.headline);
+        let status = proven(&de.status_proof(&by("DE"), None).await.unwrap());
+        assert_eq!(status.status, "not_recorded", "{}", status.headline);
+    }
 
     // The suspension is submitted to KZ's node and watched on DE's.
     let mut events = Box::pin(

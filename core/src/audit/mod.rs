@@ -19,7 +19,9 @@ mod verify;
 
 pub use adopted::{AdoptedSummary, MAX_ADOPTED, MAX_APPROVALS, describe_change};
 pub use sets::{MAX_SET_CHANGES, SetChangeSummary};
-pub use status::{MraProof, RecognitionProof, StateEntryProof, StatusSubject, StatusSummary};
+pub use status::{
+    RecognitionProof, RecordEntryProof, StateEntryProof, StatusSubject, StatusSummary,
+};
 pub use verdict::{
     AuditError, CheckpointVerdict, DocumentCheck, HeadSummary, RecordSummary, Signer,
     StatusVerdict, Step, Verdict,
@@ -152,6 +154,9 @@ pub struct StatusFile {
     /// For an AEO standing asked about with `recognised_by`: whether that member recognises it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recognition: Option<RecognitionProof>,
+    /// For a declaration: the decision its entry names, proven under the same root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<RecordEntryProof>,
 }
 
 /// `GET /v1/checkpoint`: a certified head to keep.

@@ -1,5 +1,5 @@
-//! Status proofs: where a certificate, an operator's AEO standing or a clearance decision stands as of a certified
-//! header, proven by the state tree under that header's `state_root` (`docs/audit.md` §3.5). A proof of absence
+//! Status proofs: where a certificate, an operator's AEO standing, a clearance decision or a declaration stands as
+//! of a certified header, proven by the state tree under that header's `state_root` (`docs/audit.md` §3.5). A proof of absence
 //! proves "never recorded".
 
 use super::verdict::{AuditError, HeadSummary, fail};
@@ -9,7 +9,7 @@ use crate::bytes::Bytes;
 use crate::encoding::{self, limit};
 use crate::hash::Hash32;
 use crate::ids::{CountryCode, OperatorId};
-use crate::record::{CertificateRef, Record, RecordId};
+use crate::record::{CertificateRef, Decision, DeclarationId, Record, RecordId};
 use crate::rules::{AeoStanding, CertificateStatus, StateKey, StateValue, value_hash};
 use crate::state_tree::StateProof;
 use crate::time::Timestamp;
@@ -28,6 +28,11 @@ pub enum StatusSubject {
     },
     /// A clearance decision, by its record id: in force, or superseded.
     Decision { record: RecordId },
+    /// The decision a member recorded last on a declaration, by its MRN or its UCR.
+    Declaration {
+        declaration: DeclarationId,
+        member: CountryCode,
+    },
 }
 
 impl StatusSubject {
@@ -43,6 +48,13 @@ impl StatusSubject {
                 programme: programme.clone(),
             },
             StatusSubject::Decision { record } => StateKey::Decision(*record),
+            StatusSubject::Declaration {
+                declaration,
+                member,
+            } => StateKey::Declaration {
+                declaration: declaration.clone(),
+                member: member.clone(),
+            },
         }
     }
 
@@ -82,6 +94,10 @@ impl StatusSubject {
                 operator.as_str()
             ),
             StatusSubject::Decision { record } => format!("clearance decision {record}"),
+            StatusSubject::Declaration {
+                declaration,
+                member,
+            } => format!("decision of {member} on the declaration with {declaration}"),
         }
     }
 
@@ -96,6 +112,11 @@ impl StatusSubject {
                 if &a.operator == operator && &a.programme == programme),
             StatusSubject::Decision { record: id } => matches!(record,
                 Record::ClearanceDecision(d) if d.supersedes == Some(*id)),
+            StatusSubject::Declaration {
+                declaration,
+                member,
+            } => matches!(record, Record::ClearanceDecision(d)
+                if &d.office.country() == member && d.declaration.names(declaration)),
         }
     }
 }
@@ -117,13 +138,13 @@ pub struct StateEntryProof {
 pub struct RecognitionProof {
     pub member: CountryCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mra: Option<MraProof>,
+    pub mra: Option<RecordEntryProof>,
 }
 
-/// An MRA's state entry, by the id of its `mra_propose` record.
+/// A state entry kept by record id (an MRA's, by its `mra_propose` record; a decision's), with that id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MraProof {
+pub struct RecordEntryProof {
     pub record: RecordId,
     pub status: StateEntryProof,
 }
@@ -255,9 +276,11 @@ pub(super) fn bundle_status(
 pub struct StatusSummary {
     pub subject: StatusSubject,
     /// `valid`, `replaced`, `revoked` (certificates); `active`, `suspended`, `revoked`, `annulled`, `expired`
-    /// (AEO standing); `in_force`, `superseded` (decisions); `not_recorded`.
+    /// (AEO standing); `in_force`, `superseded` (decisions); the decision's name, `released`, `hold`, … (a
+    /// declaration); `not_recorded`.
     pub status: String,
-    /// True only for a valid certificate, an active AEO and a decision in force: what a script may accept.
+    /// True only for a valid certificate, an active AEO, a decision in force and a declaration whose current
+    /// decision is `released`: what a script may accept.
     pub good: bool,
     /// The one line for people, status first.
     pub headline: String,
@@ -275,6 +298,8 @@ pub struct StatusSummary {
     pub recognised_by: Option<CountryCode>,
     pub recognised: Option<bool>,
     pub via_mra: Option<RecordId>,
+    /// For a declaration: the member's current decision on it.
+    pub decision: Option<Decision>,
 }
 
 /// A record the file carries, for naming who set a status and when.
@@ -306,6 +331,7 @@ pub(super) fn summarize(
         recognised_by: None,
         recognised: None,
         via_mra: None,
+        decision: None,
     };
     let wrong = |v: &StateValue| {
         fail(
@@ -338,6 +364,11 @@ pub(super) fn summarize(
             .into();
             s.good = d.superseded_by.is_none();
             s.superseded_by = d.superseded_by;
+        }
+        // Known only once the decision it names is proven too (`decided`).
+        (StatusSubject::Declaration { .. }, Some(StateValue::Record(r))) => {
+            s.status = "decided".into();
+            s.record = Some(r);
         }
         (_, Some(v)) => return Err(wrong(&v)),
     }
@@ -401,6 +432,86 @@ pub(super) fn recognise(
     Ok(())
 }
 
+/// Adds to `s`, a declaration's status naming decision `s.record`, that decision: its entry under `root`
+/// (step `decision.*`), which must be the member's, on the declaration, and in force.
+pub(super) fn decided(
+    s: &mut StatusSummary,
+    decision: Option<&RecordEntryProof>,
+    root: &Hash32,
+) -> Result<(), AuditError> {
+    let StatusSubject::Declaration {
+        declaration,
+        member,
+    } = s.subject.clone()
+    else {
+        return match decision {
+            Some(_) => Err(fail(
+                "decision",
+                "a decision is shown only for a declaration",
+            )),
+            None => Ok(()),
+        };
+    };
+    let (named, entry) = match (s.record, decision) {
+        (None, None) => return Ok(()),
+        (Some(named), Some(entry)) if entry.record == named => (named, entry),
+        (Some(named), Some(entry)) => {
+            return Err(fail(
+                "decision",
+                format!(
+                    "the declaration's entry names decision {named}; the file shows decision {}",
+                    entry.record
+                ),
+            ));
+        }
+        (Some(named), None) => {
+            return Err(fail(
+                "decision",
+                format!(
+                    "the file does not show decision {named}, which the declaration's entry names"
+                ),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(fail(
+                "decision",
+                "the file shows a decision, but the proof says none is recorded on the declaration",
+            ));
+        }
+    };
+    let value = prove("decision", &StateKey::Decision(named), &entry.status, root)?;
+    let Some(StateValue::Decision(d)) = value else {
+        return Err(fail(
+            "decision.value",
+            format!("record {named} is not a clearance decision on the ledger"),
+        ));
+    };
+    if d.member != member || !d.declaration.names(&declaration) {
+        return Err(fail(
+            "decision.declaration",
+            format!(
+                "decision {named} is {}'s on {}, not {member}'s on the declaration with {declaration}",
+                d.member,
+                d.declaration
+                    .ids()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+        ));
+    }
+    s.decision = Some(d.decision);
+    s.superseded_by = d.superseded_by;
+    s.status = match d.superseded_by {
+        Some(_) => "superseded".into(),
+        None => d.decision.name().into(),
+    };
+    s.good = d.superseded_by.is_none() && d.decision == Decision::Released;
+    s.headline = headline(s);
+    Ok(())
+}
+
 /// `VALID as of 2026-11-29 08:34 UTC (height 1234, certified by KZ, DE, UZ)`, and the like.
 fn headline(s: &StatusSummary) -> String {
     let signers: Vec<&str> = s.as_of.signers.iter().map(|m| m.member.as_str()).collect();
@@ -422,6 +533,18 @@ fn headline(s: &StatusSummary) -> String {
                 format!(" by {} of {}", r.number.as_str(), r.issuer)
             });
             format!("REPLACED{by}{set}, {as_of}")
+        }
+        (
+            StatusSubject::Declaration {
+                declaration,
+                member,
+            },
+            _,
+        ) => {
+            let by = s
+                .record
+                .map_or(String::new(), |r| format!(" (decision {})", short(&r)));
+            format!("{word} by {member} on the declaration with {declaration}{by}, {as_of}")
         }
         (StatusSubject::Decision { .. }, "superseded") => {
             let by = s

@@ -2,7 +2,7 @@
 
 use super::describe::describe;
 use super::sets::SetChain;
-use super::status::{Known, bundle_status, prove, recognise, summarize};
+use super::status::{Known, bundle_status, decided, prove, recognise, summarize};
 use super::verdict::*;
 use super::*;
 use crate::block::HeaderView;
@@ -389,6 +389,11 @@ pub fn verify_status(genesis: &Genesis, file: &[u8]) -> Result<StatusVerdict, Au
             aeo_type,
         )?;
     }
+    decided(
+        &mut status,
+        proof.decision.as_ref(),
+        &anchor_view.header.state_root,
+    )?;
     Ok(StatusVerdict {
         chain_id: chain.id,
         chain_name: genesis.chain_name.as_str().to_string(),

@@ -175,12 +175,61 @@ pub enum Decision {
     Cancelled,
 }
 
+impl Decision {
+    /// The name as records and status proofs write it (`released`, `hold`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Decision::Accepted => "accepted",
+            Decision::Released => "released",
+            Decision::Hold => "hold",
+            Decision::DocumentsRequired => "documents_required",
+            Decision::InspectPhysical => "inspect_physical",
+            Decision::InspectDocumentary => "inspect_documentary",
+            Decision::Rejected => "rejected",
+            Decision::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// A declaration is named by its MRN, its UCR, or both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeclarationRef {
     pub mrn: Option<Mrn>,
     pub ucr: Option<Ucr>,
+}
+
+impl DeclarationRef {
+    /// Each identifier the reference gives.
+    pub fn ids(&self) -> Vec<DeclarationId> {
+        let mrn = self.mrn.clone().map(DeclarationId::Mrn);
+        let ucr = self.ucr.clone().map(DeclarationId::Ucr);
+        mrn.into_iter().chain(ucr).collect()
+    }
+
+    pub fn names(&self, id: &DeclarationId) -> bool {
+        match id {
+            DeclarationId::Mrn(m) => self.mrn.as_ref() == Some(m),
+            DeclarationId::Ucr(u) => self.ucr.as_ref() == Some(u),
+        }
+    }
+}
+
+/// One identifier of a declaration: the current decision is kept by each (`docs/protocol.md` §2.8).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeclarationId {
+    Mrn(Mrn),
+    Ucr(Ucr),
+}
+
+impl std::fmt::Display for DeclarationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeclarationId::Mrn(m) => write!(f, "MRN {}", m.as_str()),
+            DeclarationId::Ucr(u) => write!(f, "UCR {}", u.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

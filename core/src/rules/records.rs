@@ -193,6 +193,15 @@ fn clearance_decision(
             StateValue::Decision(state),
         ));
     }
+    for declaration in r.declaration.ids() {
+        changes.push(write(
+            StateKey::Declaration {
+                declaration,
+                member: member.clone(),
+            },
+            StateValue::Record(*id),
+        ));
+    }
     changes.push(write(
         StateKey::Decision(*id),
         StateValue::Decision(DecisionState {

@@ -4,8 +4,8 @@ use crate::crypto::PublicKey;
 use crate::hash::{Hash32, tag, tagged_hash};
 use crate::ids::{CountryCode, OperatorId};
 use crate::record::{
-    AeoType, CertificateRef, Decision, DeclarationRef, MemberInfo, MembershipChange, RecordId,
-    Roles,
+    AeoType, CertificateRef, Decision, DeclarationId, DeclarationRef, MemberInfo, MembershipChange,
+    RecordId, Roles,
 };
 use crate::time::Timestamp;
 use crate::validator::{ValidatorSet, ValidatorSetError};
@@ -38,6 +38,12 @@ pub enum StateKey {
         height: u64,
         round: u32,
         kind: crate::equivocation::EquivocationStep,
+    },
+    /// The decision a member recorded last on a declaration, by one of its identifiers: a
+    /// [`StateValue::Record`] naming the decision.
+    Declaration {
+        declaration: DeclarationId,
+        member: CountryCode,
     },
 }
 

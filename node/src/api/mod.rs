@@ -43,7 +43,7 @@ pub struct ApiState {
 }
 
 /// Every route, as the OpenAPI document must list it (checked by a test).
-pub const ROUTES: [(&str, &str); 25] = [
+pub const ROUTES: [(&str, &str); 27] = [
     ("get", "/v1/submitters/{key}"),
     ("get", "/v1/status"),
     ("post", "/v1/txs"),
@@ -68,6 +68,8 @@ pub const ROUTES: [(&str, &str); 25] = [
     ("get", "/v1/proofs/status/certificates/{issuer}/{number}"),
     ("get", "/v1/proofs/status/aeo/{operator}/{programme}"),
     ("get", "/v1/proofs/status/decisions/{id}"),
+    ("get", "/v1/proofs/status/declarations/{member}/mrn/{mrn}"),
+    ("get", "/v1/proofs/status/declarations/{member}/ucr/{ucr}"),
     ("get", "/v1/checkpoint"),
 ];
 
@@ -110,6 +112,14 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .route(
             "/v1/proofs/status/decisions/{id}",
             get(proofs::decision_status),
+        )
+        .route(
+            "/v1/proofs/status/declarations/{member}/mrn/{mrn}",
+            get(proofs::declaration_status_by_mrn),
+        )
+        .route(
+            "/v1/proofs/status/declarations/{member}/ucr/{ucr}",
+            get(proofs::declaration_status_by_ucr),
         )
         .route("/v1/checkpoint", get(proofs::checkpoint))
         .route("/metrics", get(metrics))

@@ -9,7 +9,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use clearance_core::Hash32;
 use clearance_core::audit::{Checkpoint, ConsistencyProof, ProofBundle, StatusFile, StatusSubject};
-use clearance_core::ids::{CountryCode, OperatorId};
+use clearance_core::ids::{CountryCode, Mrn, OperatorId, Ucr};
+use clearance_core::record::DeclarationId;
 use serde::Deserialize;
 
 fn proof_error(e: ProofError) -> ApiError {
@@ -93,6 +94,37 @@ pub async fn decision_status(
     let record = Hash32::from_hex(&id)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "BAD_RECORD_ID", e))?;
     status_proof(s, StatusSubject::Decision { record }, None).await
+}
+
+/// `GET /v1/proofs/status/declarations/{member}/mrn/{mrn}`: the member's current decision on the declaration,
+/// or a proof that it recorded none.
+pub async fn declaration_status_by_mrn(
+    State(s): State<ApiState>,
+    ApiPath((member, mrn)): ApiPath<(String, String)>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let declaration = DeclarationId::Mrn(Mrn::parse(&mrn).map_err(bad_id)?);
+    declaration_status(s, &member, declaration).await
+}
+
+/// `GET /v1/proofs/status/declarations/{member}/ucr/{ucr}`, as by MRN.
+pub async fn declaration_status_by_ucr(
+    State(s): State<ApiState>,
+    ApiPath((member, ucr)): ApiPath<(String, String)>,
+) -> Result<Json<StatusFile>, ApiError> {
+    let declaration = DeclarationId::Ucr(Ucr::parse(&ucr).map_err(bad_id)?);
+    declaration_status(s, &member, declaration).await
+}
+
+async fn declaration_status(
+    s: ApiState,
+    member: &str,
+    declaration: DeclarationId,
+) -> Result<Json<StatusFile>, ApiError> {
+    let subject = StatusSubject::Declaration {
+        declaration,
+        member: CountryCode::parse(member).map_err(bad_id)?,
+    };
+    status_proof(s, subject, None).await
 }
 
 /// `GET /v1/checkpoint`.
