@@ -194,21 +194,21 @@ pub fn parse_age(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(unit)))
 }
 
-/// Refuses a status read from a head older than `max_age` by this machine's clock.
-fn fresh(status: &StatusSummary, max_age: Option<Duration>) -> Result<(), AuditError> {
+/// Refuses a file whose anchor (the head a status is read from) is older than `max_age` by this machine's clock.
+fn fresh(anchor: &HeadSummary, max_age: Option<Duration>) -> Result<(), AuditError> {
     let Some(max_age) = max_age else {
         return Ok(());
     };
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let age_ms = now_ms.saturating_sub(status.as_of.time.as_millis());
+    let age_ms = now_ms.saturating_sub(anchor.time.as_millis());
     if u128::from(age_ms) > max_age.as_millis() {
         return Err(AuditError {
             step: Step("max-age".into()),
             reason: format!(
-                "the status is as of {} ({} s ago); --max-age allows {} s: fetch a newer proof",
-                status.as_of.time.to_minute_utc(),
+                "the file is as of {} ({} s ago); --max-age allows {} s: fetch a newer proof",
+                anchor.time.to_minute_utc(),
                 age_ms / 1000,
                 max_age.as_secs()
             ),
@@ -252,10 +252,9 @@ fn bundle_verdict(
     document: Option<&[u8]>,
     max_age: Option<Duration>,
 ) -> Result<i32> {
+    // Every bundle's anchor, whether or not its record has a status: an old anchor is old news of any record.
     let verdict = verify_bundle(genesis, file, document).and_then(|v| {
-        if let Some(s) = &v.status {
-            fresh(s, max_age)?;
-        }
+        fresh(&v.anchor, max_age)?;
         Ok(v)
     });
     match verdict {
@@ -286,7 +285,7 @@ fn status_verdict(
     max_age: Option<Duration>,
 ) -> Result<i32> {
     let verdict = verify_status(genesis, file).and_then(|v| {
-        fresh(&v.status, max_age)?;
+        fresh(&v.status.as_of, max_age)?;
         Ok(v)
     });
     match verdict {

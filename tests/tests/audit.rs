@@ -18,19 +18,24 @@ use clearance_tests::cluster::{Cluster, get_json};
 use serde_json::{Value, json};
 use std::time::Duration;
 
+/// Accepted on every node: the tests read proofs from nodes other than the one they submit to.
 fn accepted(cluster: &Cluster, id: &Hash32) -> bool {
-    cluster
-        .tx_status(0, id)
-        .is_some_and(|s| s["status"] == "accepted")
+    (0..cluster.nodes.len()).all(|i| {
+        cluster
+            .tx_status(i, id)
+            .is_some_and(|s| s["status"] == "accepted")
+    })
 }
 
 fn submit(cluster: &Cluster, tx: &clearance_core::tx::SignedTx) -> Hash32 {
     let (code, answer) = cluster.submit(0, tx);
     assert_eq!(code, 202, "submit: {answer}");
     let id = tx.id();
-    cluster.wait_until("the record commits", Duration::from_secs(20), |c| {
-        accepted(c, &id)
-    });
+    cluster.wait_until(
+        "the record commits on every node",
+        Duration::from_secs(20),
+        |c| accepted(c, &id),
+    );
     id
 }
 

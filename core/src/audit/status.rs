@@ -251,8 +251,9 @@ pub(super) fn bundle_status(
                     ),
                 ));
             }
-            // The bundle left out its oldest later records; the setter may be among the newer ones only.
-            None => None,
+            // The bundle left out its oldest later records, the setter among them: it is older than every later
+            // record the bundle carries, so none of those may have changed the status.
+            None => changes_after(0),
         },
         // A decision in force: nothing the bundle carries may supersede it.
         None => changes_after(0),
