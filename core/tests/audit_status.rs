@@ -525,3 +525,97 @@ fn a_declaration_shows_the_members_current_decision() {
     .unwrap_err();
     assert_eq!(e.step.0, "decision", "{e}");
 }
+
+/// A decision on `mrn()` recorded from `office`, superseding `supersedes`.
+fn decision_on_mrn(g: &Genesis, sequence: u64, supersedes: Option<Hash32>) -> SignedTx {
+    use clearance_core::ids::CustomsOffice;
+    use clearance_core::record::{ClearanceDecision, Procedure};
+    use clearance_core::time::Timestamp;
+    signed(
+        g,
+        sequence,
+        Record::ClearanceDecision(ClearanceDecision {
+            declaration: DeclarationRef {
+                mrn: Some(mrn()),
+                ucr: None,
+            },
+            office: CustomsOffice::parse("KZ551010").unwrap(),
+            procedure: Procedure::Import,
+            decision: Decision::Hold,
+            decided_at: Timestamp::parse("2026-11-24T10:00:00Z").unwrap(),
+            linked_certificates: vec![],
+            supersedes,
+            reason_code: None,
+        }),
+    )
+}
+
+#[test]
+fn a_full_bundle_that_left_out_the_setter_still_may_not_carry_a_later_change() {
+    // A decision, then 64 later decisions on the same declaration: the bundle carries all 64 (the most it may), and
+    // the status proof says the decision was superseded by a record older than all of them, left out. Then none of
+    // the 64 may supersede the decision too.
+    let g = genesis(4);
+    let first = decision_on_mrn(&g, 1, None);
+    let left_out =
+        Hash32::sha256(b"the superseding decision, older than every later record carried");
+    let bundle = |superseding_carried: bool| {
+        let mut txs = vec![Bytes(first.to_bytes())];
+        for n in 0..64u64 {
+            let supersedes = (superseding_carried && n == 40).then(|| first.id());
+            txs.push(Bytes(decision_on_mrn(&g, n + 2, supersedes).to_bytes()));
+        }
+        let size = txs.len() as u64;
+        let mut log = MemoryLog::new();
+        for tx in &txs {
+            log.append(tx.as_slice());
+        }
+        let key = StateKey::Decision(first.id());
+        let entries = vec![(
+            key.clone(),
+            StateValue::Decision(DecisionState {
+                declaration: DeclarationRef {
+                    mrn: Some(mrn()),
+                    ucr: None,
+                },
+                member: cc("KZ"),
+                decision: Decision::Hold,
+                superseded_by: Some(left_out),
+            }),
+        )];
+        let (root, entry) = state(&entries, &key);
+        let mut h = header(
+            &g,
+            1,
+            (size, tx_root(&txs)),
+            (size, merkle::root(&log, size).unwrap()),
+        );
+        h.state_root = root;
+        let (anchor, _, _) = certified(&g, h);
+        let proof = |i: u64| RecordProof {
+            signed_tx: txs[i as usize].clone(),
+            block: anchor.clone(),
+            tx_index: i,
+            tx_path: merkle::inclusion_proof(&log, i, size).unwrap(),
+            log_index: i,
+            log_path: merkle::inclusion_proof(&log, i, size).unwrap(),
+        };
+        serde_json::to_vec(&ProofBundle {
+            format: BUNDLE_FORMAT.into(),
+            version: VERSION,
+            chain_id: g.chain_id(),
+            record: proof(0),
+            later: (1..size).map(proof).collect(),
+            anchor,
+            validator_set_changes: vec![],
+            status: Some(entry),
+        })
+        .unwrap()
+    };
+    let verdict =
+        verify_bundle(&g, &bundle(false), None).expect("the setter may be among those left out");
+    let status = verdict.status.expect("a decision has a status");
+    assert_eq!(status.status, "superseded");
+    assert_eq!(status.superseded_by, Some(left_out));
+    assert_eq!(step_of(&g, &bundle(true)), "status.stale");
+}
