@@ -5,7 +5,7 @@
 
 import fs from 'node:fs';
 import { loadGenesis } from './genesis.js';
-import { plain, verifyBundle, verifyCheckpoint, verifyExtension, verifyStatus } from './verify.js';
+import { toJson, verifyBundle, verifyCheckpoint, verifyExtension, verifyStatus } from './verify.js';
 
 const USAGE = `usage:
   node cli.js bundle FILE --genesis G [--document DOC] [--max-age AGE] [--json]
@@ -60,12 +60,12 @@ else r = verifyExtension(files[0], files[1], genesis);
 
 if (!r.ok) {
   if (!args.json) process.stdout.write(`NOT VERIFIED\nfailed step ${r.step}\nreason       ${r.message}\n`);
-  process.stdout.write(JSON.stringify({ verified: false, step: r.step, reason: r.message }) + '\n');
+  process.stdout.write(toJson({ verified: false, step: r.step, reason: r.message }) + '\n');
   process.exit(2);
 }
 if (!args.json) process.stdout.write(r.text + '\n');
 const line = args.cmd === 'bundle' || args.cmd === 'status'
   ? { verified: true, status: r.status, good: r.good, verdict: r.verdict }
-  : { verified: true, verdict: plain(r.verdict) };
-process.stdout.write(JSON.stringify(line) + '\n');
+  : { verified: true, verdict: r.verdict };
+process.stdout.write(toJson(line) + '\n'); // u64 values above 2^53 as exact JSON numbers
 process.exit(r.good === false ? 3 : 0);

@@ -178,7 +178,13 @@ export function stateKeyBytes(subject) {
   else if (subject.kind === 'decision') w.u32(3).raw(subject.record);
   else if (subject.kind === 'aeo') w.u32(4).string(subject.operator).string(subject.programme);
   else if (subject.kind === 'mra') w.u32(5).raw(subject.record);
-  else throw new Error(`no state key for ${subject.kind}`);
+  else if (subject.kind === 'declaration') {
+    // StateKey::Declaration { declaration: DeclarationId, member } (index 12); DeclarationId 0 = Mrn, 1 = Ucr.
+    const d = subject.declaration;
+    w.u32(12);
+    if (d.mrn !== undefined) w.u32(0).string(d.mrn); else w.u32(1).string(d.ucr);
+    w.string(subject.member);
+  } else throw new Error(`no state key for ${subject.kind}`);
   return w.done();
 }
 

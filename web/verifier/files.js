@@ -2,7 +2,7 @@
 // version fields); every limit that audit.md assigns to a later step is left to that step.
 
 import { encodeUtf8 } from './bytes.js';
-import { JsonNumber, ParseError, arr, bytes, hash32, obj, parseJson, str, tagged, u64 } from './json.js';
+import { ParseError, arr, bytes, hash32, obj, parseJson, str, tagged, u32, u64 } from './json.js';
 import { isValidId } from './ids.js';
 import { Fail } from './records.js';
 
@@ -38,20 +38,27 @@ const subject = (v, p) => {
     certificate: (x, q) => obj(x, q, { issuer: [ident('country'), 'req'], number: [ident('certificate_number'), 'req'] }),
     aeo: (x, q) => obj(x, q, { operator: [ident('operator_id'), 'req'], programme: [ident('country'), 'req'] }),
     decision: (x, q) => obj(x, q, { record: [hash32, 'req'] }),
+    declaration: (x, q) => obj(x, q, { declaration: [declarationId, 'req'], member: [ident('country'), 'req'] }),
   });
   return { kind: t.tag, ...t.value };
 };
+/** `DeclarationId` (protocol.md §2.2, §2.8): `{"mrn": M}` or `{"ucr": U}`, read as { mrn } or { ucr }. */
+function declarationId(v, p) {
+  const t = tagged(v, p, [], { mrn: ident('mrn'), ucr: ident('ucr') });
+  return { [t.tag]: t.value };
+}
+/** The `decision` section of a declaration's status proof (audit.md §2.8). */
+const decisionSection = (v, p) => obj(v, p, { record: [hash32, 'req'], status: [entryProof, 'req'] });
 const recognition = (v, p) => obj(v, p, {
   member: [ident('country'), 'req'],
   mra: [(x, q) => obj(x, q, { record: [hash32, 'req'], status: [entryProof, 'req'] }), 'opt'],
 });
 
-const ANY = (v) => v;
 const SCHEMAS = {
   'clearance-proof-bundle': {
     kind: 'proof bundle',
     fields: {
-      format: [ANY, 'req'], version: [ANY, 'req'], chain_id: [hash32, 'req'], record: [recordProof, 'req'],
+      format: [str, 'req'], version: [u32, 'req'], chain_id: [hash32, 'req'], record: [recordProof, 'req'],
       later: [arr(recordProof), 'req'], anchor: [certified, 'req'], validator_set_changes: [arr(setChange), 'req'],
       status: [entryProof, 'opt'],
     },
@@ -59,15 +66,15 @@ const SCHEMAS = {
   'clearance-status-proof': {
     kind: 'status proof',
     fields: {
-      format: [ANY, 'req'], version: [ANY, 'req'], chain_id: [hash32, 'req'], subject: [subject, 'req'],
+      format: [str, 'req'], version: [u32, 'req'], chain_id: [hash32, 'req'], subject: [subject, 'req'],
       status: [entryProof, 'req'], anchor: [certified, 'req'], validator_set_changes: [arr(setChange), 'req'],
-      recognition: [recognition, 'opt'],
+      recognition: [recognition, 'opt'], decision: [decisionSection, 'opt'],
     },
   },
   'clearance-checkpoint': {
     kind: 'checkpoint',
     fields: {
-      format: [ANY, 'req'], version: [ANY, 'req'], chain_id: [hash32, 'req'], height: [u64, 'req'],
+      format: [str, 'req'], version: [u32, 'req'], chain_id: [hash32, 'req'], height: [u64, 'req'],
       log_size: [u64, 'req'], log_root: [hash32, 'req'], head: [certified, 'req'],
       validator_set_changes: [arr(setChange), () => []],
     },
@@ -75,33 +82,29 @@ const SCHEMAS = {
   'clearance-consistency-proof': {
     kind: 'consistency proof',
     fields: {
-      format: [ANY, 'req'], version: [ANY, 'req'], chain_id: [hash32, 'req'], old: [certified, 'req'],
+      format: [str, 'req'], version: [u32, 'req'], chain_id: [hash32, 'req'], old: [certified, 'req'],
       new: [certified, 'req'], proof: [arr(hash32), 'req'], validator_set_changes: [arr(setChange), () => []],
     },
   },
 };
 
 /**
- * Steps 1 and 2 of every file kind: size, JSON, then format/version, then the full shape. Format and version are
- * looked at before the full shape because audit.md §4 reports "a checkpoint given as a bundle" at `format`, which a
- * shape check that rejects unknown fields would otherwise report at `parse` (see README, spec gaps).
+ * Steps 1 and 2 of every file kind (audit.md §2.1): size, then the whole file read into the expected shape
+ * (`parse`: a file of another kind, a missing `format`, a non-string `format` or a `version` that is not a plain
+ * integer 0 to 2^32 − 1 fail here), and only then the values of `format` and `version` (`format`).
  */
 export function parseFile(input, format, steps) {
   const { kind, fields } = SCHEMAS[format];
   const b = typeof input === 'string' ? encodeUtf8(input) : input;
   if (b.length > MAX_FILE_BYTES) throw new Fail('parse', `the ${kind} file is ${b.length} bytes, above ${MAX_FILE_BYTES}`);
-  let root;
+  let f;
   try {
     const text = typeof input === 'string' ? input : new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(input);
-    root = parseJson(text);
-  } catch (e) { throw new Fail('parse', `not a ${kind}: ${e.message}`); }
-  if (root instanceof Map && root.has('format') && root.get('format') !== format)
-    throw new Fail('format', `not a ${kind}: format ${JSON.stringify(root.get('format') instanceof JsonNumber ? root.get('format').text : root.get('format'))}, expected "${format}"`);
-  if (root instanceof Map && root.has('version') && !(root.get('version') instanceof JsonNumber && root.get('version').text === '1'))
-    throw new Fail('format', `${kind} version is not 1`);
-  let f;
-  try { f = obj(root, kind, fields); } catch (e) { throw new Fail('parse', `not a valid ${kind}: ${e.message}`); }
+    f = obj(parseJson(text), kind, fields);
+  } catch (e) { throw new Fail('parse', `not a valid ${kind}: ${e.message}`); }
   steps.push({ step: 'parse', ok: true });
+  if (f.format !== format) throw new Fail('format', `not a ${kind}: format ${JSON.stringify(f.format)}, expected "${format}"`);
+  if (f.version !== 1) throw new Fail('format', `${kind} version ${f.version}, this verifier reads version 1`);
   steps.push({ step: 'format', ok: true });
   return f;
 }

@@ -77,8 +77,8 @@ function inclusion(step, leaf, index, size, path, root) {
   if (bad) throw new Fail(step, bad);
 }
 
-/** Procedure RECORD(s, r, A). `evidence` says whether sub-step 7 applies (audit.md lists it for `record` only). */
-export function record(ctx, s, r, A, evidence) {
+/** Procedure RECORD(s, r, A), steps 1 to 7 (step 7 for an evidence record, in `record` and `later[i]` alike). */
+export function record(ctx, s, r, A) {
   const tx = verifyTx(`${s}.decode`, r.signed_tx, ctx.C);
   pass(ctx, `${s}.decode`, `${tx.record.kind} ${toHex(tx.id)}`);
   const B = certified(ctx, `${s}.block`, r.block);
@@ -94,30 +94,33 @@ export function record(ctx, s, r, A, evidence) {
   pass(ctx, `${s}.block.header`, 'log index within the block');
   inclusion(`${s}.log-inclusion`, L, r.log_index, ah.log_size, r.log_path, ah.log_root);
   pass(ctx, `${s}.log-inclusion`);
-  let evidenceLine = null;
-  if (evidence && tx.record.kind === 'evidence') evidenceLine = checkEvidence(ctx, `${s}.evidence`, tx, bh.height);
-  return { tx, block: B, log_index: r.log_index, evidenceLine };
+  if (tx.record.kind === 'evidence') checkEvidence(ctx, `${s}.evidence`, tx.record, bh.height);
+  return { tx, block: B, log_index: r.log_index };
 }
 
-function checkEvidence(ctx, step, tx, blockHeight) {
-  const eq = tx.record.content.equivocation;
+/**
+ * RECORD step 7: the messages of an evidence record verify under SET_AT(min(h, B.height)). The claimed height only
+ * selects the set; it is not checked against the block. Both messages are known to decode, to be comparable and to
+ * conflict (a record shape check, so `s.decode` already refused anything else). For each message in turn: chain
+ * id, signer in the set, signature.
+ */
+export function checkEvidence(ctx, step, rec, blockHeight) {
+  const eq = rec.content.equivocation;
   let e;
   try { e = decodeEquivocation(eq); } catch (err) { throw new Fail(step, err.message); }
   const h = e.a.height;
-  if (h > blockHeight) throw new Fail(step, `the messages claim height ${h}, above their block's ${blockHeight}`);
-  const set = setAt(ctx, h);
-  const key = set.byMember.get(e.signer);
-  if (!key) throw new Fail(step, `${e.signer} is not in the set in force at height ${h}`);
+  const hh = h < blockHeight ? h : blockHeight;
+  const set = setAt(ctx, hh);
   const tag = eq.kind === 'double_vote' ? 'clearance/v1/vote' : 'clearance/v1/proposal';
-  for (const [m, d] of [[eq.first, e.a], [eq.second, e.b]]) {
-    if (!equalBytes(d.chain_id, ctx.C)) throw new Fail(step, 'a message for another chain');
+  for (const [which, m, d] of [['first', eq.first, e.a], ['second', eq.second, e.b]]) {
+    if (!equalBytes(d.chain_id, ctx.C)) throw new Fail(step, `the ${which} message is for chain ${toHex(d.chain_id)}`);
+    const signer = eq.kind === 'double_vote' ? d.validator : d.proposer;
+    const key = set.byMember.get(signer);
+    if (!key) throw new Fail(step, `the ${which} message is signed by ${signer}, not in the set in force at height ${hh}`);
     const bad = verifySignature(key, m.signature, message(tag, m.bytes));
-    if (bad) throw new Fail(step, `a message does not verify: ${bad}`);
+    if (bad) throw new Fail(step, `the ${which} message does not verify: ${bad}`);
   }
-  if (!e.conflict) throw new Fail(step, 'the two messages do not conflict');
   pass(ctx, step);
-  const what = eq.kind === 'double_vote' ? `${e.a.kind}s` : 'proposals';
-  return `${e.signer} signed two conflicting ${what} at height ${h}, round ${e.a.round}; reported by ${tx.record.content.reporter}`;
 }
 
 /** Procedure LOGGED(t, r, P). */

@@ -4,6 +4,7 @@
 import { equalBytes, toHex } from './bytes.js';
 import { decodeProposal, decodeSignedTx, decodeTxBody, decodeVote, actingMember } from './codec.js';
 import { message, taggedHash, validateKey, verifySignature } from './crypto.js';
+import { fmtDate } from './ids.js';
 
 export class Fail extends Error {
   constructor(step, reason) { super(`${step}: ${reason}`); this.step = step; this.reason = reason; }
@@ -160,28 +161,30 @@ export function changesSubject(rec, S) {
   return rec.kind === 'clearance_decision' && rec.content.supersedes !== null && equalBytes(rec.content.supersedes, S.record);
 }
 
-/** One line for people, like the reference CLI's `summary` (not stable, audit.md §5). */
+const words = (x) => x.replaceAll('_', ' ');
+
+/** The `summary` line of a record, as audit.md §5 gives it by kind (not stable in the reference). */
 export function summarize(rec) {
   const c = rec.content;
   switch (rec.kind) {
-    case 'certificate_issue': return `${c.certificate.cert_type} ${c.certificate.number} issued by ${c.certificate.issuer}`;
-    case 'certificate_amend': return c.certificate.number === c.replaces.number
-      ? `${c.certificate.cert_type} ${c.certificate.number} of ${c.replaces.issuer} amended`
-      : `certificate ${c.replaces.number} of ${c.replaces.issuer} replaced by ${c.certificate.number}`;
-    case 'certificate_revoke': {
-      const d = c.effective_on;
-      return `certificate ${c.certificate.number} of ${c.certificate.issuer} revoked from ${d.y}-${String(d.m).padStart(2, '0')}-${String(d.d).padStart(2, '0')}`;
+    case 'certificate_issue': return `${words(c.certificate.cert_type)} ${c.certificate.number} issued by ${c.certificate.issuer}`;
+    case 'certificate_amend':
+      return `${words(c.certificate.cert_type)} ${c.replaces.number} of ${c.replaces.issuer} amended as ${c.certificate.number}`;
+    case 'certificate_revoke': return `certificate ${c.certificate.number} of ${c.certificate.issuer} revoked from ${fmtDate(c.effective_on)}`;
+    case 'clearance_decision': {
+      const ids = [];
+      if (c.declaration.mrn !== null) ids.push(`MRN ${c.declaration.mrn}`);
+      if (c.declaration.ucr !== null) ids.push(`UCR ${c.declaration.ucr}`);
+      return `${words(c.decision)} of declaration ${ids.join(', ')} at office ${c.office}`;
     }
-    case 'clearance_decision': return `decision ${c.decision} at ${c.office} for ${c.declaration.mrn ?? c.declaration.ucr}`;
-    case 'aeo_status': return `operator ${c.operator} ${c.transition} in the AEO programme of ${c.programme}`;
-    case 'mra_propose': return `MRA proposed by ${c.proposer} to ${c.partner} covering ${c.covers}`;
-    case 'mra_accept': return `MRA ${toHex(c.proposal)} accepted by ${c.acceptor}`;
-    case 'mra_withdraw': return `MRA ${toHex(c.proposal)} withdrawn by ${c.member}`;
-    case 'submitter_key_register': return `submitter key ${toHex(c.key)} registered for ${c.member}`;
-    case 'submitter_key_revoke': return `submitter key ${toHex(c.key)} of ${c.member} revoked`;
-    case 'membership_propose': return `membership change proposed by ${c.proposer}: ${changeLine(c.change)}`;
-    case 'membership_approve': return `membership proposal ${toHex(c.proposal)} approved by ${c.member}`;
-    default: return `evidence reported by ${c.reporter}`;
+    case 'aeo_status':
+      return `AEO ${words(c.transition)} of operator ${c.operator} in the programme of ${c.programme}, from ${fmtDate(c.effective_on)}`;
+    case 'evidence': {
+      const e = decodeEquivocation(c.equivocation); // decodes: the shape check passed
+      const what = c.equivocation.kind === 'double_vote' ? `${e.a.kind}s` : 'proposals';
+      return `${e.signer} signed two conflicting ${what} at height ${e.a.height}, round ${e.a.round}; reported by ${c.reporter}`;
+    }
+    default: return words(rec.kind);
   }
 }
 

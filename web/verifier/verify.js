@@ -10,11 +10,11 @@ import { parseFile } from './files.js';
 import { Fail, changesSubject, concerns, subjectOf } from './records.js';
 import { certified, follow, record, status } from './procedures.js';
 import { verifyConsistency, MAX_PATH } from './merkle.js';
-import { headSummary, plain, recordSummary, renderVerdict, statusSummary } from './verdict.js';
+import { headSummary, plain, recordSummary, renderVerdict, statusSummary, toJson } from './verdict.js';
 import { fmtTimestamp } from './ids.js';
 
 export const MAX_LATER_RECORDS = 64;
-export { renderVerdict, plain };
+export { renderVerdict, plain, toJson };
 
 const toBytes = (x) => (typeof x === 'string' ? encodeUtf8(x) : x);
 
@@ -61,7 +61,7 @@ function checkMaxAge(ctx, anchor, options) {
   ctx.steps.push({ step: 'max-age', ok: true });
 }
 
-function stateValueKind(S) { return { certificate: 'Certificate', aeo: 'Aeo', decision: 'Decision' }[S.kind]; }
+function stateValueKind(S) { return { certificate: 'Certificate', aeo: 'Aeo', decision: 'Decision', declaration: 'Record' }[S.kind]; }
 
 /**
  * audit.md §3.1. options: { document?: Uint8Array|string (the document file's bytes), maxAgeMs?, now? }.
@@ -72,7 +72,7 @@ export function verifyBundle(bundleJsonText, genesisJsonText, options = {}) {
     chain(ctx, f);
     const changes = follow(ctx, f.validator_set_changes);
     const A = certified(ctx, 'anchor', f.anchor);
-    const rec = record(ctx, 'record', f.record, A, true);
+    const rec = record(ctx, 'record', f.record, A);
 
     let document = null;
     if (options.document !== undefined && options.document !== null) {
@@ -90,7 +90,7 @@ export function verifyBundle(bundleJsonText, genesisJsonText, options = {}) {
     const later = [];
     f.later.forEach((lr, i) => {
       const s = `later[${i}]`;
-      const x = record(ctx, s, lr, A, false);
+      const x = record(ctx, s, lr, A);
       const prev = i === 0 ? rec.log_index : later[i - 1].log_index;
       if (x.log_index <= prev) throw new Fail(`${s}.order`, `log index ${x.log_index} is not after ${prev}`);
       ctx.steps.push({ step: `${s}.order`, ok: true });
@@ -122,13 +122,13 @@ export function verifyBundle(bundleJsonText, genesisJsonText, options = {}) {
         if (at >= 0) setBy = { member: all[at].tx.member, time: all[at].block.header.time };
       }
       ctx.steps.push({ step: 'status.record', ok: true });
-      // With no R (a decision in force) every record of the file is "after" it; with an R the file does not carry
-      // (64 later records), nothing is known to be after it (see README, spec gaps).
-      const after = R ? (at >= 0 ? all.slice(at + 1) : []) : all;
+      // The records after R: those after it in the file; for a decision in force (no R), and for an R that a full
+      // `later` left out (older than every later record), every later record (audit.md §3.1 10e).
+      const after = R && at >= 0 ? all.slice(at + 1) : later;
       const stale = after.find((x) => changesSubject(x.tx.record, S));
       if (stale) throw new Fail('status.stale', `the proven status predates record ${toHex(stale.tx.id)} (log index ${stale.log_index}), which changes it`);
       ctx.steps.push({ step: 'status.stale', ok: true });
-      st = statusSummary(ctx, S, v, A, setBy, null);
+      st = statusSummary(ctx, S, v, A, { setBy });
     }
     checkMaxAge(ctx, A, options);
     const verdict = {
@@ -139,7 +139,7 @@ export function verifyBundle(bundleJsonText, genesisJsonText, options = {}) {
   });
 }
 
-/** audit.md §3.5 (status proof file). options: { maxAgeMs?, now? }. */
+/** audit.md §3.5 (status proof file), steps 0 to 8, then `max-age`. options: { maxAgeMs?, now? }. */
 export function verifyStatus(statusJsonText, genesisJsonText, options = {}) {
   return run(genesisJsonText, (ctx) => {
     const f = parseFile(toBytes(statusJsonText), 'clearance-status-proof', ctx.steps);
@@ -173,8 +173,27 @@ export function verifyStatus(statusJsonText, genesisJsonText, options = {}) {
       const active = !!v && v.standing === 'active';
       recog = { member: M, recognised: active && (M === S.programme || viaMra !== null), via_mra: viaMra };
     }
+    // Step 8: the decision a declaration's entry names (audit.md §3.5).
+    let decision = null;
+    if (f.decision && (S.kind !== 'declaration' || !v))
+      throw new Fail('decision', S.kind !== 'declaration' ? `a decision section in a status proof of a ${S.kind}` : 'a decision section beside an absence proof');
+    if (S.kind === 'declaration' && v) {
+      if (!f.decision) throw new Fail('decision', `the declaration's entry names decision ${toHex(v.record)}, which the file does not show`);
+      if (!equalBytes(f.decision.record, v.record))
+        throw new Fail('decision', `the declaration's entry names decision ${toHex(v.record)}, the file shows ${toHex(f.decision.record)}`);
+      ctx.steps.push({ step: 'decision', ok: true });
+      const dv = status(ctx, 'decision', f.decision.status, stateKeyBytes({ kind: 'decision', record: v.record }), A.header.state_root);
+      if (!dv || dv.kind !== 'Decision') throw new Fail('decision.value', dv ? `a ${dv.kind} value, not a decision` : 'the proof shows no decision');
+      ctx.steps.push({ step: 'decision.value', ok: true });
+      if (dv.member !== S.member) throw new Fail('decision.declaration', `the decision is ${dv.member}'s, not ${S.member}'s`);
+      const id = S.declaration.mrn !== undefined ? ['mrn', S.declaration.mrn] : ['ucr', S.declaration.ucr];
+      if (dv.declaration[id[0]] !== id[1])
+        throw new Fail('decision.declaration', `the decision is on another declaration than ${id[0].toUpperCase()} ${id[1]}`);
+      ctx.steps.push({ step: 'decision.declaration', ok: true });
+      decision = dv;
+    }
     checkMaxAge(ctx, A, options);
-    const st = statusSummary(ctx, S, v, A, null, recog);
+    const st = statusSummary(ctx, S, v, A, { recog, decision });
     const verdict = { chain_id: toHex(ctx.C), chain_name: ctx.chainName, status: st, validator_set_changes: changes };
     return { status: st.status, good: st.good, headline: st.headline, verdict: plain(verdict), text: renderVerdict(verdict, 'status') };
   });
