@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod ledger;
+pub mod status_ledger;
 
 use clearance_core::Hash32;
 use clearance_core::audit::CertifiedHeader;
