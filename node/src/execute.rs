@@ -332,19 +332,18 @@ pub fn verify_ahead<'a>(
     txs: &'a [Bytes],
     keys: &mut HashMap<PublicKey, CheckedKey>,
 ) -> HashMap<Hash32, &'a [u8]> {
-    let decoded: Vec<(&'a [u8], SignedTx)> = txs
+    let (bytes, signed): (Vec<&'a [u8]>, Vec<SignedTx>) = txs
         .iter()
         .filter_map(|b| {
             SignedTx::from_bytes(b.as_slice())
                 .ok()
                 .map(|tx| (b.as_slice(), tx))
         })
-        .collect();
-    let signed: Vec<SignedTx> = decoded.iter().map(|(_, tx)| tx.clone()).collect();
+        .unzip();
     verify_many_except(chain_id, &signed, &[], keys)
         .into_iter()
-        .zip(&decoded)
-        .filter_map(|(result, (bytes, _))| result.ok().map(|tx| (tx.id, *bytes)))
+        .zip(bytes)
+        .filter_map(|(result, bytes)| result.ok().map(|tx| (tx.id, bytes)))
         .collect()
 }
 

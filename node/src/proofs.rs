@@ -182,13 +182,15 @@ pub fn status(
         };
         let status = state_entry(store, &subject.key())?;
         // A declaration's entry names its current decision, whose own entry says what was decided.
-        let decision = match (subject, store.state(&subject.key())?) {
-            (StatusSubject::Declaration { .. }, Some(StateValue::Record(record))) => {
-                Some(RecordEntryProof {
-                    record,
-                    status: state_entry(store, &StateKey::Decision(record))?,
-                })
-            }
+        let named = match subject {
+            StatusSubject::Declaration { .. } => store.state(&subject.key())?,
+            _ => None,
+        };
+        let decision = match named {
+            Some(StateValue::Record(record)) => Some(RecordEntryProof {
+                record,
+                status: state_entry(store, &StateKey::Decision(record))?,
+            }),
             _ => None,
         };
         Ok(StatusFile {
