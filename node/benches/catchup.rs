@@ -11,6 +11,7 @@ use clearance_core::block::{Block, HeaderView};
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::*;
 use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
+use clearance_node::execute::Checked;
 use clearance_node::ledger::Ledger;
 use clearance_node::storage::Store;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -102,7 +103,7 @@ fn catchup(c: &mut Criterion) {
                 // one sync at the end.
                 for (block, cert) in &chain {
                     ledger
-                        .apply_synced(block, cert, &|_, _| false)
+                        .apply_synced(block, cert, Checked::NOTHING)
                         .expect("apply");
                 }
                 ledger.sync().expect("sync");

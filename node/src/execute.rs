@@ -142,6 +142,22 @@ impl NodeSource for Overlay<'_> {
 /// Says whether a transaction, by id and exact signed bytes, is one this node already verified.
 pub type Verified<'a> = dyn Fn(&Hash32, &[u8]) -> bool + Sync + 'a;
 
+/// What this node checked of a block's transactions before executing it.
+pub enum Checked<'a> {
+    /// Bytes for which this answers true skip the signature check (they are exactly a transaction this node
+    /// already verified, for example in its mempool); everything else about them is checked as for any other.
+    Known(&'a Verified<'a>),
+    /// Every transaction of the block decoded and verified already, by position ([`verify_ahead`]): execution
+    /// takes them as they are. One that failed there (`None`) makes the whole block checked again here, for the
+    /// precise error.
+    Ahead(Vec<Option<VerifiedTx>>),
+}
+
+impl Checked<'_> {
+    /// Nothing checked before: every transaction is verified in execution.
+    pub const NOTHING: Checked<'static> = Checked::Known(&|_, _| false);
+}
+
 /// The committed state a block executes on: the store, and its head (record log size and root, state root),
 /// which a block that changes nothing keeps.
 pub struct Parent<'a> {
@@ -149,15 +165,14 @@ pub struct Parent<'a> {
     pub head: &'a Head,
 }
 
-/// Executes `txs` as the block `ctx` describes, on top of `parent`. Bytes for which `verified` answers true
-/// skip the signature check (they are exactly a transaction this node already verified); everything else about
-/// them is checked as for any other.
+/// Executes `txs` as the block `ctx` describes, on top of `parent`, taking what `checked` says was verified
+/// already.
 pub fn execute(
     parent: Parent<'_>,
     chain_id: &Hash32,
     ctx: &BlockContext,
     txs: &[Bytes],
-    verified: &Verified<'_>,
+    checked: Checked<'_>,
     inadmissible: Inadmissible,
 ) -> Result<Executed, ExecError> {
     let Parent { store, head } = parent;
@@ -172,7 +187,13 @@ pub fn execute(
         reads: RefCell::new(HashMap::new()),
     };
     let mut seen = HashSet::with_capacity(txs.len());
-    let verified_txs = verify_all(chain_id, txs, verified)?;
+    let verified_txs = match checked {
+        Checked::Ahead(ahead) if ahead.len() == txs.len() && ahead.iter().all(Option::is_some) => {
+            ahead.into_iter().flatten().collect()
+        }
+        Checked::Ahead(_) => verify_all(chain_id, txs, &|_, _| false)?,
+        Checked::Known(verified) => verify_all(chain_id, txs, verified)?,
+    };
     let mut tx_ids = Vec::with_capacity(txs.len());
     let mut results = Vec::with_capacity(txs.len());
     let mut records = Vec::new();
@@ -324,27 +345,27 @@ fn verify_all(
     })
 }
 
-/// The transactions of `txs` whose chain, signature and shape check out, by id with their exact bytes: checked
-/// ahead of the block's execution (on another thread, by block sync), and then passed as its `verified`
-/// (`|id, bytes| ahead.get(id) == Some(&bytes)`). `keys` carries validated submitter keys from block to block.
-pub fn verify_ahead<'a>(
+/// Each transaction of `txs` decoded and checked (chain, signature, shape), by position: `None` for one that
+/// fails. Block sync runs it on a second thread for the next block while the one before it executes, and passes
+/// the result as that block's [`Checked::Ahead`]. `keys` carries validated submitter keys from block to block.
+pub fn verify_ahead(
     chain_id: &Hash32,
-    txs: &'a [Bytes],
+    txs: &[Bytes],
     keys: &mut HashMap<PublicKey, CheckedKey>,
-) -> HashMap<Hash32, &'a [u8]> {
-    let (bytes, signed): (Vec<&'a [u8]>, Vec<SignedTx>) = txs
+) -> Vec<Option<VerifiedTx>> {
+    let (at, signed): (Vec<usize>, Vec<SignedTx>) = txs
         .iter()
-        .filter_map(|b| {
-            SignedTx::from_bytes(b.as_slice())
-                .ok()
-                .map(|tx| (b.as_slice(), tx))
-        })
+        .enumerate()
+        .filter_map(|(i, b)| SignedTx::from_bytes(b.as_slice()).ok().map(|tx| (i, tx)))
         .unzip();
-    verify_many_except(chain_id, &signed, &[], keys)
+    let mut out: Vec<Option<VerifiedTx>> = (0..txs.len()).map(|_| None).collect();
+    for (i, result) in at
         .into_iter()
-        .zip(bytes)
-        .filter_map(|(result, bytes)| result.ok().map(|tx| (tx.id, bytes)))
-        .collect()
+        .zip(verify_many_except(chain_id, &signed, &[], keys))
+    {
+        out[i] = result.ok();
+    }
+    out
 }
 
 /// [`verify_all`] for the transactions of a block from index `offset` on.

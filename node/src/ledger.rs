@@ -2,7 +2,7 @@
 //! decided block, and applying a block fetched by block sync. Each block's execution is computed once per node
 //! and cached by block hash until the block is committed or the height moves on.
 
-use crate::execute::{self, ExecError, Executed, Verified};
+use crate::execute::{self, Checked, ExecError, Executed, Verified};
 use crate::proposer_history::ProposerHistory;
 use crate::storage::{BlockWrite, Head, Store};
 use clearance_core::Hash32;
@@ -149,7 +149,7 @@ impl Ledger {
             &self.chain_id,
             &BlockContext::new(height, time, &self.params),
             &txs,
-            verified,
+            Checked::Known(verified),
             execute::Inadmissible::Skip,
         )?;
         let txs: Vec<Bytes> = txs
@@ -207,7 +207,7 @@ impl Ledger {
                 ),
             ));
         }
-        self.execute_checked(&view, block, verified)?;
+        self.execute_checked(&view, block, Checked::Known(verified))?;
         Ok(view)
     }
 
@@ -271,7 +271,7 @@ impl Ledger {
         &mut self,
         view: &HeaderView,
         block: &Block,
-        verified: &Verified<'_>,
+        checked: Checked<'_>,
     ) -> Result<(), InvalidBlock> {
         if self.executed.contains_key(&view.hash) {
             return Ok(());
@@ -282,7 +282,7 @@ impl Ledger {
             &self.chain_id,
             &BlockContext::new(h.height, h.time, &self.params),
             &block.txs,
-            verified,
+            checked,
             execute::Inadmissible::Invalid,
         )?;
         if executed.results_root != h.results_root {
@@ -330,18 +330,19 @@ impl Ledger {
         block: &Block,
         certificate: &CommitCertificate,
     ) -> Result<Committed, InvalidBlock> {
-        self.write(block, certificate, Durability::Synced, &|_, _| false)
+        let view = self.check_header(block)?;
+        self.write(view, block, certificate, Durability::Synced, Checked::NOTHING)
     }
 
     fn write(
         &mut self,
+        view: HeaderView,
         block: &Block,
         certificate: &CommitCertificate,
         durability: Durability,
-        verified: &Verified<'_>,
+        checked: Checked<'_>,
     ) -> Result<Committed, InvalidBlock> {
-        let view = self.check_header(block)?;
-        self.execute_checked(&view, block, verified)?;
+        self.execute_checked(&view, block, checked)?;
         let executed = match self.executed.remove(&view.hash) {
             Some(e) => e,
             None => unreachable!("execute_checked caches the execution"),
@@ -411,17 +412,17 @@ impl Ledger {
     }
 
     /// Verifies a block fetched by block sync (its commit certificate against the set in force at its height)
-    /// and commits it, not yet synced to the disk ([`Ledger::sync`]). `verified` says which transactions were
-    /// checked already (as for [`Ledger::validate`]).
+    /// and commits it, not yet synced to the disk ([`Ledger::sync`]). `checked` says what of its transactions
+    /// was verified already.
     pub fn apply_synced(
         &mut self,
         block: &Block,
         certificate: &CommitCertificate,
-        verified: &Verified<'_>,
+        checked: Checked<'_>,
     ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
         verify_commit(&self.chain_id, &self.validators, &view, certificate)?;
-        self.write(block, certificate, Durability::Later, verified)
+        self.write(view, block, certificate, Durability::Later, checked)
     }
 
     pub fn chain_id(&self) -> &Hash32 {

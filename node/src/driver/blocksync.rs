@@ -5,7 +5,7 @@
 use super::Driver;
 use super::sync_sources::InFlight;
 use crate::consensus::Input;
-use crate::execute::{ExecError, verify_ahead};
+use crate::execute::{Checked, ExecError, verify_ahead};
 use crate::ledger::InvalidBlock;
 use crate::metrics::Metrics;
 use crate::network::wire::{
@@ -13,7 +13,6 @@ use crate::network::wire::{
 };
 use crate::network::{Asked, NetCommand};
 use anyhow::{Context, Result};
-use clearance_core::Hash32;
 use clearance_core::block::Block;
 use clearance_core::bytes::Bytes;
 use clearance_core::vote::CommitCertificate;
@@ -249,8 +248,7 @@ impl Driver {
                     // Blocks asked for ahead, beyond a block that did not apply: out of reach, not wrong.
                     break;
                 }
-                let known = |id: &Hash32, bytes: &[u8]| verified.get(id) == Some(&bytes);
-                match self.ledger.apply_synced(block, cert, &known) {
+                match self.ledger.apply_synced(block, cert, Checked::Ahead(verified)) {
                     Ok(c) => {
                         self.sync.records += c.accepted as u64;
                         Metrics::inc(&self.metrics.blocks_synced_total);
