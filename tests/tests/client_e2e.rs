@@ -141,6 +141,31 @@ async fn every_kind_every_query_and_events_through_the_client() {
         assert_eq!(status.status, "not_recorded", "{}", status.headline);
     }
 
+    // A bundle of a record without a status (the MRA) is refused by `--max-age` when its anchor is older, like
+    // any other: an old anchor is old news of any record.
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("mra.json");
+    std::fs::write(&bundle, serde_json::to_vec(&de.proof(&mra).await.unwrap()).unwrap()).unwrap();
+    let verify = |max_age: &str| {
+        let out = std::process::Command::new(clearance_tests::binary("clearance"))
+            .arg("verify")
+            .arg("--genesis")
+            .arg(cluster.home(0).join("genesis.json"))
+            .arg("--bundle")
+            .arg(&bundle)
+            .args(["--max-age", max_age])
+            .output()
+            .expect("running clearance");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), text + &String::from_utf8_lossy(&out.stderr))
+    };
+    let (code, out) = verify("1h");
+    assert_eq!(code, Some(0), "{out}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let (code, out) = verify("1s");
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("failed step  max-age"), "{out}");
+
     // The suspension is submitted to KZ's node and watched on DE's.
     let mut events = Box::pin(
         de.events(&EventQuery {
