@@ -331,7 +331,13 @@ impl Ledger {
         certificate: &CommitCertificate,
     ) -> Result<Committed, InvalidBlock> {
         let view = self.check_header(block)?;
-        self.write(view, block, certificate, Durability::Synced, Checked::NOTHING)
+        self.write(
+            view,
+            block,
+            certificate,
+            Durability::Synced,
+            Checked::NOTHING,
+        )
     }
 
     fn write(

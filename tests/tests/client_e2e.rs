@@ -145,7 +145,11 @@ async fn every_kind_every_query_and_events_through_the_client() {
     // any other: an old anchor is old news of any record.
     let dir = tempfile::tempdir().unwrap();
     let bundle = dir.path().join("mra.json");
-    std::fs::write(&bundle, serde_json::to_vec(&de.proof(&mra).await.unwrap()).unwrap()).unwrap();
+    std::fs::write(
+        &bundle,
+        serde_json::to_vec(&de.proof(&mra).await.unwrap()).unwrap(),
+    )
+    .unwrap();
     let verify = |max_age: &str| {
         let out = std::process::Command::new(clearance_tests::binary("clearance"))
             .arg("verify")
@@ -157,7 +161,10 @@ async fn every_kind_every_query_and_events_through_the_client() {
             .output()
             .expect("running clearance");
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        (out.status.code(), text + &String::from_utf8_lossy(&out.stderr))
+        (
+            out.status.code(),
+            text + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let (code, out) = verify("1h");
     assert_eq!(code, Some(0), "{out}");

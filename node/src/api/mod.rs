@@ -6,6 +6,7 @@ mod extract;
 mod proofs;
 mod queries;
 mod submit;
+mod web;
 
 use extract::ApiPath;
 
@@ -123,6 +124,9 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         )
         .route("/v1/checkpoint", get(proofs::checkpoint))
         .route("/metrics", get(metrics))
+        .route(web::PATHS[0], get(web::asset))
+        .route(web::PATHS[1], get(web::asset))
+        .route(web::PATHS[2], get(web::asset))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))

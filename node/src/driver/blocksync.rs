@@ -248,7 +248,10 @@ impl Driver {
                     // Blocks asked for ahead, beyond a block that did not apply: out of reach, not wrong.
                     break;
                 }
-                match self.ledger.apply_synced(block, cert, Checked::Ahead(verified)) {
+                match self
+                    .ledger
+                    .apply_synced(block, cert, Checked::Ahead(verified))
+                {
                     Ok(c) => {
                         self.sync.records += c.accepted as u64;
                         Metrics::inc(&self.metrics.blocks_synced_total);

@@ -1,0 +1,157 @@
+// The verify page: a document (and optionally a bundle saved earlier) verified in this browser, against the genesis
+// file the user loaded and pinned, never one fetched from the node. The verifier is web/verifier, the second,
+// independent implementation of docs/audit.md.
+
+import { api, dropZone, errorNotice, h, notice, readBytes, show, when } from './ui.js';
+import { verifyBundle, verifyStatus } from '../verifier/verify.js';
+import { loadGenesis } from '../verifier/genesis.js';
+import { sha256 } from '../verifier/crypto.js';
+import { toHex } from '../verifier/bytes.js';
+
+const PINNED = 'clearance.genesis';
+const enc = encodeURIComponent;
+
+export function verifyPage(_arg, params) {
+  const genesisBox = h('section', { 'aria-label': 'Genesis file' });
+  const result = h('section', { 'aria-live': 'polite', 'aria-label': 'Verdict' });
+  let documentBytes = null;
+  let bundleText = null;
+  const what = h('p', { class: 'muted' }, 'Nothing dropped yet.');
+  const describe = () => {
+    what.textContent = [documentBytes ? `document: ${documentBytes.name}` : null, bundleText ? `bundle: ${bundleText.name}` : null]
+      .filter(Boolean).join(' · ') || 'Nothing dropped yet.';
+  };
+  const run = () => verifyDropped(result, documentBytes, bundleText);
+  show(
+    h('h1', {}, 'Verify a document'),
+    h('p', {}, 'Drop the certificate document. This browser computes its SHA-256, fetches a proof from the node and checks it here, against the genesis file you pinned: the verdict rests on the members\u2019 signatures, not on this node\u2019s word.'),
+    genesisBox,
+    dropZone('Drop the document here, or press to choose it', async (file) => {
+      documentBytes = Object.assign(await readBytes(file), { name: file.name });
+      describe();
+      run();
+    }),
+    h('p', {}, h('small', {}, 'Optional: a proof bundle saved earlier (verified without asking the node):')),
+    dropZone('Drop a saved bundle (.json) here, or press to choose it', async (file) => {
+      bundleText = { text: await file.text(), name: file.name };
+      describe();
+      run();
+    }, '.json,application/json'),
+    what,
+    result);
+  renderGenesis(genesisBox, () => run());
+  if (params.get('record')) verifyRecord(result, params.get('record'));
+  else if (params.get('issuer') && params.get('number')) verifyCertificateStatus(result, params.get('issuer'), params.get('number'));
+}
+
+function pinned() {
+  const text = localStorage.getItem(PINNED);
+  if (!text) return null;
+  try { return { text, g: loadGenesis(text) }; } catch { return null; }
+}
+
+function renderGenesis(box, changed) {
+  const p = pinned();
+  const load = dropZone('Drop the genesis file here, or press to choose it', async (file) => {
+    const text = await file.text();
+    try {
+      loadGenesis(text);
+    } catch (e) {
+      box.replaceChildren(errorNotice(new Error(`That is not a valid genesis file: ${e.message}`)), load);
+      return;
+    }
+    localStorage.setItem(PINNED, text);
+    renderGenesis(box, changed);
+    changed();
+  }, '.json,application/json');
+  if (!p) {
+    box.replaceChildren(h('div', { class: 'notice' }, h('strong', {}, 'First, pin the genesis file. '),
+      'Use the copy your administration gave you (the same file the node was started with), not one from this page: it is what the proofs are checked against. It stays in this browser.'), load);
+    return;
+  }
+  box.replaceChildren(h('p', {}, 'Pinned genesis: ', h('strong', {}, p.g.chainName), ' ',
+    h('span', { class: 'mono muted' }, toHex(p.g.chainId)), ' ',
+    h('button', { type: 'button', class: 'secondary', onclick: () => { localStorage.removeItem(PINNED); renderGenesis(box, changed); } }, 'Replace')));
+  checkNodeChain(box, p);
+}
+
+async function checkNodeChain(box, p) {
+  try {
+    const s = await api('/v1/status');
+    if (s.chain_id !== toHex(p.g.chainId)) {
+      box.append(h('div', { class: 'notice error', role: 'alert' }, h('strong', {}, 'Wrong genesis: '),
+        `this node runs chain ${s.chain_name} (${s.chain_id}), not the pinned ${p.g.chainName}. Its proofs will not verify against the pinned file.`));
+    }
+  } catch { /* offline: a saved bundle still verifies */ }
+}
+
+async function verifyDropped(out, document, bundle) {
+  const p = pinned();
+  if (!p) { out.replaceChildren(notice('Pin the genesis file first.')); return; }
+  if (bundle) { show1(out, 'bundle', verifyBundle(bundle.text, p.text, document ? { document } : {}), bundle.text); return; }
+  if (!document) return;
+  const digest = toHex(sha256(document));
+  out.replaceChildren(notice('Looking up the document\u2019s SHA-256 ', h('span', { class: 'mono' }, digest), '…'));
+  try {
+    const found = await api(`/v1/documents/${digest}`);
+    if (!found.records.length) {
+      out.replaceChildren(h('div', { class: 'banner bad', role: 'alert' }, 'NOT RECORDED'),
+        h('p', {}, `No record on this node commits to a document with SHA-256 ${digest}. This is the node\u2019s answer, not a proof: a document is found by its hash only.`));
+      return;
+    }
+    // The latest record that commits to it: an amendment carries the same document forward.
+    const latest = found.records.reduce((a, b) => (b.log_index > a.log_index ? b : a));
+    const text = await api(`/v1/proofs/records/${latest.id}`, { text: true });
+    show1(out, 'bundle', verifyBundle(text, p.text, { document }), text);
+  } catch (e) {
+    out.replaceChildren(errorNotice(e));
+  }
+}
+
+async function verifyRecord(out, id) {
+  const p = pinned();
+  if (!p) { out.replaceChildren(notice('Pin the genesis file first, then open this page again.')); return; }
+  try {
+    const text = await api(`/v1/proofs/records/${enc(id)}`, { text: true });
+    show1(out, 'bundle', verifyBundle(text, p.text), text);
+  } catch (e) { out.replaceChildren(errorNotice(e)); }
+}
+
+async function verifyCertificateStatus(out, issuer, number) {
+  const p = pinned();
+  if (!p) { out.replaceChildren(notice('Pin the genesis file first, then open this page again.')); return; }
+  try {
+    const text = await api(`/v1/proofs/status/certificates/${enc(issuer)}/${enc(number)}`, { text: true });
+    show1(out, 'status', verifyStatus(text, p.text), text);
+  } catch (e) { out.replaceChildren(errorNotice(e)); }
+}
+
+/** Shows a verifier's result: the status first, then who certified it, then every step. */
+function show1(out, kind, r, fileText) {
+  const steps = h('ol', { class: 'steps' }, r.steps.map((s) =>
+    h('li', { class: s.ok ? null : 'failed' }, `${s.ok ? '✓' : '✗'} ${s.step}`, s.detail ? h('span', { class: 'muted' }, ` — ${s.detail}`) : null)));
+  const save = h('button', {
+    type: 'button', class: 'secondary',
+    onclick: () => {
+      const a = h('a', { href: URL.createObjectURL(new Blob([fileText], { type: 'application/json' })), download: `${kind}.json` });
+      a.click();
+      URL.revokeObjectURL(a.href);
+    },
+  }, 'Save this proof file');
+  if (!r.ok) {
+    out.replaceChildren(h('div', { class: 'banner bad', role: 'alert' }, `NOT VERIFIED: failed step ${r.step}`),
+      h('p', {}, r.message), h('h2', {}, 'Steps'), steps);
+    return;
+  }
+  const v = r.verdict;
+  const anchor = v.anchor ?? v.status?.as_of;
+  const headline = r.headline ?? 'VERIFIED (this kind of record has no status)';
+  out.replaceChildren(
+    h('div', { class: `banner ${r.good === false ? 'bad' : r.good ? 'good' : 'warn'}`, role: 'status' }, headline),
+    anchor ? h('p', {}, `As of ${when(anchor.time)}, height ${anchor.height}; certified by `,
+      h('strong', {}, anchor.signers.map((s) => `${s.name ?? s.member} (${s.member})`).join(', ')), '.') : null,
+    v.document ? h('p', {}, `The document\u2019s SHA-256 ${v.document.sha256} matches the record.`) : null,
+    save,
+    h('h2', {}, 'Every step'), steps,
+    h('details', {}, h('summary', {}, 'The verdict as the command line prints it'), h('pre', { class: 'verdict' }, r.text)));
+}
