@@ -14,15 +14,16 @@ const PAGES = { network: networkPage, search: searchPage, record: recordPage, fe
 let stop = null;
 
 function route() {
-  const [name, ...rest] = location.hash.replace(/^#\/?/, '').split('/');
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [name, ...rest] = path.split('/');
   const page = PAGES[name] ? name : 'network';
   for (const a of document.querySelectorAll('nav a')) {
     if (a.getAttribute('href') === `#/${page}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   if (stop) stop();
-  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
-  const arg = decodeURIComponent((rest.join('/') ?? '').split('?')[0]);
+  const params = new URLSearchParams(query);
+  const arg = decodeURIComponent(rest.join('/'));
   stop = PAGES[page](arg, params) ?? null;
   document.getElementById('main').focus({ preventScroll: true });
 }

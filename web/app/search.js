@@ -36,7 +36,7 @@ export function searchPage(_arg, params) {
         const digest = toHex(sha256(await readBytes(file)));
         results.replaceChildren(notice(`SHA-256 of ${file.name}: `, h('span', { class: 'mono' }, digest)));
         results.append(await answer(() => documentResults(digest)));
-      }));
+      }, undefined, 'document'));
   }
   parts.push(results);
   show(...parts);

@@ -118,9 +118,13 @@ export function recordTable(records) {
     h('tbody', {}, records.map(recordRow)));
 }
 
-/** A drop zone that also opens a file chooser (click, Enter or Space); calls `onfile(file)`. */
-export function dropZone(label, onfile, accept) {
-  const input = h('input', { type: 'file', hidden: true, accept, onchange: () => input.files[0] && onfile(input.files[0]) });
+/** A drop zone that also opens a file chooser (click, Enter or Space); calls `onfile(file)`. `name` names its input. */
+export function dropZone(label, onfile, accept, name) {
+  // Cleared after each file, so that the same file chosen again (after a revocation, say) is read again.
+  const input = h('input', {
+    type: 'file', hidden: true, accept, name,
+    onchange: () => { const f = input.files[0]; input.value = ''; if (f) onfile(f); },
+  });
   const zone = h('div', {
     class: 'drop', tabindex: 0, role: 'button', 'aria-label': label,
     onclick: () => input.click(),

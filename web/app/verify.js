@@ -30,13 +30,13 @@ export function verifyPage(_arg, params) {
       documentBytes = Object.assign(await readBytes(file), { name: file.name });
       describe();
       run();
-    }),
+    }, undefined, 'document'),
     h('p', {}, h('small', {}, 'Optional: a proof bundle saved earlier (verified without asking the node):')),
     dropZone('Drop a saved bundle (.json) here, or press to choose it', async (file) => {
       bundleText = { text: await file.text(), name: file.name };
       describe();
       run();
-    }, '.json,application/json'),
+    }, '.json,application/json', 'bundle'),
     what,
     result);
   renderGenesis(genesisBox, () => run());
@@ -63,7 +63,7 @@ function renderGenesis(box, changed) {
     localStorage.setItem(PINNED, text);
     renderGenesis(box, changed);
     changed();
-  }, '.json,application/json');
+  }, '.json,application/json', 'genesis');
   if (!p) {
     box.replaceChildren(h('div', { class: 'notice' }, h('strong', {}, 'First, pin the genesis file. '),
       'Use the copy your administration gave you (the same file the node was started with), not one from this page: it is what the proofs are checked against. It stays in this browser.'), load);
@@ -88,7 +88,7 @@ async function checkNodeChain(box, p) {
 async function verifyDropped(out, document, bundle) {
   const p = pinned();
   if (!p) { out.replaceChildren(notice('Pin the genesis file first.')); return; }
-  if (bundle) { show1(out, 'bundle', verifyBundle(bundle.text, p.text, document ? { document } : {}), bundle.text); return; }
+  if (bundle) { verifyAndShow(out, 'bundle', () => verifyBundle(bundle.text, p.text, document ? { document } : {}), bundle.text); return; }
   if (!document) return;
   const digest = toHex(sha256(document));
   out.replaceChildren(notice('Looking up the document\u2019s SHA-256 ', h('span', { class: 'mono' }, digest), '…'));
@@ -102,7 +102,7 @@ async function verifyDropped(out, document, bundle) {
     // The latest record that commits to it: an amendment carries the same document forward.
     const latest = found.records.reduce((a, b) => (b.log_index > a.log_index ? b : a));
     const text = await api(`/v1/proofs/records/${latest.id}`, { text: true });
-    show1(out, 'bundle', verifyBundle(text, p.text, { document }), text);
+    verifyAndShow(out, 'bundle', () => verifyBundle(text, p.text, { document }), text);
   } catch (e) {
     out.replaceChildren(errorNotice(e));
   }
@@ -113,7 +113,7 @@ async function verifyRecord(out, id) {
   if (!p) { out.replaceChildren(notice('Pin the genesis file first, then open this page again.')); return; }
   try {
     const text = await api(`/v1/proofs/records/${enc(id)}`, { text: true });
-    show1(out, 'bundle', verifyBundle(text, p.text), text);
+    verifyAndShow(out, 'bundle', () => verifyBundle(text, p.text), text);
   } catch (e) { out.replaceChildren(errorNotice(e)); }
 }
 
@@ -122,12 +122,20 @@ async function verifyCertificateStatus(out, issuer, number) {
   if (!p) { out.replaceChildren(notice('Pin the genesis file first, then open this page again.')); return; }
   try {
     const text = await api(`/v1/proofs/status/certificates/${enc(issuer)}/${enc(number)}`, { text: true });
-    show1(out, 'status', verifyStatus(text, p.text), text);
+    verifyAndShow(out, 'status', () => verifyStatus(text, p.text), text);
   } catch (e) { out.replaceChildren(errorNotice(e)); }
 }
 
-/** Shows a verifier's result: the status first, then who certified it, then every step. */
-function show1(out, kind, r, fileText) {
+/** Runs `verify` (one of the verifier's functions) and shows its result, with how long it took. */
+function verifyAndShow(out, kind, verify, fileText) {
+  const started = performance.now();
+  const r = verify();
+  showVerdict(out, kind, r, fileText, performance.now() - started);
+}
+
+/** A verifier's result: the status first, then who certified it, then every step. */
+function showVerdict(out, kind, r, fileText, ms) {
+  const timing = h('p', { class: 'muted', 'data-verify-ms': ms.toFixed(1) }, `Checked in this browser in ${ms.toFixed(1)} ms.`);
   const steps = h('ol', { class: 'steps' }, r.steps.map((s) =>
     h('li', { class: s.ok ? null : 'failed' }, `${s.ok ? '✓' : '✗'} ${s.step}`, s.detail ? h('span', { class: 'muted' }, ` — ${s.detail}`) : null)));
   const save = h('button', {
@@ -140,7 +148,7 @@ function show1(out, kind, r, fileText) {
   }, 'Save this proof file');
   if (!r.ok) {
     out.replaceChildren(h('div', { class: 'banner bad', role: 'alert' }, `NOT VERIFIED: failed step ${r.step}`),
-      h('p', {}, r.message), h('h2', {}, 'Steps'), steps);
+      h('p', {}, r.message), timing, h('h2', {}, 'Steps'), steps);
     return;
   }
   const v = r.verdict;
@@ -151,7 +159,7 @@ function show1(out, kind, r, fileText) {
     anchor ? h('p', {}, `As of ${when(anchor.time)}, height ${anchor.height}; certified by `,
       h('strong', {}, anchor.signers.map((s) => `${s.name ?? s.member} (${s.member})`).join(', ')), '.') : null,
     v.document ? h('p', {}, `The document\u2019s SHA-256 ${v.document.sha256} matches the record.`) : null,
-    save,
+    timing, save,
     h('h2', {}, 'Every step'), steps,
     h('details', {}, h('summary', {}, 'The verdict as the command line prints it'), h('pre', { class: 'verdict' }, r.text)));
 }
