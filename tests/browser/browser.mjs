@@ -22,6 +22,7 @@ const out = join(root, 'results/browser');
 const dir = mkdtempSync(join(tmpdir(), 'clearance-browser-'));
 const work = mkdtempSync(join(tmpdir(), 'clearance-browser-files-'));
 mkdirSync(out, { recursive: true });
+rmSync(join(out, 'failure.png'), { force: true });
 
 const log = (...a) => console.log('==>', ...a);
 const testnet = (...args) => execFileSync(join(root, 'scripts/testnet'), args, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -103,7 +104,11 @@ async function main() {
     await page.locator('td a.mono').first().click();
     await page.getByText('Record id').waitFor();
     await page.getByText('Declaration MRN 26KZ00000000000429').waitFor();
+    await page.getByRole('heading', { name: 'Every decision on the declaration' }).waitFor();
     await shot('record');
+    // Recognition of an operator's standing by every member, one column each.
+    await page.goto(`${api}/#/search?kind=operator&operator=KZ123456789012`);
+    for (const m of ['CN', 'DE', 'KZ', 'UZ']) await page.locator('th', { hasText: `Recognised by ${m}` }).waitFor();
     // Not found: a clear error, not a blank page.
     await page.goto(`${api}/#/search?kind=certificate&issuer=KZ&number=KZ-PC-2026-999999`);
     await page.getByRole('alert').waitFor();
@@ -128,6 +133,13 @@ async function main() {
     // Verify: pin the genesis file, drop the document, read the verdict.
     await page.goto(`${api}/#/verify`);
     await page.getByText('First, pin the genesis file.').waitFor();
+    // Another chain's genesis (the same file with another name, so another chain id): the page says so.
+    const other = join(work, 'other-genesis.json');
+    writeFileSync(other, readFileSync(net.genesis, 'utf8').replace('"clearance-local-testnet"', '"another-chain"'));
+    await page.setInputFiles('input[name=genesis]', other);
+    await page.getByText('Wrong genesis:').waitFor();
+    await shot('verify-wrong-genesis');
+    await page.getByRole('button', { name: 'Replace' }).click();
     await page.setInputFiles('input[name=genesis]', net.genesis);
     await page.getByText('Pinned genesis:').waitFor();
     await page.setInputFiles('input[name=document]', document);

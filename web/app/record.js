@@ -1,6 +1,6 @@
 // A record's page: its fields in plain words, where it was committed, and links to what it concerns.
 
-import { api, errorNotice, h, kindWords, notice, recordLink, show, when, words } from './ui.js';
+import { api, errorNotice, h, kindWords, notice, recordLink, recordTable, show, statusPill, when, words } from './ui.js';
 
 const enc = encodeURIComponent;
 
@@ -8,8 +8,44 @@ export function recordPage(id) {
   const body = h('div', { 'aria-live': 'polite' }, notice('Loading…'));
   show(h('h1', {}, 'Record'), body);
   api(`/v1/records/${enc(id)}`)
-    .then((r) => body.replaceChildren(...render(r)))
+    .then(async (r) => {
+      body.replaceChildren(...render(r));
+      const [kind, content] = Object.entries(r.record)[0];
+      const status = h('section', { 'aria-live': 'polite' }, notice('Loading its status…'));
+      body.append(status);
+      try {
+        status.replaceChildren(...await subjectStatus(r.id, kind, content));
+      } catch (e) {
+        status.replaceChildren(errorNotice(e));
+      }
+    })
     .catch((e) => body.replaceChildren(errorNotice(e)));
+}
+
+/** The current status and the history of what the record is about: its certificate, operator or declaration. */
+async function subjectStatus(id, kind, c) {
+  if (kind.startsWith('certificate_')) {
+    const cert = c.certificate;
+    const x = await api(`/v1/certificates/${enc(cert.issuer)}/${enc(cert.number)}`);
+    return [h('h2', {}, `Status of certificate ${x.number}`),
+      h('p', {}, statusPill(x.status), x.replaced_by ? [' by ', certLink(x.replaced_by, x.replaced_by.number)] : null),
+      h('h2', {}, 'History'), recordTable(x.history)];
+  }
+  if (kind === 'aeo_status') {
+    const x = await api(`/v1/aeo/${enc(c.operator)}`);
+    return [h('h2', {}, `AEO standing of ${x.operator}`),
+      h('p', {}, x.programmes.map((p) => [`${p.programme}'s programme: `, statusPill(p.standing), ' '])),
+      h('h2', {}, 'History'), recordTable(x.history)];
+  }
+  if (kind === 'clearance_decision') {
+    const q = c.declaration.mrn ? `mrn=${enc(c.declaration.mrn)}` : `ucr=${enc(c.declaration.ucr)}`;
+    const x = await api(`/v1/declarations?${q}`);
+    const current = x.current.includes(id);
+    return [h('h2', {}, 'Status of this decision'),
+      h('p', {}, statusPill(current ? 'in_force' : 'superseded'), current ? '' : [' — current: ', x.current.map((d) => [recordLink(d), ' '])]),
+      h('h2', {}, 'Every decision on the declaration'), recordTable(x.decisions)];
+  }
+  return [];
 }
 
 function render(r) {

@@ -1,7 +1,7 @@
 // The search page: a certificate (issuer and number), an operator's AEO standing (and its recognition by a
 // member), a declaration (MRN or UCR), a record id, or a document, hashed in this browser.
 
-import { api, dropZone, errorNotice, h, notice, readBytes, recordLink, recordTable, show, words } from './ui.js';
+import { api, dropZone, errorNotice, h, notice, readBytes, recordLink, recordTable, show, statusPill } from './ui.js';
 import { sha256 } from '../verifier/crypto.js';
 import { toHex } from '../verifier/bytes.js';
 
@@ -63,16 +63,22 @@ const RESULTS = {
       h('h2', {}, 'History'), recordTable(c.history));
   },
   async operator(p) {
+    const op = enc(p.get('operator') ?? '');
     const by = p.get('recognised_by');
-    const a = await api(`/v1/aeo/${enc(p.get('operator') ?? '')}${by ? `?recognised_by=${enc(by)}` : ''}`);
+    // Recognition by the member asked for, or by every member: one answer per member.
+    const members = by ? [by] : (await api('/v1/members')).members.map((m) => m.id);
+    const views = await Promise.all(members.map((m) => api(`/v1/aeo/${op}?recognised_by=${enc(m)}`)));
+    const a = views[0];
+    const recognised = (i, programme) => views[i].programmes.find((x) => x.programme === programme)?.recognised;
     return h('section', {},
       h('h2', {}, `Operator ${a.operator}`),
       a.programmes.length ? h('table', {},
         h('thead', {}, h('tr', {}, h('th', {}, 'Programme'), h('th', {}, 'Standing'), h('th', {}, 'Type'),
-          by ? h('th', {}, `Recognised by ${by}`) : null)),
+          members.map((m) => h('th', {}, `Recognised by ${m}`)))),
         h('tbody', {}, a.programmes.map((x) => h('tr', {}, h('td', {}, x.programme), h('td', {}, statusPill(x.standing)),
-          h('td', {}, x.aeo_type ?? ''), by ? h('td', {}, x.recognised ? 'yes' : 'no') : null))))
+          h('td', {}, x.aeo_type ?? ''), members.map((m, i) => h('td', {}, recognised(i, x.programme) ? 'yes' : 'no'))))))
         : notice('No AEO status recorded for this operator.'),
+      h('p', { class: 'muted' }, 'Recognised: the member\u2019s own programme, or another under an active MRA between the two that covers the type; only an active standing is recognised.'),
       h('h2', {}, 'History'), recordTable(a.history));
   },
   async declaration(p) {
@@ -96,9 +102,3 @@ async function documentResults(digest) {
   return h('section', {}, h('h2', {}, 'Records that commit to this document'), recordTable(d.records),
     h('p', {}, h('a', { href: '#/verify' }, 'Verify the document'), ' to have its status proven.'));
 }
-
-export function statusPill(status) {
-  const good = ['valid', 'active', 'in_force', 'released'].includes(status);
-  return h('span', { class: `pill ${good ? 'good' : 'bad'}` }, words(status ?? 'unknown'));
-}
-

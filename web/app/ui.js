@@ -137,3 +137,9 @@ export function dropZone(label, onfile, accept, name) {
 }
 
 export const readBytes = async (file) => new Uint8Array(await file.arrayBuffer());
+
+/** A status in words, green when it is one a script may accept. */
+export function statusPill(status) {
+  const good = ['valid', 'active', 'in_force', 'released'].includes(status);
+  return h('span', { class: `pill ${good ? 'good' : 'bad'}` }, words(status ?? 'unknown'));
+}
