@@ -147,15 +147,32 @@ pub enum Checked<'a> {
     /// Bytes for which this answers true skip the signature check (they are exactly a transaction this node
     /// already verified, for example in its mempool); everything else about them is checked as for any other.
     Known(&'a Verified<'a>),
-    /// Every transaction of the block decoded and verified already, by position ([`verify_ahead`]): execution
-    /// takes them as they are. One that failed there (`None`) makes the whole block checked again here, for the
-    /// precise error.
-    Ahead(Vec<Option<VerifiedTx>>),
+    /// The block's transactions decoded and verified already ([`verify_ahead`]).
+    Ahead(Ahead<'a>),
 }
 
 impl Checked<'_> {
     /// Nothing checked before: every transaction is verified in execution.
     pub const NOTHING: Checked<'static> = Checked::Known(&|_, _| false);
+}
+
+/// Transactions decoded and verified ahead of their block's execution, by position, tied to the very slice they
+/// were read from: execution takes them as they are only for that slice (the same memory, so the same bytes), and
+/// checks everything again otherwise, or when one failed here (for the precise error).
+#[derive(Default)]
+pub struct Ahead<'a> {
+    txs: &'a [Bytes],
+    verified: Vec<Option<VerifiedTx>>,
+}
+
+impl Ahead<'_> {
+    /// The verified transactions, when they were read from exactly `txs` and every one checked out.
+    fn take_for(self, txs: &[Bytes]) -> Option<Vec<VerifiedTx>> {
+        if !std::ptr::eq(self.txs, txs) {
+            return None;
+        }
+        self.verified.into_iter().collect()
+    }
 }
 
 /// The committed state a block executes on: the store, and its head (record log size and root, state root),
@@ -188,11 +205,11 @@ pub fn execute(
     };
     let mut seen = HashSet::with_capacity(txs.len());
     let verified_txs = match checked {
-        Checked::Ahead(ahead) if ahead.len() == txs.len() && ahead.iter().all(Option::is_some) => {
-            ahead.into_iter().flatten().collect()
-        }
-        Checked::Ahead(_) => verify_all(chain_id, txs, &|_, _| false)?,
         Checked::Known(verified) => verify_all(chain_id, txs, verified)?,
+        Checked::Ahead(ahead) => match ahead.take_for(txs) {
+            Some(all) => all,
+            None => verify_all(chain_id, txs, &|_, _| false)?,
+        },
     };
     let mut tx_ids = Vec::with_capacity(txs.len());
     let mut results = Vec::with_capacity(txs.len());
@@ -345,27 +362,27 @@ fn verify_all(
     })
 }
 
-/// Each transaction of `txs` decoded and checked (chain, signature, shape), by position: `None` for one that
-/// fails. Block sync runs it on a second thread for the next block while the one before it executes, and passes
-/// the result as that block's [`Checked::Ahead`]. `keys` carries validated submitter keys from block to block.
-pub fn verify_ahead(
+/// Each transaction of `txs` decoded and checked (chain, signature, shape), by position. Block sync runs it on a
+/// second thread for the next block while the one before it executes, and passes the result as that block's
+/// [`Checked::Ahead`]. `keys` carries validated submitter keys from block to block.
+pub fn verify_ahead<'a>(
     chain_id: &Hash32,
-    txs: &[Bytes],
+    txs: &'a [Bytes],
     keys: &mut HashMap<PublicKey, CheckedKey>,
-) -> Vec<Option<VerifiedTx>> {
+) -> Ahead<'a> {
     let (at, signed): (Vec<usize>, Vec<SignedTx>) = txs
         .iter()
         .enumerate()
         .filter_map(|(i, b)| SignedTx::from_bytes(b.as_slice()).ok().map(|tx| (i, tx)))
         .unzip();
-    let mut out: Vec<Option<VerifiedTx>> = (0..txs.len()).map(|_| None).collect();
+    let mut verified: Vec<Option<VerifiedTx>> = (0..txs.len()).map(|_| None).collect();
     for (i, result) in at
         .into_iter()
         .zip(verify_many_except(chain_id, &signed, &[], keys))
     {
-        out[i] = result.ok();
+        verified[i] = result.ok();
     }
-    out
+    Ahead { txs, verified }
 }
 
 /// [`verify_all`] for the transactions of a block from index `offset` on.
