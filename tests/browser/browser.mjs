@@ -105,10 +105,18 @@ async function main() {
     await page.getByText('Record id').waitFor();
     await page.getByText('Declaration MRN 26KZ00000000000429').waitFor();
     await page.getByRole('heading', { name: 'Every decision on the declaration' }).waitFor();
+    // Nothing on the page is an element printed as text (a link shown as its address).
+    assert.doesNotMatch(await page.locator('main').innerText(), /https?:\/\//);
     await shot('record');
     // Recognition of an operator's standing by every member, one column each.
     await page.goto(`${api}/#/search?kind=operator&operator=KZ123456789012`);
     for (const m of ['CN', 'DE', 'KZ', 'UZ']) await page.locator('th', { hasText: `Recognised by ${m}` }).waitFor();
+    // The record-id search opens the record's page.
+    const recordId = (await (await fetch(`${api}/v1/records?limit=1`)).json()).records[0].id;
+    await page.goto(`${api}/#/search?kind=record`);
+    await page.fill('input[name=id]', recordId);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByText(recordId, { exact: true }).waitFor();
     // Not found: a clear error, not a blank page.
     await page.goto(`${api}/#/search?kind=certificate&issuer=KZ&number=KZ-PC-2026-999999`);
     await page.getByRole('alert').waitFor();
@@ -192,6 +200,12 @@ async function main() {
     const id = submit(api, kz.agency_key, another);
     await page.locator(`ul.feed a[href="#/record/${id}"]`).waitFor({ timeout: 30_000 });
     await shot('feed');
+
+    // The node goes away under an open page: the page says so.
+    testnet('down', '--dir', dir);
+    await page.evaluate(() => { location.hash = '#/search?kind=certificate&issuer=KZ&number=KZ-PC-2026-000123'; });
+    await page.getByText('Node unreachable:').waitFor();
+    await shot('node-unreachable');
 
     assert.deepEqual(errors, [], 'no script error on any page');
     writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
