@@ -14,16 +14,19 @@ const PAGES = { network: networkPage, search: searchPage, record: recordPage, fe
 let stop = null;
 
 function route() {
+  // `#main` (the skip link) and other in-page anchors are not routes.
+  if (location.hash && !location.hash.startsWith('#/')) return;
   const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
   const [name, ...rest] = path.split('/');
-  const page = PAGES[name] ? name : 'network';
+  const page = Object.hasOwn(PAGES, name) ? name : 'network';
   for (const a of document.querySelectorAll('nav a')) {
     if (a.getAttribute('href') === `#/${page}`) a.setAttribute('aria-current', 'page');
     else a.removeAttribute('aria-current');
   }
   if (stop) stop();
   const params = new URLSearchParams(query);
-  const arg = decodeURIComponent(rest.join('/'));
+  let arg = rest.join('/');
+  try { arg = decodeURIComponent(arg); } catch { /* a malformed escape: the page says what it cannot find */ }
   stop = PAGES[page](arg, params) ?? null;
   document.getElementById('main').focus({ preventScroll: true });
 }

@@ -28,7 +28,12 @@ export function feedPage(_arg, params) {
   for (const k of ['member', 'kind', 'operator']) if (params.get(k)) q.set(k, params.get(k));
   const source = new EventSource(`/v1/events${q.size ? `?${q}` : ''}`);
   source.onopen = () => { state.textContent = 'Connected: new records appear here as they are committed.'; };
-  source.onerror = () => { state.textContent = 'The node\'s event stream is not reachable; retrying…'; };
+  source.onerror = () => {
+    // A refused request (a filter the node does not accept) closes the stream for good; a dropped one retries.
+    state.textContent = source.readyState === EventSource.CLOSED
+      ? 'The node refused this stream: check the filters (a member is a two-letter code, an operator an operator id).'
+      : 'The node\'s event stream is not reachable; retrying…';
+  };
   const add = (e) => {
     let r;
     try { r = JSON.parse(e.data); } catch { return; }
@@ -38,7 +43,9 @@ export function feedPage(_arg, params) {
   };
   for (const k of Object.keys(KIND_WORDS)) source.addEventListener(k, add);
   source.addEventListener('lagged', (e) => {
-    list.prepend(h('li', {}, notice(`This page fell behind and missed ${JSON.parse(e.data).missed} records.`)));
+    let missed = '?';
+    try { missed = JSON.parse(e.data).missed; } catch { /* still say it */ }
+    list.prepend(h('li', {}, notice(`This page fell behind and missed ${missed} records.`)));
   });
   return () => source.close();
 }

@@ -7,7 +7,7 @@ const RECENT_BLOCKS = 8;
 
 export function networkPage() {
   const heading = h('h1', {}, 'Network');
-  const body = h('div', { 'aria-live': 'polite' }, notice('Loading…'));
+  const body = h('div', {}, notice('Loading…'));
   show(heading, body);
   let timer = null;
   let stopped = false;

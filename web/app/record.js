@@ -59,7 +59,7 @@ function render(r) {
       fields(content)),
     h('h2', {}, 'Related'),
     h('ul', {}, related(kind, content).map((x) => h('li', {}, x))),
-    h('p', {}, h('a', { href: `#/verify?record=${r.id}` }, 'Verify this record against the genesis file')),
+    h('p', {}, h('a', { href: `#/verify?record=${enc(r.id)}` }, 'Verify this record against the genesis file')),
   ];
 }
 

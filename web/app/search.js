@@ -13,8 +13,10 @@ const FORMS = {
   document: { label: 'Document', fields: [] },
 };
 
+let dropped = 0;
+
 export function searchPage(_arg, params) {
-  const kind = FORMS[params.get('kind')] ? params.get('kind') : 'certificate';
+  const kind = Object.hasOwn(FORMS, params.get('kind') ?? '') ? params.get('kind') : 'certificate';
   const results = h('div', { 'aria-live': 'polite' });
   const select = h('select', { name: 'kind', onchange: () => { location.hash = `#/search?kind=${select.value}`; } },
     Object.entries(FORMS).map(([k, f]) => h('option', { value: k, selected: k === kind }, f.label)));
@@ -33,9 +35,17 @@ export function searchPage(_arg, params) {
   if (kind === 'document') {
     parts.push(h('p', {}, 'Drop a document: this browser computes its SHA-256 and asks the node which records commit to it. The document itself is not sent.'),
       dropZone('Drop the document here, or press to choose a file', async (file) => {
-        const digest = toHex(sha256(await readBytes(file)));
+        // Only the latest file's answer is shown, whichever answer arrives last.
+        const mine = ++dropped;
+        let digest;
+        try { digest = toHex(sha256(await readBytes(file))); } catch (e) {
+          results.replaceChildren(errorNotice(new Error(`${file.name} could not be read: ${e.message}`)));
+          return;
+        }
+        if (mine !== dropped) return;
         results.replaceChildren(notice(`SHA-256 of ${file.name}: `, h('span', { class: 'mono' }, digest)));
-        results.append(await answer(() => documentResults(digest)));
+        const found = await answer(() => documentResults(digest));
+        if (mine === dropped) results.append(found);
       }, undefined, 'document'));
   }
   parts.push(results);

@@ -77,7 +77,7 @@ export function when(iso) {
 }
 
 export const shortId = (id) => (id ? `${id.slice(0, 8)}…${id.slice(-4)}` : '');
-export const recordLink = (id) => h('a', { href: `#/record/${id}`, class: 'mono' }, shortId(id));
+export const recordLink = (id) => h('a', { href: `#/record/${encodeURIComponent(id)}`, class: 'mono' }, shortId(id));
 
 /** A kind of record, in words. */
 export const KIND_WORDS = {
@@ -95,7 +95,7 @@ export const KIND_WORDS = {
   membership_approve: 'Membership change approved',
   evidence: 'Evidence of misbehaviour',
 };
-export const kindWords = (k) => KIND_WORDS[k] ?? k.replaceAll('_', ' ');
+export const kindWords = (k) => (Object.hasOwn(KIND_WORDS, k) ? KIND_WORDS[k] : String(k).replaceAll('_', ' '));
 
 /** A field name in words: "valid_until" → "Valid until". */
 export const words = (k) => { const s = k.replaceAll('_', ' '); return s.charAt(0).toUpperCase() + s.slice(1); };

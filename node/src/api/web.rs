@@ -81,7 +81,7 @@ const ASSETS: &[Asset] = &[
 ];
 
 /// Scripts, styles and data from this node only; no inline script, no frames, no plug-ins.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                    connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 /// The paths the router sends here: `/`, `/app/…` and `/verifier/…`.
