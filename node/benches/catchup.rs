@@ -6,11 +6,10 @@
 //! `cargo bench --workspace --profile dev --bench catchup` (the dev profile optimises dependencies and this
 //! crate; a release build would compile RocksDB once more).
 
-use clearance_core::Hash32;
-use clearance_core::block::{Block, HeaderView};
+use clearance_core::block::Block;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::*;
-use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
+use clearance_core::vote::CommitCertificate;
 use clearance_node::execute::Checked;
 use clearance_node::ledger::Ledger;
 use clearance_node::storage::Store;
@@ -20,37 +19,10 @@ use std::time::{Duration, Instant};
 
 #[path = "../tests/support/fixtures.rs"]
 mod fixtures;
-use fixtures::{MEMBERS, certificate_tx, genesis, key};
+use fixtures::{MEMBERS, certificate_tx, certify, genesis};
 
 const BLOCKS: usize = 20;
 const TXS_PER_BLOCK: usize = 1000;
-
-fn certify(chain_id: Hash32, block: &Block) -> CommitCertificate {
-    let view = HeaderView::from_bytes(block.header.as_slice()).expect("header");
-    let precommits = MEMBERS[..3]
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            SignedVote::sign(
-                &Vote {
-                    chain_id,
-                    height: view.header.height,
-                    round: 0,
-                    kind: VoteKind::Precommit,
-                    block: Some(view.hash),
-                    validator: CountryCode::parse(id).expect("id"),
-                },
-                &key(i as u8 + 1),
-            )
-        })
-        .collect();
-    CommitCertificate {
-        height: view.header.height,
-        round: 0,
-        block_hash: view.hash,
-        precommits,
-    }
-}
 
 /// Commits `BLOCKS` full blocks on a source node and returns them with their certificates.
 fn source_chain(genesis: &Genesis) -> Vec<(Block, CommitCertificate)> {

@@ -6,46 +6,20 @@
 #[allow(dead_code)]
 mod fixtures;
 
-use clearance_core::Hash32;
 use clearance_core::block::{Block, HeaderView, tx_root};
 use clearance_core::bytes::Bytes;
 use clearance_core::genesis::Genesis;
 use clearance_core::ids::CountryCode;
-use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 use clearance_node::execute::{Checked, ExecError, verify_ahead};
 use clearance_node::ledger::{InvalidBlock, Ledger};
 use clearance_node::storage::{MemoryDisk, Store};
-use fixtures::{MEMBERS, certificate_tx, genesis, key};
+use fixtures::{MEMBERS, certificate_tx, certify, genesis};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 fn ledger(disk: &MemoryDisk, name: &str, genesis: &Genesis) -> Ledger {
     let store = Arc::new(Store::open_in_memory(disk, name, genesis).expect("store"));
     Ledger::new(store, genesis.chain_id(), genesis.params.clone()).expect("ledger")
-}
-
-/// A commit certificate signed by three of the four validators.
-fn certify(chain_id: Hash32, block: &Block) -> CommitCertificate {
-    let view = HeaderView::from_bytes(block.header.as_slice()).expect("header");
-    let precommits = (0..3)
-        .map(|i| {
-            let vote = Vote {
-                chain_id,
-                height: view.header.height,
-                round: 0,
-                kind: VoteKind::Precommit,
-                block: Some(view.hash),
-                validator: CountryCode::parse(MEMBERS[i]).expect("id"),
-            };
-            SignedVote::sign(&vote, &key(i as u8 + 1))
-        })
-        .collect();
-    CommitCertificate {
-        height: view.header.height,
-        round: 0,
-        block_hash: view.hash,
-        precommits,
-    }
 }
 
 /// Block 1 of 8 certificates, as a proposer builds it.

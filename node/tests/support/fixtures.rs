@@ -2,6 +2,7 @@
 //! seeded simulation of real nodes (`tests/sim/`) and the catch-up benchmark (`benches/catchup.rs`).
 
 use clearance_core::Hash32;
+use clearance_core::block::{Block, HeaderView};
 use clearance_core::crypto::SecretKey;
 use clearance_core::genesis::{ConsensusParams, Genesis, GenesisSubmitter};
 use clearance_core::ids::*;
@@ -9,6 +10,7 @@ use clearance_core::peer::PeerKey;
 use clearance_core::record::*;
 use clearance_core::time::{Date, Timestamp};
 use clearance_core::tx::{SignedTx, TxBody};
+use clearance_core::vote::{CommitCertificate, SignedVote, Vote, VoteKind};
 
 /// Sorted, as the validator set sorts members: validator `i` is member `MEMBERS[i]` with key `key(i + 1)`.
 pub const MEMBERS: [&str; 7] = ["CN", "DE", "FR", "JP", "KG", "KZ", "UZ"];
@@ -105,4 +107,32 @@ pub fn genesis_with_admins(n: usize) -> Genesis {
         });
     }
     g
+}
+
+/// A commit certificate for `block`, signed by the first three validators (a quorum of four). The simulation,
+/// which includes this file too, certifies through its nodes instead.
+#[allow(dead_code)]
+pub fn certify(chain_id: Hash32, block: &Block) -> CommitCertificate {
+    let view = HeaderView::from_bytes(block.header.as_slice()).expect("header");
+    let precommits = MEMBERS[..3]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let vote = Vote {
+                chain_id,
+                height: view.header.height,
+                round: 0,
+                kind: VoteKind::Precommit,
+                block: Some(view.hash),
+                validator: CountryCode::parse(id).expect("id"),
+            };
+            SignedVote::sign(&vote, &key(i as u8 + 1))
+        })
+        .collect();
+    CommitCertificate {
+        height: view.header.height,
+        round: 0,
+        block_hash: view.hash,
+        precommits,
+    }
 }
