@@ -3,7 +3,7 @@
 //! data only: blocks, certificates and log nodes below the head never change.
 
 use crate::index;
-use crate::storage::{StorageError, Store};
+use crate::storage::{StorageError, Store, decode_state_value};
 use clearance_core::Hash32;
 use clearance_core::audit::{
     AdoptedChange, BUNDLE_FORMAT, CHECKPOINT_FORMAT, CONSISTENCY_FORMAT, CertifiedHeader,
@@ -181,9 +181,12 @@ pub fn status(
             _ => None,
         };
         let status = state_entry(store, &subject.key())?;
-        // A declaration's entry names its current decision, whose own entry says what was decided.
-        let named = match subject {
-            StatusSubject::Declaration { .. } => store.state(&subject.key())?,
+        // A declaration's entry names its current decision, whose own entry says what was decided: read from the
+        // value just proven, not from the store a second time.
+        let named = match (subject, &status.value) {
+            (StatusSubject::Declaration { .. }, Some(bytes)) => {
+                Some(decode_state_value(bytes.as_slice())?)
+            }
             _ => None,
         };
         let decision = match named {

@@ -25,6 +25,7 @@ mod tree;
 mod upper_tree;
 
 pub use codec::{Head, TxLocation};
+pub use state::decode_state_value;
 use state::state_key;
 pub use tree::StateTree;
 

@@ -26,10 +26,7 @@ impl Store {
 
     pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, StorageError> {
         match self.db.get_pinned_cf(self.cf("state"), state_key(key))? {
-            // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
-            Some(bytes) => encoding::decode(&bytes, limit::GENESIS, "state entry")
-                .map(Some)
-                .map_err(|e| corrupt("state entry", e)),
+            Some(bytes) => decode_state_value(&bytes).map(Some),
             None => Ok(None),
         }
     }
@@ -52,4 +49,10 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// A stored state value from its canonical bytes ([`Store::state_bytes`]).
+pub fn decode_state_value(bytes: &[u8]) -> Result<StateValue, StorageError> {
+    // An epoch lists up to 128 members with their addresses, as genesis does: the same bound.
+    encoding::decode(bytes, limit::GENESIS, "state entry").map_err(|e| corrupt("state entry", e))
 }
