@@ -137,6 +137,11 @@ const EVENT_BURST: usize = 64;
 /// transactions of one submitted batch, or of one re-gossip, leave as few gossip messages.
 const COMMAND_BURST: usize = 1024;
 
+/// The gossipsub topic of a chain's transaction batches (docs/protocol.md §12.2).
+fn tx_topic(chain_id: &clearance_core::Hash32) -> gossipsub::IdentTopic {
+    gossipsub::IdentTopic::new(format!("clearance/{}/tx/2", &chain_id.to_hex()[..16]))
+}
+
 /// The channels on which the network hands events to the driver.
 pub struct NetEvents {
     pub consensus: mpsc::Receiver<NetEvent>,
@@ -159,8 +164,7 @@ pub fn spawn(
         .filter(|p| !config.own_ids.contains(p))
         .collect();
     let mut swarm = swarm::build(config.keypair, config.max_connections, &allowed_ids)?;
-    let short = &config.chain_id.to_hex()[..16];
-    let tx_topic = gossipsub::IdentTopic::new(format!("clearance/{short}/tx/2"));
+    let tx_topic = tx_topic(&config.chain_id);
     swarm
         .behaviour_mut()
         .gossip

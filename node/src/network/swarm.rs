@@ -10,6 +10,16 @@ use libp2p::{
 };
 use std::time::Duration;
 
+/// Message ids one IHAVE or IWANT lists at most (gossipsub's `max_control_messages_sent`; 5,000 by default).
+const MAX_IHAVE_IDS: usize = 1_000;
+/// The control part (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT) of one gossipsub RPC that a node reads; gossipsub's
+/// default is 16 KiB, while its own IHAVE lists up to [`MAX_IHAVE_IDS`] ids of 34 bytes each. A receiver that
+/// refuses an RPC drops its whole inbound stream, and the sender never learns it: Yamux sends no reset for a
+/// stream closed that way, so the sender's next writes go unread until its flow-control window is spent, and then
+/// it waits forever. Transaction gossip to that member stopped, silently, until the connection closed (issue 16's
+/// stall: an IHAVE of the ~2,000 ids of 2 s at 1,000 records/s, sent to a member outside the mesh).
+const MAX_CONTROL_BYTES: usize = 64 * 1024;
+
 /// A swarm under `keypair` that lets `allowed_ids` connect; not yet listening or subscribed.
 pub(super) fn build(
     keypair: identity::Keypair,
@@ -31,6 +41,8 @@ pub(super) fn build(
             gossipsub::MessageId::from(hash.0.to_vec())
         })
         .heartbeat_interval(Duration::from_millis(700))
+        .max_control_messages_sent(MAX_IHAVE_IDS)
+        .max_control_message_size(MAX_CONTROL_BYTES)
         // Members are few and all connected to each other: small meshes, and flood publishing (the default)
         // sends a node's own messages to every member directly.
         .mesh_n_low(1)
@@ -114,4 +126,24 @@ pub(super) fn build(
         .build();
 
     Ok(swarm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The largest IHAVE or IWANT this node sends fits in what every member reads. Its protobuf encoding: the
+    /// RPC's control field (tag, length), the control message's IHAVE field (tag, length), the topic (tag, length,
+    /// the topic string), and each id (tag, length, 32 bytes). Lengths are varints, 3 bytes below 2 MiB.
+    #[test]
+    fn the_largest_ihave_fits_the_control_limit() {
+        let id = clearance_core::hash::tagged_hash(clearance_core::hash::tag::GOSSIP_ID, b"x");
+        let topic = super::super::tx_topic(&id).to_string();
+        let ids = MAX_IHAVE_IDS * (1 + 1 + id.0.len());
+        let largest = 2 * (1 + 3) + (1 + 1 + topic.len()) + ids;
+        assert!(
+            largest <= MAX_CONTROL_BYTES,
+            "an IHAVE of {MAX_IHAVE_IDS} ids is {largest} bytes, above the {MAX_CONTROL_BYTES} read"
+        );
+    }
 }
