@@ -10,15 +10,18 @@ use libp2p::{
 };
 use std::time::Duration;
 
-/// Message ids one IHAVE or IWANT lists at most (gossipsub's `max_control_messages_sent`; 5,000 by default).
-const MAX_IHAVE_IDS: usize = 1_000;
-/// The control part (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT) of one gossipsub RPC that a node reads; gossipsub's
-/// default is 16 KiB, while its own IHAVE lists up to [`MAX_IHAVE_IDS`] ids of 34 bytes each. A receiver that
-/// refuses an RPC drops its whole inbound stream, and the sender never learns it: Yamux sends no reset for a
-/// stream closed that way, so the sender's next writes go unread until its flow-control window is spent, and then
-/// it waits forever. Transaction gossip to that member stopped, silently, until the connection closed (issue 16's
-/// stall: an IHAVE of the ~2,000 ids of 2 s at 1,000 records/s, sent to a member outside the mesh).
-const MAX_CONTROL_BYTES: usize = 64 * 1024;
+/// Message ids one IHAVE or IWANT lists at most (gossipsub's `max_control_messages_sent`; 5,000 by default). 400
+/// ids of 34 bytes fit the 16 KiB that gossipsub reads by default, so a member still running the defaults reads
+/// this node's lists during a rolling upgrade.
+const MAX_IHAVE_IDS: usize = 400;
+/// The control part (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT) of one gossipsub RPC that a node reads. gossipsub's
+/// default is 16 KiB while its own IHAVE lists up to 5,000 ids of 34 bytes: under load (about 2,000 ids in the
+/// 2 s that an IHAVE covers at 1,000 records/s), a member outside the sender's mesh refused the IHAVE and dropped
+/// the whole inbound stream. The sender never learns it: Yamux sends no reset for a stream closed that way, so the
+/// sender's next writes go unread until its flow-control window is spent, and then it waits forever. Transaction
+/// gossip to that member stopped, silently, until the connection closed (docs/performance.md §10.5). 256 KiB reads
+/// the largest list of a member still on gossipsub's defaults.
+const MAX_CONTROL_BYTES: usize = 256 * 1024;
 
 /// A swarm under `keypair` that lets `allowed_ids` connect; not yet listening or subscribed.
 pub(super) fn build(
@@ -132,18 +135,26 @@ pub(super) fn build(
 mod tests {
     use super::*;
 
-    /// The largest IHAVE or IWANT this node sends fits in what every member reads. Its protobuf encoding: the
+    /// The largest IHAVE or IWANT this node sends fits in what gossipsub reads by default (16 KiB), and the largest
+    /// that gossipsub sends by default (5,000 ids) fits in what this node reads. An IHAVE's protobuf encoding: the
     /// RPC's control field (tag, length), the control message's IHAVE field (tag, length), the topic (tag, length,
     /// the topic string), and each id (tag, length, 32 bytes). Lengths are varints, 3 bytes below 2 MiB.
     #[test]
-    fn the_largest_ihave_fits_the_control_limit() {
+    fn the_largest_ihave_fits_the_control_limits() {
         let id = clearance_core::hash::tagged_hash(clearance_core::hash::tag::GOSSIP_ID, b"x");
         let topic = super::super::tx_topic(&id).to_string();
-        let ids = MAX_IHAVE_IDS * (1 + 1 + id.0.len());
-        let largest = 2 * (1 + 3) + (1 + 1 + topic.len()) + ids;
+        let ihave = |ids: usize| 2 * (1 + 3) + (1 + 1 + topic.len()) + ids * (1 + 1 + id.0.len());
+        let default_read = 16 * 1024;
+        let default_ids = 5_000;
         assert!(
-            largest <= MAX_CONTROL_BYTES,
-            "an IHAVE of {MAX_IHAVE_IDS} ids is {largest} bytes, above the {MAX_CONTROL_BYTES} read"
+            ihave(MAX_IHAVE_IDS) <= default_read,
+            "an IHAVE of {MAX_IHAVE_IDS} ids is {} bytes, above the {default_read} that gossipsub reads by default",
+            ihave(MAX_IHAVE_IDS)
+        );
+        assert!(
+            ihave(default_ids) <= MAX_CONTROL_BYTES,
+            "gossipsub's default IHAVE of {default_ids} ids is {} bytes, above the {MAX_CONTROL_BYTES} read",
+            ihave(default_ids)
         );
     }
 }
