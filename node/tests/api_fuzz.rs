@@ -163,6 +163,13 @@ fn check(h: &Harness, req: Request<Body>) {
         status.is_success() || status.is_client_error(),
         "{what}: HTTP {status}"
     );
+    assert_eq!(
+        resp.headers()
+            .get("x-content-type-options")
+            .and_then(|v| v.to_str().ok()),
+        Some("nosniff"),
+        "{what}: every answer, errors included, forbids content sniffing"
+    );
     if status == StatusCode::OK && what.contains("/v1/events") {
         return;
     }
@@ -239,6 +246,35 @@ proptest! {
             check(&h, req);
         }
     }
+}
+
+/// The web page and its files, and a path that is none of them, answer under the same headers as the API.
+#[test]
+fn web_files_and_unknown_paths_forbid_sniffing() {
+    let h = harness();
+    for path in [
+        "/",
+        "/app/app.js",
+        "/verifier/verify.js",
+        "/app/none.js",
+        "/nothing/here",
+    ] {
+        check(&h, Request::get(path).body(Body::empty()).unwrap());
+    }
+    let resp = h
+        .runtime
+        .block_on(
+            h.router
+                .clone()
+                .oneshot(Request::get("/").body(Body::empty()).unwrap()),
+        )
+        .unwrap();
+    let csp = resp.headers().get("content-security-policy");
+    assert!(
+        csp.and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("default-src 'self'")),
+        "the page's CSP: {csp:?}"
+    );
 }
 
 fn post_batch(h: &Harness, body: Vec<u8>) -> (StatusCode, serde_json::Value) {

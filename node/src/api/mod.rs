@@ -131,7 +131,19 @@ pub fn router(state: ApiState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), timed))
+        .layer(axum::middleware::from_fn(no_sniff))
         .with_state(state)
+}
+
+/// Every answer, errors included, is to be read as the type it declares: a browser must not guess that an error's
+/// JSON, which can echo what a client sent, is HTML or a script.
+async fn no_sniff(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let mut response = next.run(req).await;
+    response.headers_mut().insert(
+        axum::http::header::X_CONTENT_TYPE_OPTIONS,
+        axum::http::HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Observes how long each request took to answer (`clearance_api_request_duration_seconds`).

@@ -95,7 +95,6 @@ pub async fn asset(uri: Uri) -> Response {
                 (header::CONTENT_TYPE, a.content_type),
                 // The files change with the binary: revalidate rather than keep a stale page after an upgrade.
                 (header::CACHE_CONTROL, "no-cache"),
-                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
                 (header::CONTENT_SECURITY_POLICY, CSP),
                 (header::REFERRER_POLICY, "no-referrer"),
             ],
