@@ -11,7 +11,7 @@ pub use clearance_core::api::{
 use clearance_core::block::{HeaderView, Outcome};
 use clearance_core::encoding::{self, limit};
 use clearance_core::ids::{CountryCode, Mrn, OperatorId, Ucr};
-use clearance_core::record::{AeoType, CertificateRef, Record};
+use clearance_core::record::{AeoType, CertificateRef};
 use clearance_core::rules::{self, AeoStanding, MraStatus};
 use clearance_core::time::Timestamp;
 use clearance_core::tx::{SignedTx, TxBody};
@@ -136,26 +136,17 @@ pub fn certificate(
     }))
 }
 
-/// Whether an MRA of type `covers` recognises an authorisation of type `held`.
+/// An operator's standing in each programme it has a status in (with `recognised_by`, whether that member
+/// recognises it there, and under which MRA), and the newest records about it.
 pub fn aeo(
     store: &Store,
     operator: &OperatorId,
     recognised_by: Option<&CountryCode>,
 ) -> Result<Option<AeoView>, StorageError> {
-    // The programmes come from every record about the operator, not only the newest the history shows.
-    let mut programmes: Vec<CountryCode> = Vec::new();
     let history = records_of(
         store,
         &index::prefix(index::AEO, operator.as_str()),
-        |log_index, _| {
-            if let Some(r) = record_at(store, log_index)?
-                && let Record::AeoStatus(s) = &r.record
-                && !programmes.contains(&s.programme)
-            {
-                programmes.push(s.programme.clone());
-            }
-            Ok(())
-        },
+        |_, _| Ok(()),
     )?;
     if history.is_empty() {
         return Ok(None);
@@ -165,10 +156,8 @@ pub fn aeo(
         None => Vec::new(),
     };
     let mut views = Vec::new();
-    for programme in programmes {
-        let Some(state) = rules::aeo(store, operator, &programme) else {
-            continue;
-        };
+    // Every programme the operator has a status in, from the state, however many records were written about it.
+    for (programme, state) in store.aeo_entries(operator)? {
         let (recognised, via_mra) = match recognised_by {
             None => (None, None),
             Some(member) => {

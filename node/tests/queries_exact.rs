@@ -6,9 +6,14 @@
 mod fixtures;
 
 use clearance_core::bytes::Bytes;
-use clearance_core::ids::{CountryCode, CustomsOffice, Mrn, iso6346_check_digit};
-use clearance_core::record::{ClearanceDecision, Decision, DeclarationRef, Procedure, Record};
-use clearance_core::time::Timestamp;
+use clearance_core::ids::{
+    CountryCode, CustomsOffice, Mrn, OperatorId, ReasonCode, iso6346_check_digit,
+};
+use clearance_core::record::{
+    AeoStatus, AeoTransition, AeoType, ClearanceDecision, Decision, DeclarationRef, Procedure,
+    Record,
+};
+use clearance_core::time::{Date, Timestamp};
 use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::CommitCertificate;
 use clearance_node::ledger::Ledger;
@@ -120,4 +125,79 @@ fn current_decisions_and_listings_count_every_record_past_a_page() {
     )
     .expect("list");
     assert!(beyond.records.is_empty());
+}
+
+/// An AEO status record by member `member`'s agency key: `operator` in that member's programme.
+fn aeo_tx(
+    chain_id: clearance_core::Hash32,
+    member: usize,
+    sequence: u64,
+    operator: &str,
+    transition: AeoTransition,
+) -> Bytes {
+    let record = Record::AeoStatus(AeoStatus {
+        operator: OperatorId::parse(operator).expect("operator"),
+        programme: CountryCode::parse(fixtures::MEMBERS[member]).expect("member"),
+        aeo_type: AeoType::Both,
+        transition,
+        effective_on: Date::parse("2026-12-01").expect("date"),
+        reason_code: (transition != AeoTransition::Granted)
+            .then(|| ReasonCode::parse("NON_COMPLIANCE").expect("code")),
+    });
+    let submitter = key(60 + member as u8);
+    let body = TxBody {
+        chain_id,
+        submitter: submitter.public_key(),
+        sequence,
+        record,
+    };
+    Bytes(SignedTx::sign(&body, &submitter).to_bytes())
+}
+
+/// An operator's programmes are read from the state under its own key prefix: each programme it has a status
+/// in, with that status, and nothing of an operator whose id begins with its id.
+#[test]
+fn an_operators_programmes_are_exactly_its_own() {
+    let genesis = genesis_of(4);
+    let disk = MemoryDisk::new().expect("in-memory disk");
+    let store = Arc::new(Store::open_in_memory(&disk, "node", &genesis).expect("store"));
+    let chain_id = genesis.chain_id();
+    let mut ledger = Ledger::new(store.clone(), chain_id, genesis.params.clone()).expect("ledger");
+    use AeoTransition::{Granted, Suspended};
+    let txs = vec![
+        aeo_tx(chain_id, 1, 1, "CN123", Granted),
+        aeo_tx(chain_id, 0, 1, "CN123", Granted),
+        aeo_tx(chain_id, 1, 2, "CN123", Suspended),
+        aeo_tx(chain_id, 2, 1, "CN1234", Granted),
+        aeo_tx(chain_id, 3, 1, "CN12", Granted),
+    ];
+    let me = CountryCode::parse("CN").expect("id");
+    let block = ledger
+        .build(me, txs, 1_800_000_000_000, &|_, _| false)
+        .expect("block");
+    assert_eq!(block.txs.len(), 5, "every record is valid");
+    ledger
+        .commit(&block, &fixtures::certify(chain_id, &block))
+        .expect("commit");
+
+    let view = query::aeo(&store, &OperatorId::parse("CN123").expect("id"), None)
+        .expect("query")
+        .expect("an operator with records");
+    let programmes: Vec<(&str, &str)> = view
+        .programmes
+        .iter()
+        .map(|p| (p.programme.as_str(), p.standing.as_str()))
+        .collect();
+    assert_eq!(programmes, [("CN", "active"), ("DE", "suspended")]);
+    assert_eq!(view.history.len(), 3);
+    let longer = query::aeo(&store, &OperatorId::parse("CN1234").expect("id"), None)
+        .expect("query")
+        .expect("an operator with records");
+    assert_eq!(longer.programmes.len(), 1);
+    assert_eq!(longer.programmes[0].programme.as_str(), "FR");
+    assert!(
+        query::aeo(&store, &OperatorId::parse("CN9").expect("id"), None)
+            .expect("query")
+            .is_none()
+    );
 }

@@ -3,7 +3,8 @@
 
 use super::{StorageError, Store, corrupt};
 use clearance_core::encoding::{self, limit};
-use clearance_core::rules::{StateKey, StateValue, StateView};
+use clearance_core::ids::{CountryCode, OperatorId};
+use clearance_core::rules::{AeoState, StateKey, StateValue, StateView};
 
 /// State entries are stored under the canonical encoding of their key.
 pub(super) fn state_key(key: &StateKey) -> Vec<u8> {
@@ -48,6 +49,41 @@ impl Store {
             }
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// The AEO entries of `operator`, one for each programme it has a status in, by programme code. One seek to
+    /// the operator's entries: the cost does not grow with the records written about it.
+    pub fn aeo_entries(
+        &self,
+        operator: &OperatorId,
+    ) -> Result<Vec<(CountryCode, AeoState)>, StorageError> {
+        // An entry's key is its operator's key followed by the programme, whose encoding has one length: the
+        // operator's entries are exactly the keys under that prefix.
+        let some = CountryCode::parse("CN").map_err(|e| corrupt("country code", e))?;
+        let mut prefix = state_key(&StateKey::Aeo {
+            operator: operator.clone(),
+            programme: some.clone(),
+        });
+        prefix.truncate(prefix.len() - encoding::encode(&some).len());
+        let mut out = Vec::new();
+        let from = rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(self.cf("state"), from) {
+            let (key, value) = item?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let key: StateKey = encoding::decode(&key, limit::SMALL, "state key")
+                .map_err(|e| corrupt("state key", e))?;
+            match (key, decode_state_value(&value)?) {
+                (StateKey::Aeo { programme, .. }, StateValue::Aeo(state)) => {
+                    out.push((programme, state))
+                }
+                (key, _) => return Err(corrupt("AEO entry", format!("{key:?} under {operator}"))),
+            }
+        }
+        Ok(out)
     }
 }
 
