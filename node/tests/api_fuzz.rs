@@ -248,9 +248,10 @@ proptest! {
     }
 }
 
-/// The web page and its files, and a path that is none of them, answer under the same headers as the API.
+/// The web page and its files, the event stream, and a path that is none of them, answer under the same
+/// headers as the API.
 #[test]
-fn web_files_and_unknown_paths_forbid_sniffing() {
+fn web_files_events_and_unknown_paths_forbid_sniffing() {
     let h = harness();
     for path in [
         "/",
@@ -258,6 +259,7 @@ fn web_files_and_unknown_paths_forbid_sniffing() {
         "/verifier/verify.js",
         "/app/none.js",
         "/nothing/here",
+        "/v1/events",
     ] {
         check(&h, Request::get(path).body(Body::empty()).unwrap());
     }
@@ -347,6 +349,10 @@ fn oversize_bodies_and_wrong_methods_get_json_errors() {
         .unwrap();
     let resp = h.runtime.block_on(h.router.clone().oneshot(req)).unwrap();
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(
+        resp.headers().get("x-content-type-options"),
+        Some(&axum::http::HeaderValue::from_static("nosniff"))
+    );
     check(&h, Request::post("/v1/status").body(Body::empty()).unwrap());
     check(&h, Request::get("/v1/nope").body(Body::empty()).unwrap());
     check(

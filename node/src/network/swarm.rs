@@ -14,9 +14,10 @@ use std::time::Duration;
 /// ids of 34 bytes fit the 16 KiB that gossipsub reads by default, so a member still running the defaults reads
 /// this node's lists during a rolling upgrade.
 const MAX_IHAVE_IDS: usize = 400;
-/// The control part (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT) of one gossipsub RPC that a node reads. gossipsub's
-/// default is 16 KiB while its own IHAVE lists up to 5,000 ids of 34 bytes: under load (about 2,000 ids in the
-/// 2 s that an IHAVE covers at 1,000 records/s), a member outside the sender's mesh refused the IHAVE and dropped
+/// The control part (IHAVE, IWANT, GRAFT, PRUNE, IDONTWANT, and subscriptions) of one gossipsub RPC that a node
+/// reads. gossipsub's default is 16 KiB while its own IHAVE lists up to 5,000 ids of 34 bytes: under load (about
+/// 2,000 ids in the 2 s an IHAVE covers, at 1,000 records/s submitted one per request, one gossip message each), a
+/// member outside the sender's mesh refused the IHAVE and dropped
 /// the whole inbound stream. The sender never learns it: Yamux sends no reset for a stream closed that way, so the
 /// sender's next writes go unread until its flow-control window is spent, and then it waits forever. Transaction
 /// gossip to that member stopped, silently, until the connection closed (docs/performance.md §10.5). 256 KiB reads
@@ -29,31 +30,7 @@ pub(super) fn build(
     max_connections: u32,
     allowed_ids: &[PeerId],
 ) -> Result<Swarm<Behaviour>> {
-    let gossip_config = gossipsub::ConfigBuilder::default()
-        .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
-        // Unsigned gossip envelopes (see `MessageAuthenticity::Author` below); a signature, if a message has
-        // one, is still checked.
-        .validation_mode(gossipsub::ValidationMode::Permissive)
-        .validate_messages()
-        // The id is a hash of the content, not the envelope's (source, seqno): those are unsigned, and a peer
-        // could republish any valid batch under a new seqno for every node to check and relay again. With the
-        // content's hash, a copy of a batch seen in the last minutes is dropped before its check.
-        .message_id_fn(|m: &gossipsub::Message| {
-            let hash =
-                clearance_core::hash::tagged_hash(clearance_core::hash::tag::GOSSIP_ID, &m.data);
-            gossipsub::MessageId::from(hash.0.to_vec())
-        })
-        .heartbeat_interval(Duration::from_millis(700))
-        .max_control_messages_sent(MAX_IHAVE_IDS)
-        .max_control_message_size(MAX_CONTROL_BYTES)
-        // Members are few and all connected to each other: small meshes, and flood publishing (the default)
-        // sends a node's own messages to every member directly.
-        .mesh_n_low(1)
-        .mesh_n(3)
-        .mesh_outbound_min(1)
-        .mesh_n_high(12)
-        .build()
-        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))?;
+    let gossip_config = gossip_config()?;
     let swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_tokio()
         .with_other_transport(|key| {
@@ -131,12 +108,41 @@ pub(super) fn build(
     Ok(swarm)
 }
 
+/// Transaction gossip's settings (docs/protocol.md §12.2).
+fn gossip_config() -> Result<gossipsub::Config> {
+    gossipsub::ConfigBuilder::default()
+        .max_transmit_size(wire::MAX_GOSSIP_TX_BYTES + 1024)
+        // Unsigned gossip envelopes (see `MessageAuthenticity::Author` below); a signature, if a message has
+        // one, is still checked.
+        .validation_mode(gossipsub::ValidationMode::Permissive)
+        .validate_messages()
+        // The id is a hash of the content, not the envelope's (source, seqno): those are unsigned, and a peer
+        // could republish any valid batch under a new seqno for every node to check and relay again. With the
+        // content's hash, a copy of a batch seen in the last minutes is dropped before its check.
+        .message_id_fn(|m: &gossipsub::Message| {
+            let hash =
+                clearance_core::hash::tagged_hash(clearance_core::hash::tag::GOSSIP_ID, &m.data);
+            gossipsub::MessageId::from(hash.0.to_vec())
+        })
+        .heartbeat_interval(Duration::from_millis(700))
+        .max_control_messages_sent(MAX_IHAVE_IDS)
+        .max_control_message_size(MAX_CONTROL_BYTES)
+        // Members are few and all connected to each other: small meshes, and flood publishing (the default)
+        // sends a node's own messages to every member directly.
+        .mesh_n_low(1)
+        .mesh_n(3)
+        .mesh_outbound_min(1)
+        .mesh_n_high(12)
+        .build()
+        .map_err(|e| anyhow::anyhow!("gossipsub config: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The largest IHAVE or IWANT this node sends fits in what gossipsub reads by default (16 KiB), and the largest
-    /// that gossipsub sends by default (5,000 ids) fits in what this node reads. An IHAVE's protobuf encoding: the
+    /// The largest IHAVE or IWANT this node sends fits in what gossipsub reads by default (16 KiB in 0.50), and the
+    /// largest that gossipsub sends by default (5,000 ids) fits in what this node reads. An IHAVE's protobuf encoding: the
     /// RPC's control field (tag, length), the control message's IHAVE field (tag, length), the topic (tag, length,
     /// the topic string), and each id (tag, length, 32 bytes). Lengths are varints, 3 bytes below 2 MiB.
     #[test]
@@ -144,8 +150,12 @@ mod tests {
         let id = clearance_core::hash::tagged_hash(clearance_core::hash::tag::GOSSIP_ID, b"x");
         let topic = super::super::tx_topic(&id).to_string();
         let ihave = |ids: usize| 2 * (1 + 3) + (1 + 1 + topic.len()) + ids * (1 + 1 + id.0.len());
-        let default_read = 16 * 1024;
-        let default_ids = 5_000;
+        let defaults = gossipsub::Config::default();
+        let default_read = defaults.max_control_message_size();
+        let default_ids = defaults.max_control_messages_sent();
+        let ours = gossip_config().expect("the gossip settings are valid");
+        assert_eq!(ours.max_control_messages_sent(), MAX_IHAVE_IDS);
+        assert_eq!(ours.max_control_message_size(), MAX_CONTROL_BYTES);
         assert!(
             ihave(MAX_IHAVE_IDS) <= default_read,
             "an IHAVE of {MAX_IHAVE_IDS} ids is {} bytes, above the {default_read} that gossipsub reads by default",
