@@ -106,8 +106,21 @@ fn records_of(
     if let Some(e) = failed {
         return Err(e);
     }
-    let mut out = Vec::with_capacity(newest.len());
-    for log_index in newest {
+    records_at(store, newest)
+}
+
+/// The newest [`MAX_PAGE`] records under `prefix`, oldest first, for a view that derives nothing from the others:
+/// read from the end of the index, so the cost does not grow with the records written about one thing.
+fn newest_records(store: &Store, prefix: &[u8]) -> Result<Vec<RecordView>, StorageError> {
+    records_at(store, store.newest_in_index(prefix, MAX_PAGE)?)
+}
+
+fn records_at(
+    store: &Store,
+    log_indexes: impl IntoIterator<Item = u64>,
+) -> Result<Vec<RecordView>, StorageError> {
+    let mut out = Vec::new();
+    for log_index in log_indexes {
         if let Some(r) = record_at(store, log_index)? {
             out.push(r);
         }
@@ -122,10 +135,9 @@ pub fn certificate(
     let Some(state) = rules::certificate(store, r) else {
         return Ok(None);
     };
-    let history = records_of(
+    let history = newest_records(
         store,
         &index::prefix(index::CERTIFICATE, &index::certificate_value(r)),
-        |_, _| Ok(()),
     )?;
     Ok(Some(CertificateView {
         issuer: r.issuer.clone(),
@@ -143,11 +155,7 @@ pub fn aeo(
     operator: &OperatorId,
     recognised_by: Option<&CountryCode>,
 ) -> Result<Option<AeoView>, StorageError> {
-    let history = records_of(
-        store,
-        &index::prefix(index::AEO, operator.as_str()),
-        |_, _| Ok(()),
-    )?;
+    let history = newest_records(store, &index::prefix(index::AEO, operator.as_str()))?;
     if history.is_empty() {
         return Ok(None);
     }

@@ -163,19 +163,28 @@ fn an_operators_programmes_are_exactly_its_own() {
     let store = Arc::new(Store::open_in_memory(&disk, "node", &genesis).expect("store"));
     let chain_id = genesis.chain_id();
     let mut ledger = Ledger::new(store.clone(), chain_id, genesis.params.clone()).expect("ledger");
-    use AeoTransition::{Granted, Suspended};
-    let txs = vec![
-        aeo_tx(chain_id, 1, 1, "CN123", Granted),
+    use AeoTransition::{Granted, Reinstated, Suspended};
+    // DE suspends and reinstates CN123 until more records are about it than a history shows, and ends suspended.
+    let cycles = MAX_PAGE as u64 / 2 + 10;
+    let mut txs = vec![aeo_tx(chain_id, 1, 1, "CN123", Granted)];
+    for c in 0..cycles {
+        txs.push(aeo_tx(chain_id, 1, 2 + 2 * c, "CN123", Suspended));
+        if c + 1 < cycles {
+            txs.push(aeo_tx(chain_id, 1, 3 + 2 * c, "CN123", Reinstated));
+        }
+    }
+    let about_cn123 = txs.len() + 1;
+    txs.extend([
         aeo_tx(chain_id, 0, 1, "CN123", Granted),
-        aeo_tx(chain_id, 1, 2, "CN123", Suspended),
         aeo_tx(chain_id, 2, 1, "CN1234", Granted),
         aeo_tx(chain_id, 3, 1, "CN12", Granted),
-    ];
+    ]);
+    let count = txs.len();
     let me = CountryCode::parse("CN").expect("id");
     let block = ledger
         .build(me, txs, 1_800_000_000_000, &|_, _| false)
         .expect("block");
-    assert_eq!(block.txs.len(), 5, "every record is valid");
+    assert_eq!(block.txs.len(), count, "every record is valid");
     ledger
         .commit(&block, &fixtures::certify(chain_id, &block))
         .expect("commit");
@@ -189,7 +198,21 @@ fn an_operators_programmes_are_exactly_its_own() {
         .map(|p| (p.programme.as_str(), p.standing.as_str()))
         .collect();
     assert_eq!(programmes, [("CN", "active"), ("DE", "suspended")]);
-    assert_eq!(view.history.len(), 3);
+    // The newest page, read from the end of the index: CN's grant last, DE's oldest records left out.
+    assert!(about_cn123 > MAX_PAGE);
+    assert_eq!(view.history.len(), MAX_PAGE);
+    assert!(
+        view.history
+            .windows(2)
+            .all(|w| w[0].log_index < w[1].log_index)
+    );
+    let last = view.history.last().expect("a record");
+    assert!(matches!(&last.record, Record::AeoStatus(a) if a.programme.as_str() == "CN"));
+    assert_eq!(
+        view.history[0].log_index,
+        last.log_index + 1 - MAX_PAGE as u64,
+        "the records about CN123 are consecutive up to CN's grant: the page is the last {MAX_PAGE} of them"
+    );
     let longer = query::aeo(&store, &OperatorId::parse("CN1234").expect("id"), None)
         .expect("query")
         .expect("an operator with records");
