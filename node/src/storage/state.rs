@@ -50,9 +50,7 @@ impl Store {
         }
         Ok(())
     }
-}
 
-impl Store {
     /// The AEO entries of `operator`, one for each programme it has a status in, by programme code. One seek to
     /// the operator's entries: the cost does not grow with the records written about it.
     pub fn aeo_entries(
