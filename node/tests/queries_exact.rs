@@ -6,6 +6,7 @@
 mod fixtures;
 
 use clearance_core::bytes::Bytes;
+use clearance_core::genesis::Genesis;
 use clearance_core::ids::{
     CountryCode, CustomsOffice, Mrn, OperatorId, ReasonCode, iso6346_check_digit,
 };
@@ -14,13 +15,20 @@ use clearance_core::record::{
     Record,
 };
 use clearance_core::time::{Date, Timestamp};
-use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::CommitCertificate;
 use clearance_node::ledger::Ledger;
 use clearance_node::query::{self, MAX_PAGE, RecordFilter};
 use clearance_node::storage::{MemoryDisk, Store};
-use fixtures::{genesis_of, key};
+use fixtures::{agency_tx, genesis_of};
 use std::sync::Arc;
+
+/// A ledger over an in-memory store at `genesis`, and the store for queries.
+fn ledger(disk: &MemoryDisk, genesis: &Genesis) -> (Arc<Store>, Ledger) {
+    let store = Arc::new(Store::open_in_memory(disk, "node", genesis).expect("store"));
+    let ledger =
+        Ledger::new(store.clone(), genesis.chain_id(), genesis.params.clone()).expect("ledger");
+    (store, ledger)
+}
 
 fn mrn() -> Mrn {
     let body = "26CN0000000000042";
@@ -43,23 +51,15 @@ fn hold(chain_id: clearance_core::Hash32, n: u64) -> Bytes {
         supersedes: None,
         reason_code: None,
     });
-    let submitter = key(60);
-    let body = TxBody {
-        chain_id,
-        submitter: submitter.public_key(),
-        sequence: n,
-        record,
-    };
-    Bytes(SignedTx::sign(&body, &submitter).to_bytes())
+    Bytes(agency_tx(chain_id, 0, n, record).to_bytes())
 }
 
 #[test]
 fn current_decisions_and_listings_count_every_record_past_a_page() {
     let genesis = genesis_of(4);
     let disk = MemoryDisk::new().expect("in-memory disk");
-    let store = Arc::new(Store::open_in_memory(&disk, "node", &genesis).expect("store"));
+    let (store, mut ledger) = ledger(&disk, &genesis);
     let chain_id = genesis.chain_id();
-    let mut ledger = Ledger::new(store.clone(), chain_id, genesis.params.clone()).expect("ledger");
     let me = CountryCode::parse("CN").expect("id");
     let total = MAX_PAGE as u64 + 20;
     let mut now = 1_800_000_000_000;
@@ -144,14 +144,7 @@ fn aeo_tx(
         reason_code: (transition != AeoTransition::Granted)
             .then(|| ReasonCode::parse("NON_COMPLIANCE").expect("code")),
     });
-    let submitter = key(60 + member as u8);
-    let body = TxBody {
-        chain_id,
-        submitter: submitter.public_key(),
-        sequence,
-        record,
-    };
-    Bytes(SignedTx::sign(&body, &submitter).to_bytes())
+    Bytes(agency_tx(chain_id, member, sequence, record).to_bytes())
 }
 
 /// An operator's programmes are read from the state under its own key prefix: each programme it has a status
@@ -160,9 +153,8 @@ fn aeo_tx(
 fn an_operators_programmes_are_exactly_its_own() {
     let genesis = genesis_of(4);
     let disk = MemoryDisk::new().expect("in-memory disk");
-    let store = Arc::new(Store::open_in_memory(&disk, "node", &genesis).expect("store"));
+    let (store, mut ledger) = ledger(&disk, &genesis);
     let chain_id = genesis.chain_id();
-    let mut ledger = Ledger::new(store.clone(), chain_id, genesis.params.clone()).expect("ledger");
     use AeoTransition::{Granted, Reinstated, Suspended};
     // DE suspends and reinstates CN123 until more records are about it than a history shows, and ends suspended.
     let cycles = MAX_PAGE as u64 / 2 + 10;

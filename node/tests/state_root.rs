@@ -15,11 +15,10 @@ use clearance_core::record::{CertificateRef, CertificateRevoke, Record};
 use clearance_core::rules::{self, StateKey, value_hash};
 use clearance_core::state_tree;
 use clearance_core::time::Date;
-use clearance_core::tx::{SignedTx, TxBody};
 use clearance_core::vote::CommitCertificate;
 use clearance_node::ledger::{InvalidBlock, Ledger};
 use clearance_node::storage::{MemoryDisk, Store};
-use fixtures::{MEMBERS, certificate_tx, genesis_of, key};
+use fixtures::{MEMBERS, agency_tx, certificate_tx, genesis_of};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -43,14 +42,7 @@ fn revoke(chain_id: Hash32, member: usize, number: u64, sequence: u64) -> Bytes 
         reason_code: ReasonCode::parse("FRAUD").expect("code"),
         reason: Text::parse("forged invoice").expect("text"),
     });
-    let submitter = key(member as u8 + 60);
-    let body = TxBody {
-        chain_id,
-        submitter: submitter.public_key(),
-        sequence,
-        record,
-    };
-    Bytes(SignedTx::sign(&body, &submitter).to_bytes())
+    Bytes(agency_tx(chain_id, member, sequence, record).to_bytes())
 }
 
 fn certificate(height: u64, block: &Block) -> CommitCertificate {

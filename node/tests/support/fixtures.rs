@@ -81,6 +81,11 @@ pub fn certificate_tx(chain_id: Hash32, member: usize, sequence: u64) -> SignedT
             document_sha256: Hash32::sha256(&sequence.to_be_bytes()),
         },
     });
+    agency_tx(chain_id, member, sequence, record)
+}
+
+/// `record` signed by member `MEMBERS[member]`'s agency key, `key(member + 60)`, as its `sequence`th.
+pub fn agency_tx(chain_id: Hash32, member: usize, sequence: u64, record: Record) -> SignedTx {
     let submitter = key(member as u8 + 60);
     SignedTx::sign(
         &TxBody {
